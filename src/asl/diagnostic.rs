@@ -1,0 +1,43 @@
+//! [`Diagnostic`]: one problem in a definition, located by a JSON Pointer.
+
+use std::fmt;
+
+/// One problem found in a definition: where it is (an RFC 6901 JSON Pointer into the
+/// definition, `""` for the whole document) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Diagnostic {
+    /// JSON Pointer of the offending value, e.g. `/States/Pay/Next`.
+    pub pointer: String,
+    /// What is wrong, lowercase, no trailing period.
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// A diagnostic at `pointer`.
+    pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            pointer: pointer.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.pointer.is_empty() {
+            write!(f, "/: {}", self.message)
+        } else {
+            write!(f, "{}: {}", self.pointer, self.message)
+        }
+    }
+}
+
+/// Escapes one reference token of a JSON Pointer (`~` as `~0`, `/` as `~1`).
+pub fn escape_token(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+/// Appends `token` to `pointer`.
+pub fn join(pointer: &str, token: impl fmt::Display) -> String {
+    format!("{pointer}/{}", escape_token(&token.to_string()))
+}

@@ -1,0 +1,6 @@
+//! The Amazon States Language: definitions, validation, paths, intrinsic functions and Choice
+//! rules. Pure: no I/O, no clock, no async.
+
+pub mod diagnostic;
+pub mod error;
+pub mod path;

@@ -1,0 +1,2 @@
+//! The `stepfn` command line.
+fn main() {}
