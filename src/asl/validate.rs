@@ -1,0 +1,1 @@
+//! Definition validation: JSON Schema plus semantic checks.
