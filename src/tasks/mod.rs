@@ -1,1 +1,47 @@
-//! tasks
+//! Task invocation behind one trait, [`TaskInvoker`]; one file per integration.
+//!
+//! An invoker either answers at once ([`Invocation::Ready`], as mocks do) or hands back a
+//! future the driver polls alongside other work ([`Invocation::Pending`]).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::Value;
+
+use crate::asl::error::StatesError;
+use crate::engine::state::TaskRequest;
+
+pub mod mock;
+
+/// A task result still to come.
+pub type TaskFuture = Pin<Box<dyn Future<Output = Result<Value, StatesError>> + Send>>;
+
+/// The answer of an invoker.
+pub enum Invocation {
+    /// The result is known now.
+    Ready(Result<Value, StatesError>),
+    /// The result comes later.
+    Pending(TaskFuture),
+}
+
+/// Runs the work of Task states.
+pub trait TaskInvoker: Send + Sync {
+    /// Starts the task of `request`.
+    fn invoke(&self, request: &TaskRequest) -> Invocation;
+}
+
+/// An invoker with no integrations: every task fails with a cause naming its resource.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoIntegrations;
+
+impl TaskInvoker for NoIntegrations {
+    fn invoke(&self, request: &TaskRequest) -> Invocation {
+        Invocation::Ready(Err(StatesError::new(
+            crate::asl::error::TASK_FAILED,
+            format!(
+                "no integration for resource '{}' of state '{}': give a mocked response (--mocks)",
+                request.resource, request.state_name
+            ),
+        )))
+    }
+}

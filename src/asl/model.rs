@@ -1,0 +1,711 @@
+//! The serde model of a state machine definition: every state type and field.
+//!
+//! Paths, payload templates and Choice rules are compiled while deserializing, so a loaded
+//! [`StateMachine`] is ready to run; transitions are resolved to state indexes once by
+//! [`StateMachine::from_value`]. Shape checks with friendly, located messages live in
+//! `validate`; this module reports what serde finds, located by JSON Pointer.
+
+use std::collections::HashMap;
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use crate::asl::choice::ChoiceRule;
+use crate::asl::diagnostic::{join, Diagnostic};
+use crate::asl::path::Path;
+use crate::asl::template::{Dynamic, Template};
+
+/// Which language a state's fields are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+pub enum QueryLanguage {
+    /// Paths, templates and intrinsic functions (the default).
+    #[default]
+    JSONPath,
+    /// `{% ... %}` JSONata expressions.
+    JSONata,
+}
+
+/// A path field that may be absent (default `$`), `null`, or a path.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum PathField {
+    /// Not given: the default, `$`.
+    #[default]
+    Default,
+    /// Given as `null`.
+    Null,
+    /// Given as a path.
+    Path(Path),
+}
+
+impl<'de> Deserialize<'de> for PathField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(PathField::Null),
+            Some(s) => Path::parse(&s)
+                .map(PathField::Path)
+                .map_err(D::Error::custom),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Path {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Path::parse(&s).map_err(D::Error::custom)
+    }
+}
+
+/// A whole state machine definition.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StateMachine {
+    /// Free text.
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// ASL version, "1.0".
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Execution timeout.
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+    /// Default query language of every state.
+    #[serde(default)]
+    pub query_language: QueryLanguage,
+    /// The top-level states.
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+/// A set of states with a start: the top level, a Parallel branch or a Map item processor.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Body {
+    /// The first state.
+    pub start_at: String,
+    /// The states, in definition order.
+    pub states: NamedStates,
+    /// Index of `start_at` in `states`.
+    #[serde(skip)]
+    pub start: usize,
+    /// Map and Parallel item processors: `ProcessorConfig`.
+    #[serde(default)]
+    pub processor_config: Option<Value>,
+}
+
+/// States with their names, in definition order.
+#[derive(Debug, Clone, Default)]
+pub struct NamedStates(pub Vec<(String, State)>);
+
+impl<'de> Deserialize<'de> for NamedStates {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = NamedStates;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of states")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<NamedStates, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, State>()? {
+                    out.push((k, v));
+                }
+                Ok(NamedStates(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Where a state goes when it is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transition {
+    /// To the state at this index of the same body.
+    Next(usize),
+    /// The body (branch, iteration, execution) ends with this state's output.
+    #[default]
+    End,
+}
+
+/// Fields shared by every state.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct Common {
+    /// Free text.
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// Per-state query language.
+    #[serde(default)]
+    pub query_language: Option<QueryLanguage>,
+    /// The next state's name.
+    #[serde(default)]
+    pub next: Option<String>,
+    /// True when the state ends its body.
+    #[serde(default)]
+    pub end: bool,
+    /// `InputPath`.
+    #[serde(default)]
+    pub input_path: PathField,
+    /// `OutputPath`.
+    #[serde(default)]
+    pub output_path: PathField,
+    /// JSONata `Output`.
+    #[serde(default)]
+    pub output: Option<Value>,
+    /// Variables to assign.
+    #[serde(default)]
+    pub assign: Option<Value>,
+    /// `Next` or `End`, resolved.
+    #[serde(skip)]
+    pub transition: Transition,
+}
+
+/// Result handling shared by Task, Parallel and Map.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct ResultFields {
+    /// `ResultPath`.
+    #[serde(default)]
+    pub result_path: PathField,
+    /// `ResultSelector`.
+    #[serde(default)]
+    pub result_selector: Option<Template>,
+    /// Retriers.
+    #[serde(default)]
+    pub retry: Vec<Retrier>,
+    /// Catchers.
+    #[serde(default)]
+    pub catch: Vec<Catcher>,
+}
+
+/// One state.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "Type")]
+#[allow(clippy::large_enum_variant)]
+pub enum State {
+    /// Passes its input (or `Result`) on.
+    Pass(PassState),
+    /// Runs a task.
+    Task(TaskState),
+    /// Picks the next state.
+    Choice(ChoiceState),
+    /// Waits for a time.
+    Wait(WaitState),
+    /// Ends its body successfully.
+    Succeed(SucceedState),
+    /// Ends the execution with an error.
+    Fail(FailState),
+    /// Runs branches in parallel.
+    Parallel(ParallelState),
+    /// Runs an item processor over each item of an array.
+    Map(MapState),
+}
+
+/// `"Type": "Pass"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PassState {
+    /// Shared fields.
+    #[serde(flatten)]
+    pub common: Common,
+    /// `Parameters`.
+    #[serde(default)]
+    pub parameters: Option<Template>,
+    /// `Result`: a fixed result.
+    #[serde(default, deserialize_with = "present")]
+    pub result: Option<Value>,
+    /// `ResultPath`.
+    #[serde(default)]
+    pub result_path: PathField,
+}
+
+/// `"Type": "Task"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskState {
+    /// Shared fields.
+    #[serde(flatten)]
+    pub common: Common,
+    /// Result handling.
+    #[serde(flatten)]
+    pub result: ResultFields,
+    /// The resource ARN.
+    pub resource: String,
+    /// `Parameters`.
+    #[serde(default)]
+    pub parameters: Option<Template>,
+    /// JSONata `Arguments`.
+    #[serde(default)]
+    pub arguments: Option<Value>,
+    /// Task timeout.
+    #[serde(default)]
+    pub timeout_seconds: Option<Value>,
+    /// Task timeout from the input.
+    #[serde(default)]
+    pub timeout_seconds_path: Option<Path>,
+    /// Heartbeat interval.
+    #[serde(default)]
+    pub heartbeat_seconds: Option<Value>,
+    /// Heartbeat interval from the input.
+    #[serde(default)]
+    pub heartbeat_seconds_path: Option<Path>,
+    /// Role to assume.
+    #[serde(default)]
+    pub credentials: Option<Value>,
+}
+
+/// `"Type": "Choice"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChoiceState {
+    /// Shared fields.
+    #[serde(flatten)]
+    pub common: Common,
+    /// The rules, tried in order.
+    #[serde(deserialize_with = "choice_rules")]
+    pub choices: Vec<ChoiceRule>,
+    /// Where to go when no rule matches.
+    #[serde(default)]
+    pub default: Option<String>,
+    /// Resolved `Next` of each rule, then of `Default`.
+    #[serde(skip)]
+    pub targets: Vec<usize>,
+    /// Resolved `Default`.
+    #[serde(skip)]
+    pub default_target: Option<usize>,
+    /// True when a rule reads the context object.
+    #[serde(skip)]
+    pub uses_context: bool,
+}
+
+/// `"Type": "Wait"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WaitState {
+    /// Shared fields.
+    #[serde(flatten)]
+    pub common: Common,
+    /// Fixed seconds (a number, or a JSONata string).
+    #[serde(default)]
+    pub seconds: Option<Value>,
+    /// Fixed timestamp (or a JSONata string).
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    /// Seconds from the input.
+    #[serde(default)]
+    pub seconds_path: Option<Path>,
+    /// Timestamp from the input.
+    #[serde(default)]
+    pub timestamp_path: Option<Path>,
+}
+
+/// `"Type": "Succeed"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SucceedState {
+    /// Shared fields.
+    #[serde(flatten)]
+    pub common: Common,
+}
+
+/// `"Type": "Fail"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FailState {
+    /// Free text.
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// Per-state query language.
+    #[serde(default)]
+    pub query_language: Option<QueryLanguage>,
+    /// Fixed error name.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Error name from the input (a path or an intrinsic).
+    #[serde(default)]
+    pub error_path: Option<Dynamic>,
+    /// Fixed cause.
+    #[serde(default)]
+    pub cause: Option<String>,
+    /// Cause from the input (a path or an intrinsic).
+    #[serde(default)]
+    pub cause_path: Option<Dynamic>,
+}
+
+/// `"Type": "Parallel"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ParallelState {
+    /// Shared fields.
+    #[serde(flatten)]
+    pub common: Common,
+    /// Result handling.
+    #[serde(flatten)]
+    pub result: ResultFields,
+    /// The branches.
+    pub branches: Vec<Body>,
+    /// `Parameters`.
+    #[serde(default)]
+    pub parameters: Option<Template>,
+    /// JSONata `Arguments`.
+    #[serde(default)]
+    pub arguments: Option<Value>,
+}
+
+/// `"Type": "Map"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MapState {
+    /// Shared fields.
+    #[serde(flatten)]
+    pub common: Common,
+    /// Result handling.
+    #[serde(flatten)]
+    pub result: ResultFields,
+    /// The states run for each item.
+    #[serde(alias = "Iterator")]
+    pub item_processor: Body,
+    /// Where the items are in the input.
+    #[serde(default)]
+    pub items_path: PathField,
+    /// JSONata (or literal) items.
+    #[serde(default)]
+    pub items: Option<Value>,
+    /// Builds each iteration's input (legacy name: `Parameters`).
+    #[serde(default, alias = "Parameters")]
+    pub item_selector: Option<Template>,
+    /// Items read from a resource (distributed mode).
+    #[serde(default)]
+    pub item_reader: Option<Value>,
+    /// Item batching (distributed mode).
+    #[serde(default)]
+    pub item_batcher: Option<Value>,
+    /// Where results are written (distributed mode).
+    #[serde(default)]
+    pub result_writer: Option<Value>,
+    /// Distributed-mode label.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// At most this many iterations at once; 0 means no limit.
+    #[serde(default)]
+    pub max_concurrency: Option<Value>,
+    /// `MaxConcurrency` from the input.
+    #[serde(default)]
+    pub max_concurrency_path: Option<Path>,
+    /// Failures tolerated, as a count.
+    #[serde(default)]
+    pub tolerated_failure_count: Option<Value>,
+    /// Failures tolerated, as a count from the input.
+    #[serde(default)]
+    pub tolerated_failure_count_path: Option<Path>,
+    /// Failures tolerated, as a percentage.
+    #[serde(default)]
+    pub tolerated_failure_percentage: Option<Value>,
+    /// Failures tolerated, as a percentage from the input.
+    #[serde(default)]
+    pub tolerated_failure_percentage_path: Option<Path>,
+}
+
+/// One entry of `Retry`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Retrier {
+    /// Error names this retrier handles.
+    pub error_equals: Vec<String>,
+    /// Seconds before the first retry (default 1).
+    #[serde(default = "one_u64")]
+    pub interval_seconds: u64,
+    /// Retries at most (default 3).
+    #[serde(default = "three_u64")]
+    pub max_attempts: u64,
+    /// Interval multiplier (default 2.0).
+    #[serde(default = "two_f64")]
+    pub backoff_rate: f64,
+    /// Cap on the interval.
+    #[serde(default)]
+    pub max_delay_seconds: Option<u64>,
+    /// `FULL` or `NONE` (default).
+    #[serde(default)]
+    pub jitter_strategy: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// One entry of `Catch`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Catcher {
+    /// Error names this catcher handles.
+    pub error_equals: Vec<String>,
+    /// The fallback state.
+    pub next: String,
+    /// Where the error output goes (default `$`).
+    #[serde(default)]
+    pub result_path: PathField,
+    /// JSONata `Output`.
+    #[serde(default)]
+    pub output: Option<Value>,
+    /// Variables to assign.
+    #[serde(default)]
+    pub assign: Option<Value>,
+    /// Free text.
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// Resolved `Next`.
+    #[serde(skip)]
+    pub target: usize,
+}
+
+fn one_u64() -> u64 {
+    1
+}
+fn three_u64() -> u64 {
+    3
+}
+fn two_f64() -> f64 {
+    2.0
+}
+
+/// Keeps an explicit `null` as `Some(Value::Null)` (absent stays `None`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+fn choice_rules<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ChoiceRule>, D::Error> {
+    let rules = Vec::<Value>::deserialize(d)?;
+    rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            ChoiceRule::parse(r, &format!("/{i}")).map_err(|diags| {
+                D::Error::custom(
+                    diags
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
+            })
+        })
+        .collect()
+}
+
+impl<'de> Deserialize<'de> for Template {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        Template::compile(&v).map_err(D::Error::custom)
+    }
+}
+
+impl<'de> Deserialize<'de> for Dynamic {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Dynamic::parse(&s).map_err(D::Error::custom)
+    }
+}
+
+impl State {
+    /// The shared fields (Fail has none of them but the language).
+    pub fn common(&self) -> Option<&Common> {
+        Some(match self {
+            State::Pass(s) => &s.common,
+            State::Task(s) => &s.common,
+            State::Choice(s) => &s.common,
+            State::Wait(s) => &s.common,
+            State::Succeed(s) => &s.common,
+            State::Parallel(s) => &s.common,
+            State::Map(s) => &s.common,
+            State::Fail(_) => return None,
+        })
+    }
+
+    fn common_mut(&mut self) -> Option<&mut Common> {
+        Some(match self {
+            State::Pass(s) => &mut s.common,
+            State::Task(s) => &mut s.common,
+            State::Choice(s) => &mut s.common,
+            State::Wait(s) => &mut s.common,
+            State::Succeed(s) => &mut s.common,
+            State::Parallel(s) => &mut s.common,
+            State::Map(s) => &mut s.common,
+            State::Fail(_) => return None,
+        })
+    }
+
+    /// The state's type name as in history events (`Pass`, `Task`, ...).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            State::Pass(_) => "Pass",
+            State::Task(_) => "Task",
+            State::Choice(_) => "Choice",
+            State::Wait(_) => "Wait",
+            State::Succeed(_) => "Succeed",
+            State::Fail(_) => "Fail",
+            State::Parallel(_) => "Parallel",
+            State::Map(_) => "Map",
+        }
+    }
+
+    /// The state's own query language, if it sets one.
+    pub fn query_language(&self) -> Option<QueryLanguage> {
+        match self {
+            State::Fail(f) => f.query_language,
+            s => s.common().and_then(|c| c.query_language),
+        }
+    }
+
+    /// The retriers and catchers, for states that have them.
+    pub fn result_fields(&self) -> Option<&ResultFields> {
+        match self {
+            State::Task(s) => Some(&s.result),
+            State::Parallel(s) => Some(&s.result),
+            State::Map(s) => Some(&s.result),
+            _ => None,
+        }
+    }
+}
+
+impl StateMachine {
+    /// Loads a definition: deserializes it and resolves every transition.
+    ///
+    /// # Errors
+    /// Every problem found, located by JSON Pointer. Run `validate` first for the full set
+    /// of checks with friendlier messages.
+    pub fn from_value(definition: &Value) -> Result<StateMachine, Vec<Diagnostic>> {
+        let mut machine: StateMachine = serde_path_to_error::deserialize(definition)
+            .map_err(|e| {
+                let pointer = pointer_of(&e.path().to_string());
+                vec![Diagnostic::new(pointer, e.inner().to_string())]
+            })?;
+        let lang = machine.query_language;
+        let mut diags = Vec::new();
+        machine.body.resolve("", lang, &mut diags);
+        if diags.is_empty() {
+            Ok(machine)
+        } else {
+            Err(diags)
+        }
+    }
+}
+
+impl Body {
+    /// Index of the state named `name`.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.states.0.iter().position(|(n, _)| n == name)
+    }
+
+    /// The state at `index` and its name.
+    pub fn state(&self, index: usize) -> (&str, &State) {
+        let (n, s) = &self.states.0[index];
+        (n, s)
+    }
+
+    fn resolve(&mut self, pointer: &str, lang: QueryLanguage, diags: &mut Vec<Diagnostic>) {
+        let names: HashMap<String, usize> = self
+            .states
+            .0
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _))| (n.clone(), i))
+            .collect();
+        let find = |name: &str, at: String, diags: &mut Vec<Diagnostic>| -> usize {
+            match names.get(name) {
+                Some(i) => *i,
+                None => {
+                    diags.push(Diagnostic::new(at, format!("no state named {name:?}")));
+                    0
+                }
+            }
+        };
+        self.start = find(&self.start_at, join(pointer, "StartAt"), diags);
+        let states_ptr = join(pointer, "States");
+        for (name, state) in self.states.0.iter_mut() {
+            let at = join(&states_ptr, name.as_str());
+            let state_lang = state.query_language().unwrap_or(lang);
+            if let Some(common) = state.common_mut() {
+                common.transition = match (&common.next, common.end) {
+                    (Some(next), false) => {
+                        Transition::Next(find(next, join(&at, "Next"), diags))
+                    }
+                    (None, true) => Transition::End,
+                    (Some(_), true) => {
+                        diags.push(Diagnostic::new(
+                            at.clone(),
+                            "a state cannot have both Next and End",
+                        ));
+                        Transition::End
+                    }
+                    (None, false) => Transition::End,
+                };
+            }
+            match state {
+                State::Choice(c) => {
+                    let mut targets = Vec::with_capacity(c.choices.len());
+                    for (i, rule) in c.choices.iter().enumerate() {
+                        let p = join(&join(&join(&at, "Choices"), i), "Next");
+                        targets.push(find(rule.next(), p, diags));
+                    }
+                    c.targets = targets;
+                    c.uses_context = c.choices.iter().any(ChoiceRule::uses_context)
+                        || matches!(&c.common.input_path, PathField::Path(p) if p.uses_context())
+                        || matches!(&c.common.output_path, PathField::Path(p) if p.uses_context());
+                    c.default_target = c
+                        .default
+                        .as_deref()
+                        .map(|d| find(d, join(&at, "Default"), diags));
+                }
+                State::Parallel(p) => {
+                    for (i, b) in p.branches.iter_mut().enumerate() {
+                        b.resolve(&join(&join(&at, "Branches"), i), state_lang, diags);
+                    }
+                    resolve_catchers(&mut p.result.catch, &at, &find, diags);
+                }
+                State::Map(m) => {
+                    m.item_processor
+                        .resolve(&join(&at, "ItemProcessor"), state_lang, diags);
+                    resolve_catchers(&mut m.result.catch, &at, &find, diags);
+                }
+                State::Task(t) => resolve_catchers(&mut t.result.catch, &at, &find, diags),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn resolve_catchers(
+    catchers: &mut [Catcher],
+    at: &str,
+    find: &dyn Fn(&str, String, &mut Vec<Diagnostic>) -> usize,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for (i, c) in catchers.iter_mut().enumerate() {
+        c.target = find(&c.next, join(&join(&join(at, "Catch"), i), "Next"), diags);
+    }
+}
+
+/// Turns serde_path_to_error's `a.b[0].c` into a JSON Pointer `/a/b/0/c`.
+fn pointer_of(path: &str) -> String {
+    if path == "." {
+        return String::new();
+    }
+    let mut out = String::new();
+    for part in path.split('.') {
+        let mut rest = part;
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix('[') {
+                let end = after.find(']').unwrap_or(after.len());
+                out = join(&out, &after[..end]);
+                rest = after.get(end + 1..).unwrap_or("");
+            } else {
+                let end = rest.find('[').unwrap_or(rest.len());
+                out = join(&out, &rest[..end]);
+                rest = &rest[end..];
+            }
+        }
+    }
+    out
+}

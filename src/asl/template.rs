@@ -1,0 +1,225 @@
+//! Payload templates (`Parameters`, `ResultSelector`, `ItemSelector`): objects whose
+//! `"key.$"` fields take their value from a path or an intrinsic function call.
+//!
+//! A template is compiled once; evaluating it builds the payload in one pass.
+
+use serde_json::{Map, Value};
+
+use crate::asl::error::StatesError;
+use crate::asl::intrinsics::{is_intrinsic, Intrinsic};
+use crate::asl::path::{Path, Scope};
+
+/// A dynamic value: a path (`$.a`, `$$.Map.Item.Value`) or an intrinsic call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dynamic {
+    /// A JSONPath.
+    Path(Path),
+    /// An intrinsic function call.
+    Intrinsic(Intrinsic),
+}
+
+impl Dynamic {
+    /// Parses the string value of a `"key.$"` field.
+    ///
+    /// # Errors
+    /// A message when `src` is neither a valid path nor a valid intrinsic call.
+    pub fn parse(src: &str) -> Result<Dynamic, String> {
+        if src.starts_with('$') {
+            Path::parse(src)
+                .map(Dynamic::Path)
+                .map_err(|e| e.to_string())
+        } else if is_intrinsic(src) {
+            Intrinsic::parse(src)
+                .map(Dynamic::Intrinsic)
+                .map_err(|e| e.to_string())
+        } else {
+            Err(format!(
+                "{src:?} is neither a JSONPath nor an intrinsic function call"
+            ))
+        }
+    }
+
+    /// True when the value reads the context object.
+    pub fn uses_context(&self) -> bool {
+        match self {
+            Dynamic::Path(p) => p.uses_context(),
+            Dynamic::Intrinsic(i) => i.uses_context(),
+        }
+    }
+
+    /// Evaluates the value; `field` names the field for error causes.
+    ///
+    /// # Errors
+    /// `States.Runtime` when a path finds nothing; intrinsic failures as they come.
+    pub fn eval(
+        &self,
+        field: &str,
+        scope: &Scope<'_>,
+        rng: &mut dyn rand::RngCore,
+    ) -> Result<Value, StatesError> {
+        match self {
+            Dynamic::Path(p) => p.eval(scope).map_err(|_| {
+                let doc = if p.uses_context() {
+                    scope.context
+                } else {
+                    scope.input
+                };
+                StatesError::runtime(format!(
+                    "The JSONPath '{}' specified for the field '{}' could not be found in the input '{}'",
+                    p,
+                    field,
+                    serde_json::to_string(doc).unwrap_or_default()
+                ))
+            }),
+            Dynamic::Intrinsic(i) => i.eval(scope, rng),
+        }
+    }
+}
+
+/// A compiled payload template.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Template {
+    /// A value with nothing dynamic in it.
+    Literal(Value),
+    /// An object with at least one dynamic field somewhere inside.
+    Object(Vec<(String, Template)>),
+    /// An array with at least one dynamic field somewhere inside.
+    Array(Vec<Template>),
+    /// The value of a `"key.$"` field; `field` keeps the key as written.
+    Dynamic {
+        /// The key as written, with its `.$`.
+        field: String,
+        /// The path or call.
+        value: Dynamic,
+    },
+}
+
+impl Template {
+    /// Compiles a template.
+    ///
+    /// # Errors
+    /// A message naming the first field whose `.$` value is not a string, a valid path or
+    /// a valid intrinsic call.
+    pub fn compile(value: &Value) -> Result<Template, String> {
+        let t = compile(value)?;
+        Ok(t)
+    }
+
+    /// True when some path in the template reads the context object.
+    pub fn uses_context(&self) -> bool {
+        match self {
+            Template::Literal(_) => false,
+            Template::Object(fields) => fields.iter().any(|(_, t)| t.uses_context()),
+            Template::Array(items) => items.iter().any(Template::uses_context),
+            Template::Dynamic { value, .. } => value.uses_context(),
+        }
+    }
+
+    /// Builds the payload.
+    ///
+    /// # Errors
+    /// `States.Runtime` when a path finds nothing; intrinsic failures as they come.
+    pub fn eval(
+        &self,
+        scope: &Scope<'_>,
+        rng: &mut dyn rand::RngCore,
+    ) -> Result<Value, StatesError> {
+        match self {
+            Template::Literal(v) => Ok(v.clone()),
+            Template::Object(fields) => {
+                let mut out = Map::with_capacity(fields.len());
+                for (key, t) in fields {
+                    out.insert(key.clone(), t.eval(scope, rng)?);
+                }
+                Ok(Value::Object(out))
+            }
+            Template::Array(items) => items
+                .iter()
+                .map(|t| t.eval(scope, rng))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            Template::Dynamic { field, value } => value.eval(field, scope, rng),
+        }
+    }
+}
+
+fn is_static(t: &Template) -> bool {
+    matches!(t, Template::Literal(_))
+}
+
+fn compile(value: &Value) -> Result<Template, String> {
+    match value {
+        Value::Object(map) => {
+            let mut fields = Vec::with_capacity(map.len());
+            for (key, v) in map {
+                if let Some(name) = key.strip_suffix(".$") {
+                    let src = v.as_str().ok_or_else(|| {
+                        format!("the value of field {key:?} must be a string (a path or an intrinsic function call)")
+                    })?;
+                    let value = Dynamic::parse(src).map_err(|e| format!("field {key:?}: {e}"))?;
+                    fields.push((
+                        name.to_string(),
+                        Template::Dynamic {
+                            field: key.clone(),
+                            value,
+                        },
+                    ));
+                } else {
+                    fields.push((key.clone(), compile(v)?));
+                }
+            }
+            if fields.iter().all(|(_, t)| is_static(t)) {
+                Ok(Template::Literal(value.clone()))
+            } else {
+                Ok(Template::Object(fields))
+            }
+        }
+        Value::Array(items) => {
+            let items = items.iter().map(compile).collect::<Result<Vec<_>, _>>()?;
+            if items.iter().all(is_static) {
+                Ok(Template::Literal(value.clone()))
+            } else {
+                Ok(Template::Array(items))
+            }
+        }
+        other => Ok(Template::Literal(other.clone())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(template: Value, input: Value) -> Result<Value, StatesError> {
+        let t = Template::compile(&template).expect("valid template");
+        let ctx = json!({"State": {"Name": "S"}});
+        t.eval(&Scope::new(&input, &ctx), &mut rand::rng())
+    }
+
+    #[test]
+    fn dollar_keys_take_path_values_and_lose_suffix() {
+        let out = run(
+            json!({"a.$": "$.x", "b": {"c.$": "$$.State.Name"}, "d": [1, {"e.$": "$"}]}),
+            json!({"x": 5}),
+        );
+        assert_eq!(out, Ok(json!({"a": 5, "b": {"c": "S"}, "d": [1, {"e": {"x": 5}}]})));
+    }
+
+    #[test]
+    fn missing_path_fails_with_aws_cause() {
+        let err = run(json!({"value.$": "$.no_such_jsonpath"}), json!({"int-literal": 0}))
+            .unwrap_err();
+        assert_eq!(err.error, "States.Runtime");
+        assert_eq!(
+            err.cause.as_deref(),
+            Some("The JSONPath '$.no_such_jsonpath' specified for the field 'value.$' could not be found in the input '{\"int-literal\":0}'")
+        );
+    }
+
+    #[test]
+    fn dollar_value_that_is_not_a_string_is_rejected() {
+        assert!(Template::compile(&json!({"a.$": 1})).is_err());
+        assert!(Template::compile(&json!({"a.$": "plain"})).is_err());
+    }
+}

@@ -1,0 +1,246 @@
+//! Execution state: the frames of an execution (the top level, Parallel branches, Map
+//! iterations), its status, event counter and history.
+//!
+//! The state is plain data, changed only by `step`. Everything time- or chance-dependent
+//! comes in through events (time) or is derived from the execution ARN (randomness), so the
+//! same events on the same state give the same result.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::asl::error::StatesError;
+use crate::asl::model::{Body, State, StateMachine};
+use crate::engine::history::HistoryEvent;
+
+/// Index of a frame in [`Execution::frames`]; never reused within an execution.
+pub type FrameId = usize;
+
+/// The status of an execution, as DescribeExecution names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    /// Still going.
+    Running,
+    /// Ended with an output.
+    Succeeded,
+    /// Ended with an error.
+    Failed,
+    /// Ran past the execution's `TimeoutSeconds`.
+    TimedOut,
+    /// Stopped from outside.
+    Aborted,
+}
+
+impl Status {
+    /// The API spelling (`SUCCEEDED`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "RUNNING",
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+            Status::TimedOut => "TIMED_OUT",
+            Status::Aborted => "ABORTED",
+        }
+    }
+}
+
+/// Names and ids an execution runs under.
+#[derive(Debug, Clone)]
+pub struct ExecutionInfo {
+    /// The execution ARN.
+    pub arn: String,
+    /// The execution name.
+    pub name: String,
+    /// The state machine ARN.
+    pub state_machine_arn: String,
+    /// The state machine name.
+    pub state_machine_name: String,
+    /// The role the execution runs as.
+    pub role_arn: String,
+    /// Start time, ms since the epoch.
+    pub start_time: i64,
+}
+
+impl ExecutionInfo {
+    /// ARNs for execution `name` of machine `machine_name` in the default local account.
+    pub fn local(machine_name: &str, name: &str, start_time: i64) -> Self {
+        let prefix = "arn:aws:states:us-east-1:111111111111";
+        ExecutionInfo {
+            arn: format!("{prefix}:execution:{machine_name}:{name}"),
+            name: name.to_string(),
+            state_machine_arn: format!("{prefix}:stateMachine:{machine_name}"),
+            state_machine_name: machine_name.to_string(),
+            role_arn: "arn:aws:iam::111111111111:role/stepfn".to_string(),
+            start_time,
+        }
+    }
+}
+
+/// Where a frame's states are: a path of (state index, branch index) from the top level.
+/// Branch index is the Parallel branch, and 0 for a Map item processor.
+pub type BodyPath = Arc<[(u32, u32)]>;
+
+/// Resolves a body path to its body.
+pub fn body_at<'m>(machine: &'m StateMachine, path: &[(u32, u32)]) -> &'m Body {
+    let mut body = &machine.body;
+    for &(state, branch) in path {
+        body = match &body.states.0[state as usize].1 {
+            State::Parallel(p) => &p.branches[branch as usize],
+            State::Map(m) => &m.item_processor,
+            _ => unreachable!("body paths only go through Parallel and Map states"),
+        };
+    }
+    body
+}
+
+/// What a frame waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Phase {
+    /// Ready to enter its current state.
+    Enter,
+    /// Entered; ready to run (again, after a retry delay) the current state.
+    Run,
+    /// A task is running; its result comes as an event.
+    Task {
+        /// Attempt number, from 0.
+        attempt: u32,
+    },
+    /// A Wait state or retry delay; a timer event ends it.
+    Timer {
+        /// Whether the timer is a retry delay (then the state runs again) or a Wait.
+        retry: bool,
+    },
+    /// Parallel branches or Map iterations are running.
+    Children,
+    /// Done; the frame is about to be removed.
+    Done,
+}
+
+/// Progress of a Parallel or Map state's children.
+#[derive(Debug, Clone)]
+pub struct Children {
+    /// Results by branch or item index.
+    pub results: Vec<Value>,
+    /// Live child frames.
+    pub live: Vec<FrameId>,
+    /// Map: the items not started yet are `items[next..]`.
+    pub items: Vec<Value>,
+    /// Map: next item to start.
+    pub next: usize,
+    /// Map: the input the ItemSelector sees.
+    pub selector_input: Value,
+    /// Map: at most this many at once (0: no limit).
+    pub max_concurrency: usize,
+    /// Children finished, successfully or not.
+    pub finished: usize,
+    /// Map: failed iterations.
+    pub failed: usize,
+    /// Map: failures tolerated.
+    pub tolerated: f64,
+    /// Map: whether a tolerance was set (changes the failure error).
+    pub has_tolerance: bool,
+}
+
+/// One thread of control: the top level, a Parallel branch or a Map iteration.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// The frame that waits for this one, and this frame's slot in its results.
+    pub parent: Option<(FrameId, usize)>,
+    /// Which body's states the frame runs.
+    pub body: BodyPath,
+    /// Index of the current state in the body.
+    pub current: usize,
+    /// The current state's raw input (its output once it is done).
+    pub input: Value,
+    /// What the frame is doing.
+    pub phase: Phase,
+    /// Event id of the current state's StateEntered event.
+    pub entered_event: u64,
+    /// When the current state was entered, ms since the epoch.
+    pub entered_time: i64,
+    /// Retries used, per retrier of the current state.
+    pub retries: Vec<u32>,
+    /// Retries used in the current state in all.
+    pub retry_count: u32,
+    /// The Map iteration index, for Map children.
+    pub map_index: Option<usize>,
+    /// The last event this frame wrote.
+    pub last_event: u64,
+    /// Children of the current Parallel or Map state.
+    pub children: Option<Box<Children>>,
+    /// The failure being handled by a retry delay.
+    pub pending_error: Option<StatesError>,
+}
+
+/// Something the driver must do after a step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Run the frame (it was created or made ready).
+    Run(FrameId),
+    /// Invoke the task of the frame's current state.
+    Invoke {
+        /// The waiting frame.
+        frame: FrameId,
+        /// What to invoke.
+        request: TaskRequest,
+    },
+    /// Fire a timer event for the frame at `due` (ms since the epoch).
+    Timer {
+        /// The waiting frame.
+        frame: FrameId,
+        /// When.
+        due: i64,
+    },
+}
+
+/// A task invocation, as the driver hands it to a task invoker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRequest {
+    /// The execution the task belongs to.
+    pub execution_arn: String,
+    /// The Task state's name.
+    pub state_name: String,
+    /// The `Resource` ARN.
+    pub resource: String,
+    /// The effective parameters.
+    pub input: Value,
+    /// Attempt number (0 for the first try).
+    pub attempt: u32,
+    /// Timeout in seconds, if any.
+    pub timeout_seconds: Option<u64>,
+    /// Heartbeat in seconds, if any.
+    pub heartbeat_seconds: Option<u64>,
+    /// A stable key for at-least-once de-duplication: execution, state path, attempt.
+    pub idempotency_key: String,
+}
+
+/// One execution: everything `step` reads and writes.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    /// The state machine.
+    pub machine: Arc<StateMachine>,
+    /// ARNs and names.
+    pub info: ExecutionInfo,
+    /// The execution input.
+    pub input: Value,
+    /// Frames by id; `None` once finished.
+    pub frames: Vec<Option<Frame>>,
+    /// Status.
+    pub status: Status,
+    /// The output, once succeeded.
+    pub output: Option<Value>,
+    /// The error, once failed.
+    pub error: Option<StatesError>,
+    /// When the execution ended.
+    pub stop_time: Option<i64>,
+    /// Id of the last history event.
+    pub last_event_id: u64,
+    /// History, when recorded.
+    pub history: Option<Vec<HistoryEvent>>,
+    /// States entered so far (a transition count).
+    pub transitions: u64,
+    /// Commands for the driver, in order.
+    pub commands: VecDeque<Command>,
+}

@@ -1,0 +1,1574 @@
+//! The transition function: `Execution::step(event)`.
+//!
+//! `step` is deterministic and does no I/O: time comes in the event, randomness is seeded
+//! from the execution ARN and the event id. It changes the execution in place, appends history
+//! events, and queues [`Command`]s for the driver (run a frame, invoke a task, arm a timer).
+//! Pure states (Pass, Choice, Succeed, Fail, bookkeeping of Parallel and Map) run to the next
+//! blocking point inside one step, so a driver can persist them as one group.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rand::{RngCore, SeedableRng};
+use serde_json::{json, Map, Value};
+
+use crate::asl::error::{self, error_matches, StatesError};
+use crate::asl::model::{
+    Body, Catcher, Common, MapState, ParallelState, PathField, ResultFields, State, StateMachine,
+    TaskState, Transition, WaitState,
+};
+use crate::asl::path::{Path, Scope};
+use crate::engine::history::{details_key, HistoryEvent};
+use crate::engine::retry::retry_delay_ms;
+use crate::engine::state::{
+    body_at, BodyPath, Children, Command, Execution, ExecutionInfo, Frame, FrameId, Phase, Status,
+    TaskRequest,
+};
+
+/// Something that happened to an execution.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The execution starts.
+    Start {
+        /// Now, ms since the epoch.
+        time: i64,
+    },
+    /// A frame may run.
+    Run {
+        /// The frame.
+        frame: FrameId,
+        /// Now.
+        time: i64,
+    },
+    /// A task finished.
+    TaskDone {
+        /// The waiting frame.
+        frame: FrameId,
+        /// The task's raw result or its failure.
+        result: Result<Value, StatesError>,
+        /// Now.
+        time: i64,
+    },
+    /// A timer fired (Wait over, retry delay over).
+    Timer {
+        /// The waiting frame.
+        frame: FrameId,
+        /// Now.
+        time: i64,
+    },
+    /// The execution ran past its `TimeoutSeconds`.
+    ExecutionTimeout {
+        /// Now.
+        time: i64,
+    },
+    /// The execution is stopped from outside.
+    Stop {
+        /// Error to record.
+        error: Option<String>,
+        /// Cause to record.
+        cause: Option<String>,
+        /// Now.
+        time: i64,
+    },
+}
+
+/// Randomness derived from a seed, created on first use.
+struct LazyRng {
+    seed: u64,
+    rng: Option<rand::rngs::StdRng>,
+}
+
+impl LazyRng {
+    fn get(&mut self) -> &mut rand::rngs::StdRng {
+        let seed = self.seed;
+        self.rng
+            .get_or_insert_with(|| rand::rngs::StdRng::seed_from_u64(seed))
+    }
+}
+
+impl RngCore for LazyRng {
+    fn next_u32(&mut self) -> u32 {
+        self.get().next_u32()
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.get().next_u64()
+    }
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        self.get().fill_bytes(dst)
+    }
+}
+
+/// How a state ended.
+enum Outcome {
+    /// Output ready; follow the transition.
+    Next(Value),
+    /// The frame waits for an event.
+    Blocked,
+    /// The state failed.
+    Failed(StatesError),
+}
+
+/// Formats ms since the epoch as Step Functions does (`2024-01-01T00:00:00.000Z`).
+pub fn iso_time(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn to_json_string(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// Length of `v` serialized as compact JSON, counting at most up to `limit + 1`.
+pub fn json_len(v: &Value, limit: usize) -> usize {
+    fn walk(v: &Value, acc: &mut usize, limit: usize) {
+        if *acc > limit {
+            return;
+        }
+        match v {
+            Value::Null => *acc += 4,
+            Value::Bool(b) => *acc += if *b { 4 } else { 5 },
+            Value::Number(n) => *acc += n.to_string().len(),
+            Value::String(s) => *acc += s.len() + 2,
+            Value::Array(items) => {
+                *acc += 1 + items.len().max(1);
+                for i in items {
+                    walk(i, acc, limit);
+                }
+            }
+            Value::Object(map) => {
+                *acc += 1 + map.len().max(1);
+                for (k, i) in map {
+                    *acc += k.len() + 3;
+                    walk(i, acc, limit);
+                }
+            }
+        }
+    }
+    let mut acc = 0;
+    walk(v, &mut acc, limit);
+    acc
+}
+
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn apply_input_path(field: &PathField, input: Value, scope_ctx: &Value) -> Result<Value, StatesError> {
+    match field {
+        PathField::Default => Ok(input),
+        PathField::Null => Ok(Value::Object(Map::new())),
+        PathField::Path(p) if p.is_root() && !p.uses_context() => Ok(input),
+        PathField::Path(p) => p
+            .eval(&Scope::new(&input, scope_ctx))
+            .map_err(|e| StatesError::runtime(e.to_string())),
+    }
+}
+
+fn apply_result_path(
+    field: &PathField,
+    input: Value,
+    result: Value,
+) -> Result<Value, StatesError> {
+    match field {
+        PathField::Default => Ok(result),
+        PathField::Null => Ok(input),
+        PathField::Path(p) => p
+            .set(input, result)
+            .map_err(|cause| StatesError::new(error::RESULT_PATH_MATCH_FAILURE, cause)),
+    }
+}
+
+/// Resource type and name as history events show them.
+fn resource_parts(resource: &str) -> (String, String) {
+    if let Some(rest) = resource.strip_prefix("arn:aws:states:::") {
+        let mut it = rest.splitn(2, ':');
+        let kind = it.next().unwrap_or_default().to_string();
+        let name = it.next().unwrap_or_default().to_string();
+        return (kind, name);
+    }
+    let parts: Vec<&str> = resource.split(':').collect();
+    match parts.get(2) {
+        Some(&"lambda") => ("lambda".into(), "invoke".into()),
+        Some(&"states") if parts.get(5) == Some(&"activity") => {
+            ("activity".into(), resource.to_string())
+        }
+        Some(kind) => ((*kind).to_string(), resource.to_string()),
+        None => ("unknown".into(), resource.to_string()),
+    }
+}
+
+/// True for a Lambda function ARN used directly as `Resource` (legacy events).
+fn is_lambda_function_arn(resource: &str) -> bool {
+    resource.starts_with("arn:aws:lambda:")
+}
+
+impl Execution {
+    /// A new execution of `machine`, not started yet. With `record_history` every history
+    /// event is kept with its details; without, only event ids are counted.
+    pub fn new(
+        machine: Arc<StateMachine>,
+        info: ExecutionInfo,
+        input: Value,
+        record_history: bool,
+    ) -> Self {
+        Execution {
+            machine,
+            info,
+            input,
+            frames: Vec::new(),
+            status: Status::Running,
+            output: None,
+            error: None,
+            stop_time: None,
+            last_event_id: 0,
+            history: record_history.then(Vec::new),
+            transitions: 0,
+            commands: VecDeque::new(),
+        }
+    }
+
+    /// Applies one event. Commands for the driver are queued in `self.commands`.
+    pub fn step(&mut self, event: Event) {
+        if self.status != Status::Running {
+            return;
+        }
+        match event {
+            Event::Start { time } => self.start(time),
+            Event::Run { frame, time } => self.run_frame(frame, time),
+            Event::TaskDone {
+                frame,
+                result,
+                time,
+            } => self.task_done(frame, result, time),
+            Event::Timer { frame, time } => self.timer(frame, time),
+            Event::ExecutionTimeout { time } => {
+                let err = StatesError {
+                    error: error::TIMEOUT.to_string(),
+                    cause: Some(format!(
+                        "The execution has exceeded its timeout of {} seconds",
+                        self.machine.timeout_seconds.unwrap_or_default()
+                    )),
+                };
+                self.finish(Status::TimedOut, None, Some(err), time);
+            }
+            Event::Stop { error, cause, time } => {
+                let err = StatesError {
+                    error: error.unwrap_or_default(),
+                    cause,
+                };
+                self.finish(Status::Aborted, None, Some(err), time);
+            }
+        }
+    }
+
+    fn emit(
+        &mut self,
+        frame: Option<FrameId>,
+        time: i64,
+        event_type: &str,
+        details: impl FnOnce() -> Option<Map<String, Value>>,
+    ) -> u64 {
+        self.last_event_id += 1;
+        let id = self.last_event_id;
+        let previous = match frame.and_then(|f| self.frames.get_mut(f)).and_then(Option::as_mut) {
+            Some(fr) => std::mem::replace(&mut fr.last_event, id),
+            None => id - 1,
+        };
+        if let Some(history) = self.history.as_mut() {
+            let mut event = HistoryEvent {
+                id,
+                previous_event_id: previous,
+                timestamp: time,
+                event_type: event_type.to_string(),
+                details: Map::new(),
+            };
+            if let Some(d) = details() {
+                event
+                    .details
+                    .insert(details_key(event_type), Value::Object(d));
+            }
+            history.push(event);
+        }
+        id
+    }
+
+    fn start(&mut self, time: i64) {
+        let input = self.input.clone();
+        let role = self.info.role_arn.clone();
+        self.emit(None, time, "ExecutionStarted", || {
+            let mut d = Map::new();
+            d.insert("input".into(), Value::String(to_json_string(&input)));
+            d.insert("inputDetails".into(), json!({"truncated": false}));
+            d.insert("roleArn".into(), Value::String(role));
+            Some(d)
+        });
+        let start = self.machine.body.start;
+        let id = self.new_frame(None, Arc::from(Vec::new()), start, self.input.clone(), None);
+        if let Some(f) = self.frames[id].as_mut() {
+            f.last_event = self.last_event_id;
+        }
+        self.run_frame(id, time);
+    }
+
+    fn new_frame(
+        &mut self,
+        parent: Option<(FrameId, usize)>,
+        body: BodyPath,
+        start: usize,
+        input: Value,
+        map_index: Option<usize>,
+    ) -> FrameId {
+        let last_event = self.last_event_id;
+        self.frames.push(Some(Frame {
+            parent,
+            body,
+            current: start,
+            input,
+            phase: Phase::Enter,
+            entered_event: 0,
+            entered_time: 0,
+            retries: Vec::new(),
+            retry_count: 0,
+            map_index,
+            last_event,
+            children: None,
+            pending_error: None,
+        }));
+        self.frames.len() - 1
+    }
+
+    fn frame(&self, id: FrameId) -> Option<&Frame> {
+        self.frames.get(id).and_then(Option::as_ref)
+    }
+
+    fn frame_mut(&mut self, id: FrameId) -> Option<&mut Frame> {
+        self.frames.get_mut(id).and_then(Option::as_mut)
+    }
+
+    /// The context object for the frame's current state.
+    fn context(&self, frame: &Frame, name: &str, with_retry: bool) -> Value {
+        let mut state = Map::new();
+        state.insert("EnteredTime".into(), Value::String(iso_time(frame.entered_time)));
+        state.insert("Name".into(), Value::String(name.to_string()));
+        if with_retry {
+            state.insert("RetryCount".into(), Value::from(frame.retry_count));
+        }
+        json!({
+            "Execution": {
+                "Id": self.info.arn,
+                "Input": self.input,
+                "StartTime": iso_time(self.info.start_time),
+                "Name": self.info.name,
+                "RoleArn": self.info.role_arn,
+                "RedriveCount": 0,
+            },
+            "StateMachine": {
+                "Id": self.info.state_machine_arn,
+                "Name": self.info.state_machine_name,
+            },
+            "State": Value::Object(state),
+        })
+    }
+
+    fn rng(&self) -> LazyRng {
+        LazyRng {
+            seed: fnv(&self.info.arn) ^ self.last_event_id.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            rng: None,
+        }
+    }
+
+    fn run_frame(&mut self, id: FrameId, time: i64) {
+        let machine = Arc::clone(&self.machine);
+        loop {
+            if self.status != Status::Running {
+                return;
+            }
+            let Some(frame) = self.frame(id) else { return };
+            let body = body_at(&machine, &frame.body);
+            let (name, state) = body.state(frame.current);
+            match frame.phase {
+                Phase::Enter => {
+                    self.enter(id, name, state, time);
+                }
+                Phase::Run => {
+                    let outcome = self.run_state(id, body, name, state, time);
+                    if !self.handle_outcome(id, body, name, state, outcome, time) {
+                        return;
+                    }
+                }
+                _ => return,
+            }
+        }
+    }
+
+    fn enter(&mut self, id: FrameId, name: &str, state: &State, time: i64) {
+        self.transitions += 1;
+        let ty = state.type_name();
+        let event_type = format!("{ty}StateEntered");
+        let input = self
+            .history
+            .as_ref()
+            .and_then(|_| self.frame(id).map(|f| to_json_string(&f.input)));
+        let event = self.emit(Some(id), time, &event_type, || {
+            let mut d = Map::new();
+            d.insert("name".into(), Value::String(name.to_string()));
+            d.insert("input".into(), Value::String(input.unwrap_or_default()));
+            d.insert("inputDetails".into(), json!({"truncated": false}));
+            Some(d)
+        });
+        if let Some(f) = self.frame_mut(id) {
+            f.entered_event = event;
+            f.entered_time = time;
+            f.retries.clear();
+            f.retry_count = 0;
+            f.phase = Phase::Run;
+            f.pending_error = None;
+        }
+    }
+
+    /// Prefixes a runtime failure's cause as Step Functions does.
+    fn located(&self, id: FrameId, name: &str, mut err: StatesError) -> StatesError {
+        if matches!(
+            err.error.as_str(),
+            error::RUNTIME | error::QUERY_EVALUATION_ERROR
+        ) {
+            let entered = self.frame(id).map(|f| f.entered_event).unwrap_or_default();
+            let cause = err.cause.take().unwrap_or_default();
+            err.cause = Some(format!(
+                "An error occurred while executing the state '{name}' (entered at the event id #{entered}). {cause}"
+            ));
+        }
+        err
+    }
+
+    fn run_state(
+        &mut self,
+        id: FrameId,
+        body: &Body,
+        name: &str,
+        state: &State,
+        time: i64,
+    ) -> Outcome {
+        let _ = body;
+        let result = match state {
+            State::Pass(p) => self.run_pass(id, name, p),
+            State::Choice(c) => {
+                let ctx = match self.frame(id) {
+                    Some(frame) if c.uses_context => self.context(frame, name, false),
+                    _ => Value::Null,
+                };
+                let raw = self.take_input(id);
+                let input = match apply_input_path(&c.common.input_path, raw, &ctx) {
+                    Ok(v) => v,
+                    Err(e) => return Outcome::Failed(e),
+                };
+                let scope = Scope::new(&input, &ctx);
+                let mut target = None;
+                for (rule, t) in c.choices.iter().zip(&c.targets) {
+                    match rule.matches(&scope) {
+                        Ok(true) => {
+                            target = Some(*t);
+                            break;
+                        }
+                        Ok(false) => {}
+                        Err(e) => return Outcome::Failed(e),
+                    }
+                }
+                let Some(target) = target.or(c.default_target) else {
+                    return Outcome::Failed(StatesError::new(
+                        error::NO_CHOICE_MATCHED,
+                        format!("No Matches! for state '{name}'"),
+                    ));
+                };
+                // A Choice state's output is its effective input, through OutputPath.
+                let output = match apply_output_path(&c.common, input, &ctx) {
+                    Ok(v) => v,
+                    Err(e) => return Outcome::Failed(e),
+                };
+                if let Some(f) = self.frame_mut(id) {
+                    f.input = output;
+                }
+                return Outcome::Next(Value::from(target as u64));
+            }
+            State::Succeed(s) => self.run_succeed(id, name, &s.common),
+            State::Fail(f) => {
+                let raw = self.take_input(id);
+                let ctx = self.frame(id).map(|fr| self.context(fr, name, false));
+                let ctx = ctx.unwrap_or(Value::Null);
+                let scope = Scope::new(&raw, &ctx);
+                let mut rng = self.rng();
+                let error = match (&f.error, &f.error_path) {
+                    (Some(e), _) => Some(e.clone()),
+                    (None, Some(d)) => match d.eval("ErrorPath", &scope, &mut rng) {
+                        Ok(Value::String(s)) => Some(s),
+                        Ok(other) => Some(to_json_string(&other)),
+                        Err(e) => return Outcome::Failed(e),
+                    },
+                    (None, None) => None,
+                };
+                let cause = match (&f.cause, &f.cause_path) {
+                    (Some(c), _) => Some(c.clone()),
+                    (None, Some(d)) => match d.eval("CausePath", &scope, &mut rng) {
+                        Ok(Value::String(s)) => Some(s),
+                        Ok(other) => Some(to_json_string(&other)),
+                        Err(e) => return Outcome::Failed(e),
+                    },
+                    (None, None) => None,
+                };
+                let err = StatesError {
+                    error: error.unwrap_or_default(),
+                    cause,
+                };
+                // The Fail state ends its frame with its error; no retry or catch.
+                self.end_frame(id, Err(err), time);
+                return Outcome::Blocked;
+            }
+            State::Wait(w) => self.run_wait(id, name, w, time),
+            State::Task(t) => self.run_task(id, name, t),
+            State::Parallel(p) => self.run_parallel(id, name, p, time),
+            State::Map(m) => self.run_map(id, name, m, time),
+        };
+        match result {
+            Ok(outcome) => outcome,
+            Err(e) => Outcome::Failed(e),
+        }
+    }
+
+    fn take_input(&mut self, id: FrameId) -> Value {
+        self.frame_mut(id)
+            .map(|f| std::mem::take(&mut f.input))
+            .unwrap_or_default()
+    }
+
+    /// Applies InputPath; builds the context object when `needs_context`.
+    fn prepare(
+        &mut self,
+        id: FrameId,
+        name: &str,
+        common: &Common,
+        with_retry: bool,
+    ) -> Result<(Value, Value), StatesError> {
+        let Some(frame) = self.frame(id) else {
+            return Ok((Value::Null, Value::Null));
+        };
+        let ctx = if common_uses_context(common) {
+            self.context(frame, name, with_retry)
+        } else {
+            Value::Null
+        };
+        let raw = frame.input.clone();
+        let effective = apply_input_path(&common.input_path, raw, &ctx)?;
+        Ok((effective, ctx))
+    }
+
+    fn run_pass(
+        &mut self,
+        id: FrameId,
+        name: &str,
+        p: &crate::asl::model::PassState,
+    ) -> Result<Outcome, StatesError> {
+        let needs_ctx = common_uses_context(&p.common)
+            || p.parameters.as_ref().is_some_and(|t| t.uses_context());
+        let ctx = match (needs_ctx, self.frame(id)) {
+            (true, Some(frame)) => self.context(frame, name, false),
+            _ => Value::Null,
+        };
+        let raw = self.take_input(id);
+        if p.result.is_none()
+            && p.parameters.is_none()
+            && p.common.input_path == PathField::Default
+            && p.result_path == PathField::Default
+        {
+            return Ok(Outcome::Next(apply_output_path(&p.common, raw, &ctx)?));
+        }
+        let result = match &p.result {
+            Some(r) => r.clone(),
+            None => {
+                let owned;
+                let effective = match &p.common.input_path {
+                    PathField::Default => &raw,
+                    f => {
+                        owned = apply_input_path(f, raw.clone(), &ctx)?;
+                        &owned
+                    }
+                };
+                match &p.parameters {
+                    Some(t) => {
+                        let mut rng = self.rng();
+                        t.eval(&Scope::new(effective, &ctx), &mut rng)?
+                    }
+                    None => effective.clone(),
+                }
+            }
+        };
+        let combined = apply_result_path(&p.result_path, raw, result)?;
+        let output = apply_output_path(&p.common, combined, &ctx)?;
+        Ok(Outcome::Next(output))
+    }
+
+    fn run_succeed(&mut self, id: FrameId, name: &str, common: &Common) -> Result<Outcome, StatesError> {
+        let ctx = match (common_uses_context(common), self.frame(id)) {
+            (true, Some(frame)) => self.context(frame, name, false),
+            _ => Value::Null,
+        };
+        let raw = self.take_input(id);
+        let effective = apply_input_path(&common.input_path, raw, &ctx)?;
+        let output = apply_output_path(common, effective, &ctx)?;
+        Ok(Outcome::Next(output))
+    }
+
+    fn run_wait(
+        &mut self,
+        id: FrameId,
+        name: &str,
+        w: &WaitState,
+        time: i64,
+    ) -> Result<Outcome, StatesError> {
+        let (effective, _ctx) = self.prepare(id, name, &w.common, false)?;
+        let due = if let Some(secs) = &w.seconds {
+            let s = secs.as_i64().unwrap_or(0);
+            time + s.max(0) * 1000
+        } else if let Some(ts) = &w.timestamp {
+            parse_timestamp(ts).map_err(|()| {
+                StatesError::runtime(format!(
+                    "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {ts}"
+                ))
+            })?
+        } else if let Some(p) = &w.seconds_path {
+            let v = p.lookup(&Scope::new(&effective, &Value::Null)).ok_or_else(|| {
+                StatesError::runtime(format!(
+                    "The SecondsPath parameter does not reference an input value: {p}"
+                ))
+            })?;
+            let secs = match v.as_i64() {
+                Some(s) => s,
+                None => {
+                    return Err(StatesError::runtime(format!(
+                        "The SecondsPath parameter cannot be parsed as a long value: {p} == {}",
+                        render_plain(v)
+                    )))
+                }
+            };
+            if secs < 0 {
+                return Err(StatesError::runtime(format!(
+                    "The SecondsPath parameter references a negative value: {p} == {secs}"
+                )));
+            }
+            time + secs * 1000
+        } else if let Some(p) = &w.timestamp_path {
+            let v = p.lookup(&Scope::new(&effective, &Value::Null)).ok_or_else(|| {
+                StatesError::runtime(format!(
+                    "The TimestampPath parameter does not reference an input value: {p}"
+                ))
+            })?;
+            let bad = || {
+                StatesError::runtime(format!(
+                    "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {p} == {}",
+                    render_plain(v)
+                ))
+            };
+            parse_timestamp(v.as_str().ok_or_else(bad)?).map_err(|()| bad())?
+        } else {
+            time
+        };
+        if let Some(f) = self.frame_mut(id) {
+            f.input = effective;
+        }
+        if due <= time {
+            let out = self.take_input(id);
+            return Ok(Outcome::Next(apply_output_path(&w.common, out, &Value::Null)?));
+        }
+        if let Some(f) = self.frame_mut(id) {
+            f.phase = Phase::Timer { retry: false };
+        }
+        self.commands.push_back(Command::Timer { frame: id, due });
+        Ok(Outcome::Blocked)
+    }
+
+    fn run_task(&mut self, id: FrameId, name: &str, t: &TaskState) -> Result<Outcome, StatesError> {
+        let needs_ctx = common_uses_context(&t.common)
+            || t.parameters.as_ref().is_some_and(|p| p.uses_context());
+        let (effective, ctx) = {
+            let Some(frame) = self.frame(id) else {
+                return Ok(Outcome::Blocked);
+            };
+            let ctx = if needs_ctx {
+                self.context(frame, name, true)
+            } else {
+                Value::Null
+            };
+            let owned;
+            let effective = match &t.common.input_path {
+                PathField::Default => &frame.input,
+                f => {
+                    owned = apply_input_path(f, frame.input.clone(), &ctx)?;
+                    &owned
+                }
+            };
+            match &t.parameters {
+                Some(tpl) => {
+                    let mut rng = self.rng();
+                    (tpl.eval(&Scope::new(effective, &ctx), &mut rng)?, ctx)
+                }
+                None => (effective.clone(), ctx),
+            }
+        };
+        let params = effective;
+        let timeout = self.task_seconds(&t.timeout_seconds, &t.timeout_seconds_path, id)?;
+        let heartbeat = self.task_seconds(&t.heartbeat_seconds, &t.heartbeat_seconds_path, id)?;
+        let attempt = self.frame(id).map(|f| f.retry_count).unwrap_or_default();
+        let (rtype, rname) = resource_parts(&t.resource);
+        let lambda = is_lambda_function_arn(&t.resource);
+        let time = self.frame(id).map(|f| f.entered_time).unwrap_or_default();
+        let params_str = self.history.as_ref().map(|_| to_json_string(&params));
+        let resource = t.resource.clone();
+        if lambda {
+            self.emit(Some(id), time, "LambdaFunctionScheduled", || {
+                let mut d = Map::new();
+                d.insert("resource".into(), Value::String(resource.clone()));
+                d.insert("input".into(), Value::String(params_str.clone().unwrap_or_default()));
+                d.insert("inputDetails".into(), json!({"truncated": false}));
+                if let Some(t) = timeout {
+                    d.insert("timeoutInSeconds".into(), Value::from(t));
+                }
+                Some(d)
+            });
+            self.emit(Some(id), time, "LambdaFunctionStarted", || None);
+        } else {
+            let (rt, rn) = (rtype.clone(), rname.clone());
+            self.emit(Some(id), time, "TaskScheduled", || {
+                let mut d = Map::new();
+                d.insert("resourceType".into(), Value::String(rt));
+                d.insert("resource".into(), Value::String(rn));
+                d.insert("region".into(), Value::String("us-east-1".into()));
+                d.insert("parameters".into(), Value::String(params_str.unwrap_or_default()));
+                if let Some(t) = timeout {
+                    d.insert("timeoutInSeconds".into(), Value::from(t));
+                }
+                if let Some(h) = heartbeat {
+                    d.insert("heartbeatInSeconds".into(), Value::from(h));
+                }
+                Some(d)
+            });
+            self.emit(Some(id), time, "TaskStarted", || {
+                let mut d = Map::new();
+                d.insert("resourceType".into(), Value::String(rtype));
+                d.insert("resource".into(), Value::String(rname));
+                Some(d)
+            });
+        }
+        let key = format!("{}#{}#{}#{}", self.info.arn, id, name, attempt);
+        if let Some(f) = self.frame_mut(id) {
+            f.phase = Phase::Task { attempt };
+        }
+        self.commands.push_back(Command::Invoke {
+            frame: id,
+            request: TaskRequest {
+                execution_arn: self.info.arn.clone(),
+                state_name: name.to_string(),
+                resource,
+                input: params,
+                attempt,
+                timeout_seconds: timeout,
+                heartbeat_seconds: heartbeat,
+                idempotency_key: key,
+            },
+        });
+        Ok(Outcome::Blocked)
+    }
+
+    fn task_seconds(
+        &self,
+        fixed: &Option<Value>,
+        path: &Option<Path>,
+        id: FrameId,
+    ) -> Result<Option<u64>, StatesError> {
+        if let Some(v) = fixed {
+            return Ok(v.as_u64());
+        }
+        if let Some(p) = path {
+            let input = self.frame(id).map(|f| &f.input).unwrap_or(&Value::Null);
+            let v = p.lookup(&Scope::new(input, &Value::Null));
+            return match v.and_then(Value::as_u64) {
+                Some(s) if s > 0 => Ok(Some(s)),
+                _ => Err(StatesError::runtime(format!(
+                    "The {p} path does not reference a positive integer"
+                ))),
+            };
+        }
+        Ok(None)
+    }
+
+    fn task_done(&mut self, id: FrameId, result: Result<Value, StatesError>, time: i64) {
+        let machine = Arc::clone(&self.machine);
+        let Some(frame) = self.frame(id) else { return };
+        if !matches!(frame.phase, Phase::Task { .. }) {
+            return;
+        }
+        let body = body_at(&machine, &frame.body);
+        let (name, state) = body.state(frame.current);
+        let State::Task(t) = state else { return };
+        let lambda = is_lambda_function_arn(&t.resource);
+        let (rtype, rname) = resource_parts(&t.resource);
+        let outcome = match result {
+            Ok(raw) => {
+                let out_str = self.history.as_ref().map(|_| to_json_string(&raw));
+                let ev = if lambda {
+                    "LambdaFunctionSucceeded"
+                } else {
+                    "TaskSucceeded"
+                };
+                self.emit(Some(id), time, ev, || {
+                    let mut d = Map::new();
+                    if !lambda {
+                        d.insert("resourceType".into(), Value::String(rtype.clone()));
+                        d.insert("resource".into(), Value::String(rname.clone()));
+                    }
+                    d.insert("output".into(), Value::String(out_str.unwrap_or_default()));
+                    d.insert("outputDetails".into(), json!({"truncated": false}));
+                    Some(d)
+                });
+                if json_len(&raw, error::PAYLOAD_LIMIT_BYTES) > error::PAYLOAD_LIMIT_BYTES {
+                    Outcome::Failed(StatesError::new(
+                        error::DATA_LIMIT_EXCEEDED,
+                        format!("The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."),
+                    ))
+                } else {
+                    match self.finish_result(id, name, &t.common, &t.result, raw, true) {
+                        Ok(v) => Outcome::Next(v),
+                        Err(e) => Outcome::Failed(e),
+                    }
+                }
+            }
+            Err(err) => {
+                let ev = if lambda {
+                    "LambdaFunctionFailed"
+                } else if err.error == error::TIMEOUT {
+                    "TaskTimedOut"
+                } else {
+                    "TaskFailed"
+                };
+                let e2 = err.clone();
+                self.emit(Some(id), time, ev, || {
+                    let mut d = Map::new();
+                    if !lambda {
+                        d.insert("resourceType".into(), Value::String(rtype.clone()));
+                        d.insert("resource".into(), Value::String(rname.clone()));
+                    }
+                    d.insert("error".into(), Value::String(e2.error));
+                    if let Some(c) = e2.cause {
+                        d.insert("cause".into(), Value::String(c));
+                    }
+                    Some(d)
+                });
+                Outcome::Failed(err)
+            }
+        };
+        if self.handle_outcome(id, body, name, state, outcome, time) {
+            self.run_frame(id, time);
+        }
+    }
+
+    /// ResultSelector, ResultPath and OutputPath on a raw result.
+    fn finish_result(
+        &mut self,
+        id: FrameId,
+        name: &str,
+        common: &Common,
+        fields: &ResultFields,
+        raw_result: Value,
+        with_retry: bool,
+    ) -> Result<Value, StatesError> {
+        let needs_ctx = common_uses_context(common)
+            || fields.result_selector.as_ref().is_some_and(|t| t.uses_context());
+        let ctx = match (needs_ctx, self.frame(id)) {
+            (true, Some(frame)) => self.context(frame, name, with_retry),
+            _ => Value::Null,
+        };
+        let result = match &fields.result_selector {
+            Some(t) => {
+                let mut rng = self.rng();
+                t.eval(&Scope::new(&raw_result, &ctx), &mut rng)?
+            }
+            None => raw_result,
+        };
+        let raw_input = self.take_input(id);
+        let combined = apply_result_path(&fields.result_path, raw_input, result)?;
+        apply_output_path(common, combined, &ctx)
+    }
+
+    /// Acts on a state's outcome. Returns true when the frame can go on running now.
+    fn handle_outcome(
+        &mut self,
+        id: FrameId,
+        body: &Body,
+        name: &str,
+        state: &State,
+        outcome: Outcome,
+        time: i64,
+    ) -> bool {
+        match outcome {
+            Outcome::Blocked => false,
+            Outcome::Next(output) => {
+                if let State::Choice(_) = state {
+                    let target = output.as_u64().unwrap_or_default() as usize;
+                    self.exit(id, name, state, time);
+                    if let Some(f) = self.frame_mut(id) {
+                        f.current = target;
+                        f.phase = Phase::Enter;
+                    }
+                    return true;
+                }
+                if json_len(&output, error::PAYLOAD_LIMIT_BYTES) > error::PAYLOAD_LIMIT_BYTES {
+                    let err = StatesError::new(
+                        error::DATA_LIMIT_EXCEEDED,
+                        format!("The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."),
+                    );
+                    return self.handle_outcome(id, body, name, state, Outcome::Failed(err), time);
+                }
+                if let Some(f) = self.frame_mut(id) {
+                    f.input = output;
+                }
+                let transition = match state {
+                    State::Succeed(_) => Transition::End,
+                    s => s.common().map(|c| c.transition).unwrap_or_default(),
+                };
+                self.exit(id, name, state, time);
+                match transition {
+                    Transition::Next(next) => {
+                        if let Some(f) = self.frame_mut(id) {
+                            f.current = next;
+                            f.phase = Phase::Enter;
+                        }
+                        true
+                    }
+                    Transition::End => {
+                        let out = self.take_input(id);
+                        self.end_frame(id, Ok(out), time);
+                        false
+                    }
+                }
+            }
+            Outcome::Failed(err) => {
+                let err = self.located(id, name, err);
+                self.fail_state(id, body, name, state, err, time)
+            }
+        }
+    }
+
+    fn exit(&mut self, id: FrameId, name: &str, state: &State, time: i64) {
+        let ty = state.type_name();
+        let output = self
+            .history
+            .as_ref()
+            .and_then(|_| self.frame(id).map(|f| to_json_string(&f.input)));
+        self.emit(Some(id), time, &format!("{ty}StateExited"), || {
+            let mut d = Map::new();
+            d.insert("name".into(), Value::String(name.to_string()));
+            d.insert("output".into(), Value::String(output.unwrap_or_default()));
+            d.insert("outputDetails".into(), json!({"truncated": false}));
+            Some(d)
+        });
+    }
+
+    /// Retry, catch, or fail the frame. Returns true when the frame can run on now.
+    fn fail_state(
+        &mut self,
+        id: FrameId,
+        body: &Body,
+        name: &str,
+        state: &State,
+        err: StatesError,
+        time: i64,
+    ) -> bool {
+        let _ = body;
+        let Some(fields) = state.result_fields() else {
+            self.end_frame(id, Err(err), time);
+            return false;
+        };
+        // Retry.
+        if let Some((index, retrier)) = fields
+            .retry
+            .iter()
+            .enumerate()
+            .find(|(_, r)| error_matches(&r.error_equals, &err.error))
+        {
+            let used = self
+                .frame(id)
+                .and_then(|f| f.retries.get(index).copied())
+                .unwrap_or(0);
+            if u64::from(used) < retrier.max_attempts {
+                let mut rng = self.rng();
+                let delay = retry_delay_ms(retrier, used, &mut rng);
+                if let Some(f) = self.frame_mut(id) {
+                    if f.retries.len() <= index {
+                        f.retries.resize(index + 1, 0);
+                    }
+                    f.retries[index] += 1;
+                    f.retry_count += 1;
+                    f.phase = Phase::Timer { retry: true };
+                    f.pending_error = Some(err);
+                }
+                self.commands.push_back(Command::Timer {
+                    frame: id,
+                    due: time + delay,
+                });
+                return false;
+            }
+        }
+        // Catch.
+        if let Some(catcher) = fields
+            .catch
+            .iter()
+            .find(|c| error_matches(&c.error_equals, &err.error))
+        {
+            return self.catch(id, name, state, catcher, err, time);
+        }
+        if let State::Map(_) | State::Parallel(_) = state {
+            let ev = format!("{}StateFailed", state.type_name());
+            self.emit(Some(id), time, &ev, || None);
+        }
+        self.end_frame(id, Err(err), time);
+        false
+    }
+
+    fn catch(
+        &mut self,
+        id: FrameId,
+        name: &str,
+        state: &State,
+        catcher: &Catcher,
+        err: StatesError,
+        time: i64,
+    ) -> bool {
+        let mut error_output = Map::new();
+        error_output.insert("Error".into(), Value::String(err.error.clone()));
+        if let Some(c) = &err.cause {
+            error_output.insert("Cause".into(), Value::String(c.clone()));
+        }
+        let raw = self.take_input(id);
+        let output = match apply_result_path(&catcher.result_path, raw, Value::Object(error_output)) {
+            Ok(v) => v,
+            Err(e) => {
+                let e = self.located(id, name, e);
+                self.end_frame(id, Err(e), time);
+                return false;
+            }
+        };
+        if let Some(f) = self.frame_mut(id) {
+            f.input = output;
+        }
+        self.exit(id, name, state, time);
+        if let Some(f) = self.frame_mut(id) {
+            f.current = catcher.target;
+            f.phase = Phase::Enter;
+        }
+        true
+    }
+
+    fn timer(&mut self, id: FrameId, time: i64) {
+        let machine = Arc::clone(&self.machine);
+        let Some(frame) = self.frame(id) else { return };
+        let Phase::Timer { retry } = frame.phase else {
+            return;
+        };
+        if retry {
+            if let Some(f) = self.frame_mut(id) {
+                f.phase = Phase::Run;
+                f.pending_error = None;
+            }
+            self.run_frame(id, time);
+            return;
+        }
+        let body = body_at(&machine, &frame.body);
+        let (name, state) = body.state(frame.current);
+        let State::Wait(w) = state else { return };
+        let out = self.take_input(id);
+        let outcome = match apply_output_path(&w.common, out, &Value::Null) {
+            Ok(v) => Outcome::Next(v),
+            Err(e) => Outcome::Failed(e),
+        };
+        if let Some(f) = self.frame_mut(id) {
+            f.phase = Phase::Run;
+        }
+        if self.handle_outcome(id, body, name, state, outcome, time) {
+            self.run_frame(id, time);
+        }
+    }
+
+    fn run_parallel(
+        &mut self,
+        id: FrameId,
+        name: &str,
+        p: &ParallelState,
+        time: i64,
+    ) -> Result<Outcome, StatesError> {
+        let needs_ctx = common_uses_context(&p.common)
+            || p.parameters.as_ref().is_some_and(|t| t.uses_context());
+        let (effective, ctx) = {
+            let Some(frame) = self.frame(id) else {
+                return Ok(Outcome::Blocked);
+            };
+            let ctx = if needs_ctx {
+                self.context(frame, name, true)
+            } else {
+                Value::Null
+            };
+            (
+                apply_input_path(&p.common.input_path, frame.input.clone(), &ctx)?,
+                ctx,
+            )
+        };
+        let branch_input = match &p.parameters {
+            Some(t) => {
+                let mut rng = self.rng();
+                t.eval(&Scope::new(&effective, &ctx), &mut rng)?
+            }
+            None => effective,
+        };
+        self.emit(Some(id), time, "ParallelStateStarted", || None);
+        let Some(frame) = self.frame(id) else {
+            return Ok(Outcome::Blocked);
+        };
+        let base: Vec<(u32, u32)> = frame.body.to_vec();
+        let current = frame.current as u32;
+        let n = p.branches.len();
+        let mut live = Vec::with_capacity(n);
+        for (i, branch) in p.branches.iter().enumerate() {
+            let mut path = base.clone();
+            path.push((current, i as u32));
+            let child = self.new_frame(Some((id, i)), Arc::from(path), branch.start, branch_input.clone(), None);
+            live.push(child);
+            self.commands.push_back(Command::Run(child));
+        }
+        if let Some(f) = self.frame_mut(id) {
+            f.phase = Phase::Children;
+            f.children = Some(Box::new(Children {
+                results: vec![Value::Null; n],
+                live,
+                items: Vec::new(),
+                next: n,
+                selector_input: Value::Null,
+                max_concurrency: 0,
+                finished: 0,
+                failed: 0,
+                tolerated: 0.0,
+                has_tolerance: false,
+            }));
+        }
+        Ok(Outcome::Blocked)
+    }
+
+    fn run_map(
+        &mut self,
+        id: FrameId,
+        name: &str,
+        m: &MapState,
+        time: i64,
+    ) -> Result<Outcome, StatesError> {
+        let (effective, ctx) = self.prepare(id, name, &m.common, true)?;
+        let items_value = match &m.items_path {
+            PathField::Default | PathField::Null => effective.clone(),
+            PathField::Path(p) => p
+                .eval(&Scope::new(&effective, &ctx))
+                .map_err(|e| StatesError::runtime(e.to_string()))?,
+        };
+        let items = match items_value {
+            Value::Array(items) => items,
+            other => {
+                return Err(StatesError::runtime(format!(
+                    "Map state input must be an array but was: {}",
+                    to_json_string(&other)
+                )))
+            }
+        };
+        let scope = Scope::new(&effective, &ctx);
+        let max_concurrency = match (&m.max_concurrency, &m.max_concurrency_path) {
+            (Some(v), _) => v.as_u64().unwrap_or(0) as usize,
+            (None, Some(p)) => {
+                let v = p.lookup(&scope).ok_or_else(|| {
+                    StatesError::runtime(format!(
+                        "The MaxConcurrencyPath field refers to a missing value: {p}"
+                    ))
+                })?;
+                match v.as_i64() {
+                    Some(n) if n >= 0 => n as usize,
+                    _ => {
+                        return Err(StatesError::runtime(format!(
+                            "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {p}",
+                            render_plain(v)
+                        )))
+                    }
+                }
+            }
+            (None, None) => 0,
+        };
+        let n = items.len();
+        let (tolerated, has_tolerance) = tolerance(m, &scope, n)?;
+        self.emit(Some(id), time, "MapStateStarted", || {
+            let mut d = Map::new();
+            d.insert("length".into(), Value::from(n));
+            Some(d)
+        });
+        if let Some(f) = self.frame_mut(id) {
+            f.phase = Phase::Children;
+            f.children = Some(Box::new(Children {
+                results: vec![Value::Null; n],
+                live: Vec::new(),
+                items,
+                next: 0,
+                selector_input: effective,
+                max_concurrency,
+                finished: 0,
+                failed: 0,
+                tolerated,
+                has_tolerance,
+            }));
+        }
+        if n == 0 {
+            self.complete_children(id, time);
+            return Ok(Outcome::Blocked);
+        }
+        self.start_iterations(id, name, m, time)?;
+        Ok(Outcome::Blocked)
+    }
+
+    /// Starts Map iterations up to the concurrency limit.
+    fn start_iterations(
+        &mut self,
+        id: FrameId,
+        name: &str,
+        m: &MapState,
+        time: i64,
+    ) -> Result<(), StatesError> {
+        loop {
+            let Some(frame) = self.frame(id) else {
+                return Ok(());
+            };
+            let Some(ch) = frame.children.as_ref() else {
+                return Ok(());
+            };
+            if ch.next >= ch.items.len()
+                || (ch.max_concurrency > 0 && ch.live.len() >= ch.max_concurrency)
+            {
+                return Ok(());
+            }
+            let index = ch.next;
+            let input = match &m.item_selector {
+                Some(t) => {
+                    let mut ctx = if t.uses_context() {
+                        self.context(frame, name, true)
+                    } else {
+                        Value::Null
+                    };
+                    if let Value::Object(map) = &mut ctx {
+                        map.insert(
+                            "Map".into(),
+                            json!({"Item": {"Index": index, "Value": ch.items[index]}}),
+                        );
+                    }
+                    let mut rng = self.rng();
+                    t.eval(&Scope::new(&ch.selector_input, &ctx), &mut rng)?
+                }
+                None => ch.items[index].clone(),
+            };
+            let mut path: Vec<(u32, u32)> = frame.body.to_vec();
+            path.push((frame.current as u32, 0));
+            let start = m.item_processor.start;
+            let map_name = name.to_string();
+            self.emit(Some(id), time, "MapIterationStarted", || {
+                let mut d = Map::new();
+                d.insert("name".into(), Value::String(map_name));
+                d.insert("index".into(), Value::from(index));
+                Some(d)
+            });
+            let child = self.new_frame(Some((id, index)), Arc::from(path), start, input, Some(index));
+            if let Some(ch) = self.frame_mut(id).and_then(|f| f.children.as_mut()) {
+                ch.next += 1;
+                ch.live.push(child);
+            }
+            self.commands.push_back(Command::Run(child));
+        }
+    }
+
+    /// A frame reached the end of its body (or failed without a catcher).
+    fn end_frame(&mut self, id: FrameId, result: Result<Value, StatesError>, time: i64) {
+        let Some(frame) = self.frames.get_mut(id).and_then(Option::take) else {
+            return;
+        };
+        if let Some(children) = frame.children {
+            for c in children.live {
+                self.cancel(c);
+            }
+        }
+        match frame.parent {
+            None => match result {
+                Ok(output) => self.finish(Status::Succeeded, Some(output), None, time),
+                Err(err) => self.finish(Status::Failed, None, Some(err), time),
+            },
+            Some((parent, slot)) => self.child_done(parent, slot, id, frame.map_index, result, time),
+        }
+    }
+
+    fn cancel(&mut self, id: FrameId) {
+        if let Some(frame) = self.frames.get_mut(id).and_then(Option::take) {
+            if let Some(children) = frame.children {
+                for c in children.live {
+                    self.cancel(c);
+                }
+            }
+        }
+    }
+
+    fn child_done(
+        &mut self,
+        parent: FrameId,
+        slot: usize,
+        child: FrameId,
+        map_index: Option<usize>,
+        result: Result<Value, StatesError>,
+        time: i64,
+    ) {
+        let machine = Arc::clone(&self.machine);
+        let Some(pf) = self.frame(parent) else { return };
+        let body = body_at(&machine, &pf.body);
+        let (name, state) = body.state(pf.current);
+        let is_map = map_index.is_some();
+        if is_map {
+            let map_name = name.to_string();
+            let ev = if result.is_ok() {
+                "MapIterationSucceeded"
+            } else {
+                "MapIterationFailed"
+            };
+            self.emit(Some(parent), time, ev, || {
+                let mut d = Map::new();
+                d.insert("name".into(), Value::String(map_name));
+                d.insert("index".into(), Value::from(slot));
+                Some(d)
+            });
+        }
+        let Some(ch) = self.frame_mut(parent).and_then(|f| f.children.as_mut()) else {
+            return;
+        };
+        ch.live.retain(|c| *c != child);
+        ch.finished += 1;
+        match result {
+            Ok(v) => {
+                if let Some(r) = ch.results.get_mut(slot) {
+                    *r = v;
+                }
+            }
+            Err(err) => {
+                let fail = if is_map {
+                    ch.failed += 1;
+                    if let Some(r) = ch.results.get_mut(slot) {
+                        let mut o = Map::new();
+                        o.insert("Error".into(), Value::String(err.error.clone()));
+                        if let Some(c) = &err.cause {
+                            o.insert("Cause".into(), Value::String(c.clone()));
+                        }
+                        *r = Value::Object(o);
+                    }
+                    if err.is_runtime() || (ch.failed as f64) > ch.tolerated {
+                        Some(if ch.has_tolerance && !err.is_runtime() {
+                            StatesError::new(
+                                error::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                                "The specified tolerated failure threshold was exceeded",
+                            )
+                        } else {
+                            err
+                        })
+                    } else {
+                        None
+                    }
+                } else {
+                    Some(err)
+                };
+                if let Some(err) = fail {
+                    let live = std::mem::take(&mut ch.live);
+                    for c in live {
+                        self.cancel(c);
+                    }
+                    if let Some(f) = self.frame_mut(parent) {
+                        f.children = None;
+                        f.phase = Phase::Run;
+                    }
+                    if self.fail_state(parent, body, name, state, err, time) {
+                        self.run_frame(parent, time);
+                    }
+                    return;
+                }
+            }
+        }
+        let done = ch.finished >= ch.results.len();
+        if done {
+            self.complete_children(parent, time);
+        } else if let State::Map(m) = state {
+            if let Err(e) = self.start_iterations(parent, name, m, time) {
+                let e = self.located(parent, name, e);
+                if self.fail_state(parent, body, name, state, e, time) {
+                    self.run_frame(parent, time);
+                }
+            }
+        }
+    }
+
+    fn complete_children(&mut self, id: FrameId, time: i64) {
+        let machine = Arc::clone(&self.machine);
+        let Some(frame) = self.frame_mut(id) else { return };
+        let Some(ch) = frame.children.take() else { return };
+        frame.phase = Phase::Run;
+        let body_path = frame.body.clone();
+        let current = frame.current;
+        let body = body_at(&machine, &body_path);
+        let (name, state) = body.state(current);
+        let results = Value::Array(ch.results);
+        let (common, fields, ev) = match state {
+            State::Parallel(p) => (&p.common, &p.result, "ParallelStateSucceeded"),
+            State::Map(m) => (&m.common, &m.result, "MapStateSucceeded"),
+            _ => return,
+        };
+        self.emit(Some(id), time, ev, || None);
+        let outcome = match self.finish_result(id, name, common, fields, results, true) {
+            Ok(v) => Outcome::Next(v),
+            Err(e) => Outcome::Failed(e),
+        };
+        if self.handle_outcome(id, body, name, state, outcome, time) {
+            self.run_frame(id, time);
+        }
+    }
+
+    fn finish(&mut self, status: Status, output: Option<Value>, err: Option<StatesError>, time: i64) {
+        if self.status != Status::Running {
+            return;
+        }
+        let ev = match status {
+            Status::Succeeded => "ExecutionSucceeded",
+            Status::Failed => "ExecutionFailed",
+            Status::TimedOut => "ExecutionTimedOut",
+            Status::Aborted => "ExecutionAborted",
+            Status::Running => return,
+        };
+        let out_str = self
+            .history
+            .as_ref()
+            .and_then(|_| output.as_ref().map(to_json_string));
+        let e2 = err.clone();
+        self.emit(None, time, ev, || {
+            let mut d = Map::new();
+            if let Some(o) = out_str {
+                d.insert("output".into(), Value::String(o));
+                d.insert("outputDetails".into(), json!({"truncated": false}));
+            }
+            if let Some(e) = e2 {
+                if !e.error.is_empty() {
+                    d.insert("error".into(), Value::String(e.error));
+                }
+                if let Some(c) = e.cause {
+                    d.insert("cause".into(), Value::String(c));
+                }
+            }
+            Some(d)
+        });
+        self.status = status;
+        self.output = output;
+        self.error = err;
+        self.stop_time = Some(time);
+        for f in self.frames.iter_mut() {
+            *f = None;
+        }
+        self.commands.clear();
+    }
+}
+
+fn apply_output_path(common: &Common, value: Value, ctx: &Value) -> Result<Value, StatesError> {
+    apply_input_path(&common.output_path, value, ctx)
+}
+
+/// True when any path of the state's common fields reads `$$`.
+fn common_uses_context(common: &Common) -> bool {
+    let uses = |f: &PathField| matches!(f, PathField::Path(p) if p.uses_context());
+    uses(&common.input_path) || uses(&common.output_path)
+}
+
+/// Renders a value as the causes quote it: strings raw, the rest as JSON.
+fn render_plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => to_json_string(other),
+    }
+}
+
+/// Parses an ISO-8601 extended offset date-time (`2016-03-14T01:59:00Z`) to ms.
+pub fn parse_timestamp(s: &str) -> Result<i64, ()> {
+    if s.as_bytes().get(10) != Some(&b'T') {
+        return Err(());
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.timestamp_millis())
+        .map_err(|_| ())
+}
+
+/// The Map state's failure tolerance: (failures tolerated, whether any tolerance was set).
+fn tolerance(m: &MapState, scope: &Scope<'_>, n: usize) -> Result<(f64, bool), StatesError> {
+    let mut tolerated = f64::INFINITY;
+    let mut set = false;
+    let count = match (&m.tolerated_failure_count, &m.tolerated_failure_count_path) {
+        (Some(v), _) => Some(v.as_i64().unwrap_or(0)),
+        (None, Some(p)) => {
+            let v = p.lookup(scope).cloned().unwrap_or(Value::Null);
+            match v.as_i64() {
+                Some(c) => Some(c),
+                None => {
+                    return Err(StatesError::runtime(format!(
+                        "The ToleratedFailureCountPath field refers to value \"{}\" which is not a valid integer: {p}",
+                        render_plain(&v)
+                    )))
+                }
+            }
+        }
+        (None, None) => None,
+    };
+    if let Some(c) = count {
+        if c < 0 {
+            return Err(StatesError::runtime("ToleratedFailureCount cannot be negative."));
+        }
+        tolerated = c as f64;
+        set = true;
+    }
+    let pct = match (&m.tolerated_failure_percentage, &m.tolerated_failure_percentage_path) {
+        (Some(v), _) => Some(v.as_f64().unwrap_or(0.0)),
+        (None, Some(p)) => {
+            let v = p.lookup(scope).cloned().unwrap_or(Value::Null);
+            match v.as_f64() {
+                Some(c) => Some(c),
+                None => {
+                    return Err(StatesError::runtime(format!(
+                        "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {p}",
+                        render_plain(&v)
+                    )))
+                }
+            }
+        }
+        (None, None) => None,
+    };
+    if let Some(p) = pct {
+        if !(0.0..=100.0).contains(&p) {
+            return Err(StatesError::runtime(
+                "ToleratedFailurePercentage must be between 0 and 100.",
+            ));
+        }
+        let by_pct = (p / 100.0) * n as f64;
+        tolerated = if set { tolerated.min(by_pct) } else { by_pct };
+        set = true;
+    }
+    if !set {
+        tolerated = 0.0;
+    }
+    Ok((tolerated, set))
+}

@@ -1,0 +1,142 @@
+//! One execution in memory, as `stepfn run` does it: validate the definition and input, load
+//! mocks, drive the execution, and shape the result.
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use crate::asl::diagnostic::Diagnostic;
+use crate::asl::error::PAYLOAD_LIMIT_BYTES;
+use crate::asl::model::StateMachine;
+use crate::asl::validate::validate;
+use crate::engine::runner::{self, RunOptions};
+use crate::engine::state::{Execution, ExecutionInfo, Status};
+use crate::engine::step::json_len;
+use crate::tasks::mock::{MockError, MockInvoker, TestCase};
+use crate::tasks::{NoIntegrations, TaskInvoker};
+
+/// Why a local run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The definition does not validate.
+    #[error("invalid definition:\n{}", list(.0))]
+    InvalidDefinition(Vec<Diagnostic>),
+    /// The input is not acceptable.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The mock config cannot be used.
+    #[error(transparent)]
+    Mock(#[from] MockError),
+}
+
+fn list(diags: &[Diagnostic]) -> String {
+    diags
+        .iter()
+        .map(|d| format!("  {d}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct LocalRun {
+    /// The definition.
+    pub definition: Value,
+    /// The execution input.
+    pub input: Value,
+    /// The state machine name (matched against the MockConfigFile).
+    pub machine_name: String,
+    /// The execution name.
+    pub execution_name: String,
+    /// A MockConfigFile and the test case to use.
+    pub mocks: Option<(Value, String)>,
+    /// Driving options.
+    pub options: RunOptions,
+}
+
+/// Validates and loads a definition.
+///
+/// # Errors
+/// Every problem, located by JSON Pointer.
+pub fn load(definition: &Value) -> Result<Arc<StateMachine>, Vec<Diagnostic>> {
+    let diags = validate(definition);
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    StateMachine::from_value(definition).map(Arc::new)
+}
+
+/// Runs `run` to its end.
+///
+/// # Errors
+/// [`RunError`] when the definition, input or mocks are unusable; nothing ran then.
+pub async fn run_local(run: LocalRun) -> Result<Execution, RunError> {
+    let machine = load(&run.definition).map_err(RunError::InvalidDefinition)?;
+    if json_len(&run.input, PAYLOAD_LIMIT_BYTES) > PAYLOAD_LIMIT_BYTES {
+        return Err(RunError::InvalidInput(format!(
+            "the input is over the {PAYLOAD_LIMIT_BYTES}-byte limit"
+        )));
+    }
+    let invoker: Arc<dyn TaskInvoker> = match &run.mocks {
+        Some((config, case)) => {
+            let case = TestCase::from_config(config, &run.machine_name, case)?;
+            Arc::new(MockInvoker::new(case, Arc::new(NoIntegrations)))
+        }
+        None => Arc::new(NoIntegrations),
+    };
+    let info = ExecutionInfo::local(&run.machine_name, &run.execution_name, 0);
+    Ok(runner::run(machine, info, run.input, invoker, run.options).await)
+}
+
+/// The `--format json` result object: status, output, error, cause (and history).
+pub fn result_json(exec: &Execution, with_history: bool) -> Value {
+    let mut out = Map::new();
+    out.insert("status".into(), Value::String(exec.status.as_str().into()));
+    out.insert(
+        "output".into(),
+        if exec.status == Status::Succeeded {
+            exec.output.clone().unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        },
+    );
+    let (error, cause) = match &exec.error {
+        Some(e) => (
+            if e.error.is_empty() {
+                Value::Null
+            } else {
+                Value::String(e.error.clone())
+            },
+            e.cause.clone().map(Value::String).unwrap_or(Value::Null),
+        ),
+        None => (Value::Null, Value::Null),
+    };
+    out.insert("error".into(), error);
+    out.insert("cause".into(), cause);
+    if with_history {
+        let events = exec
+            .history
+            .as_ref()
+            .map(|h| h.iter().map(|e| e.to_api_json()).collect())
+            .unwrap_or_default();
+        out.insert("history".into(), Value::Array(events));
+    }
+    Value::Object(out)
+}
+
+/// A MockConfigFile holding one test case for `machine` from `state -> responses`.
+pub fn mock_config_from_responses(machine: &str, case: &str, responses: &Value) -> Value {
+    let mut states = Map::new();
+    let mut mocked = Map::new();
+    if let Value::Object(map) = responses {
+        for (state, resp) in map {
+            let name = format!("{state}Response");
+            states.insert(state.clone(), Value::String(name.clone()));
+            mocked.insert(name, resp.clone());
+        }
+    }
+    json!({
+        "StateMachines": { machine: { "TestCases": { case: states } } },
+        "MockedResponses": mocked,
+    })
+}

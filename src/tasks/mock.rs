@@ -1,0 +1,273 @@
+//! Mocked task results from an AWS Step Functions Local MockConfigFile.
+//!
+//! Format: `StateMachines.<name>.TestCases.<case>.<state> = <response name>`, and
+//! `MockedResponses.<response name>` maps invocation numbers (`"0"`, `"1-2"`) to
+//! `{"Return": value}` or `{"Throw": {"Error", "Cause"}}`. Invocations are counted per state and
+//! execution, retries included; past the last key the last response repeats.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::asl::error::StatesError;
+use crate::engine::state::TaskRequest;
+use crate::tasks::{Invocation, TaskInvoker};
+
+/// A mock config that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum MockError {
+    /// The file is not a MockConfigFile.
+    #[error("invalid mock config at {pointer}: {message}")]
+    Invalid {
+        /// JSON Pointer of the problem.
+        pointer: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The state machine has no entry.
+    #[error("mock config has no state machine named {0:?} under /StateMachines")]
+    NoMachine(String),
+    /// The test case does not exist.
+    #[error("mock config has no test case {case:?} under /StateMachines/{machine}/TestCases")]
+    NoTestCase {
+        /// State machine name.
+        machine: String,
+        /// Test case name.
+        case: String,
+    },
+    /// A test case names a response that does not exist.
+    #[error("test case {case:?} maps state {state:?} to unknown mocked response {response:?}")]
+    NoResponse {
+        /// Test case name.
+        case: String,
+        /// State name.
+        state: String,
+        /// Response name.
+        response: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MockConfigFile {
+    #[serde(default)]
+    state_machines: HashMap<String, MachineEntry>,
+    #[serde(default)]
+    mocked_responses: HashMap<String, HashMap<String, MockStep>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MachineEntry {
+    #[serde(default)]
+    test_cases: HashMap<String, HashMap<String, String>>,
+}
+
+/// One mocked invocation result.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub enum MockStep {
+    /// The task succeeds with this raw result.
+    Return(Value),
+    /// The task fails.
+    Throw(MockThrow),
+}
+
+/// A mocked failure.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct MockThrow {
+    /// Error name.
+    #[serde(rename = "Error")]
+    pub error: String,
+    /// Cause.
+    #[serde(rename = "Cause", default)]
+    pub cause: Option<String>,
+}
+
+/// The responses of one state: sorted ranges of invocation numbers.
+#[derive(Debug, Clone, Default)]
+pub struct MockedResponse {
+    ranges: Vec<(u32, u32, MockStep)>,
+}
+
+impl MockedResponse {
+    /// Parses `{"0": step, "1-2": step}`.
+    fn parse(
+        map: &HashMap<String, MockStep>,
+        name: &str,
+    ) -> Result<MockedResponse, MockError> {
+        let mut ranges = Vec::new();
+        for (key, step) in map {
+            let bad = || MockError::Invalid {
+                pointer: format!("/MockedResponses/{name}/{key}"),
+                message: "keys must be invocation numbers like \"0\" or ranges like \"1-2\""
+                    .into(),
+            };
+            let (lo, hi) = match key.split_once('-') {
+                Some((a, b)) => (
+                    a.trim().parse::<u32>().map_err(|_| bad())?,
+                    b.trim().parse::<u32>().map_err(|_| bad())?,
+                ),
+                None => {
+                    let n = key.trim().parse::<u32>().map_err(|_| bad())?;
+                    (n, n)
+                }
+            };
+            if hi < lo {
+                return Err(bad());
+            }
+            ranges.push((lo, hi, step.clone()));
+        }
+        ranges.sort_by_key(|r| r.0);
+        Ok(MockedResponse { ranges })
+    }
+
+    /// The step for invocation number `n` (the last one past the end).
+    pub fn step(&self, n: u32) -> Option<&MockStep> {
+        self.ranges
+            .iter()
+            .find(|(lo, hi, _)| (*lo..=*hi).contains(&n))
+            .or_else(|| self.ranges.last())
+            .map(|(_, _, s)| s)
+    }
+}
+
+/// The mocked responses of one test case, by state name.
+#[derive(Debug, Clone, Default)]
+pub struct TestCase {
+    states: HashMap<String, MockedResponse>,
+}
+
+impl TestCase {
+    /// Builds a test case straight from `state -> {"0": step, ...}` (the conformance format).
+    ///
+    /// # Errors
+    /// When a key or a step is malformed.
+    pub fn from_state_responses(value: &Value) -> Result<TestCase, MockError> {
+        let map: HashMap<String, HashMap<String, MockStep>> =
+            serde_json::from_value(value.clone()).map_err(|e| MockError::Invalid {
+                pointer: String::new(),
+                message: e.to_string(),
+            })?;
+        let mut states = HashMap::new();
+        for (state, resp) in &map {
+            states.insert(state.clone(), MockedResponse::parse(resp, state)?);
+        }
+        Ok(TestCase { states })
+    }
+
+    /// Loads test case `case` of machine `machine` from a MockConfigFile.
+    ///
+    /// # Errors
+    /// When the file is malformed or lacks the machine, the case or a response.
+    pub fn from_config(config: &Value, machine: &str, case: &str) -> Result<TestCase, MockError> {
+        let file: MockConfigFile = serde_path_to_error::deserialize(config).map_err(|e| {
+            MockError::Invalid {
+                pointer: format!("/{}", e.path().to_string().replace('.', "/")),
+                message: e.inner().to_string(),
+            }
+        })?;
+        let entry = file
+            .state_machines
+            .get(machine)
+            .ok_or_else(|| MockError::NoMachine(machine.to_string()))?;
+        let states = entry.test_cases.get(case).ok_or_else(|| MockError::NoTestCase {
+            machine: machine.to_string(),
+            case: case.to_string(),
+        })?;
+        let mut out = HashMap::new();
+        for (state, response) in states {
+            let r = file
+                .mocked_responses
+                .get(response)
+                .ok_or_else(|| MockError::NoResponse {
+                    case: case.to_string(),
+                    state: state.clone(),
+                    response: response.clone(),
+                })?;
+            out.insert(state.clone(), MockedResponse::parse(r, response)?);
+        }
+        Ok(TestCase { states: out })
+    }
+}
+
+/// A task invoker answering from a test case; states it does not mock go to `fallback`.
+pub struct MockInvoker {
+    case: TestCase,
+    counters: Mutex<HashMap<(String, String), u32>>,
+    fallback: Arc<dyn TaskInvoker>,
+}
+
+impl MockInvoker {
+    /// Mocks from `case`; unmocked states go to `fallback`.
+    pub fn new(case: TestCase, fallback: Arc<dyn TaskInvoker>) -> Self {
+        MockInvoker {
+            case,
+            counters: Mutex::new(HashMap::new()),
+            fallback,
+        }
+    }
+}
+
+impl TaskInvoker for MockInvoker {
+    fn invoke(&self, request: &TaskRequest) -> Invocation {
+        let Some(resp) = self.case.states.get(&request.state_name) else {
+            return self.fallback.invoke(request);
+        };
+        let n = {
+            let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+            let c = counters
+                .entry((request.execution_arn.clone(), request.state_name.clone()))
+                .or_insert(0);
+            let n = *c;
+            *c += 1;
+            n
+        };
+        Invocation::Ready(match resp.step(n) {
+            Some(MockStep::Return(v)) => Ok(v.clone()),
+            Some(MockStep::Throw(t)) => Err(StatesError {
+                error: t.error.clone(),
+                cause: t.cause.clone(),
+            }),
+            None => Err(StatesError::new(
+                crate::asl::error::TASK_FAILED,
+                format!("no mocked response for state '{}'", request.state_name),
+            )),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ranges_pick_the_step_and_repeat_the_last() {
+        let case = TestCase::from_state_responses(&json!({
+            "T": {"0": {"Throw": {"Error": "E", "Cause": "c"}}, "1-2": {"Return": 1}, "3": {"Return": 2}}
+        }))
+        .expect("valid");
+        let r = &case.states["T"];
+        assert!(matches!(r.step(0), Some(MockStep::Throw(_))));
+        assert_eq!(r.step(2), Some(&MockStep::Return(json!(1))));
+        assert_eq!(r.step(9), Some(&MockStep::Return(json!(2))));
+    }
+
+    #[test]
+    fn config_file_resolves_test_case_responses() {
+        let cfg = json!({
+            "StateMachines": {"m": {"TestCases": {"Happy": {"T": "Ok"}}}},
+            "MockedResponses": {"Ok": {"0": {"Return": {"x": 1}}}}
+        });
+        let case = TestCase::from_config(&cfg, "m", "Happy").expect("valid");
+        assert_eq!(case.states["T"].step(0), Some(&MockStep::Return(json!({"x": 1}))));
+        let err = TestCase::from_config(&cfg, "m", "Nope").err().expect("missing case");
+        assert_eq!(
+            err.to_string(),
+            "mock config has no test case \"Nope\" under /StateMachines/m/TestCases"
+        );
+    }
+}
