@@ -12,4 +12,5 @@
 
 pub mod asl;
 pub mod engine;
+pub mod local;
 pub mod tasks;

@@ -89,9 +89,7 @@ pub fn error_matches(names: &[String], error: &str) -> bool {
     if error == DATA_LIMIT_EXCEEDED {
         return names.iter().any(|n| n == error);
     }
-    names.iter().any(|n| {
-        n == error
-            || n == ALL
-            || (n == TASK_FAILED && error != TIMEOUT)
-    })
+    names
+        .iter()
+        .any(|n| n == error || n == ALL || (n == TASK_FAILED && error != TIMEOUT))
 }

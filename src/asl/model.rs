@@ -75,6 +75,9 @@ pub struct StateMachine {
     /// The top-level states.
     #[serde(flatten)]
     pub body: Body,
+    /// True when some path may read `$$.Execution.Input` (so the context object needs it).
+    #[serde(skip)]
+    pub context_reads_input: bool,
 }
 
 /// A set of states with a start: the top level, a Parallel branch or a Map item processor.
@@ -576,11 +579,12 @@ impl StateMachine {
     /// Every problem found, located by JSON Pointer. Run `validate` first for the full set
     /// of checks with friendlier messages.
     pub fn from_value(definition: &Value) -> Result<StateMachine, Vec<Diagnostic>> {
-        let mut machine: StateMachine = serde_path_to_error::deserialize(definition)
-            .map_err(|e| {
+        let mut machine: StateMachine =
+            serde_path_to_error::deserialize(definition).map_err(|e| {
                 let pointer = pointer_of(&e.path().to_string());
                 vec![Diagnostic::new(pointer, e.inner().to_string())]
             })?;
+        machine.context_reads_input = context_reads_input(&definition.to_string());
         let lang = machine.query_language;
         let mut diags = Vec::new();
         machine.body.resolve("", lang, &mut diags);
@@ -628,9 +632,7 @@ impl Body {
             let state_lang = state.query_language().unwrap_or(lang);
             if let Some(common) = state.common_mut() {
                 common.transition = match (&common.next, common.end) {
-                    (Some(next), false) => {
-                        Transition::Next(find(next, join(&at, "Next"), diags))
-                    }
+                    (Some(next), false) => Transition::Next(find(next, join(&at, "Next"), diags)),
                     (None, true) => Transition::End,
                     (Some(_), true) => {
                         diags.push(Diagnostic::new(
@@ -685,6 +687,24 @@ fn resolve_catchers(
     for (i, c) in catchers.iter_mut().enumerate() {
         c.target = find(&c.next, join(&join(&join(at, "Catch"), i), "Next"), diags);
     }
+}
+
+/// True when some `$$` reference in `text` may read the execution input: `$$` alone,
+/// `$$.Execution` alone, `$$.Execution.Input...`, or a query (`$$..x`, `$$[...]`, `$$.*`).
+fn context_reads_input(text: &str) -> bool {
+    text.match_indices("$$").any(|(at, _)| {
+        let rest = &text[at + 2..];
+        let Some(after) = rest.strip_prefix('.') else {
+            return true;
+        };
+        let Some(after) = after.strip_prefix("Execution") else {
+            return after.starts_with(['.', '*', '[']);
+        };
+        match after.strip_prefix('.') {
+            Some(field) => field.starts_with("Input") || field.starts_with(['*', '[']),
+            None => true,
+        }
+    })
 }
 
 /// Turns serde_path_to_error's `a.b[0].c` into a JSON Pointer `/a/b/0/c`.

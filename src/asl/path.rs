@@ -271,7 +271,9 @@ impl fmt::Display for Path {
 }
 
 fn set_in(doc: &mut Value, steps: &[Step], value: Value) -> Result<(), ()> {
-    let (last, init) = steps.split_last().expect("caller checks steps is not empty");
+    let (last, init) = steps
+        .split_last()
+        .expect("caller checks steps is not empty");
     let mut node = doc;
     for step in init {
         node = match step {
@@ -399,7 +401,12 @@ fn parse_bracket(s: &str) -> Option<(Step, usize)> {
     } else {
         let end = s.find(']')?;
         let num = s[..end].trim();
-        if num.is_empty() || !num.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()) {
+        if num.is_empty()
+            || !num
+                .trim_start_matches('-')
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         let i: i64 = num.parse().ok()?;
@@ -434,7 +441,10 @@ mod tests {
     fn reference_paths_walk_fields_and_indexes() {
         let doc = json!({"a": {"b-c": [1, 2, {"d": true}]}});
         assert_eq!(eval("$.a.b-c[2].d", doc.clone()), Ok(json!(true)));
-        assert_eq!(eval("$['a']['b-c'][-1]", doc.clone()), Ok(json!({"d": true})));
+        assert_eq!(
+            eval("$['a']['b-c'][-1]", doc.clone()),
+            Ok(json!({"d": true}))
+        );
         assert_eq!(eval("$", doc.clone()), Ok(doc));
         assert_eq!(eval("$$.Execution.Id", json!({})), Ok(json!("x")));
     }
@@ -452,7 +462,10 @@ mod tests {
     fn indefinite_queries_yield_arrays() {
         let doc = json!({"users": [{"s": 0, "y": 1}, {"s": 1, "y": 2}]});
         assert_eq!(eval("$.users[*].y", doc.clone()), Ok(json!([1, 2])));
-        assert_eq!(eval("$.users[?(@.s == 0)]", doc.clone()), Ok(json!([{"s": 0, "y": 1}])));
+        assert_eq!(
+            eval("$.users[?(@.s == 0)]", doc.clone()),
+            Ok(json!([{"s": 0, "y": 1}]))
+        );
         assert_eq!(eval("$.items[1:5]", json!({})), Ok(json!([])));
     }
 
@@ -465,7 +478,10 @@ mod tests {
     #[test]
     fn set_creates_missing_objects() {
         let p = Path::parse("$.a.b").expect("valid");
-        assert_eq!(p.set(json!({"x": 1}), json!(2)), Ok(json!({"x": 1, "a": {"b": 2}})));
+        assert_eq!(
+            p.set(json!({"x": 1}), json!(2)),
+            Ok(json!({"x": 1, "a": {"b": 2}}))
+        );
         let root = Path::parse("$").expect("valid");
         assert_eq!(root.set(json!({"x": 1}), json!(2)), Ok(json!(2)));
         assert!(p.set(json!({"a": 5}), json!(2)).is_err());

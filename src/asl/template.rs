@@ -203,13 +203,19 @@ mod tests {
             json!({"a.$": "$.x", "b": {"c.$": "$$.State.Name"}, "d": [1, {"e.$": "$"}]}),
             json!({"x": 5}),
         );
-        assert_eq!(out, Ok(json!({"a": 5, "b": {"c": "S"}, "d": [1, {"e": {"x": 5}}]})));
+        assert_eq!(
+            out,
+            Ok(json!({"a": 5, "b": {"c": "S"}, "d": [1, {"e": {"x": 5}}]}))
+        );
     }
 
     #[test]
     fn missing_path_fails_with_aws_cause() {
-        let err = run(json!({"value.$": "$.no_such_jsonpath"}), json!({"int-literal": 0}))
-            .unwrap_err();
+        let err = run(
+            json!({"value.$": "$.no_such_jsonpath"}),
+            json!({"int-literal": 0}),
+        )
+        .unwrap_err();
         assert_eq!(err.error, "States.Runtime");
         assert_eq!(
             err.cause.as_deref(),

@@ -36,7 +36,10 @@ impl HistoryEvent {
         );
         obj.insert("type".into(), Value::String(self.event_type.clone()));
         obj.insert("id".into(), Value::from(self.id));
-        obj.insert("previousEventId".into(), Value::from(self.previous_event_id));
+        obj.insert(
+            "previousEventId".into(),
+            Value::from(self.previous_event_id),
+        );
         for (k, v) in &self.details {
             obj.insert(k.clone(), v.clone());
         }

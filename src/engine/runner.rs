@@ -139,13 +139,11 @@ pub async fn drive(exec: &mut Execution, invoker: Arc<dyn TaskInvoker>, clock: &
             let time = clock.now();
             match r {
                 Ready::Run(frame) => exec.step(Event::Run { frame, time }),
-                Ready::TaskDone(frame, _attempt, result) => {
-                    exec.step(Event::TaskDone {
-                        frame,
-                        result,
-                        time,
-                    })
-                }
+                Ready::TaskDone(frame, _attempt, result) => exec.step(Event::TaskDone {
+                    frame,
+                    result,
+                    time,
+                }),
             }
             continue;
         }

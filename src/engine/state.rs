@@ -124,7 +124,7 @@ pub struct Children {
     /// Results by branch or item index.
     pub results: Vec<Value>,
     /// Live child frames.
-    pub live: Vec<FrameId>,
+    pub live: std::collections::HashSet<FrameId>,
     /// Map: the items not started yet are `items[next..]`.
     pub items: Vec<Value>,
     /// Map: next item to start.

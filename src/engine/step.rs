@@ -157,7 +157,11 @@ fn fnv(s: &str) -> u64 {
     })
 }
 
-fn apply_input_path(field: &PathField, input: Value, scope_ctx: &Value) -> Result<Value, StatesError> {
+fn apply_input_path(
+    field: &PathField,
+    input: Value,
+    scope_ctx: &Value,
+) -> Result<Value, StatesError> {
     match field {
         PathField::Default => Ok(input),
         PathField::Null => Ok(Value::Object(Map::new())),
@@ -168,11 +172,7 @@ fn apply_input_path(field: &PathField, input: Value, scope_ctx: &Value) -> Resul
     }
 }
 
-fn apply_result_path(
-    field: &PathField,
-    input: Value,
-    result: Value,
-) -> Result<Value, StatesError> {
+fn apply_result_path(field: &PathField, input: Value, result: Value) -> Result<Value, StatesError> {
     match field {
         PathField::Default => Ok(result),
         PathField::Null => Ok(input),
@@ -274,7 +274,10 @@ impl Execution {
     ) -> u64 {
         self.last_event_id += 1;
         let id = self.last_event_id;
-        let previous = match frame.and_then(|f| self.frames.get_mut(f)).and_then(Option::as_mut) {
+        let previous = match frame
+            .and_then(|f| self.frames.get_mut(f))
+            .and_then(Option::as_mut)
+        {
             Some(fr) => std::mem::replace(&mut fr.last_event, id),
             None => id - 1,
         };
@@ -352,20 +355,29 @@ impl Execution {
     /// The context object for the frame's current state.
     fn context(&self, frame: &Frame, name: &str, with_retry: bool) -> Value {
         let mut state = Map::new();
-        state.insert("EnteredTime".into(), Value::String(iso_time(frame.entered_time)));
+        state.insert(
+            "EnteredTime".into(),
+            Value::String(iso_time(frame.entered_time)),
+        );
         state.insert("Name".into(), Value::String(name.to_string()));
         if with_retry {
             state.insert("RetryCount".into(), Value::from(frame.retry_count));
         }
+        let mut execution = Map::new();
+        execution.insert("Id".into(), Value::String(self.info.arn.clone()));
+        // Copying the execution input is only worth it when some path can read it.
+        if self.machine.context_reads_input {
+            execution.insert("Input".into(), self.input.clone());
+        }
+        execution.insert(
+            "StartTime".into(),
+            Value::String(iso_time(self.info.start_time)),
+        );
+        execution.insert("Name".into(), Value::String(self.info.name.clone()));
+        execution.insert("RoleArn".into(), Value::String(self.info.role_arn.clone()));
+        execution.insert("RedriveCount".into(), Value::from(0));
         json!({
-            "Execution": {
-                "Id": self.info.arn,
-                "Input": self.input,
-                "StartTime": iso_time(self.info.start_time),
-                "Name": self.info.name,
-                "RoleArn": self.info.role_arn,
-                "RedriveCount": 0,
-            },
+            "Execution": Value::Object(execution),
             "StateMachine": {
                 "Id": self.info.state_machine_arn,
                 "Name": self.info.state_machine_name,
@@ -610,7 +622,12 @@ impl Execution {
         Ok(Outcome::Next(output))
     }
 
-    fn run_succeed(&mut self, id: FrameId, name: &str, common: &Common) -> Result<Outcome, StatesError> {
+    fn run_succeed(
+        &mut self,
+        id: FrameId,
+        name: &str,
+        common: &Common,
+    ) -> Result<Outcome, StatesError> {
         let ctx = match (common_uses_context(common), self.frame(id)) {
             (true, Some(frame)) => self.context(frame, name, false),
             _ => Value::Null,
@@ -633,17 +650,19 @@ impl Execution {
             let s = secs.as_i64().unwrap_or(0);
             time + s.max(0) * 1000
         } else if let Some(ts) = &w.timestamp {
-            parse_timestamp(ts).map_err(|()| {
+            parse_timestamp(ts).ok_or_else(|| {
                 StatesError::runtime(format!(
                     "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {ts}"
                 ))
             })?
         } else if let Some(p) = &w.seconds_path {
-            let v = p.lookup(&Scope::new(&effective, &Value::Null)).ok_or_else(|| {
-                StatesError::runtime(format!(
-                    "The SecondsPath parameter does not reference an input value: {p}"
-                ))
-            })?;
+            let v = p
+                .lookup(&Scope::new(&effective, &Value::Null))
+                .ok_or_else(|| {
+                    StatesError::runtime(format!(
+                        "The SecondsPath parameter does not reference an input value: {p}"
+                    ))
+                })?;
             let secs = match v.as_i64() {
                 Some(s) => s,
                 None => {
@@ -660,18 +679,20 @@ impl Execution {
             }
             time + secs * 1000
         } else if let Some(p) = &w.timestamp_path {
-            let v = p.lookup(&Scope::new(&effective, &Value::Null)).ok_or_else(|| {
-                StatesError::runtime(format!(
-                    "The TimestampPath parameter does not reference an input value: {p}"
-                ))
-            })?;
+            let v = p
+                .lookup(&Scope::new(&effective, &Value::Null))
+                .ok_or_else(|| {
+                    StatesError::runtime(format!(
+                        "The TimestampPath parameter does not reference an input value: {p}"
+                    ))
+                })?;
             let bad = || {
                 StatesError::runtime(format!(
                     "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {p} == {}",
                     render_plain(v)
                 ))
             };
-            parse_timestamp(v.as_str().ok_or_else(bad)?).map_err(|()| bad())?
+            parse_timestamp(v.as_str().ok_or_else(bad)?).ok_or_else(bad)?
         } else {
             time
         };
@@ -680,7 +701,11 @@ impl Execution {
         }
         if due <= time {
             let out = self.take_input(id);
-            return Ok(Outcome::Next(apply_output_path(&w.common, out, &Value::Null)?));
+            return Ok(Outcome::Next(apply_output_path(
+                &w.common,
+                out,
+                &Value::Null,
+            )?));
         }
         if let Some(f) = self.frame_mut(id) {
             f.phase = Phase::Timer { retry: false };
@@ -692,7 +717,7 @@ impl Execution {
     fn run_task(&mut self, id: FrameId, name: &str, t: &TaskState) -> Result<Outcome, StatesError> {
         let needs_ctx = common_uses_context(&t.common)
             || t.parameters.as_ref().is_some_and(|p| p.uses_context());
-        let (effective, ctx) = {
+        let params = {
             let Some(frame) = self.frame(id) else {
                 return Ok(Outcome::Blocked);
             };
@@ -712,12 +737,11 @@ impl Execution {
             match &t.parameters {
                 Some(tpl) => {
                     let mut rng = self.rng();
-                    (tpl.eval(&Scope::new(effective, &ctx), &mut rng)?, ctx)
+                    tpl.eval(&Scope::new(effective, &ctx), &mut rng)?
                 }
-                None => (effective.clone(), ctx),
+                None => effective.clone(),
             }
         };
-        let params = effective;
         let timeout = self.task_seconds(&t.timeout_seconds, &t.timeout_seconds_path, id)?;
         let heartbeat = self.task_seconds(&t.heartbeat_seconds, &t.heartbeat_seconds_path, id)?;
         let attempt = self.frame(id).map(|f| f.retry_count).unwrap_or_default();
@@ -730,7 +754,10 @@ impl Execution {
             self.emit(Some(id), time, "LambdaFunctionScheduled", || {
                 let mut d = Map::new();
                 d.insert("resource".into(), Value::String(resource.clone()));
-                d.insert("input".into(), Value::String(params_str.clone().unwrap_or_default()));
+                d.insert(
+                    "input".into(),
+                    Value::String(params_str.clone().unwrap_or_default()),
+                );
                 d.insert("inputDetails".into(), json!({"truncated": false}));
                 if let Some(t) = timeout {
                     d.insert("timeoutInSeconds".into(), Value::from(t));
@@ -745,7 +772,10 @@ impl Execution {
                 d.insert("resourceType".into(), Value::String(rt));
                 d.insert("resource".into(), Value::String(rn));
                 d.insert("region".into(), Value::String("us-east-1".into()));
-                d.insert("parameters".into(), Value::String(params_str.unwrap_or_default()));
+                d.insert(
+                    "parameters".into(),
+                    Value::String(params_str.unwrap_or_default()),
+                );
                 if let Some(t) = timeout {
                     d.insert("timeoutInSeconds".into(), Value::from(t));
                 }
@@ -884,7 +914,10 @@ impl Execution {
         with_retry: bool,
     ) -> Result<Value, StatesError> {
         let needs_ctx = common_uses_context(common)
-            || fields.result_selector.as_ref().is_some_and(|t| t.uses_context());
+            || fields
+                .result_selector
+                .as_ref()
+                .is_some_and(|t| t.uses_context());
         let ctx = match (needs_ctx, self.frame(id)) {
             (true, Some(frame)) => self.context(frame, name, with_retry),
             _ => Value::Null,
@@ -1051,7 +1084,8 @@ impl Execution {
             error_output.insert("Cause".into(), Value::String(c.clone()));
         }
         let raw = self.take_input(id);
-        let output = match apply_result_path(&catcher.result_path, raw, Value::Object(error_output)) {
+        let output = match apply_result_path(&catcher.result_path, raw, Value::Object(error_output))
+        {
             Ok(v) => v,
             Err(e) => {
                 let e = self.located(id, name, e);
@@ -1137,12 +1171,18 @@ impl Execution {
         let base: Vec<(u32, u32)> = frame.body.to_vec();
         let current = frame.current as u32;
         let n = p.branches.len();
-        let mut live = Vec::with_capacity(n);
+        let mut live = std::collections::HashSet::with_capacity(n);
         for (i, branch) in p.branches.iter().enumerate() {
             let mut path = base.clone();
             path.push((current, i as u32));
-            let child = self.new_frame(Some((id, i)), Arc::from(path), branch.start, branch_input.clone(), None);
-            live.push(child);
+            let child = self.new_frame(
+                Some((id, i)),
+                Arc::from(path),
+                branch.start,
+                branch_input.clone(),
+                None,
+            );
+            live.insert(child);
             self.commands.push_back(Command::Run(child));
         }
         if let Some(f) = self.frame_mut(id) {
@@ -1218,7 +1258,7 @@ impl Execution {
             f.phase = Phase::Children;
             f.children = Some(Box::new(Children {
                 results: vec![Value::Null; n],
-                live: Vec::new(),
+                live: Default::default(),
                 items,
                 next: 0,
                 selector_input: effective,
@@ -1286,10 +1326,16 @@ impl Execution {
                 d.insert("index".into(), Value::from(index));
                 Some(d)
             });
-            let child = self.new_frame(Some((id, index)), Arc::from(path), start, input, Some(index));
+            let child = self.new_frame(
+                Some((id, index)),
+                Arc::from(path),
+                start,
+                input,
+                Some(index),
+            );
             if let Some(ch) = self.frame_mut(id).and_then(|f| f.children.as_mut()) {
                 ch.next += 1;
-                ch.live.push(child);
+                ch.live.insert(child);
             }
             self.commands.push_back(Command::Run(child));
         }
@@ -1310,7 +1356,9 @@ impl Execution {
                 Ok(output) => self.finish(Status::Succeeded, Some(output), None, time),
                 Err(err) => self.finish(Status::Failed, None, Some(err), time),
             },
-            Some((parent, slot)) => self.child_done(parent, slot, id, frame.map_index, result, time),
+            Some((parent, slot)) => {
+                self.child_done(parent, slot, id, frame.map_index, result, time)
+            }
         }
     }
 
@@ -1355,7 +1403,7 @@ impl Execution {
         let Some(ch) = self.frame_mut(parent).and_then(|f| f.children.as_mut()) else {
             return;
         };
-        ch.live.retain(|c| *c != child);
+        ch.live.remove(&child);
         ch.finished += 1;
         match result {
             Ok(v) => {
@@ -1420,8 +1468,12 @@ impl Execution {
 
     fn complete_children(&mut self, id: FrameId, time: i64) {
         let machine = Arc::clone(&self.machine);
-        let Some(frame) = self.frame_mut(id) else { return };
-        let Some(ch) = frame.children.take() else { return };
+        let Some(frame) = self.frame_mut(id) else {
+            return;
+        };
+        let Some(ch) = frame.children.take() else {
+            return;
+        };
         frame.phase = Phase::Run;
         let body_path = frame.body.clone();
         let current = frame.current;
@@ -1443,7 +1495,13 @@ impl Execution {
         }
     }
 
-    fn finish(&mut self, status: Status, output: Option<Value>, err: Option<StatesError>, time: i64) {
+    fn finish(
+        &mut self,
+        status: Status,
+        output: Option<Value>,
+        err: Option<StatesError>,
+        time: i64,
+    ) {
         if self.status != Status::Running {
             return;
         }
@@ -1505,13 +1563,13 @@ fn render_plain(v: &Value) -> String {
 }
 
 /// Parses an ISO-8601 extended offset date-time (`2016-03-14T01:59:00Z`) to ms.
-pub fn parse_timestamp(s: &str) -> Result<i64, ()> {
+pub fn parse_timestamp(s: &str) -> Option<i64> {
     if s.as_bytes().get(10) != Some(&b'T') {
-        return Err(());
+        return None;
     }
     DateTime::parse_from_rfc3339(s)
+        .ok()
         .map(|d| d.timestamp_millis())
-        .map_err(|_| ())
 }
 
 /// The Map state's failure tolerance: (failures tolerated, whether any tolerance was set).
@@ -1536,12 +1594,17 @@ fn tolerance(m: &MapState, scope: &Scope<'_>, n: usize) -> Result<(f64, bool), S
     };
     if let Some(c) = count {
         if c < 0 {
-            return Err(StatesError::runtime("ToleratedFailureCount cannot be negative."));
+            return Err(StatesError::runtime(
+                "ToleratedFailureCount cannot be negative.",
+            ));
         }
         tolerated = c as f64;
         set = true;
     }
-    let pct = match (&m.tolerated_failure_percentage, &m.tolerated_failure_percentage_path) {
+    let pct = match (
+        &m.tolerated_failure_percentage,
+        &m.tolerated_failure_percentage_path,
+    ) {
         (Some(v), _) => Some(v.as_f64().unwrap_or(0.0)),
         (None, Some(p)) => {
             let v = p.lookup(scope).cloned().unwrap_or(Value::Null);

@@ -94,16 +94,12 @@ pub struct MockedResponse {
 
 impl MockedResponse {
     /// Parses `{"0": step, "1-2": step}`.
-    fn parse(
-        map: &HashMap<String, MockStep>,
-        name: &str,
-    ) -> Result<MockedResponse, MockError> {
+    fn parse(map: &HashMap<String, MockStep>, name: &str) -> Result<MockedResponse, MockError> {
         let mut ranges = Vec::new();
         for (key, step) in map {
             let bad = || MockError::Invalid {
                 pointer: format!("/MockedResponses/{name}/{key}"),
-                message: "keys must be invocation numbers like \"0\" or ranges like \"1-2\""
-                    .into(),
+                message: "keys must be invocation numbers like \"0\" or ranges like \"1-2\"".into(),
             };
             let (lo, hi) = match key.split_once('-') {
                 Some((a, b)) => (
@@ -146,8 +142,8 @@ impl TestCase {
     /// # Errors
     /// When a key or a step is malformed.
     pub fn from_state_responses(value: &Value) -> Result<TestCase, MockError> {
-        let map: HashMap<String, HashMap<String, MockStep>> =
-            serde_json::from_value(value.clone()).map_err(|e| MockError::Invalid {
+        let map: HashMap<String, HashMap<String, MockStep>> = serde_json::from_value(value.clone())
+            .map_err(|e| MockError::Invalid {
                 pointer: String::new(),
                 message: e.to_string(),
             })?;
@@ -163,20 +159,22 @@ impl TestCase {
     /// # Errors
     /// When the file is malformed or lacks the machine, the case or a response.
     pub fn from_config(config: &Value, machine: &str, case: &str) -> Result<TestCase, MockError> {
-        let file: MockConfigFile = serde_path_to_error::deserialize(config).map_err(|e| {
-            MockError::Invalid {
+        let file: MockConfigFile =
+            serde_path_to_error::deserialize(config).map_err(|e| MockError::Invalid {
                 pointer: format!("/{}", e.path().to_string().replace('.', "/")),
                 message: e.inner().to_string(),
-            }
-        })?;
+            })?;
         let entry = file
             .state_machines
             .get(machine)
             .ok_or_else(|| MockError::NoMachine(machine.to_string()))?;
-        let states = entry.test_cases.get(case).ok_or_else(|| MockError::NoTestCase {
-            machine: machine.to_string(),
-            case: case.to_string(),
-        })?;
+        let states = entry
+            .test_cases
+            .get(case)
+            .ok_or_else(|| MockError::NoTestCase {
+                machine: machine.to_string(),
+                case: case.to_string(),
+            })?;
         let mut out = HashMap::new();
         for (state, response) in states {
             let r = file
@@ -263,8 +261,11 @@ mod tests {
             "MockedResponses": {"Ok": {"0": {"Return": {"x": 1}}}}
         });
         let case = TestCase::from_config(&cfg, "m", "Happy").expect("valid");
-        assert_eq!(case.states["T"].step(0), Some(&MockStep::Return(json!({"x": 1}))));
-        let err = TestCase::from_config(&cfg, "m", "Nope").err().expect("missing case");
+        assert_eq!(
+            case.states["T"].step(0),
+            Some(&MockStep::Return(json!({"x": 1})))
+        );
+        let err = TestCase::from_config(&cfg, "m", "Nope").expect_err("missing case");
         assert_eq!(
             err.to_string(),
             "mock config has no test case \"Nope\" under /StateMachines/m/TestCases"

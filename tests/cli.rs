@@ -1,0 +1,271 @@
+//! The `stepfn` command line as users and outside checks rely on it: `run` and `validate`,
+//! exit codes, output shapes, and the example state machines with their mock configs.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+
+fn stepfn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stepfn"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("stepfn runs")
+}
+
+fn stdout_json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn temp_file(name: &str, content: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("stepfn-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, content).expect("write temp file");
+    path
+}
+
+#[test]
+fn run_prints_output_and_exits_zero() {
+    let out = stepfn(&[
+        "run",
+        "state-machines/hello.asl.json",
+        "--input",
+        r#"{"name":"Ada Lovelace"}"#,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout_json(&out),
+        json!({"name": "Ada Lovelace", "result": {"greeting": "Hello, Ada Lovelace!", "words": 2}, "kind": "full name"})
+    );
+}
+
+#[test]
+fn run_failure_goes_to_stderr_with_exit_one() {
+    let def = temp_file(
+        "fail.json",
+        r#"{"StartAt":"F","States":{"F":{"Type":"Fail","Error":"My.Error","Cause":"it broke"}}}"#,
+    );
+    let out = stepfn(&["run", def.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("error: My.Error"), "{err}");
+    assert!(err.contains("cause: it broke"), "{err}");
+}
+
+#[test]
+fn format_json_prints_one_object_with_history() {
+    let def = temp_file(
+        "pass.json",
+        r#"{"StartAt":"P","States":{"P":{"Type":"Pass","Result":{"x":1},"End":true}}}"#,
+    );
+    let out = stepfn(&[
+        "run",
+        def.to_str().expect("utf-8 path"),
+        "--format",
+        "json",
+        "--history",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v = stdout_json(&out);
+    assert_eq!(v["status"], "SUCCEEDED");
+    assert_eq!(v["output"], json!({"x": 1}));
+    assert_eq!(v["error"], Value::Null);
+    assert_eq!(v["cause"], Value::Null);
+    let types: Vec<&str> = v["history"]
+        .as_array()
+        .expect("history array")
+        .iter()
+        .map(|e| e["type"].as_str().expect("type"))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    let ids: Vec<u64> = v["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|e| e["id"].as_u64().expect("id"))
+        .collect();
+    assert_eq!(ids, [1, 2, 3, 4]);
+}
+
+#[test]
+fn format_json_failure_exits_one_with_error_and_cause() {
+    let def = temp_file(
+        "fail2.json",
+        r#"{"StartAt":"F","States":{"F":{"Type":"Fail","Error":"E","Cause":"C"}}}"#,
+    );
+    let out = stepfn(&["run", def.to_str().expect("utf-8 path"), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = stdout_json(&out);
+    assert_eq!(
+        v,
+        json!({"status": "FAILED", "output": null, "error": "E", "cause": "C"})
+    );
+}
+
+#[test]
+fn invalid_definition_exits_two_naming_the_place() {
+    let def = temp_file(
+        "bad.json",
+        r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"}}}"#,
+    );
+    let out = stepfn(&["run", def.to_str().expect("utf-8 path")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/States/A/Next"), "{err}");
+}
+
+#[test]
+fn invalid_input_exits_two() {
+    let out = stepfn(&[
+        "run",
+        "state-machines/hello.asl.json",
+        "--input",
+        "{not json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--input is not JSON"));
+}
+
+#[test]
+fn validate_gives_verdicts_and_exit_codes() {
+    let good = stepfn(&[
+        "validate",
+        "state-machines/hello.asl.json",
+        "state-machines/order-saga.asl.json",
+    ]);
+    assert_eq!(
+        good.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&good.stdout)
+    );
+    let bad = temp_file(
+        "bad2.json",
+        r#"{"StartAt":"Nope","States":{"A":{"Type":"Succeed"}}}"#,
+    );
+    let out = stepfn(&[
+        "validate",
+        "state-machines/hello.asl.json",
+        bad.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("/StartAt"), "{text}");
+}
+
+fn run_example(machine: &str, case: &str, input: &str) -> Value {
+    let def = format!("state-machines/{machine}.asl.json");
+    let mocks = format!("state-machines/{machine}.mocks.json");
+    let out = stepfn(&[
+        "run",
+        &def,
+        "--input",
+        input,
+        "--mocks",
+        &mocks,
+        "--test-case",
+        case,
+        "--virtual-clock",
+        "--format",
+        "json",
+    ]);
+    stdout_json(&out)
+}
+
+#[test]
+fn order_saga_happy_path_ships() {
+    let v = run_example("order-saga", "HappyPath", r#"{"items":["book"]}"#);
+    assert_eq!(v["status"], "SUCCEEDED", "{v}");
+    assert_eq!(v["output"]["shipment"], json!({"trackingNumber": "TRK-1"}));
+    assert_eq!(v["output"]["booking"]["payment"]["status"], "CHARGED");
+    assert_eq!(
+        v["output"]["booking"]["reservation"],
+        json!({"reservationId": "res-1"})
+    );
+}
+
+#[test]
+fn order_saga_retries_transient_payment_failures() {
+    let v = run_example("order-saga", "PaymentRetried", r#"{"items":["book"]}"#);
+    assert_eq!(v["status"], "SUCCEEDED", "{v}");
+    assert_eq!(v["output"]["booking"]["payment"]["paymentId"], "pay-2");
+}
+
+#[test]
+fn order_saga_compensates_when_shipping_fails() {
+    let v = run_example("order-saga", "ShippingFails", r#"{"items":["book"]}"#);
+    assert_eq!(v["status"], "FAILED", "{v}");
+    assert_eq!(v["error"], "Order.Cancelled");
+    assert_eq!(v["cause"], "order compensated after Carrier.Unavailable");
+}
+
+#[test]
+fn order_saga_rejects_invalid_orders() {
+    let v = run_example("order-saga", "Invalid", r#"{"items":[]}"#);
+    assert_eq!(v["error"], "Order.Rejected");
+}
+
+#[test]
+fn etl_retries_throttled_transform() {
+    let v = run_example(
+        "etl",
+        "Throttled",
+        r#"{"source":"s3://in/data.csv","target":"warehouse.orders"}"#,
+    );
+    assert_eq!(v["status"], "SUCCEEDED", "{v}");
+    assert_eq!(
+        v["output"],
+        json!({"source": "s3://in/data.csv", "target": "warehouse.orders", "extracted": 3, "loaded": 3})
+    );
+}
+
+#[test]
+fn media_slicing_fans_out_and_merges() {
+    let v = run_example(
+        "media-slicing",
+        "FlakyTranscoder",
+        r#"{"video":"movie","segmentCount":6}"#,
+    );
+    assert_eq!(v["status"], "SUCCEEDED", "{v}");
+    assert_eq!(
+        v["output"],
+        json!({"output": "s3://media/out/movie.mp4", "parts": 6})
+    );
+}
+
+#[test]
+fn unknown_test_case_is_a_clear_error() {
+    let out = stepfn(&[
+        "run",
+        "state-machines/etl.asl.json",
+        "--mocks",
+        "state-machines/etl.mocks.json",
+        "--test-case",
+        "Nope",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no test case \"Nope\""), "{err}");
+}
