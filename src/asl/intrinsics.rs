@@ -527,7 +527,7 @@ impl Failure {
         let src = path.as_str();
         let shown = match path.root() {
             Root::Context => src.strip_prefix('$').unwrap_or(src),
-            Root::Input => src,
+            Root::Input | Root::Variable => src,
         };
         Failure::Missing(shown.to_string())
     }

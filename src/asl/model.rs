@@ -155,8 +155,8 @@ pub struct Common {
     /// `OutputPath`.
     #[serde(default)]
     pub output_path: PathField,
-    /// JSONata `Output`.
-    #[serde(default)]
+    /// JSONata `Output` (an explicit `null` is kept as `Some(Value::Null)`).
+    #[serde(default, deserialize_with = "present")]
     pub output: Option<Value>,
     /// Variables to assign.
     #[serde(default)]
@@ -164,6 +164,12 @@ pub struct Common {
     /// `Next` or `End`, resolved.
     #[serde(skip)]
     pub transition: Transition,
+    /// The state's query language, resolved (its own, else the state machine's).
+    #[serde(skip)]
+    pub lang: QueryLanguage,
+    /// `Assign` compiled as a payload template (JSONPath states).
+    #[serde(skip)]
+    pub assign_template: Option<Template>,
 }
 
 /// Result handling shared by Task, Parallel and Map.
@@ -282,6 +288,9 @@ pub struct ChoiceState {
     /// True when a rule reads the context object.
     #[serde(skip)]
     pub uses_context: bool,
+    /// Each rule's `Assign`, compiled (JSONPath states).
+    #[serde(skip)]
+    pub rule_assigns: Vec<Option<Template>>,
 }
 
 /// `"Type": "Wait"`.
@@ -336,6 +345,9 @@ pub struct FailState {
     /// Cause from the input (a path or an intrinsic).
     #[serde(default)]
     pub cause_path: Option<Dynamic>,
+    /// The state's query language, resolved.
+    #[serde(skip)]
+    pub lang: QueryLanguage,
 }
 
 /// `"Type": "Parallel"`.
@@ -449,8 +461,8 @@ pub struct Catcher {
     /// Where the error output goes (default `$`).
     #[serde(default)]
     pub result_path: PathField,
-    /// JSONata `Output`.
-    #[serde(default)]
+    /// JSONata `Output` (an explicit `null` is kept as `Some(Value::Null)`).
+    #[serde(default, deserialize_with = "present")]
     pub output: Option<Value>,
     /// Variables to assign.
     #[serde(default)]
@@ -461,6 +473,9 @@ pub struct Catcher {
     /// Resolved `Next`.
     #[serde(skip)]
     pub target: usize,
+    /// `Assign` compiled as a payload template (JSONPath states).
+    #[serde(skip)]
+    pub assign_template: Option<Template>,
 }
 
 fn one_u64() -> u64 {
@@ -630,7 +645,15 @@ impl Body {
         for (name, state) in self.states.0.iter_mut() {
             let at = join(&states_ptr, name.as_str());
             let state_lang = state.query_language().unwrap_or(lang);
+            if let State::Fail(f) = state {
+                f.lang = state_lang;
+            }
             if let Some(common) = state.common_mut() {
+                common.lang = state_lang;
+                if state_lang == QueryLanguage::JSONPath {
+                    common.assign_template =
+                        compile_assign(common.assign.as_ref(), &join(&at, "Assign"), diags);
+                }
                 common.transition = match (&common.next, common.end) {
                     (Some(next), false) => Transition::Next(find(next, join(&at, "Next"), diags)),
                     (None, true) => Transition::End,
@@ -652,6 +675,19 @@ impl Body {
                         targets.push(find(rule.next(), p, diags));
                     }
                     c.targets = targets;
+                    c.rule_assigns = c
+                        .choices
+                        .iter()
+                        .enumerate()
+                        .map(|(i, rule)| match state_lang {
+                            QueryLanguage::JSONPath => compile_assign(
+                                rule.assign(),
+                                &join(&join(&join(&at, "Choices"), i), "Assign"),
+                                diags,
+                            ),
+                            QueryLanguage::JSONata => None,
+                        })
+                        .collect();
                     c.uses_context = c.choices.iter().any(ChoiceRule::uses_context)
                         || matches!(&c.common.input_path, PathField::Path(p) if p.uses_context())
                         || matches!(&c.common.output_path, PathField::Path(p) if p.uses_context());
@@ -660,18 +696,22 @@ impl Body {
                         .as_deref()
                         .map(|d| find(d, join(&at, "Default"), diags));
                 }
+                // States in branches and item processors inherit the state machine's query
+                // language, not the Parallel's or Map's own.
                 State::Parallel(p) => {
                     for (i, b) in p.branches.iter_mut().enumerate() {
-                        b.resolve(&join(&join(&at, "Branches"), i), state_lang, diags);
+                        b.resolve(&join(&join(&at, "Branches"), i), lang, diags);
                     }
-                    resolve_catchers(&mut p.result.catch, &at, &find, diags);
+                    resolve_catchers(&mut p.result.catch, &at, state_lang, &find, diags);
                 }
                 State::Map(m) => {
                     m.item_processor
-                        .resolve(&join(&at, "ItemProcessor"), state_lang, diags);
-                    resolve_catchers(&mut m.result.catch, &at, &find, diags);
+                        .resolve(&join(&at, "ItemProcessor"), lang, diags);
+                    resolve_catchers(&mut m.result.catch, &at, state_lang, &find, diags);
                 }
-                State::Task(t) => resolve_catchers(&mut t.result.catch, &at, &find, diags),
+                State::Task(t) => {
+                    resolve_catchers(&mut t.result.catch, &at, state_lang, &find, diags)
+                }
                 _ => {}
             }
         }
@@ -681,11 +721,36 @@ impl Body {
 fn resolve_catchers(
     catchers: &mut [Catcher],
     at: &str,
+    lang: QueryLanguage,
     find: &dyn Fn(&str, String, &mut Vec<Diagnostic>) -> usize,
     diags: &mut Vec<Diagnostic>,
 ) {
     for (i, c) in catchers.iter_mut().enumerate() {
-        c.target = find(&c.next, join(&join(&join(at, "Catch"), i), "Next"), diags);
+        let here = join(&join(at, "Catch"), i);
+        c.target = find(&c.next, join(&here, "Next"), diags);
+        if lang == QueryLanguage::JSONPath {
+            c.assign_template = compile_assign(c.assign.as_ref(), &join(&here, "Assign"), diags);
+        }
+    }
+}
+
+/// Compiles a JSONPath state's `Assign` as a payload template.
+fn compile_assign(
+    assign: Option<&Value>,
+    at: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Template> {
+    let value = assign?;
+    if !value.is_object() {
+        diags.push(Diagnostic::new(at, "Assign must be an object"));
+        return None;
+    }
+    match Template::compile(value) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            diags.push(Diagnostic::new(at, e));
+            None
+        }
     }
 }
 

@@ -13,19 +13,32 @@ use jsonpath_rust::parser::parse_json_path;
 use jsonpath_rust::query::js_path_process;
 use serde_json::{Map, Value};
 
-/// What a path is evaluated against: the state's effective input and the context object.
+/// What a path is evaluated against: the state's effective input, the context object and
+/// the variables in scope.
 #[derive(Clone, Copy)]
 pub struct Scope<'a> {
     /// The document `$` refers to.
     pub input: &'a Value,
     /// The context object `$$` refers to (`Value::Null` when the state does not use it).
     pub context: &'a Value,
+    /// The variables `$name` refers to.
+    pub vars: Option<&'a Map<String, Value>>,
 }
 
 impl<'a> Scope<'a> {
-    /// A scope over `input` with the given context object.
+    /// A scope over `input` with the given context object and no variables.
     pub fn new(input: &'a Value, context: &'a Value) -> Self {
-        Scope { input, context }
+        Scope {
+            input,
+            context,
+            vars: None,
+        }
+    }
+
+    /// The same scope with `vars` as its variables.
+    pub fn with_vars(mut self, vars: &'a Map<String, Value>) -> Self {
+        self.vars = Some(vars);
+        self
     }
 }
 
@@ -65,6 +78,8 @@ pub enum Root {
     Input,
     /// `$$`: the context object.
     Context,
+    /// `$name`: a variable.
+    Variable,
 }
 
 /// One step of a reference path.
@@ -87,6 +102,8 @@ enum Kind {
 pub struct Path {
     src: Box<str>,
     root: Root,
+    /// The variable name, for `Root::Variable`.
+    var: Box<str>,
     kind: Kind,
 }
 
@@ -106,10 +123,21 @@ impl Path {
             path: src.to_string(),
             reason: reason.to_string(),
         };
+        let mut var: Box<str> = "".into();
         let (root, rest) = if let Some(rest) = src.strip_prefix("$$") {
             (Root::Context, rest)
         } else if let Some(rest) = src.strip_prefix('$') {
-            (Root::Input, rest)
+            if rest.starts_with(|c: char| c.is_alphabetic() || c == '_') {
+                let end = rest.find(['.', '[']).unwrap_or(rest.len());
+                let name = &rest[..end];
+                if !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                    return Err(err("a variable name has only letters, digits and '_'"));
+                }
+                var = name.into();
+                (Root::Variable, &rest[end..])
+            } else {
+                (Root::Input, rest)
+            }
         } else {
             return Err(err("a path must start with '$'"));
         };
@@ -117,6 +145,7 @@ impl Path {
             return Ok(Path {
                 src: src.into(),
                 root,
+                var,
                 kind: Kind::Reference(steps),
             });
         }
@@ -126,6 +155,7 @@ impl Path {
         Ok(Path {
             src: src.into(),
             root,
+            var,
             kind: Kind::Query {
                 query: Box::new(query),
                 definite,
@@ -166,15 +196,30 @@ impl Path {
         self.root == Root::Context
     }
 
+    /// The variable the path reads, for a `$name` path.
+    pub fn variable(&self) -> Option<&str> {
+        (self.root == Root::Variable).then_some(&*self.var)
+    }
+
+    fn document<'v>(&self, scope: &Scope<'v>) -> Option<&'v Value> {
+        match self.root {
+            Root::Input => Some(scope.input),
+            Root::Context => Some(scope.context),
+            Root::Variable => scope.vars.and_then(|v| v.get(&*self.var)),
+        }
+    }
+
     /// Evaluates the path. A reference path yields its node; an indefinite query yields the
     /// array of its matches (possibly empty).
     ///
     /// # Errors
     /// [`PathMissing`] when a definite path names nothing.
     pub fn eval(&self, scope: &Scope<'_>) -> Result<Value, PathMissing> {
-        let doc = match self.root {
-            Root::Input => scope.input,
-            Root::Context => scope.context,
+        let Some(doc) = self.document(scope) else {
+            return Err(PathMissing {
+                path: self.src.to_string(),
+                missing_at: format!("${}", self.var),
+            });
         };
         match &self.kind {
             Kind::Reference(steps) => walk(doc, steps)
@@ -203,10 +248,7 @@ impl Path {
     ///
     /// Returns `None` when the node is missing or the path is a query.
     pub fn lookup<'v>(&self, scope: &Scope<'v>) -> Option<&'v Value> {
-        let doc = match self.root {
-            Root::Input => scope.input,
-            Root::Context => scope.context,
-        };
+        let doc = self.document(scope)?;
         match &self.kind {
             Kind::Reference(steps) => walk(doc, steps).ok(),
             Kind::Query { .. } => None,
@@ -214,10 +256,11 @@ impl Path {
     }
 
     fn missing(&self, steps: &[Step], at: usize) -> PathMissing {
-        let mut missing_at = String::from(match self.root {
-            Root::Input => "$",
-            Root::Context => "$$",
-        });
+        let mut missing_at = match self.root {
+            Root::Input => "$".to_string(),
+            Root::Context => "$$".to_string(),
+            Root::Variable => format!("${}", self.var),
+        };
         for step in &steps[..=at] {
             match step {
                 Step::Field(name) => {
@@ -485,6 +528,18 @@ mod tests {
         let root = Path::parse("$").expect("valid");
         assert_eq!(root.set(json!({"x": 1}), json!(2)), Ok(json!(2)));
         assert!(p.set(json!({"a": 5}), json!(2)).is_err());
+    }
+
+    #[test]
+    fn variable_paths_read_variables() {
+        let mut vars = Map::new();
+        vars.insert("list".into(), json!(["a", "b"]));
+        let input = json!({});
+        let scope = Scope::new(&input, &Value::Null).with_vars(&vars);
+        let p = Path::parse("$list[1]").expect("valid");
+        assert_eq!(p.variable(), Some("list"));
+        assert_eq!(p.eval(&scope), Ok(json!("b")));
+        assert!(Path::parse("$nope").expect("valid").eval(&scope).is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod history;
 pub mod retry;
 pub mod runner;
 pub mod state;
+mod states;
 pub mod step;
 
 pub use state::{Execution, ExecutionInfo, Status};

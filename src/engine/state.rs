@@ -172,6 +172,8 @@ pub struct Frame {
     pub children: Option<Box<Children>>,
     /// The failure being handled by a retry delay.
     pub pending_error: Option<StatesError>,
+    /// The variables in scope (a branch or iteration starts with a copy of its parent's).
+    pub vars: Arc<serde_json::Map<String, Value>>,
 }
 
 /// Something the driver must do after a step.

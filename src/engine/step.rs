@@ -15,8 +15,7 @@ use serde_json::{json, Map, Value};
 
 use crate::asl::error::{self, error_matches, StatesError};
 use crate::asl::model::{
-    Body, Catcher, Common, MapState, ParallelState, PathField, ResultFields, State, StateMachine,
-    TaskState, Transition, WaitState,
+    Body, Catcher, MapState, ParallelState, State, StateMachine, TaskState, Transition, WaitState,
 };
 use crate::asl::path::{Path, Scope};
 use crate::engine::history::{details_key, HistoryEvent};
@@ -74,7 +73,7 @@ pub enum Event {
 }
 
 /// Randomness derived from a seed, created on first use.
-struct LazyRng {
+pub(crate) struct LazyRng {
     seed: u64,
     rng: Option<rand::rngs::StdRng>,
 }
@@ -100,7 +99,7 @@ impl RngCore for LazyRng {
 }
 
 /// How a state ended.
-enum Outcome {
+pub(crate) enum Outcome {
     /// Output ready; follow the transition.
     Next(Value),
     /// The frame waits for an event.
@@ -155,31 +154,6 @@ fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
-}
-
-fn apply_input_path(
-    field: &PathField,
-    input: Value,
-    scope_ctx: &Value,
-) -> Result<Value, StatesError> {
-    match field {
-        PathField::Default => Ok(input),
-        PathField::Null => Ok(Value::Object(Map::new())),
-        PathField::Path(p) if p.is_root() && !p.uses_context() => Ok(input),
-        PathField::Path(p) => p
-            .eval(&Scope::new(&input, scope_ctx))
-            .map_err(|e| StatesError::runtime(e.to_string())),
-    }
-}
-
-fn apply_result_path(field: &PathField, input: Value, result: Value) -> Result<Value, StatesError> {
-    match field {
-        PathField::Default => Ok(result),
-        PathField::Null => Ok(input),
-        PathField::Path(p) => p
-            .set(input, result)
-            .map_err(|cause| StatesError::new(error::RESULT_PATH_MATCH_FAILURE, cause)),
-    }
 }
 
 /// Resource type and name as history events show them.
@@ -310,7 +284,14 @@ impl Execution {
             Some(d)
         });
         let start = self.machine.body.start;
-        let id = self.new_frame(None, Arc::from(Vec::new()), start, self.input.clone(), None);
+        let id = self.new_frame(
+            None,
+            Arc::from(Vec::new()),
+            start,
+            self.input.clone(),
+            None,
+            Arc::default(),
+        );
         if let Some(f) = self.frames[id].as_mut() {
             f.last_event = self.last_event_id;
         }
@@ -324,6 +305,7 @@ impl Execution {
         start: usize,
         input: Value,
         map_index: Option<usize>,
+        vars: Arc<Map<String, Value>>,
     ) -> FrameId {
         let last_event = self.last_event_id;
         self.frames.push(Some(Frame {
@@ -340,6 +322,7 @@ impl Execution {
             last_event,
             children: None,
             pending_error: None,
+            vars,
         }));
         self.frames.len() - 1
     }
@@ -353,7 +336,7 @@ impl Execution {
     }
 
     /// The context object for the frame's current state.
-    fn context(&self, frame: &Frame, name: &str, with_retry: bool) -> Value {
+    pub(crate) fn context(&self, frame: &Frame, name: &str, with_retry: bool) -> Value {
         let mut state = Map::new();
         state.insert(
             "EnteredTime".into(),
@@ -386,7 +369,7 @@ impl Execution {
         })
     }
 
-    fn rng(&self) -> LazyRng {
+    pub(crate) fn rng(&self) -> LazyRng {
         LazyRng {
             seed: fnv(&self.info.arn) ^ self.last_event_id.wrapping_mul(0x9e37_79b9_7f4a_7c15),
             rng: None,
@@ -468,72 +451,12 @@ impl Execution {
         let _ = body;
         let result = match state {
             State::Pass(p) => self.run_pass(id, name, p),
-            State::Choice(c) => {
-                let ctx = match self.frame(id) {
-                    Some(frame) if c.uses_context => self.context(frame, name, false),
-                    _ => Value::Null,
-                };
-                let raw = self.take_input(id);
-                let input = match apply_input_path(&c.common.input_path, raw, &ctx) {
-                    Ok(v) => v,
-                    Err(e) => return Outcome::Failed(e),
-                };
-                let scope = Scope::new(&input, &ctx);
-                let mut target = None;
-                for (rule, t) in c.choices.iter().zip(&c.targets) {
-                    match rule.matches(&scope) {
-                        Ok(true) => {
-                            target = Some(*t);
-                            break;
-                        }
-                        Ok(false) => {}
-                        Err(e) => return Outcome::Failed(e),
-                    }
-                }
-                let Some(target) = target.or(c.default_target) else {
-                    return Outcome::Failed(StatesError::new(
-                        error::NO_CHOICE_MATCHED,
-                        format!("No Matches! for state '{name}'"),
-                    ));
-                };
-                // A Choice state's output is its effective input, through OutputPath.
-                let output = match apply_output_path(&c.common, input, &ctx) {
-                    Ok(v) => v,
-                    Err(e) => return Outcome::Failed(e),
-                };
-                if let Some(f) = self.frame_mut(id) {
-                    f.input = output;
-                }
-                return Outcome::Next(Value::from(target as u64));
-            }
+            State::Choice(c) => self.run_choice(id, name, c),
             State::Succeed(s) => self.run_succeed(id, name, &s.common),
             State::Fail(f) => {
-                let raw = self.take_input(id);
-                let ctx = self.frame(id).map(|fr| self.context(fr, name, false));
-                let ctx = ctx.unwrap_or(Value::Null);
-                let scope = Scope::new(&raw, &ctx);
-                let mut rng = self.rng();
-                let error = match (&f.error, &f.error_path) {
-                    (Some(e), _) => Some(e.clone()),
-                    (None, Some(d)) => match d.eval("ErrorPath", &scope, &mut rng) {
-                        Ok(Value::String(s)) => Some(s),
-                        Ok(other) => Some(to_json_string(&other)),
-                        Err(e) => return Outcome::Failed(e),
-                    },
-                    (None, None) => None,
-                };
-                let cause = match (&f.cause, &f.cause_path) {
-                    (Some(c), _) => Some(c.clone()),
-                    (None, Some(d)) => match d.eval("CausePath", &scope, &mut rng) {
-                        Ok(Value::String(s)) => Some(s),
-                        Ok(other) => Some(to_json_string(&other)),
-                        Err(e) => return Outcome::Failed(e),
-                    },
-                    (None, None) => None,
-                };
-                let err = StatesError {
-                    error: error.unwrap_or_default(),
-                    cause,
+                let err = match self.fail_error(id, name, f) {
+                    Ok(err) => err,
+                    Err(e) => return Outcome::Failed(e),
                 };
                 // The Fail state ends its frame with its error; no retry or catch.
                 self.end_frame(id, Err(err), time);
@@ -550,92 +473,10 @@ impl Execution {
         }
     }
 
-    fn take_input(&mut self, id: FrameId) -> Value {
+    pub(crate) fn take_input(&mut self, id: FrameId) -> Value {
         self.frame_mut(id)
             .map(|f| std::mem::take(&mut f.input))
             .unwrap_or_default()
-    }
-
-    /// Applies InputPath; builds the context object when `needs_context`.
-    fn prepare(
-        &mut self,
-        id: FrameId,
-        name: &str,
-        common: &Common,
-        with_retry: bool,
-    ) -> Result<(Value, Value), StatesError> {
-        let Some(frame) = self.frame(id) else {
-            return Ok((Value::Null, Value::Null));
-        };
-        let ctx = if common_uses_context(common) {
-            self.context(frame, name, with_retry)
-        } else {
-            Value::Null
-        };
-        let raw = frame.input.clone();
-        let effective = apply_input_path(&common.input_path, raw, &ctx)?;
-        Ok((effective, ctx))
-    }
-
-    fn run_pass(
-        &mut self,
-        id: FrameId,
-        name: &str,
-        p: &crate::asl::model::PassState,
-    ) -> Result<Outcome, StatesError> {
-        let needs_ctx = common_uses_context(&p.common)
-            || p.parameters.as_ref().is_some_and(|t| t.uses_context());
-        let ctx = match (needs_ctx, self.frame(id)) {
-            (true, Some(frame)) => self.context(frame, name, false),
-            _ => Value::Null,
-        };
-        let raw = self.take_input(id);
-        if p.result.is_none()
-            && p.parameters.is_none()
-            && p.common.input_path == PathField::Default
-            && p.result_path == PathField::Default
-        {
-            return Ok(Outcome::Next(apply_output_path(&p.common, raw, &ctx)?));
-        }
-        let result = match &p.result {
-            Some(r) => r.clone(),
-            None => {
-                let owned;
-                let effective = match &p.common.input_path {
-                    PathField::Default => &raw,
-                    f => {
-                        owned = apply_input_path(f, raw.clone(), &ctx)?;
-                        &owned
-                    }
-                };
-                match &p.parameters {
-                    Some(t) => {
-                        let mut rng = self.rng();
-                        t.eval(&Scope::new(effective, &ctx), &mut rng)?
-                    }
-                    None => effective.clone(),
-                }
-            }
-        };
-        let combined = apply_result_path(&p.result_path, raw, result)?;
-        let output = apply_output_path(&p.common, combined, &ctx)?;
-        Ok(Outcome::Next(output))
-    }
-
-    fn run_succeed(
-        &mut self,
-        id: FrameId,
-        name: &str,
-        common: &Common,
-    ) -> Result<Outcome, StatesError> {
-        let ctx = match (common_uses_context(common), self.frame(id)) {
-            (true, Some(frame)) => self.context(frame, name, false),
-            _ => Value::Null,
-        };
-        let raw = self.take_input(id);
-        let effective = apply_input_path(&common.input_path, raw, &ctx)?;
-        let output = apply_output_path(common, effective, &ctx)?;
-        Ok(Outcome::Next(output))
     }
 
     fn run_wait(
@@ -645,69 +486,12 @@ impl Execution {
         w: &WaitState,
         time: i64,
     ) -> Result<Outcome, StatesError> {
-        let (effective, _ctx) = self.prepare(id, name, &w.common, false)?;
-        let due = if let Some(secs) = &w.seconds {
-            let s = secs.as_i64().unwrap_or(0);
-            time + s.max(0) * 1000
-        } else if let Some(ts) = &w.timestamp {
-            parse_timestamp(ts).ok_or_else(|| {
-                StatesError::runtime(format!(
-                    "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {ts}"
-                ))
-            })?
-        } else if let Some(p) = &w.seconds_path {
-            let v = p
-                .lookup(&Scope::new(&effective, &Value::Null))
-                .ok_or_else(|| {
-                    StatesError::runtime(format!(
-                        "The SecondsPath parameter does not reference an input value: {p}"
-                    ))
-                })?;
-            let secs = match v.as_i64() {
-                Some(s) => s,
-                None => {
-                    return Err(StatesError::runtime(format!(
-                        "The SecondsPath parameter cannot be parsed as a long value: {p} == {}",
-                        render_plain(v)
-                    )))
-                }
-            };
-            if secs < 0 {
-                return Err(StatesError::runtime(format!(
-                    "The SecondsPath parameter references a negative value: {p} == {secs}"
-                )));
-            }
-            time + secs * 1000
-        } else if let Some(p) = &w.timestamp_path {
-            let v = p
-                .lookup(&Scope::new(&effective, &Value::Null))
-                .ok_or_else(|| {
-                    StatesError::runtime(format!(
-                        "The TimestampPath parameter does not reference an input value: {p}"
-                    ))
-                })?;
-            let bad = || {
-                StatesError::runtime(format!(
-                    "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {p} == {}",
-                    render_plain(v)
-                ))
-            };
-            parse_timestamp(v.as_str().ok_or_else(bad)?).ok_or_else(bad)?
-        } else {
-            time
-        };
-        if let Some(f) = self.frame_mut(id) {
-            f.input = effective;
-        }
+        let (due, output) = self.wait_until(id, name, w, time)?;
         if due <= time {
-            let out = self.take_input(id);
-            return Ok(Outcome::Next(apply_output_path(
-                &w.common,
-                out,
-                &Value::Null,
-            )?));
+            return Ok(Outcome::Next(output));
         }
         if let Some(f) = self.frame_mut(id) {
+            f.input = output;
             f.phase = Phase::Timer { retry: false };
         }
         self.commands.push_back(Command::Timer { frame: id, due });
@@ -715,33 +499,7 @@ impl Execution {
     }
 
     fn run_task(&mut self, id: FrameId, name: &str, t: &TaskState) -> Result<Outcome, StatesError> {
-        let needs_ctx = common_uses_context(&t.common)
-            || t.parameters.as_ref().is_some_and(|p| p.uses_context());
-        let params = {
-            let Some(frame) = self.frame(id) else {
-                return Ok(Outcome::Blocked);
-            };
-            let ctx = if needs_ctx {
-                self.context(frame, name, true)
-            } else {
-                Value::Null
-            };
-            let owned;
-            let effective = match &t.common.input_path {
-                PathField::Default => &frame.input,
-                f => {
-                    owned = apply_input_path(f, frame.input.clone(), &ctx)?;
-                    &owned
-                }
-            };
-            match &t.parameters {
-                Some(tpl) => {
-                    let mut rng = self.rng();
-                    tpl.eval(&Scope::new(effective, &ctx), &mut rng)?
-                }
-                None => effective.clone(),
-            }
-        };
+        let params = self.task_input(id, name, t)?;
         let timeout = self.task_seconds(&t.timeout_seconds, &t.timeout_seconds_path, id)?;
         let heartbeat = self.task_seconds(&t.heartbeat_seconds, &t.heartbeat_seconds_path, id)?;
         let attempt = self.frame(id).map(|f| f.retry_count).unwrap_or_default();
@@ -868,7 +626,7 @@ impl Execution {
                         format!("The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."),
                     ))
                 } else {
-                    match self.finish_result(id, name, &t.common, &t.result, raw, true) {
+                    match self.state_output(id, name, &t.common, &t.result, raw) {
                         Ok(v) => Outcome::Next(v),
                         Err(e) => Outcome::Failed(e),
                     }
@@ -901,37 +659,6 @@ impl Execution {
         if self.handle_outcome(id, body, name, state, outcome, time) {
             self.run_frame(id, time);
         }
-    }
-
-    /// ResultSelector, ResultPath and OutputPath on a raw result.
-    fn finish_result(
-        &mut self,
-        id: FrameId,
-        name: &str,
-        common: &Common,
-        fields: &ResultFields,
-        raw_result: Value,
-        with_retry: bool,
-    ) -> Result<Value, StatesError> {
-        let needs_ctx = common_uses_context(common)
-            || fields
-                .result_selector
-                .as_ref()
-                .is_some_and(|t| t.uses_context());
-        let ctx = match (needs_ctx, self.frame(id)) {
-            (true, Some(frame)) => self.context(frame, name, with_retry),
-            _ => Value::Null,
-        };
-        let result = match &fields.result_selector {
-            Some(t) => {
-                let mut rng = self.rng();
-                t.eval(&Scope::new(&raw_result, &ctx), &mut rng)?
-            }
-            None => raw_result,
-        };
-        let raw_input = self.take_input(id);
-        let combined = apply_result_path(&fields.result_path, raw_input, result)?;
-        apply_output_path(common, combined, &ctx)
     }
 
     /// Acts on a state's outcome. Returns true when the frame can go on running now.
@@ -1078,14 +805,8 @@ impl Execution {
         err: StatesError,
         time: i64,
     ) -> bool {
-        let mut error_output = Map::new();
-        error_output.insert("Error".into(), Value::String(err.error.clone()));
-        if let Some(c) = &err.cause {
-            error_output.insert("Cause".into(), Value::String(c.clone()));
-        }
-        let raw = self.take_input(id);
-        let output = match apply_result_path(&catcher.result_path, raw, Value::Object(error_output))
-        {
+        let lang = state.common().map(|c| c.lang).unwrap_or_default();
+        let output = match self.catcher_output(id, name, lang, catcher, &err) {
             Ok(v) => v,
             Err(e) => {
                 let e = self.located(id, name, e);
@@ -1120,12 +841,8 @@ impl Execution {
         }
         let body = body_at(&machine, &frame.body);
         let (name, state) = body.state(frame.current);
-        let State::Wait(w) = state else { return };
-        let out = self.take_input(id);
-        let outcome = match apply_output_path(&w.common, out, &Value::Null) {
-            Ok(v) => Outcome::Next(v),
-            Err(e) => Outcome::Failed(e),
-        };
+        let State::Wait(_) = state else { return };
+        let outcome = Outcome::Next(self.take_input(id));
         if let Some(f) = self.frame_mut(id) {
             f.phase = Phase::Run;
         }
@@ -1141,35 +858,14 @@ impl Execution {
         p: &ParallelState,
         time: i64,
     ) -> Result<Outcome, StatesError> {
-        let needs_ctx = common_uses_context(&p.common)
-            || p.parameters.as_ref().is_some_and(|t| t.uses_context());
-        let (effective, ctx) = {
-            let Some(frame) = self.frame(id) else {
-                return Ok(Outcome::Blocked);
-            };
-            let ctx = if needs_ctx {
-                self.context(frame, name, true)
-            } else {
-                Value::Null
-            };
-            (
-                apply_input_path(&p.common.input_path, frame.input.clone(), &ctx)?,
-                ctx,
-            )
-        };
-        let branch_input = match &p.parameters {
-            Some(t) => {
-                let mut rng = self.rng();
-                t.eval(&Scope::new(&effective, &ctx), &mut rng)?
-            }
-            None => effective,
-        };
+        let branch_input = self.branch_input(id, name, p)?;
         self.emit(Some(id), time, "ParallelStateStarted", || None);
         let Some(frame) = self.frame(id) else {
             return Ok(Outcome::Blocked);
         };
         let base: Vec<(u32, u32)> = frame.body.to_vec();
         let current = frame.current as u32;
+        let vars = Arc::clone(&frame.vars);
         let n = p.branches.len();
         let mut live = std::collections::HashSet::with_capacity(n);
         for (i, branch) in p.branches.iter().enumerate() {
@@ -1181,6 +877,7 @@ impl Execution {
                 branch.start,
                 branch_input.clone(),
                 None,
+                Arc::clone(&vars),
             );
             live.insert(child);
             self.commands.push_back(Command::Run(child));
@@ -1210,45 +907,8 @@ impl Execution {
         m: &MapState,
         time: i64,
     ) -> Result<Outcome, StatesError> {
-        let (effective, ctx) = self.prepare(id, name, &m.common, true)?;
-        let items_value = match &m.items_path {
-            PathField::Default | PathField::Null => effective.clone(),
-            PathField::Path(p) => p
-                .eval(&Scope::new(&effective, &ctx))
-                .map_err(|e| StatesError::runtime(e.to_string()))?,
-        };
-        let items = match items_value {
-            Value::Array(items) => items,
-            other => {
-                return Err(StatesError::runtime(format!(
-                    "Map state input must be an array but was: {}",
-                    to_json_string(&other)
-                )))
-            }
-        };
-        let scope = Scope::new(&effective, &ctx);
-        let max_concurrency = match (&m.max_concurrency, &m.max_concurrency_path) {
-            (Some(v), _) => v.as_u64().unwrap_or(0) as usize,
-            (None, Some(p)) => {
-                let v = p.lookup(&scope).ok_or_else(|| {
-                    StatesError::runtime(format!(
-                        "The MaxConcurrencyPath field refers to a missing value: {p}"
-                    ))
-                })?;
-                match v.as_i64() {
-                    Some(n) if n >= 0 => n as usize,
-                    _ => {
-                        return Err(StatesError::runtime(format!(
-                            "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {p}",
-                            render_plain(v)
-                        )))
-                    }
-                }
-            }
-            (None, None) => 0,
-        };
-        let n = items.len();
-        let (tolerated, has_tolerance) = tolerance(m, &scope, n)?;
+        let setup = self.map_setup(id, name, m)?;
+        let n = setup.items.len();
         self.emit(Some(id), time, "MapStateStarted", || {
             let mut d = Map::new();
             d.insert("length".into(), Value::from(n));
@@ -1259,14 +919,14 @@ impl Execution {
             f.children = Some(Box::new(Children {
                 results: vec![Value::Null; n],
                 live: Default::default(),
-                items,
+                items: setup.items,
                 next: 0,
-                selector_input: effective,
-                max_concurrency,
+                selector_input: setup.selector_input,
+                max_concurrency: setup.max_concurrency,
                 finished: 0,
                 failed: 0,
-                tolerated,
-                has_tolerance,
+                tolerated: setup.tolerated,
+                has_tolerance: setup.has_tolerance,
             }));
         }
         if n == 0 {
@@ -1298,24 +958,9 @@ impl Execution {
                 return Ok(());
             }
             let index = ch.next;
-            let input = match &m.item_selector {
-                Some(t) => {
-                    let mut ctx = if t.uses_context() {
-                        self.context(frame, name, true)
-                    } else {
-                        Value::Null
-                    };
-                    if let Value::Object(map) = &mut ctx {
-                        map.insert(
-                            "Map".into(),
-                            json!({"Item": {"Index": index, "Value": ch.items[index]}}),
-                        );
-                    }
-                    let mut rng = self.rng();
-                    t.eval(&Scope::new(&ch.selector_input, &ctx), &mut rng)?
-                }
-                None => ch.items[index].clone(),
-            };
+            let input =
+                self.iteration_input(id, name, m, index, &ch.items[index], &ch.selector_input)?;
+            let vars = Arc::clone(&frame.vars);
             let mut path: Vec<(u32, u32)> = frame.body.to_vec();
             path.push((frame.current as u32, 0));
             let start = m.item_processor.start;
@@ -1332,6 +977,7 @@ impl Execution {
                 start,
                 input,
                 Some(index),
+                vars,
             );
             if let Some(ch) = self.frame_mut(id).and_then(|f| f.children.as_mut()) {
                 ch.next += 1;
@@ -1486,7 +1132,7 @@ impl Execution {
             _ => return,
         };
         self.emit(Some(id), time, ev, || None);
-        let outcome = match self.finish_result(id, name, common, fields, results, true) {
+        let outcome = match self.state_output(id, name, common, fields, results) {
             Ok(v) => Outcome::Next(v),
             Err(e) => Outcome::Failed(e),
         };
@@ -1544,24 +1190,6 @@ impl Execution {
     }
 }
 
-fn apply_output_path(common: &Common, value: Value, ctx: &Value) -> Result<Value, StatesError> {
-    apply_input_path(&common.output_path, value, ctx)
-}
-
-/// True when any path of the state's common fields reads `$$`.
-fn common_uses_context(common: &Common) -> bool {
-    let uses = |f: &PathField| matches!(f, PathField::Path(p) if p.uses_context());
-    uses(&common.input_path) || uses(&common.output_path)
-}
-
-/// Renders a value as the causes quote it: strings raw, the rest as JSON.
-fn render_plain(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => to_json_string(other),
-    }
-}
-
 /// Parses an ISO-8601 extended offset date-time (`2016-03-14T01:59:00Z`) to ms.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
     if s.as_bytes().get(10) != Some(&b'T') {
@@ -1570,68 +1198,4 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|d| d.timestamp_millis())
-}
-
-/// The Map state's failure tolerance: (failures tolerated, whether any tolerance was set).
-fn tolerance(m: &MapState, scope: &Scope<'_>, n: usize) -> Result<(f64, bool), StatesError> {
-    let mut tolerated = f64::INFINITY;
-    let mut set = false;
-    let count = match (&m.tolerated_failure_count, &m.tolerated_failure_count_path) {
-        (Some(v), _) => Some(v.as_i64().unwrap_or(0)),
-        (None, Some(p)) => {
-            let v = p.lookup(scope).cloned().unwrap_or(Value::Null);
-            match v.as_i64() {
-                Some(c) => Some(c),
-                None => {
-                    return Err(StatesError::runtime(format!(
-                        "The ToleratedFailureCountPath field refers to value \"{}\" which is not a valid integer: {p}",
-                        render_plain(&v)
-                    )))
-                }
-            }
-        }
-        (None, None) => None,
-    };
-    if let Some(c) = count {
-        if c < 0 {
-            return Err(StatesError::runtime(
-                "ToleratedFailureCount cannot be negative.",
-            ));
-        }
-        tolerated = c as f64;
-        set = true;
-    }
-    let pct = match (
-        &m.tolerated_failure_percentage,
-        &m.tolerated_failure_percentage_path,
-    ) {
-        (Some(v), _) => Some(v.as_f64().unwrap_or(0.0)),
-        (None, Some(p)) => {
-            let v = p.lookup(scope).cloned().unwrap_or(Value::Null);
-            match v.as_f64() {
-                Some(c) => Some(c),
-                None => {
-                    return Err(StatesError::runtime(format!(
-                        "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {p}",
-                        render_plain(&v)
-                    )))
-                }
-            }
-        }
-        (None, None) => None,
-    };
-    if let Some(p) = pct {
-        if !(0.0..=100.0).contains(&p) {
-            return Err(StatesError::runtime(
-                "ToleratedFailurePercentage must be between 0 and 100.",
-            ));
-        }
-        let by_pct = (p / 100.0) * n as f64;
-        tolerated = if set { tolerated.min(by_pct) } else { by_pct };
-        set = true;
-    }
-    if !set {
-        tolerated = 0.0;
-    }
-    Ok((tolerated, set))
 }
