@@ -16,6 +16,10 @@ use stepfn::local::load;
 use stepfn::tasks::mock::{MockInvoker, TestCase};
 use stepfn::tasks::{NoIntegrations, TaskInvoker};
 
+// The same allocator as the `stepfn` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/machines")
 }

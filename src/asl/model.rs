@@ -75,9 +75,64 @@ pub struct StateMachine {
     /// The top-level states.
     #[serde(flatten)]
     pub body: Body,
-    /// True when some path may read `$$.Execution.Input` (so the context object needs it).
+    /// Which parts of the context object some path may read.
     #[serde(skip)]
-    pub context_reads_input: bool,
+    pub context_needs: ContextNeeds,
+}
+
+/// Which parts of the context object a state machine may read; the engine builds only those.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContextNeeds {
+    /// `$$.Execution`.
+    pub execution: bool,
+    /// `$$.Execution.Input` (copying the input is the costly part).
+    pub input: bool,
+    /// `$$.StateMachine`.
+    pub state_machine: bool,
+    /// `$$.State`.
+    pub state: bool,
+}
+
+impl ContextNeeds {
+    /// Every part.
+    pub const ALL: ContextNeeds = ContextNeeds {
+        execution: true,
+        input: true,
+        state_machine: true,
+        state: true,
+    };
+
+    /// Scans a definition's text for `$$` references (and JSONata's `$states.context`).
+    pub fn of(text: &str) -> ContextNeeds {
+        let mut needs = ContextNeeds::default();
+        if text.contains("$states") {
+            return ContextNeeds::ALL;
+        }
+        for (at, _) in text.match_indices("$$") {
+            let rest = &text[at + 2..];
+            let Some(after) = rest.strip_prefix('.') else {
+                return ContextNeeds::ALL;
+            };
+            if let Some(tail) = after.strip_prefix("StateMachine") {
+                needs.state_machine = true;
+                if !tail.starts_with(['.', '"', '\\', ',', ')', ' ']) {
+                    return ContextNeeds::ALL;
+                }
+            } else if after.starts_with("State") {
+                needs.state = true;
+            } else if let Some(tail) = after.strip_prefix("Execution") {
+                needs.execution = true;
+                match tail.strip_prefix('.') {
+                    Some(field)
+                        if !field.starts_with("Input") && !field.starts_with(['*', '[']) => {}
+                    _ => needs.input = true,
+                }
+            } else if !(after.starts_with("Map") || after.starts_with("Task")) {
+                return ContextNeeds::ALL;
+            }
+        }
+        needs
+    }
 }
 
 /// A set of states with a start: the top level, a Parallel branch or a Map item processor.
@@ -599,7 +654,7 @@ impl StateMachine {
                 let pointer = pointer_of(&e.path().to_string());
                 vec![Diagnostic::new(pointer, e.inner().to_string())]
             })?;
-        machine.context_reads_input = context_reads_input(&definition.to_string());
+        machine.context_needs = ContextNeeds::of(&definition.to_string());
         let lang = machine.query_language;
         let mut diags = Vec::new();
         machine.body.resolve("", lang, &mut diags);
@@ -752,24 +807,6 @@ fn compile_assign(
             None
         }
     }
-}
-
-/// True when some `$$` reference in `text` may read the execution input: `$$` alone,
-/// `$$.Execution` alone, `$$.Execution.Input...`, or a query (`$$..x`, `$$[...]`, `$$.*`).
-fn context_reads_input(text: &str) -> bool {
-    text.match_indices("$$").any(|(at, _)| {
-        let rest = &text[at + 2..];
-        let Some(after) = rest.strip_prefix('.') else {
-            return true;
-        };
-        let Some(after) = after.strip_prefix("Execution") else {
-            return after.starts_with(['.', '*', '[']);
-        };
-        match after.strip_prefix('.') {
-            Some(field) => field.starts_with("Input") || field.starts_with(['*', '[']),
-            None => true,
-        }
-    })
 }
 
 /// Turns serde_path_to_error's `a.b[0].c` into a JSON Pointer `/a/b/0/c`.

@@ -63,14 +63,14 @@ fn real_now() -> i64 {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum TimerKind {
-    Frame(FrameId),
-    TaskTimeout(FrameId, u32),
+    Frame(FrameId, u64),
+    TaskTimeout(FrameId, u64),
     Execution,
 }
 
 enum Ready {
     Run(FrameId),
-    TaskDone(FrameId, u32, Result<Value, StatesError>),
+    TaskDone(FrameId, u64, Result<Value, StatesError>),
 }
 
 /// Runs a new execution of `machine` on `input` to its end and returns it.
@@ -94,7 +94,7 @@ pub async fn drive(exec: &mut Execution, invoker: Arc<dyn TaskInvoker>, clock: &
     let mut ready: VecDeque<Ready> = VecDeque::new();
     let mut timers: BinaryHeap<Reverse<(i64, u64, TimerKind)>> = BinaryHeap::new();
     let mut seq = 0u64;
-    let mut pending: JoinSet<(FrameId, u32, Result<Value, StatesError>)> = JoinSet::new();
+    let mut pending: JoinSet<(FrameId, u64, Result<Value, StatesError>)> = JoinSet::new();
     if exec.last_event_id == 0 {
         if let Some(secs) = exec.machine.timeout_seconds {
             let due = exec.info.start_time + (secs as i64) * 1000;
@@ -107,28 +107,25 @@ pub async fn drive(exec: &mut Execution, invoker: Arc<dyn TaskInvoker>, clock: &
         while let Some(cmd) = exec.commands.pop_front() {
             match cmd {
                 Command::Run(f) => ready.push_back(Ready::Run(f)),
-                Command::Timer { frame, due } => {
-                    timers.push(Reverse((due, seq, TimerKind::Frame(frame))));
+                Command::Timer { frame, wait, due } => {
+                    timers.push(Reverse((due, seq, TimerKind::Frame(frame, wait))));
                     seq += 1;
                 }
-                Command::Invoke { frame, request } => {
-                    let attempt = request.attempt;
-                    match invoker.invoke(&request) {
-                        Invocation::Ready(r) => ready.push_back(Ready::TaskDone(frame, attempt, r)),
-                        Invocation::Pending(fut) => {
-                            if let Some(t) = request.timeout_seconds {
-                                let due = clock.now() + (t as i64) * 1000;
-                                timers.push(Reverse((
-                                    due,
-                                    seq,
-                                    TimerKind::TaskTimeout(frame, attempt),
-                                )));
-                                seq += 1;
-                            }
-                            pending.spawn(async move { (frame, attempt, fut.await) });
+                Command::Invoke {
+                    frame,
+                    wait,
+                    request,
+                } => match invoker.invoke(&request) {
+                    Invocation::Ready(r) => ready.push_back(Ready::TaskDone(frame, wait, r)),
+                    Invocation::Pending(fut) => {
+                        if let Some(t) = request.timeout_seconds {
+                            let due = clock.now() + (t as i64) * 1000;
+                            timers.push(Reverse((due, seq, TimerKind::TaskTimeout(frame, wait))));
+                            seq += 1;
                         }
+                        pending.spawn(async move { (frame, wait, fut.await) });
                     }
-                }
+                },
             }
         }
         if exec.status != Status::Running {
@@ -139,8 +136,9 @@ pub async fn drive(exec: &mut Execution, invoker: Arc<dyn TaskInvoker>, clock: &
             let time = clock.now();
             match r {
                 Ready::Run(frame) => exec.step(Event::Run { frame, time }),
-                Ready::TaskDone(frame, _attempt, result) => exec.step(Event::TaskDone {
+                Ready::TaskDone(frame, wait, result) => exec.step(Event::TaskDone {
                     frame,
+                    wait,
                     result,
                     time,
                 }),
@@ -174,8 +172,8 @@ pub async fn drive(exec: &mut Execution, invoker: Arc<dyn TaskInvoker>, clock: &
         if clock.is_virtual() {
             // Tasks in flight take real time; timers only fire once they are all done, unless a
             // task timeout is due first in task time, which a virtual clock cannot tell.
-            if let Some(Ok((frame, attempt, result))) = pending.join_next().await {
-                ready.push_back(Ready::TaskDone(frame, attempt, result));
+            if let Some(Ok((frame, wait, result))) = pending.join_next().await {
+                ready.push_back(Ready::TaskDone(frame, wait, result));
             }
             continue;
         }
@@ -185,8 +183,8 @@ pub async fn drive(exec: &mut Execution, invoker: Arc<dyn TaskInvoker>, clock: &
         };
         tokio::select! {
             done = pending.join_next() => {
-                if let Some(Ok((frame, attempt, result))) = done {
-                    ready.push_back(Ready::TaskDone(frame, attempt, result));
+                if let Some(Ok((frame, wait, result))) = done {
+                    ready.push_back(Ready::TaskDone(frame, wait, result));
                 }
             }
             _ = tokio::time::sleep(std::time::Duration::from_millis(sleep)) => {
@@ -206,12 +204,228 @@ fn fire_timer(
     };
     let time = clock.now();
     match kind {
-        TimerKind::Frame(frame) => exec.step(Event::Timer { frame, time }),
+        TimerKind::Frame(frame, wait) => exec.step(Event::Timer { frame, wait, time }),
         TimerKind::Execution => exec.step(Event::ExecutionTimeout { time }),
-        TimerKind::TaskTimeout(frame, _attempt) => exec.step(Event::TaskDone {
+        TimerKind::TaskTimeout(frame, wait) => exec.step(Event::TaskDone {
             frame,
+            wait,
             result: Err(StatesError::new(error::TIMEOUT, "Task timed out.")),
             time,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::mock::{MockInvoker, TestCase};
+    use crate::tasks::NoIntegrations;
+    use serde_json::json;
+
+    async fn run_with(definition: Value, input: Value, mocks: Value) -> Execution {
+        let machine = Arc::new(StateMachine::from_value(&definition).expect("valid definition"));
+        let case = TestCase::from_state_responses(&mocks).expect("valid mocks");
+        let invoker = Arc::new(MockInvoker::new(case, Arc::new(NoIntegrations)));
+        let info = ExecutionInfo::local("m", "e", 0);
+        let options = RunOptions {
+            virtual_clock: true,
+            record_history: true,
+        };
+        run(machine, info, input, invoker, options).await
+    }
+
+    fn types(exec: &Execution) -> Vec<String> {
+        let history = exec.history.as_ref().expect("history recorded");
+        history.iter().map(|e| e.event_type.clone()).collect()
+    }
+
+    #[tokio::test]
+    async fn execution_timeout_times_out_a_long_wait() {
+        let exec = run_with(
+            json!({"TimeoutSeconds": 5, "StartAt": "W",
+                   "States": {"W": {"Type": "Wait", "Seconds": 60, "End": true}}}),
+            json!({}),
+            json!({}),
+        )
+        .await;
+        assert_eq!(exec.status, Status::TimedOut);
+        assert_eq!(
+            exec.error.as_ref().map(|e| e.error.as_str()),
+            Some("States.Timeout")
+        );
+        assert_eq!(
+            types(&exec).last().map(String::as_str),
+            Some("ExecutionTimedOut")
+        );
+    }
+
+    #[tokio::test]
+    async fn wait_advances_the_virtual_clock() {
+        let exec = run_with(
+            json!({"StartAt": "W", "States": {
+                "W": {"Type": "Wait", "Seconds": 90, "Next": "P"},
+                "P": {"Type": "Pass", "Parameters": {"t.$": "$$.State.EnteredTime"}, "End": true}}}),
+            json!({}),
+            json!({}),
+        )
+        .await;
+        assert_eq!(exec.status, Status::Succeeded);
+        let entered = exec.output.as_ref().expect("output")["t"]
+            .as_str()
+            .expect("time");
+        let started = crate::engine::step::iso_time(exec.info.start_time);
+        let waited = crate::engine::step::parse_timestamp(entered).expect("iso")
+            - crate::engine::step::parse_timestamp(&started).expect("iso");
+        assert_eq!(waited, 90_000);
+    }
+
+    #[tokio::test]
+    async fn oversized_state_output_fails_with_data_limit_exceeded() {
+        let big = "x".repeat(300 * 1024);
+        let exec = run_with(
+            json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": big, "End": true}}}),
+            json!({}),
+            json!({}),
+        )
+        .await;
+        assert_eq!(exec.status, Status::Failed);
+        assert_eq!(
+            exec.error.as_ref().map(|e| e.error.as_str()),
+            Some("States.DataLimitExceeded")
+        );
+    }
+
+    #[tokio::test]
+    async fn retries_run_before_the_catcher_and_count_attempts() {
+        let exec = run_with(
+            json!({"StartAt": "T", "States": {
+                "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f",
+                      "Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 2, "IntervalSeconds": 1}],
+                      "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "C"}],
+                      "End": true},
+                "C": {"Type": "Pass", "End": true}}}),
+            json!({"in": 1}),
+            json!({"T": {"0-9": {"Throw": {"Error": "Boom", "Cause": "bad"}}}}),
+        )
+        .await;
+        assert_eq!(exec.status, Status::Succeeded);
+        assert_eq!(
+            exec.output,
+            Some(json!({"in": 1, "err": {"Error": "Boom", "Cause": "bad"}}))
+        );
+        let failed = types(&exec)
+            .iter()
+            .filter(|t| *t == "LambdaFunctionFailed")
+            .count();
+        assert_eq!(failed, 3, "one try and two retries");
+    }
+
+    #[tokio::test]
+    async fn map_tolerates_failures_up_to_the_count() {
+        let def = |count: u64| {
+            json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ToleratedFailureCount": count,
+                "ItemProcessor": {"StartAt": "C", "States": {
+                    "C": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 0, "Next": "F"}], "Default": "P"},
+                    "F": {"Type": "Fail", "Error": "Zero"},
+                    "P": {"Type": "Pass", "End": true}}},
+                "End": true}}})
+        };
+        let ok = run_with(def(1), json!([1, 0, 2]), json!({})).await;
+        assert_eq!(ok.status, Status::Succeeded);
+        assert_eq!(ok.output, Some(json!([1, {"Error": "Zero"}, 2])));
+        let failed = run_with(def(1), json!([0, 0, 2]), json!({})).await;
+        assert_eq!(
+            failed.error.as_ref().map(|e| e.error.as_str()),
+            Some("States.ExceedToleratedFailureThreshold")
+        );
+    }
+
+    #[tokio::test]
+    async fn failed_branch_fails_the_parallel_state_with_its_error() {
+        let exec = run_with(
+            json!({"StartAt": "Par", "States": {"Par": {"Type": "Parallel", "End": true, "Branches": [
+                {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": true}}},
+                {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Branch.Broke", "Cause": "c"}}}]}}}),
+            json!({}),
+            json!({}),
+        )
+        .await;
+        assert_eq!(exec.status, Status::Failed);
+        assert_eq!(
+            exec.error.as_ref().map(|e| e.error.as_str()),
+            Some("Branch.Broke")
+        );
+        let t = types(&exec);
+        assert!(t.contains(&"ParallelStateFailed".to_string()), "{t:?}");
+        assert!(
+            !t.contains(&"WaitStateExited".to_string()),
+            "the waiting branch was cancelled"
+        );
+    }
+
+    #[tokio::test]
+    async fn history_ids_are_contiguous_and_point_backwards() {
+        let exec = run_with(
+            json!({"StartAt": "M", "States": {"M": {"Type": "Map", "MaxConcurrency": 2,
+                "ItemProcessor": {"StartAt": "T", "States": {
+                    "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                          "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1}], "End": true}}},
+                "End": true}}}),
+            json!([1, 2, 3]),
+            json!({"T": {"0": {"Throw": {"Error": "E"}}, "1": {"Return": {"ok": true}}}}),
+        )
+        .await;
+        assert_eq!(exec.status, Status::Succeeded);
+        let history = exec.history.as_ref().expect("history");
+        for (i, e) in history.iter().enumerate() {
+            assert_eq!(e.id, i as u64 + 1);
+            assert!(e.previous_event_id < e.id);
+        }
+        let t = types(&exec);
+        for ty in [
+            "MapStateStarted",
+            "MapIterationStarted",
+            "MapIterationSucceeded",
+            "TaskScheduled",
+            "TaskFailed",
+            "MapStateSucceeded",
+            "ExecutionSucceeded",
+        ] {
+            assert!(t.iter().any(|x| x == ty), "missing {ty} in {t:?}");
+        }
+        let entered = t.iter().filter(|x| x.ends_with("StateEntered")).count();
+        let exited = t.iter().filter(|x| x.ends_with("StateExited")).count();
+        assert_eq!(entered, exited);
+        assert_eq!(exec.transitions, 4);
+    }
+
+    #[tokio::test]
+    async fn stop_aborts_with_error_and_cause() {
+        let machine = Arc::new(
+            StateMachine::from_value(&json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": true}}}))
+                .expect("valid"),
+        );
+        let mut exec = Execution::new(machine, ExecutionInfo::local("m", "e", 0), json!({}), true);
+        exec.step(Event::Start { time: 0 });
+        exec.step(Event::Stop {
+            error: Some("User.Stop".into()),
+            cause: Some("enough".into()),
+            time: 1,
+        });
+        assert_eq!(exec.status, Status::Aborted);
+        assert_eq!(
+            types(&exec).last().map(String::as_str),
+            Some("ExecutionAborted")
+        );
+        exec.step(Event::Timer {
+            frame: 0,
+            wait: 1,
+            time: 5000,
+        });
+        assert_eq!(
+            exec.status,
+            Status::Aborted,
+            "events after the end change nothing"
+        );
     }
 }

@@ -124,13 +124,13 @@ pub struct Children {
     /// Results by branch or item index.
     pub results: Vec<Value>,
     /// Live child frames.
-    pub live: std::collections::HashSet<FrameId>,
+    pub live: FrameSet,
     /// Map: the items not started yet are `items[next..]`.
     pub items: Vec<Value>,
     /// Map: next item to start.
     pub next: usize,
     /// Map: the input the ItemSelector sees.
-    pub selector_input: Value,
+    pub selector_input: Option<Value>,
     /// Map: at most this many at once (0: no limit).
     pub max_concurrency: usize,
     /// Children finished, successfully or not.
@@ -141,7 +141,12 @@ pub struct Children {
     pub tolerated: f64,
     /// Map: whether a tolerance was set (changes the failure error).
     pub has_tolerance: bool,
+    /// Map: the body path every iteration runs, once known.
+    pub child_body: Option<BodyPath>,
 }
+
+/// A set of frame ids.
+pub type FrameSet = rustc_hash::FxHashSet<FrameId>;
 
 /// One thread of control: the top level, a Parallel branch or a Map iteration.
 #[derive(Debug, Clone)]
@@ -172,6 +177,8 @@ pub struct Frame {
     pub children: Option<Box<Children>>,
     /// The failure being handled by a retry delay.
     pub pending_error: Option<StatesError>,
+    /// Identifies the frame's current wait (task, timer); events for an older wait are stale.
+    pub wait: u64,
     /// The variables in scope (a branch or iteration starts with a copy of its parent's).
     pub vars: Arc<serde_json::Map<String, Value>>,
 }
@@ -185,6 +192,8 @@ pub enum Command {
     Invoke {
         /// The waiting frame.
         frame: FrameId,
+        /// Which wait of the frame the result ends (see [`Frame::wait`]).
+        wait: u64,
         /// What to invoke.
         request: TaskRequest,
     },
@@ -192,6 +201,8 @@ pub enum Command {
     Timer {
         /// The waiting frame.
         frame: FrameId,
+        /// Which wait of the frame the timer ends (see [`Frame::wait`]).
+        wait: u64,
         /// When.
         due: i64,
     },
@@ -214,8 +225,19 @@ pub struct TaskRequest {
     pub timeout_seconds: Option<u64>,
     /// Heartbeat in seconds, if any.
     pub heartbeat_seconds: Option<u64>,
-    /// A stable key for at-least-once de-duplication: execution, state path, attempt.
-    pub idempotency_key: String,
+    /// The frame that runs the task (part of the idempotency key).
+    pub frame: FrameId,
+}
+
+impl TaskRequest {
+    /// A stable key for at-least-once de-duplication: execution, frame, state and attempt.
+    /// A re-run of the same attempt after a crash carries the same key.
+    pub fn idempotency_key(&self) -> String {
+        format!(
+            "{}#{}#{}#{}",
+            self.execution_arn, self.frame, self.state_name, self.attempt
+        )
+    }
 }
 
 /// One execution: everything `step` reads and writes.
@@ -245,4 +267,8 @@ pub struct Execution {
     pub transitions: u64,
     /// Commands for the driver, in order.
     pub commands: VecDeque<Command>,
+    /// Waits begun so far; numbers each frame's waits uniquely.
+    pub waits: u64,
+    /// Seed of the execution's randomness, from its ARN.
+    pub seed: u64,
 }

@@ -667,15 +667,19 @@ impl Execution {
             )?;
             return Ok(MapSetup {
                 items,
-                selector_input: frame.input.clone(),
+                selector_input: None,
                 max_concurrency,
                 tolerated,
                 has_tolerance,
             });
         }
         let env = self.env(id, name, common_uses_context(&m.common), true);
-        let effective = apply_path(&m.common.input_path, frame.input.clone(), &env)?;
-        let scope = env.scope(&effective);
+        let selected = match &m.common.input_path {
+            PathField::Default => None,
+            f => Some(apply_path(f, frame.input.clone(), &env)?),
+        };
+        let effective = selected.as_ref().unwrap_or(&frame.input);
+        let scope = env.scope(effective);
         let items_value = match &m.items_path {
             PathField::Default | PathField::Null => effective.clone(),
             PathField::Path(p) => p
@@ -746,7 +750,7 @@ impl Execution {
         let (tolerated, has_tolerance) = tolerance_from(count, pct, items.len())?;
         Ok(MapSetup {
             items,
-            selector_input: effective,
+            selector_input: selected,
             max_concurrency,
             tolerated,
             has_tolerance,
@@ -760,11 +764,11 @@ impl Execution {
         name: &str,
         m: &MapState,
         index: usize,
-        item: &Value,
+        item: Value,
         selector_input: &Value,
     ) -> Result<Value, StatesError> {
         let Some(selector) = &m.item_selector else {
-            return Ok(item.clone());
+            return Ok(item);
         };
         let map_item = json!({"Item": {"Index": index, "Value": item}});
         if m.common.lang == QueryLanguage::JSONata {
@@ -801,7 +805,8 @@ impl Execution {
 /// A Map state's work list.
 pub(crate) struct MapSetup {
     pub(crate) items: Vec<Value>,
-    pub(crate) selector_input: Value,
+    /// The ItemSelector's `$` when InputPath selected it; `None`: the state's raw input.
+    pub(crate) selector_input: Option<Value>,
     pub(crate) max_concurrency: usize,
     pub(crate) tolerated: f64,
     pub(crate) has_tolerance: bool,

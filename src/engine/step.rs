@@ -44,6 +44,8 @@ pub enum Event {
     TaskDone {
         /// The waiting frame.
         frame: FrameId,
+        /// The wait this result ends.
+        wait: u64,
         /// The task's raw result or its failure.
         result: Result<Value, StatesError>,
         /// Now.
@@ -53,6 +55,8 @@ pub enum Event {
     Timer {
         /// The waiting frame.
         frame: FrameId,
+        /// The wait this timer ends.
+        wait: u64,
         /// Now.
         time: i64,
     },
@@ -108,6 +112,31 @@ pub(crate) enum Outcome {
     Failed(StatesError),
 }
 
+/// The history event type of `state` for `what` (Entered, Exited, Failed).
+fn event_name(state: &State, what: &str) -> &'static str {
+    macro_rules! names {
+        ($($variant:ident => $entered:literal, $exited:literal, $failed:literal;)*) => {
+            match state {
+                $(State::$variant(_) => match what {
+                    "Entered" => $entered,
+                    "Exited" => $exited,
+                    _ => $failed,
+                },)*
+            }
+        };
+    }
+    names! {
+        Pass => "PassStateEntered", "PassStateExited", "PassStateFailed";
+        Task => "TaskStateEntered", "TaskStateExited", "TaskStateFailed";
+        Choice => "ChoiceStateEntered", "ChoiceStateExited", "ChoiceStateFailed";
+        Wait => "WaitStateEntered", "WaitStateExited", "WaitStateFailed";
+        Succeed => "SucceedStateEntered", "SucceedStateExited", "SucceedStateFailed";
+        Fail => "FailStateEntered", "FailStateExited", "FailStateFailed";
+        Parallel => "ParallelStateEntered", "ParallelStateExited", "ParallelStateFailed";
+        Map => "MapStateEntered", "MapStateExited", "MapStateFailed";
+    }
+}
+
 /// Formats ms since the epoch as Step Functions does (`2024-01-01T00:00:00.000Z`).
 pub fn iso_time(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
@@ -128,7 +157,17 @@ pub fn json_len(v: &Value, limit: usize) -> usize {
         match v {
             Value::Null => *acc += 4,
             Value::Bool(b) => *acc += if *b { 4 } else { 5 },
-            Value::Number(n) => *acc += n.to_string().len(),
+            Value::Number(n) => {
+                *acc += match n.as_i64() {
+                    Some(i) => {
+                        i.unsigned_abs().checked_ilog10().unwrap_or(0) as usize
+                            + 1
+                            + usize::from(i < 0)
+                    }
+                    // A finite f64 prints in at most 24 characters.
+                    None => 24,
+                }
+            }
             Value::String(s) => *acc += s.len() + 2,
             Value::Array(items) => {
                 *acc += 1 + items.len().max(1);
@@ -189,6 +228,7 @@ impl Execution {
         input: Value,
         record_history: bool,
     ) -> Self {
+        let seed = fnv(&info.arn);
         Execution {
             machine,
             info,
@@ -202,6 +242,8 @@ impl Execution {
             history: record_history.then(Vec::new),
             transitions: 0,
             commands: VecDeque::new(),
+            waits: 0,
+            seed,
         }
     }
 
@@ -215,10 +257,19 @@ impl Execution {
             Event::Run { frame, time } => self.run_frame(frame, time),
             Event::TaskDone {
                 frame,
+                wait,
                 result,
                 time,
-            } => self.task_done(frame, result, time),
-            Event::Timer { frame, time } => self.timer(frame, time),
+            } => {
+                if self.frame(frame).is_some_and(|f| f.wait == wait) {
+                    self.task_done(frame, result, time)
+                }
+            }
+            Event::Timer { frame, wait, time } => {
+                if self.frame(frame).is_some_and(|f| f.wait == wait) {
+                    self.timer(frame, time)
+                }
+            }
             Event::ExecutionTimeout { time } => {
                 let err = StatesError {
                     error: error::TIMEOUT.to_string(),
@@ -274,11 +325,11 @@ impl Execution {
     }
 
     fn start(&mut self, time: i64) {
-        let input = self.input.clone();
+        let input = self.history.as_ref().map(|_| to_json_string(&self.input));
         let role = self.info.role_arn.clone();
         self.emit(None, time, "ExecutionStarted", || {
             let mut d = Map::new();
-            d.insert("input".into(), Value::String(to_json_string(&input)));
+            d.insert("input".into(), Value::String(input.unwrap_or_default()));
             d.insert("inputDetails".into(), json!({"truncated": false}));
             d.insert("roleArn".into(), Value::String(role));
             Some(d)
@@ -322,9 +373,20 @@ impl Execution {
             last_event,
             children: None,
             pending_error: None,
+            wait: 0,
             vars,
         }));
         self.frames.len() - 1
+    }
+
+    /// Starts a new wait for the frame and returns its number.
+    fn begin_wait(&mut self, id: FrameId) -> u64 {
+        self.waits += 1;
+        let wait = self.waits;
+        if let Some(f) = self.frame_mut(id) {
+            f.wait = wait;
+        }
+        wait
     }
 
     fn frame(&self, id: FrameId) -> Option<&Frame> {
@@ -337,41 +399,51 @@ impl Execution {
 
     /// The context object for the frame's current state.
     pub(crate) fn context(&self, frame: &Frame, name: &str, with_retry: bool) -> Value {
-        let mut state = Map::new();
-        state.insert(
-            "EnteredTime".into(),
-            Value::String(iso_time(frame.entered_time)),
-        );
-        state.insert("Name".into(), Value::String(name.to_string()));
-        if with_retry {
-            state.insert("RetryCount".into(), Value::from(frame.retry_count));
+        let needs = self.machine.context_needs;
+        let mut ctx = Map::new();
+        if needs.execution {
+            let mut execution = Map::new();
+            execution.insert("Id".into(), Value::String(self.info.arn.clone()));
+            // Copying the execution input is only worth it when some path can read it.
+            if needs.input {
+                execution.insert("Input".into(), self.input.clone());
+            }
+            execution.insert(
+                "StartTime".into(),
+                Value::String(iso_time(self.info.start_time)),
+            );
+            execution.insert("Name".into(), Value::String(self.info.name.clone()));
+            execution.insert("RoleArn".into(), Value::String(self.info.role_arn.clone()));
+            execution.insert("RedriveCount".into(), Value::from(0));
+            ctx.insert("Execution".into(), Value::Object(execution));
         }
-        let mut execution = Map::new();
-        execution.insert("Id".into(), Value::String(self.info.arn.clone()));
-        // Copying the execution input is only worth it when some path can read it.
-        if self.machine.context_reads_input {
-            execution.insert("Input".into(), self.input.clone());
+        if needs.state_machine {
+            ctx.insert(
+                "StateMachine".into(),
+                json!({
+                    "Id": self.info.state_machine_arn,
+                    "Name": self.info.state_machine_name,
+                }),
+            );
         }
-        execution.insert(
-            "StartTime".into(),
-            Value::String(iso_time(self.info.start_time)),
-        );
-        execution.insert("Name".into(), Value::String(self.info.name.clone()));
-        execution.insert("RoleArn".into(), Value::String(self.info.role_arn.clone()));
-        execution.insert("RedriveCount".into(), Value::from(0));
-        json!({
-            "Execution": Value::Object(execution),
-            "StateMachine": {
-                "Id": self.info.state_machine_arn,
-                "Name": self.info.state_machine_name,
-            },
-            "State": Value::Object(state),
-        })
+        if needs.state {
+            let mut state = Map::new();
+            state.insert(
+                "EnteredTime".into(),
+                Value::String(iso_time(frame.entered_time)),
+            );
+            state.insert("Name".into(), Value::String(name.to_string()));
+            if with_retry {
+                state.insert("RetryCount".into(), Value::from(frame.retry_count));
+            }
+            ctx.insert("State".into(), Value::Object(state));
+        }
+        Value::Object(ctx)
     }
 
     pub(crate) fn rng(&self) -> LazyRng {
         LazyRng {
-            seed: fnv(&self.info.arn) ^ self.last_event_id.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            seed: self.seed ^ self.last_event_id.wrapping_mul(0x9e37_79b9_7f4a_7c15),
             rng: None,
         }
     }
@@ -402,8 +474,7 @@ impl Execution {
 
     fn enter(&mut self, id: FrameId, name: &str, state: &State, time: i64) {
         self.transitions += 1;
-        let ty = state.type_name();
-        let event_type = format!("{ty}StateEntered");
+        let event_type = event_name(state, "Entered");
         let input = self
             .history
             .as_ref()
@@ -490,11 +561,16 @@ impl Execution {
         if due <= time {
             return Ok(Outcome::Next(output));
         }
+        let wait = self.begin_wait(id);
         if let Some(f) = self.frame_mut(id) {
             f.input = output;
             f.phase = Phase::Timer { retry: false };
         }
-        self.commands.push_back(Command::Timer { frame: id, due });
+        self.commands.push_back(Command::Timer {
+            frame: id,
+            wait,
+            due,
+        });
         Ok(Outcome::Blocked)
     }
 
@@ -503,7 +579,6 @@ impl Execution {
         let timeout = self.task_seconds(&t.timeout_seconds, &t.timeout_seconds_path, id)?;
         let heartbeat = self.task_seconds(&t.heartbeat_seconds, &t.heartbeat_seconds_path, id)?;
         let attempt = self.frame(id).map(|f| f.retry_count).unwrap_or_default();
-        let (rtype, rname) = resource_parts(&t.resource);
         let lambda = is_lambda_function_arn(&t.resource);
         let time = self.frame(id).map(|f| f.entered_time).unwrap_or_default();
         let params_str = self.history.as_ref().map(|_| to_json_string(&params));
@@ -524,8 +599,8 @@ impl Execution {
             });
             self.emit(Some(id), time, "LambdaFunctionStarted", || None);
         } else {
-            let (rt, rn) = (rtype.clone(), rname.clone());
             self.emit(Some(id), time, "TaskScheduled", || {
+                let (rt, rn) = resource_parts(&t.resource);
                 let mut d = Map::new();
                 d.insert("resourceType".into(), Value::String(rt));
                 d.insert("resource".into(), Value::String(rn));
@@ -543,18 +618,20 @@ impl Execution {
                 Some(d)
             });
             self.emit(Some(id), time, "TaskStarted", || {
+                let (rtype, rname) = resource_parts(&t.resource);
                 let mut d = Map::new();
                 d.insert("resourceType".into(), Value::String(rtype));
                 d.insert("resource".into(), Value::String(rname));
                 Some(d)
             });
         }
-        let key = format!("{}#{}#{}#{}", self.info.arn, id, name, attempt);
+        let wait = self.begin_wait(id);
         if let Some(f) = self.frame_mut(id) {
             f.phase = Phase::Task { attempt };
         }
         self.commands.push_back(Command::Invoke {
             frame: id,
+            wait,
             request: TaskRequest {
                 execution_arn: self.info.arn.clone(),
                 state_name: name.to_string(),
@@ -563,7 +640,7 @@ impl Execution {
                 attempt,
                 timeout_seconds: timeout,
                 heartbeat_seconds: heartbeat,
-                idempotency_key: key,
+                frame: id,
             },
         });
         Ok(Outcome::Blocked)
@@ -601,7 +678,6 @@ impl Execution {
         let (name, state) = body.state(frame.current);
         let State::Task(t) = state else { return };
         let lambda = is_lambda_function_arn(&t.resource);
-        let (rtype, rname) = resource_parts(&t.resource);
         let outcome = match result {
             Ok(raw) => {
                 let out_str = self.history.as_ref().map(|_| to_json_string(&raw));
@@ -613,8 +689,9 @@ impl Execution {
                 self.emit(Some(id), time, ev, || {
                     let mut d = Map::new();
                     if !lambda {
-                        d.insert("resourceType".into(), Value::String(rtype.clone()));
-                        d.insert("resource".into(), Value::String(rname.clone()));
+                        let (rtype, rname) = resource_parts(&t.resource);
+                        d.insert("resourceType".into(), Value::String(rtype));
+                        d.insert("resource".into(), Value::String(rname));
                     }
                     d.insert("output".into(), Value::String(out_str.unwrap_or_default()));
                     d.insert("outputDetails".into(), json!({"truncated": false}));
@@ -644,8 +721,9 @@ impl Execution {
                 self.emit(Some(id), time, ev, || {
                     let mut d = Map::new();
                     if !lambda {
-                        d.insert("resourceType".into(), Value::String(rtype.clone()));
-                        d.insert("resource".into(), Value::String(rname.clone()));
+                        let (rtype, rname) = resource_parts(&t.resource);
+                        d.insert("resourceType".into(), Value::String(rtype));
+                        d.insert("resource".into(), Value::String(rname));
                     }
                     d.insert("error".into(), Value::String(e2.error));
                     if let Some(c) = e2.cause {
@@ -721,12 +799,11 @@ impl Execution {
     }
 
     fn exit(&mut self, id: FrameId, name: &str, state: &State, time: i64) {
-        let ty = state.type_name();
         let output = self
             .history
             .as_ref()
             .and_then(|_| self.frame(id).map(|f| to_json_string(&f.input)));
-        self.emit(Some(id), time, &format!("{ty}StateExited"), || {
+        self.emit(Some(id), time, event_name(state, "Exited"), || {
             let mut d = Map::new();
             d.insert("name".into(), Value::String(name.to_string()));
             d.insert("output".into(), Value::String(output.unwrap_or_default()));
@@ -764,6 +841,7 @@ impl Execution {
             if u64::from(used) < retrier.max_attempts {
                 let mut rng = self.rng();
                 let delay = retry_delay_ms(retrier, used, &mut rng);
+                let wait = self.begin_wait(id);
                 if let Some(f) = self.frame_mut(id) {
                     if f.retries.len() <= index {
                         f.retries.resize(index + 1, 0);
@@ -775,6 +853,7 @@ impl Execution {
                 }
                 self.commands.push_back(Command::Timer {
                     frame: id,
+                    wait,
                     due: time + delay,
                 });
                 return false;
@@ -789,8 +868,7 @@ impl Execution {
             return self.catch(id, name, state, catcher, err, time);
         }
         if let State::Map(_) | State::Parallel(_) = state {
-            let ev = format!("{}StateFailed", state.type_name());
-            self.emit(Some(id), time, &ev, || None);
+            self.emit(Some(id), time, event_name(state, "Failed"), || None);
         }
         self.end_frame(id, Err(err), time);
         false
@@ -867,7 +945,7 @@ impl Execution {
         let current = frame.current as u32;
         let vars = Arc::clone(&frame.vars);
         let n = p.branches.len();
-        let mut live = std::collections::HashSet::with_capacity(n);
+        let mut live = crate::engine::state::FrameSet::default();
         for (i, branch) in p.branches.iter().enumerate() {
             let mut path = base.clone();
             path.push((current, i as u32));
@@ -889,12 +967,13 @@ impl Execution {
                 live,
                 items: Vec::new(),
                 next: n,
-                selector_input: Value::Null,
+                selector_input: None,
                 max_concurrency: 0,
                 finished: 0,
                 failed: 0,
                 tolerated: 0.0,
                 has_tolerance: false,
+                child_body: None,
             }));
         }
         Ok(Outcome::Blocked)
@@ -927,6 +1006,7 @@ impl Execution {
                 failed: 0,
                 tolerated: setup.tolerated,
                 has_tolerance: setup.has_tolerance,
+                child_body: None,
             }));
         }
         if n == 0 {
@@ -958,11 +1038,29 @@ impl Execution {
                 return Ok(());
             }
             let index = ch.next;
-            let input =
-                self.iteration_input(id, name, m, index, &ch.items[index], &ch.selector_input)?;
+            // Each item is read once, by the iteration that starts now: move it out.
+            let item = self
+                .frame_mut(id)
+                .and_then(|f| f.children.as_mut())
+                .map(|ch| std::mem::take(&mut ch.items[index]))
+                .unwrap_or_default();
+            let Some(frame) = self.frame(id) else {
+                return Ok(());
+            };
+            let Some(ch) = frame.children.as_ref() else {
+                return Ok(());
+            };
+            let selector_input = ch.selector_input.as_ref().unwrap_or(&frame.input);
+            let input = self.iteration_input(id, name, m, index, item, selector_input)?;
             let vars = Arc::clone(&frame.vars);
-            let mut path: Vec<(u32, u32)> = frame.body.to_vec();
-            path.push((frame.current as u32, 0));
+            let path = match &ch.child_body {
+                Some(p) => Arc::clone(p),
+                None => {
+                    let mut path: Vec<(u32, u32)> = frame.body.to_vec();
+                    path.push((frame.current as u32, 0));
+                    Arc::from(path)
+                }
+            };
             let start = m.item_processor.start;
             let map_name = name.to_string();
             self.emit(Some(id), time, "MapIterationStarted", || {
@@ -973,7 +1071,7 @@ impl Execution {
             });
             let child = self.new_frame(
                 Some((id, index)),
-                Arc::from(path),
+                Arc::clone(&path),
                 start,
                 input,
                 Some(index),
@@ -982,6 +1080,7 @@ impl Execution {
             if let Some(ch) = self.frame_mut(id).and_then(|f| f.children.as_mut()) {
                 ch.next += 1;
                 ch.live.insert(child);
+                ch.child_body.get_or_insert(path);
             }
             self.commands.push_back(Command::Run(child));
         }

@@ -133,7 +133,7 @@ impl MockedResponse {
 /// The mocked responses of one test case, by state name.
 #[derive(Debug, Clone, Default)]
 pub struct TestCase {
-    states: HashMap<String, MockedResponse>,
+    states: rustc_hash::FxHashMap<String, MockedResponse>,
 }
 
 impl TestCase {
@@ -147,7 +147,7 @@ impl TestCase {
                 pointer: String::new(),
                 message: e.to_string(),
             })?;
-        let mut states = HashMap::new();
+        let mut states = rustc_hash::FxHashMap::default();
         for (state, resp) in &map {
             states.insert(state.clone(), MockedResponse::parse(resp, state)?);
         }
@@ -175,7 +175,7 @@ impl TestCase {
                 machine: machine.to_string(),
                 case: case.to_string(),
             })?;
-        let mut out = HashMap::new();
+        let mut out = rustc_hash::FxHashMap::default();
         for (state, response) in states {
             let r = file
                 .mocked_responses
@@ -191,10 +191,13 @@ impl TestCase {
     }
 }
 
+/// Invocations so far, by execution ARN and state name.
+type Counters = rustc_hash::FxHashMap<String, rustc_hash::FxHashMap<String, u32>>;
+
 /// A task invoker answering from a test case; states it does not mock go to `fallback`.
 pub struct MockInvoker {
     case: TestCase,
-    counters: Mutex<HashMap<(String, String), u32>>,
+    counters: Mutex<Counters>,
     fallback: Arc<dyn TaskInvoker>,
 }
 
@@ -203,7 +206,7 @@ impl MockInvoker {
     pub fn new(case: TestCase, fallback: Arc<dyn TaskInvoker>) -> Self {
         MockInvoker {
             case,
-            counters: Mutex::new(HashMap::new()),
+            counters: Mutex::new(Counters::default()),
             fallback,
         }
     }
@@ -216,15 +219,25 @@ impl TaskInvoker for MockInvoker {
         };
         let n = {
             let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-            let c = counters
-                .entry((request.execution_arn.clone(), request.state_name.clone()))
-                .or_insert(0);
-            let n = *c;
-            *c += 1;
-            n
+            if !counters.contains_key(&request.execution_arn) {
+                counters.insert(request.execution_arn.clone(), Default::default());
+            }
+            let per_state = counters
+                .get_mut(&request.execution_arn)
+                .expect("inserted above");
+            match per_state.get_mut(&request.state_name) {
+                Some(c) => {
+                    *c += 1;
+                    *c - 1
+                }
+                None => {
+                    per_state.insert(request.state_name.clone(), 1);
+                    0
+                }
+            }
         };
         Invocation::Ready(match resp.step(n) {
-            Some(MockStep::Return(v)) => Ok(v.clone()),
+            Some(MockStep::Return(v)) => Ok(function_result(&request.resource, v)),
             Some(MockStep::Throw(t)) => Err(StatesError {
                 error: t.error.clone(),
                 cause: t.cause.clone(),
@@ -234,6 +247,23 @@ impl TaskInvoker for MockInvoker {
                 format!("no mocked response for state '{}'", request.state_name),
             )),
         })
+    }
+}
+
+/// The result a Task sees from a mocked Lambda call.
+///
+/// MockConfigFiles give Lambda responses in the Invoke shape (`StatusCode`, `Payload`). A Task
+/// whose `Resource` is a function ARN receives only the function's return value, so, as Step
+/// Functions Local does, such a response is unwrapped to its `Payload`; any other value is the
+/// return value itself.
+fn function_result(resource: &str, value: &Value) -> Value {
+    let invoke_shaped = value
+        .as_object()
+        .is_some_and(|o| o.contains_key("StatusCode") && o.contains_key("Payload"));
+    if resource.starts_with("arn:aws:lambda:") && invoke_shaped {
+        value["Payload"].clone()
+    } else {
+        value.clone()
     }
 }
 
@@ -252,6 +282,15 @@ mod tests {
         assert!(matches!(r.step(0), Some(MockStep::Throw(_))));
         assert_eq!(r.step(2), Some(&MockStep::Return(json!(1))));
         assert_eq!(r.step(9), Some(&MockStep::Return(json!(2))));
+    }
+
+    #[test]
+    fn invoke_shaped_returns_unwrap_for_function_arns_only() {
+        let v = json!({"StatusCode": 200, "Payload": {"ok": true}});
+        let arn = "arn:aws:lambda:us-east-1:111111111111:function:f";
+        assert_eq!(function_result(arn, &v), json!({"ok": true}));
+        assert_eq!(function_result("arn:aws:states:::lambda:invoke", &v), v);
+        assert_eq!(function_result(arn, &json!(0.0)), json!(0.0));
     }
 
     #[test]
