@@ -479,7 +479,7 @@ impl Execution {
             .history
             .as_ref()
             .and_then(|_| self.frame(id).map(|f| to_json_string(&f.input)));
-        let event = self.emit(Some(id), time, &event_type, || {
+        let event = self.emit(Some(id), time, event_type, || {
             let mut d = Map::new();
             d.insert("name".into(), Value::String(name.to_string()));
             d.insert("input".into(), Value::String(input.unwrap_or_default()));
