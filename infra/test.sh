@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as README.md gives it and .ci/run calls it: formatting, lints, then
-# every test (unit tests, CLI tests, the conformance cases and validation files).
+# every test (unit tests, CLI tests, the conformance cases and validation files), the tests that
+# need DynamoDB against a real DynamoDB Local that infra/dynamodb-local.sh installs and runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,5 +14,20 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
+# Build the tests before DynamoDB Local starts, so it does not idle through compilation.
+echo "== cargo test --no-run"
+cargo test --locked --no-run
+
+echo "== DynamoDB Local"
+bash infra/dynamodb-local.sh install
+trap 'echo "== stopping DynamoDB Local"; bash infra/dynamodb-local.sh stop' EXIT
+endpoint="$(bash infra/dynamodb-local.sh start)"
+echo "DynamoDB Local at $endpoint"
+export STEPFN_TEST_DYNAMODB_ENDPOINT="$endpoint"
+# Dummy credentials and region for the AWS SDK; DynamoDB Local accepts any. The tests point
+# their clients at STEPFN_TEST_DYNAMODB_ENDPOINT themselves (no global AWS_ENDPOINT_URL_*).
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+unset AWS_SESSION_TOKEN AWS_PROFILE
+
 echo "== cargo test"
 cargo test --locked

@@ -13,4 +13,5 @@
 pub mod asl;
 pub mod engine;
 pub mod local;
+pub mod store;
 pub mod tasks;

@@ -1,6 +1,7 @@
 //! The engine: the deterministic `step` function, execution state, history, retry backoff,
 //! and the in-memory driver that carries out commands.
 
+pub mod durable;
 pub mod history;
 pub mod retry;
 pub mod runner;

@@ -89,24 +89,139 @@ pub async fn run(
     exec
 }
 
-/// Drives a started or new execution until it ends.
+/// Drives a started or new execution in memory until it ends.
 pub async fn drive(exec: &mut Execution, invoker: Arc<dyn TaskInvoker>, clock: &mut Clock) {
+    // In memory nothing can fail to persist and nothing parks.
+    let _ = drive_with(exec, invoker, clock, &mut InMemory).await;
+}
+
+/// Where a driver keeps an execution between steps.
+pub(crate) trait Persist: Send {
+    /// True when effects must wait for a checkpoint (a durable store).
+    fn durable(&self) -> bool;
+
+    /// Makes every event so far durable; `due` is when a worker should drive the execution
+    /// next if this one stops now.
+    fn checkpoint(
+        &mut self,
+        exec: &mut Execution,
+        due: Option<i64>,
+        now: i64,
+    ) -> impl std::future::Future<Output = Result<(), DriveStop>> + Send;
+
+    /// Park the execution (stop driving it) when nothing is left but a timer due later than
+    /// this many ms from now; `None`: never park, wait in process.
+    fn park_after_ms(&self) -> Option<i64>;
+
+    /// True when the driver should stop at the next checkpoint (shutdown).
+    fn stop_requested(&self) -> bool {
+        false
+    }
+}
+
+/// Why a driver stopped before the execution ended.
+#[derive(Debug, thiserror::Error)]
+pub enum DriveStop {
+    /// Parked: waiting for a timer; a worker picks it up when due.
+    #[error("parked until a timer is due")]
+    Parked,
+    /// Another worker owns the execution now.
+    #[error("the execution was taken over by another worker")]
+    Lost,
+    /// Asked to stop (shutdown); the state so far is committed.
+    #[error("stopped on request")]
+    Stopped,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+struct InMemory;
+
+impl Persist for InMemory {
+    fn durable(&self) -> bool {
+        false
+    }
+
+    async fn checkpoint(
+        &mut self,
+        _exec: &mut Execution,
+        _due: Option<i64>,
+        _now: i64,
+    ) -> Result<(), DriveStop> {
+        Ok(())
+    }
+
+    fn park_after_ms(&self) -> Option<i64> {
+        None
+    }
+}
+
+/// Events a durable driver processes at most between two checkpoints.
+const MAX_EVENTS_PER_CHECKPOINT: usize = 4096;
+
+/// Drives an execution until it ends, persisting through `persist`. A new execution is
+/// started; a restored one resumes from its pending work.
+pub(crate) async fn drive_with<P: Persist>(
+    exec: &mut Execution,
+    invoker: Arc<dyn TaskInvoker>,
+    clock: &mut Clock,
+    persist: &mut P,
+) -> Result<(), DriveStop> {
     let mut ready: VecDeque<Ready> = VecDeque::new();
     let mut timers: BinaryHeap<Reverse<(i64, u64, TimerKind)>> = BinaryHeap::new();
     let mut seq = 0u64;
     let mut pending: JoinSet<(FrameId, u64, Result<Value, StatesError>)> = JoinSet::new();
-    if exec.last_event_id == 0 {
-        if let Some(secs) = exec.machine.timeout_seconds {
-            let due = exec.info.start_time + (secs as i64) * 1000;
-            timers.push(Reverse((due, seq, TimerKind::Execution)));
-            seq += 1;
-        }
-        exec.step(Event::Start { time: clock.now() });
+    // Effects wait here until what precedes them is durable.
+    let mut effects: Vec<Command> = Vec::new();
+    if let Some(secs) = exec.machine.timeout_seconds {
+        let due = exec.info.start_time + (secs as i64) * 1000;
+        timers.push(Reverse((due, seq, TimerKind::Execution)));
+        seq += 1;
     }
+    if exec.last_event_id == 0 {
+        exec.step(Event::Start { time: clock.now() });
+    } else {
+        exec.commands.extend(exec.pending_work());
+    }
+    let durable = persist.durable();
+    let mut since_checkpoint = 0usize;
     loop {
         while let Some(cmd) = exec.commands.pop_front() {
             match cmd {
                 Command::Run(f) => ready.push_back(Ready::Run(f)),
+                other => effects.push(other),
+            }
+        }
+        let ended = exec.status != Status::Running;
+        let must_checkpoint = durable
+            && (ended
+                || ready.is_empty()
+                || since_checkpoint >= MAX_EVENTS_PER_CHECKPOINT
+                || persist.stop_requested());
+        if must_checkpoint && (since_checkpoint > 0 || !effects.is_empty() || ended) {
+            let now = clock.now();
+            let next_timer = effects
+                .iter()
+                .filter_map(|c| match c {
+                    Command::Timer { due, .. } => Some(*due),
+                    _ => None,
+                })
+                .chain(timers.peek().map(|Reverse((due, _, _))| *due))
+                .min();
+            let busy = !ready.is_empty()
+                || !pending.is_empty()
+                || effects.iter().any(|c| matches!(c, Command::Invoke { .. }));
+            let due = if busy { Some(now) } else { next_timer };
+            persist.checkpoint(exec, due, now).await?;
+            since_checkpoint = 0;
+            if persist.stop_requested() && !ended {
+                pending.abort_all();
+                return Err(DriveStop::Stopped);
+            }
+        }
+        for cmd in effects.drain(..) {
+            match cmd {
                 Command::Timer { frame, wait, due } => {
                     timers.push(Reverse((due, seq, TimerKind::Frame(frame, wait))));
                     seq += 1;
@@ -126,14 +241,16 @@ pub async fn drive(exec: &mut Execution, invoker: Arc<dyn TaskInvoker>, clock: &
                         pending.spawn(async move { (frame, wait, fut.await) });
                     }
                 },
+                Command::Run(f) => ready.push_back(Ready::Run(f)),
             }
         }
         if exec.status != Status::Running {
             pending.abort_all();
-            return;
+            return Ok(());
         }
         if let Some(r) = ready.pop_front() {
             let time = clock.now();
+            let before = exec.last_event_id;
             match r {
                 Ready::Run(frame) => exec.step(Event::Run { frame, time }),
                 Ready::TaskDone(frame, wait, result) => exec.step(Event::TaskDone {
@@ -143,6 +260,7 @@ pub async fn drive(exec: &mut Execution, invoker: Arc<dyn TaskInvoker>, clock: &
                     time,
                 }),
             }
+            since_checkpoint += (exec.last_event_id - before) as usize;
             continue;
         }
         // Nothing ready: wait for a task or the next timer.
@@ -156,22 +274,31 @@ pub async fn drive(exec: &mut Execution, invoker: Arc<dyn TaskInvoker>, clock: &
                     cause: Some("the execution has no work left but did not end".into()),
                     time,
                 });
-                return;
+                since_checkpoint += 1;
+                continue;
             };
             if clock.is_virtual() {
                 clock.advance_to(due);
             } else {
                 let wait = due - clock.now();
+                if let Some(limit) = persist.park_after_ms() {
+                    if wait > limit {
+                        // Everything is committed (the checkpoint above ran with nothing
+                        // ready); a worker resumes the execution when the timer is due.
+                        return Err(DriveStop::Parked);
+                    }
+                }
                 if wait > 0 {
                     tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
                 }
             }
+            let before = exec.last_event_id;
             fire_timer(exec, &mut timers, clock);
+            since_checkpoint += (exec.last_event_id - before) as usize;
             continue;
         }
         if clock.is_virtual() {
-            // Tasks in flight take real time; timers only fire once they are all done, unless a
-            // task timeout is due first in task time, which a virtual clock cannot tell.
+            // Tasks in flight take real time; timers only fire once they are all done.
             if let Some(Ok((frame, wait, result))) = pending.join_next().await {
                 ready.push_back(Ready::TaskDone(frame, wait, result));
             }
@@ -188,7 +315,9 @@ pub async fn drive(exec: &mut Execution, invoker: Arc<dyn TaskInvoker>, clock: &
                 }
             }
             _ = tokio::time::sleep(std::time::Duration::from_millis(sleep)) => {
+                let before = exec.last_event_id;
                 fire_timer(exec, &mut timers, clock);
+                since_checkpoint += (exec.last_event_id - before) as usize;
             }
         }
     }

@@ -47,7 +47,7 @@ impl Status {
 }
 
 /// Names and ids an execution runs under.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExecutionInfo {
     /// The execution ARN.
     pub arn: String,
@@ -96,7 +96,7 @@ pub fn body_at<'m>(machine: &'m StateMachine, path: &[(u32, u32)]) -> &'m Body {
 }
 
 /// What a frame waits for.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Phase {
     /// Ready to enter its current state.
     Enter,
@@ -111,6 +111,8 @@ pub enum Phase {
     Timer {
         /// Whether the timer is a retry delay (then the state runs again) or a Wait.
         retry: bool,
+        /// When it fires, ms since the epoch.
+        due: i64,
     },
     /// Parallel branches or Map iterations are running.
     Children,
@@ -119,7 +121,7 @@ pub enum Phase {
 }
 
 /// Progress of a Parallel or Map state's children.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Children {
     /// Results by branch or item index.
     pub results: Vec<Value>,
@@ -149,7 +151,7 @@ pub struct Children {
 pub type FrameSet = rustc_hash::FxHashSet<FrameId>;
 
 /// One thread of control: the top level, a Parallel branch or a Map iteration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Frame {
     /// The frame that waits for this one, and this frame's slot in its results.
     pub parent: Option<(FrameId, usize)>,
@@ -179,6 +181,8 @@ pub struct Frame {
     pub pending_error: Option<StatesError>,
     /// Identifies the frame's current wait (task, timer); events for an older wait are stale.
     pub wait: u64,
+    /// The task in flight, kept so a worker that takes over can invoke it again.
+    pub task: Option<Box<TaskRequest>>,
     /// The variables in scope (a branch or iteration starts with a copy of its parent's).
     pub vars: Arc<serde_json::Map<String, Value>>,
 }
@@ -209,7 +213,7 @@ pub enum Command {
 }
 
 /// A task invocation, as the driver hands it to a task invoker.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TaskRequest {
     /// The execution the task belongs to.
     pub execution_arn: String,
@@ -271,4 +275,119 @@ pub struct Execution {
     pub waits: u64,
     /// Seed of the execution's randomness, from its ARN.
     pub seed: u64,
+    /// True when a durable driver persists the execution: frames then keep their task
+    /// requests so that another worker can invoke them again.
+    pub durable: bool,
+}
+
+/// The durable part of an execution's state: everything `step` reads besides the state
+/// machine, the execution's names and its input. Frames are kept sparse (finished frames are
+/// gone), so a finished Map of 10,000 iterations costs nothing here.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Snapshot {
+    /// Frame ids given out so far.
+    pub frame_count: usize,
+    /// The live frames.
+    pub frames: Vec<(FrameId, Frame)>,
+    /// Status.
+    pub status: Status,
+    /// Output, once succeeded.
+    pub output: Option<Value>,
+    /// Error, once failed.
+    pub error: Option<StatesError>,
+    /// When the execution ended.
+    pub stop_time: Option<i64>,
+    /// Id of the last history event.
+    pub last_event_id: u64,
+    /// States entered so far.
+    pub transitions: u64,
+    /// Waits begun so far.
+    pub waits: u64,
+}
+
+impl PartialEq for Frame {
+    fn eq(&self, other: &Self) -> bool {
+        serde_json::to_value(self).ok() == serde_json::to_value(other).ok()
+    }
+}
+
+impl Execution {
+    /// The durable state, to store after a commit.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            frame_count: self.frames.len(),
+            frames: self
+                .frames
+                .iter()
+                .enumerate()
+                .filter_map(|(i, f)| f.as_ref().map(|f| (i, f.clone())))
+                .collect(),
+            status: self.status,
+            output: self.output.clone(),
+            error: self.error.clone(),
+            stop_time: self.stop_time,
+            last_event_id: self.last_event_id,
+            transitions: self.transitions,
+            waits: self.waits,
+        }
+    }
+
+    /// An execution restored from its snapshot; `record_history` as in [`Execution::new`].
+    pub fn restore(
+        machine: Arc<StateMachine>,
+        info: ExecutionInfo,
+        input: Value,
+        snapshot: Snapshot,
+        record_history: bool,
+    ) -> Self {
+        let mut exec = Execution::new(machine, info, input, record_history);
+        exec.frames = vec![None; snapshot.frame_count];
+        for (id, frame) in snapshot.frames {
+            if let Some(slot) = exec.frames.get_mut(id) {
+                *slot = Some(frame);
+            }
+        }
+        exec.status = snapshot.status;
+        exec.output = snapshot.output;
+        exec.error = snapshot.error;
+        exec.stop_time = snapshot.stop_time;
+        exec.last_event_id = snapshot.last_event_id;
+        exec.transitions = snapshot.transitions;
+        exec.waits = snapshot.waits;
+        exec
+    }
+
+    /// The commands that were in flight when the snapshot was taken: run the ready frames,
+    /// invoke the tasks again, arm the timers. A worker taking over starts from these.
+    pub fn pending_work(&self) -> Vec<Command> {
+        let mut out = Vec::new();
+        if self.status != Status::Running {
+            return out;
+        }
+        if self.last_event_id == 0 {
+            return out;
+        }
+        for (id, frame) in self.frames.iter().enumerate() {
+            let Some(frame) = frame else { continue };
+            match &frame.phase {
+                Phase::Enter | Phase::Run => out.push(Command::Run(id)),
+                Phase::Task { .. } => {
+                    if let Some(task) = &frame.task {
+                        out.push(Command::Invoke {
+                            frame: id,
+                            wait: frame.wait,
+                            request: (**task).clone(),
+                        });
+                    }
+                }
+                Phase::Timer { due, .. } => out.push(Command::Timer {
+                    frame: id,
+                    wait: frame.wait,
+                    due: *due,
+                }),
+                Phase::Children | Phase::Done => {}
+            }
+        }
+        out
+    }
 }

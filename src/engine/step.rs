@@ -244,6 +244,7 @@ impl Execution {
             commands: VecDeque::new(),
             waits: 0,
             seed,
+            durable: false,
         }
     }
 
@@ -374,6 +375,7 @@ impl Execution {
             children: None,
             pending_error: None,
             wait: 0,
+            task: None,
             vars,
         }));
         self.frames.len() - 1
@@ -564,7 +566,7 @@ impl Execution {
         let wait = self.begin_wait(id);
         if let Some(f) = self.frame_mut(id) {
             f.input = output;
-            f.phase = Phase::Timer { retry: false };
+            f.phase = Phase::Timer { retry: false, due };
         }
         self.commands.push_back(Command::Timer {
             frame: id,
@@ -626,22 +628,25 @@ impl Execution {
             });
         }
         let wait = self.begin_wait(id);
+        let request = TaskRequest {
+            execution_arn: self.info.arn.clone(),
+            state_name: name.to_string(),
+            resource,
+            input: params,
+            attempt,
+            timeout_seconds: timeout,
+            heartbeat_seconds: heartbeat,
+            frame: id,
+        };
+        let keep = self.durable.then(|| Box::new(request.clone()));
         if let Some(f) = self.frame_mut(id) {
             f.phase = Phase::Task { attempt };
+            f.task = keep;
         }
         self.commands.push_back(Command::Invoke {
             frame: id,
             wait,
-            request: TaskRequest {
-                execution_arn: self.info.arn.clone(),
-                state_name: name.to_string(),
-                resource,
-                input: params,
-                attempt,
-                timeout_seconds: timeout,
-                heartbeat_seconds: heartbeat,
-                frame: id,
-            },
+            request,
         });
         Ok(Outcome::Blocked)
     }
@@ -678,6 +683,9 @@ impl Execution {
         let (name, state) = body.state(frame.current);
         let State::Task(t) = state else { return };
         let lambda = is_lambda_function_arn(&t.resource);
+        if let Some(f) = self.frame_mut(id) {
+            f.task = None;
+        }
         let outcome = match result {
             Ok(raw) => {
                 let out_str = self.history.as_ref().map(|_| to_json_string(&raw));
@@ -848,7 +856,10 @@ impl Execution {
                     }
                     f.retries[index] += 1;
                     f.retry_count += 1;
-                    f.phase = Phase::Timer { retry: true };
+                    f.phase = Phase::Timer {
+                        retry: true,
+                        due: time + delay,
+                    };
                     f.pending_error = Some(err);
                 }
                 self.commands.push_back(Command::Timer {
@@ -906,7 +917,7 @@ impl Execution {
     fn timer(&mut self, id: FrameId, time: i64) {
         let machine = Arc::clone(&self.machine);
         let Some(frame) = self.frame(id) else { return };
-        let Phase::Timer { retry } = frame.phase else {
+        let Phase::Timer { retry, .. } = frame.phase else {
             return;
         };
         if retry {

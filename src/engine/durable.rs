@@ -1,0 +1,542 @@
+//! Durable driving: executions whose every transition is committed to a [`Store`], driven by
+//! workers that hold a lease, and resumed by any worker after a crash.
+//!
+//! A driver takes the execution's lease, restores the engine state from the last commit
+//! (or starts it), and runs it with the in-memory runner's loop; at each checkpoint the new
+//! history events and the snapshot are committed conditionally on the version it read.
+//! Effects (task invocations, timers) are carried out only after the commit that records them,
+//! so a crash can only repeat a task attempt (tasks are at-least-once, with a stable
+//! idempotency key), never lose or double a transition.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use crate::asl::model::StateMachine;
+use crate::engine::runner::{drive_with, Clock, DriveStop, Persist};
+use crate::engine::state::{Execution, ExecutionInfo, Status};
+use crate::store::{Commit, Created, ExecutionRecord, MachineRecord, Store, StoreError};
+use crate::tasks::TaskInvoker;
+
+/// How a worker drives executions.
+#[derive(Debug, Clone)]
+pub struct DurableOptions {
+    /// The worker's name, unique among workers.
+    pub owner: String,
+    /// How long a lease lasts without renewal, ms.
+    pub lease_ms: i64,
+    /// Park (commit and let go) when the next timer is further than this, ms; `None`:
+    /// wait in process.
+    pub park_after_ms: Option<i64>,
+    /// Skip waits instantly (tests, `run --virtual-clock`).
+    pub virtual_clock: bool,
+}
+
+impl DurableOptions {
+    /// Options for a worker named `owner`: 30 s leases, park after 2 s.
+    pub fn worker(owner: impl Into<String>) -> Self {
+        DurableOptions {
+            owner: owner.into(),
+            lease_ms: 30_000,
+            park_after_ms: Some(2_000),
+            virtual_clock: false,
+        }
+    }
+}
+
+/// How a drive ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriveOutcome {
+    /// The execution ended with this status.
+    Finished(Status),
+    /// Waiting for a timer; committed with its due time.
+    Parked,
+    /// Another worker holds the lease.
+    Busy,
+    /// Another worker took over mid-drive; nothing of ours after its takeover was committed.
+    Lost,
+    /// Stopped on request after committing.
+    Stopped,
+}
+
+/// Why an execution could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The name is taken by an execution with another input.
+    #[error("Execution Already Exists: '{0}'")]
+    AlreadyExists(String),
+    /// The state machine is not stored.
+    #[error("State Machine Does Not Exist: '{0}'")]
+    NoMachine(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why driving failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DriveError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The stored definition no longer loads.
+    #[error("state machine {arn} cannot be loaded: {reason}")]
+    BadMachine {
+        /// The state machine.
+        arn: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Loaded state machines by ARN, shared by a worker's drives.
+#[derive(Default, Clone)]
+pub struct MachineCache {
+    inner: Arc<Mutex<HashMap<String, Arc<StateMachine>>>>,
+}
+
+impl MachineCache {
+    async fn get<S: Store>(&self, store: &S, arn: &str) -> Result<Arc<StateMachine>, DriveError> {
+        if let Some(m) = self
+            .inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(arn)
+        {
+            return Ok(Arc::clone(m));
+        }
+        let record = store
+            .get_machine(arn)
+            .await?
+            .ok_or_else(|| DriveError::BadMachine {
+                arn: arn.to_string(),
+                reason: "not stored".into(),
+            })?;
+        let machine = StateMachine::from_value(&record.definition).map_err(|d| {
+            DriveError::BadMachine {
+                arn: arn.to_string(),
+                reason: d
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            }
+        })?;
+        let machine = Arc::new(machine);
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(arn.to_string(), Arc::clone(&machine));
+        Ok(machine)
+    }
+}
+
+/// Stores a new execution of `machine` named `name`, due at once. Starting the same name
+/// with the same input again returns the existing execution, as Step Functions does.
+///
+/// # Errors
+/// [`StartError::AlreadyExists`] when the name is taken with another input.
+pub async fn start_execution<S: Store>(
+    store: &S,
+    machine: &MachineRecord,
+    name: &str,
+    input: Value,
+    now: i64,
+) -> Result<ExecutionRecord, StartError> {
+    let mut info = ExecutionInfo::local(&machine.name, name, now);
+    info.state_machine_arn = machine.arn.clone();
+    info.arn = execution_arn(&machine.arn, name);
+    info.role_arn = machine.role_arn.clone();
+    let record = ExecutionRecord::new(info, input);
+    match store.create_execution(&record).await? {
+        Created::New => Ok(record),
+        Created::Existing(existing) if existing.input == record.input => Ok(*existing),
+        Created::Existing(existing) => Err(StartError::AlreadyExists(existing.info.arn)),
+    }
+}
+
+/// The execution ARN of `name` under the state machine `machine_arn`.
+pub fn execution_arn(machine_arn: &str, name: &str) -> String {
+    format!(
+        "{}:{}",
+        machine_arn.replacen(":stateMachine:", ":execution:", 1),
+        name
+    )
+}
+
+struct StorePersist<'a, S: Store> {
+    store: &'a S,
+    arn: String,
+    owner: String,
+    version: u64,
+    lease_ms: i64,
+    lease_expires: i64,
+    park_after_ms: Option<i64>,
+    shutdown: Option<&'a AtomicBool>,
+}
+
+impl<S: Store> Persist for StorePersist<'_, S> {
+    fn durable(&self) -> bool {
+        true
+    }
+
+    async fn checkpoint(
+        &mut self,
+        exec: &mut Execution,
+        due: Option<i64>,
+        now: i64,
+    ) -> Result<(), DriveStop> {
+        if now > self.lease_expires - self.lease_ms / 3 {
+            if !self
+                .store
+                .renew(&self.arn, &self.owner, now, self.lease_ms)
+                .await?
+            {
+                return Err(DriveStop::Lost);
+            }
+            self.lease_expires = now + self.lease_ms;
+        }
+        let events = exec.history.take().unwrap_or_default();
+        exec.history = Some(Vec::new());
+        let snapshot = exec.snapshot();
+        let commit = Commit {
+            arn: &self.arn,
+            expected_version: self.version,
+            owner: &self.owner,
+            events: &events,
+            snapshot: &snapshot,
+            due,
+        };
+        match self.store.commit(commit).await {
+            Ok(v) => {
+                self.version = v;
+                Ok(())
+            }
+            Err(StoreError::Conflict { .. }) => Err(DriveStop::Lost),
+            Err(e) => Err(DriveStop::Store(e)),
+        }
+    }
+
+    fn park_after_ms(&self) -> Option<i64> {
+        self.park_after_ms
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.shutdown.is_some_and(|s| s.load(Ordering::Relaxed))
+    }
+}
+
+/// Drives execution `arn` as far as it goes now: to its end, or until it parks on a timer.
+///
+/// # Errors
+/// When the store fails or the stored definition does not load; what was committed stays.
+pub async fn drive_execution<S: Store>(
+    store: &S,
+    arn: &str,
+    invoker: Arc<dyn TaskInvoker>,
+    machines: &MachineCache,
+    options: &DurableOptions,
+    shutdown: Option<&AtomicBool>,
+) -> Result<DriveOutcome, DriveError> {
+    let mut clock = Clock::new(options.virtual_clock);
+    let now = clock.now();
+    let Some(record) = store
+        .acquire(arn, &options.owner, now, options.lease_ms)
+        .await?
+    else {
+        return Ok(DriveOutcome::Busy);
+    };
+    let machine = machines.get(store, &record.info.state_machine_arn).await?;
+    let mut exec = match record.snapshot.clone() {
+        Some(snapshot) => Execution::restore(
+            machine,
+            record.info.clone(),
+            record.input.clone(),
+            snapshot,
+            true,
+        ),
+        None => Execution::new(machine, record.info.clone(), record.input.clone(), true),
+    };
+    exec.durable = true;
+    let mut persist = StorePersist {
+        store,
+        arn: arn.to_string(),
+        owner: options.owner.clone(),
+        version: record.version,
+        lease_ms: options.lease_ms,
+        lease_expires: now + options.lease_ms,
+        park_after_ms: options.park_after_ms,
+        shutdown,
+    };
+    let result = drive_with(&mut exec, invoker, &mut clock, &mut persist).await;
+    let outcome = match result {
+        Ok(()) => DriveOutcome::Finished(exec.status),
+        Err(DriveStop::Parked) => DriveOutcome::Parked,
+        Err(DriveStop::Lost) => return Ok(DriveOutcome::Lost),
+        Err(DriveStop::Stopped) => DriveOutcome::Stopped,
+        Err(DriveStop::Store(e)) => {
+            tracing::warn!(execution = arn, error = %e, "store failed; leaving the execution to be resumed");
+            return Err(e.into());
+        }
+    };
+    store.release(arn, &options.owner).await?;
+    Ok(outcome)
+}
+
+/// What a worker did before it stopped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// Executions driven to their end.
+    pub finished: u64,
+    /// Drives that parked on a timer.
+    pub parked: u64,
+    /// Drives that lost their lease or found it held.
+    pub contended: u64,
+    /// Drives that failed on a store error (left to be resumed).
+    pub failed: u64,
+}
+
+/// Drives due executions until `shutdown` is set (or, with `idle_exit_ms`, until nothing
+/// has been due for that long). Store failures are logged and retried after a pause, so a
+/// worker rides out an outage of its store.
+///
+/// # Errors
+/// None so far: failures are counted in the stats and logged; the signature leaves room.
+pub async fn run_worker<S: Store + Clone>(
+    store: S,
+    invoker: Arc<dyn TaskInvoker>,
+    options: DurableOptions,
+    concurrency: usize,
+    shutdown: Arc<AtomicBool>,
+    idle_exit_ms: Option<i64>,
+) -> Result<WorkerStats, DriveError> {
+    let machines = MachineCache::default();
+    let mut stats = WorkerStats::default();
+    let mut running: tokio::task::JoinSet<(String, Result<DriveOutcome, DriveError>)> =
+        tokio::task::JoinSet::new();
+    let mut in_flight: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut idle_since = chrono::Utc::now().timestamp_millis();
+    let concurrency = concurrency.max(1);
+    loop {
+        while let Some(done) = running.try_join_next() {
+            let Ok((arn, result)) = done else { continue };
+            in_flight.remove(&arn);
+            match result {
+                Ok(DriveOutcome::Finished(_)) => stats.finished += 1,
+                Ok(DriveOutcome::Parked) | Ok(DriveOutcome::Stopped) => stats.parked += 1,
+                Ok(DriveOutcome::Busy) | Ok(DriveOutcome::Lost) => stats.contended += 1,
+                Err(e) => {
+                    stats.failed += 1;
+                    tracing::warn!(execution = %arn, error = %e, "drive failed; will retry");
+                }
+            }
+        }
+        let stopping = shutdown.load(Ordering::Relaxed);
+        if stopping {
+            while let Some(done) = running.join_next().await {
+                if let Ok((_, Ok(DriveOutcome::Finished(_)))) = done {
+                    stats.finished += 1;
+                }
+            }
+            return Ok(stats);
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        let free = concurrency.saturating_sub(running.len());
+        let mut started = 0;
+        if free > 0 {
+            match store.due_executions(now, free + in_flight.len()).await {
+                Ok(due) => {
+                    for arn in due {
+                        if started >= free || in_flight.contains(&arn) {
+                            continue;
+                        }
+                        in_flight.insert(arn.clone());
+                        started += 1;
+                        let store = store.clone();
+                        let invoker = Arc::clone(&invoker);
+                        let machines = machines.clone();
+                        let options = options.clone();
+                        let shutdown = Arc::clone(&shutdown);
+                        running.spawn(async move {
+                            let r = drive_execution(
+                                &store,
+                                &arn,
+                                invoker,
+                                &machines,
+                                &options,
+                                Some(&shutdown),
+                            )
+                            .await;
+                            (arn, r)
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot list due executions; retrying in 1 s");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
+        }
+        if started == 0 && running.is_empty() {
+            if let Some(limit) = idle_exit_ms {
+                if now - idle_since > limit {
+                    return Ok(stats);
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        } else {
+            idle_since = now;
+            if started == 0 {
+                // Let drives progress before looking for new work again.
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+    use crate::tasks::NoIntegrations;
+    use serde_json::json;
+
+    fn machine(definition: Value) -> MachineRecord {
+        MachineRecord {
+            arn: "arn:aws:states:us-east-1:111111111111:stateMachine:m".into(),
+            name: "m".into(),
+            definition,
+            kind: "STANDARD".into(),
+            role_arn: "arn:aws:iam::111111111111:role/r".into(),
+            created: 0,
+        }
+    }
+
+    fn options(owner: &str) -> DurableOptions {
+        DurableOptions {
+            owner: owner.into(),
+            lease_ms: 60_000,
+            park_after_ms: None,
+            virtual_clock: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn durable_run_commits_the_same_history_as_memory() {
+        let store = MemoryStore::new();
+        let def = json!({"StartAt": "M", "States": {
+            "M": {"Type": "Map", "ItemProcessor": {"StartAt": "P", "States": {
+                "P": {"Type": "Pass", "Parameters": {"x.$": "States.MathAdd($, 1)"}, "End": true}}},
+                "Next": "W"},
+            "W": {"Type": "Wait", "Seconds": 3, "End": true}}});
+        let m = machine(def.clone());
+        store.put_machine(&m).await.expect("put");
+        let rec = start_execution(&store, &m, "e1", json!([1, 2, 3]), 0)
+            .await
+            .expect("start");
+        let out = drive_execution(
+            &store,
+            &rec.info.arn,
+            Arc::new(NoIntegrations),
+            &MachineCache::default(),
+            &options("w1"),
+            None,
+        )
+        .await
+        .expect("drive");
+        assert_eq!(out, DriveOutcome::Finished(Status::Succeeded));
+        let stored = store
+            .get_execution(&rec.info.arn)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(stored.output, Some(json!([{"x": 2}, {"x": 3}, {"x": 4}])));
+        let history = store.history(&rec.info.arn).await.expect("history");
+        let ids: Vec<u64> = history.iter().map(|e| e.id).collect();
+        assert_eq!(ids, (1..=history.len() as u64).collect::<Vec<_>>());
+        assert_eq!(
+            history.last().map(|e| e.event_type.as_str()),
+            Some("ExecutionSucceeded")
+        );
+    }
+
+    #[tokio::test]
+    async fn same_name_same_input_is_idempotent_and_other_input_is_rejected() {
+        let store = MemoryStore::new();
+        let m = machine(json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}));
+        store.put_machine(&m).await.expect("put");
+        let a = start_execution(&store, &m, "x", json!({"a": 1}), 5)
+            .await
+            .expect("start");
+        let b = start_execution(&store, &m, "x", json!({"a": 1}), 9)
+            .await
+            .expect("start again");
+        assert_eq!(a.info, b.info);
+        let err = start_execution(&store, &m, "x", json!({"a": 2}), 9)
+            .await
+            .expect_err("other input");
+        assert!(matches!(err, StartError::AlreadyExists(_)));
+    }
+
+    #[tokio::test]
+    async fn a_worker_resumes_where_a_lost_one_stopped() {
+        let store = MemoryStore::new();
+        let m = machine(json!({"StartAt": "W1", "States": {
+            "W1": {"Type": "Wait", "Seconds": 10, "Next": "P"},
+            "P": {"Type": "Pass", "Result": "done", "End": true}}}));
+        store.put_machine(&m).await.expect("put");
+        let rec = start_execution(&store, &m, "e", json!({}), 0)
+            .await
+            .expect("start");
+        // A real-clock worker parks on the 10 s wait.
+        let mut parking = options("w1");
+        parking.virtual_clock = false;
+        parking.park_after_ms = Some(1_000);
+        let out = drive_execution(
+            &store,
+            &rec.info.arn,
+            Arc::new(NoIntegrations),
+            &MachineCache::default(),
+            &parking,
+            None,
+        )
+        .await
+        .expect("drive");
+        assert_eq!(out, DriveOutcome::Parked);
+        let parked = store
+            .get_execution(&rec.info.arn)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert!(parked.due.is_some_and(|d| d > 0));
+        assert_eq!(parked.lease, None);
+        // Another worker, on a virtual clock, finishes it.
+        let out = drive_execution(
+            &store,
+            &rec.info.arn,
+            Arc::new(NoIntegrations),
+            &MachineCache::default(),
+            &options("w2"),
+            None,
+        )
+        .await
+        .expect("drive");
+        assert_eq!(out, DriveOutcome::Finished(Status::Succeeded));
+        let history = store.history(&rec.info.arn).await.expect("history");
+        let types: Vec<&str> = history.iter().map(|e| e.event_type.as_str()).collect();
+        assert_eq!(
+            types,
+            [
+                "ExecutionStarted",
+                "WaitStateEntered",
+                "WaitStateExited",
+                "PassStateEntered",
+                "PassStateExited",
+                "ExecutionSucceeded"
+            ]
+        );
+    }
+}

@@ -1,0 +1,209 @@
+//! The in-process store: the default, with the same semantics as DynamoDB (versions,
+//! leases, committed history) so every engine test can run against both.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::engine::history::HistoryEvent;
+use crate::engine::state::Status;
+use crate::store::{Commit, Created, ExecutionRecord, Lease, MachineRecord, Store, StoreError};
+
+#[derive(Default)]
+struct Inner {
+    machines: HashMap<String, MachineRecord>,
+    executions: HashMap<String, ExecutionRecord>,
+    history: HashMap<String, Vec<HistoryEvent>>,
+}
+
+/// An in-memory store; clones share the same data.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn lease_free(lease: &Option<Lease>, owner: &str, now: i64) -> bool {
+    match lease {
+        None => true,
+        Some(l) => l.owner == owner || l.expires < now,
+    }
+}
+
+impl Store for MemoryStore {
+    async fn put_machine(&self, machine: &MachineRecord) -> Result<(), StoreError> {
+        self.lock()
+            .machines
+            .insert(machine.arn.clone(), machine.clone());
+        Ok(())
+    }
+
+    async fn get_machine(&self, arn: &str) -> Result<Option<MachineRecord>, StoreError> {
+        Ok(self.lock().machines.get(arn).cloned())
+    }
+
+    async fn create_execution(&self, record: &ExecutionRecord) -> Result<Created, StoreError> {
+        let mut inner = self.lock();
+        if let Some(existing) = inner.executions.get(&record.info.arn) {
+            return Ok(Created::Existing(Box::new(existing.clone())));
+        }
+        inner
+            .executions
+            .insert(record.info.arn.clone(), record.clone());
+        Ok(Created::New)
+    }
+
+    async fn get_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        Ok(self.lock().executions.get(arn).cloned())
+    }
+
+    async fn commit(&self, commit: Commit<'_>) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let conflict = || StoreError::Conflict {
+            arn: commit.arn.to_string(),
+            expected: commit.expected_version,
+        };
+        let record = inner
+            .executions
+            .get(commit.arn)
+            .ok_or_else(|| StoreError::NotFound(commit.arn.to_string()))?;
+        let holds_lease = record
+            .lease
+            .as_ref()
+            .is_some_and(|l| l.owner == commit.owner);
+        if record.version != commit.expected_version || !holds_lease {
+            return Err(conflict());
+        }
+        let committed = record.last_event_id;
+        if let Some(first) = commit.events.first() {
+            if first.id != committed + 1 {
+                return Err(StoreError::Corrupt {
+                    what: commit.arn.to_string(),
+                    reason: format!(
+                        "events must follow event {committed}, got {}",
+                        first.id
+                    ),
+                });
+            }
+        }
+        let history = inner.history.entry(commit.arn.to_string()).or_default();
+        history.truncate(committed as usize);
+        history.extend(commit.events.iter().cloned());
+        let record = inner
+            .executions
+            .get_mut(commit.arn)
+            .expect("checked above");
+        let snap = commit.snapshot;
+        record.status = snap.status;
+        record.output = snap.output.clone();
+        record.error = snap.error.clone();
+        record.stop_time = snap.stop_time;
+        record.last_event_id = snap.last_event_id;
+        record.snapshot = Some(snap.clone());
+        record.due = if snap.status == Status::Running {
+            commit.due
+        } else {
+            None
+        };
+        record.version += 1;
+        Ok(record.version)
+    }
+
+    async fn history(&self, arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
+        let inner = self.lock();
+        let last = inner
+            .executions
+            .get(arn)
+            .map(|r| r.last_event_id)
+            .ok_or_else(|| StoreError::NotFound(arn.to_string()))?;
+        Ok(inner
+            .history
+            .get(arn)
+            .map(|h| h.iter().take(last as usize).cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn acquire(
+        &self,
+        arn: &str,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<ExecutionRecord>, StoreError> {
+        let mut inner = self.lock();
+        let Some(record) = inner.executions.get_mut(arn) else {
+            return Err(StoreError::NotFound(arn.to_string()));
+        };
+        if record.status != Status::Running || !lease_free(&record.lease, owner, now) {
+            return Ok(None);
+        }
+        record.lease = Some(Lease {
+            owner: owner.to_string(),
+            expires: now + lease_ms,
+        });
+        Ok(Some(record.clone()))
+    }
+
+    async fn renew(
+        &self,
+        arn: &str,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let Some(record) = inner.executions.get_mut(arn) else {
+            return Err(StoreError::NotFound(arn.to_string()));
+        };
+        match record.lease.as_mut() {
+            Some(l) if l.owner == owner => {
+                l.expires = now + lease_ms;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn release(&self, arn: &str, owner: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if let Some(record) = inner.executions.get_mut(arn) {
+            if record.lease.as_ref().is_some_and(|l| l.owner == owner) {
+                record.lease = None;
+            }
+        }
+        Ok(())
+    }
+
+    async fn due_executions(&self, now: i64, limit: usize) -> Result<Vec<String>, StoreError> {
+        let inner = self.lock();
+        let mut due: Vec<(i64, String)> = inner
+            .executions
+            .values()
+            .filter(|r| r.status == Status::Running)
+            .filter_map(|r| r.due.filter(|d| *d <= now).map(|d| (d, r)))
+            .filter(|(_, r)| lease_free(&r.lease, "", now))
+            .map(|(d, r)| (d, r.info.arn.clone()))
+            .collect();
+        due.sort();
+        Ok(due.into_iter().take(limit).map(|(_, a)| a).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_store_passes_the_store_suite() {
+        crate::store::suite::run(&MemoryStore::new()).await;
+    }
+}

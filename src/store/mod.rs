@@ -1,0 +1,222 @@
+//! Durable storage of state machines, executions and their history: the [`Store`] trait and
+//! its backends (memory, DynamoDB), which behave the same.
+//!
+//! A commit is the unit of durability: the new history events and the execution's snapshot
+//! are written, then the execution record moves from `expected_version` to the next version
+//! in one conditional write. A writer whose expected version or lease is stale gets
+//! [`StoreError::Conflict`] and must reload; so two workers racing on one execution cannot both
+//! apply a step. Readers see history only up to the committed `last_event_id`.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::asl::error::StatesError;
+use crate::engine::history::HistoryEvent;
+use crate::engine::state::{ExecutionInfo, Snapshot, Status};
+
+pub mod dynamodb;
+pub mod memory;
+
+#[cfg(test)]
+pub(crate) mod suite;
+
+/// A stored state machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MachineRecord {
+    /// `arn:aws:states:<region>:<account>:stateMachine:<name>`.
+    pub arn: String,
+    /// The name.
+    pub name: String,
+    /// The definition, as JSON.
+    pub definition: Value,
+    /// `STANDARD` or `EXPRESS`.
+    pub kind: String,
+    /// The role executions run as.
+    pub role_arn: String,
+    /// Creation time, ms since the epoch.
+    pub created: i64,
+}
+
+/// Who may drive an execution, until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// The worker holding it.
+    pub owner: String,
+    /// When it lapses, ms since the epoch.
+    pub expires: i64,
+}
+
+/// A stored execution: what DescribeExecution shows and what a worker needs to resume it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    /// Names, ARNs and start time.
+    pub info: ExecutionInfo,
+    /// The execution input.
+    pub input: Value,
+    /// Status.
+    pub status: Status,
+    /// The output, once succeeded.
+    pub output: Option<Value>,
+    /// The error, once failed, timed out or aborted.
+    pub error: Option<StatesError>,
+    /// When it ended.
+    pub stop_time: Option<i64>,
+    /// Commits so far; 0 for an execution nobody has started driving.
+    pub version: u64,
+    /// The last committed history event.
+    pub last_event_id: u64,
+    /// The engine state after the last commit (`None` before the first).
+    pub snapshot: Option<Snapshot>,
+    /// When a worker should drive it next; `None` when it waits for nothing a worker does.
+    pub due: Option<i64>,
+    /// The current lease.
+    pub lease: Option<Lease>,
+}
+
+impl ExecutionRecord {
+    /// A new execution, not yet driven: due at once.
+    pub fn new(info: ExecutionInfo, input: Value) -> Self {
+        let due = Some(info.start_time);
+        ExecutionRecord {
+            info,
+            input,
+            status: Status::Running,
+            output: None,
+            error: None,
+            stop_time: None,
+            version: 0,
+            last_event_id: 0,
+            snapshot: None,
+            due,
+            lease: None,
+        }
+    }
+}
+
+/// One atomic step forward of an execution.
+#[derive(Debug, Clone, Copy)]
+pub struct Commit<'a> {
+    /// The execution.
+    pub arn: &'a str,
+    /// The version the writer read; the commit fails unless it is still current.
+    pub expected_version: u64,
+    /// The writer; the commit fails unless it holds the lease.
+    pub owner: &'a str,
+    /// The new history events, contiguous after the committed `last_event_id`.
+    pub events: &'a [HistoryEvent],
+    /// The engine state after these events.
+    pub snapshot: &'a Snapshot,
+    /// When a worker should drive the execution next.
+    pub due: Option<i64>,
+}
+
+/// What `create_execution` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    /// A new execution was stored.
+    New,
+    /// An execution with that ARN already exists; here it is.
+    Existing(Box<ExecutionRecord>),
+}
+
+/// A host error of a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The execution does not exist.
+    #[error("execution {0} not found")]
+    NotFound(String),
+    /// Someone else committed first, or took the lease.
+    #[error("stale write to {arn}: expected version {expected}")]
+    Conflict {
+        /// The execution.
+        arn: String,
+        /// The version the writer expected.
+        expected: u64,
+    },
+    /// The backend failed (after its retries).
+    #[error("{context}: {source}")]
+    Backend {
+        /// What was being done.
+        context: String,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Stored data could not be read back.
+    #[error("corrupt stored data for {what}: {reason}")]
+    Corrupt {
+        /// Which item.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Durable storage of state machines, executions and history.
+pub trait Store: Send + Sync + 'static {
+    /// Stores a state machine (replacing one with the same ARN).
+    fn put_machine(
+        &self,
+        machine: &MachineRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Reads a state machine.
+    fn get_machine(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<MachineRecord>, StoreError>> + Send;
+
+    /// Stores a new execution unless one with its ARN exists.
+    fn create_execution(
+        &self,
+        record: &ExecutionRecord,
+    ) -> impl Future<Output = Result<Created, StoreError>> + Send;
+
+    /// Reads an execution.
+    fn get_execution(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<ExecutionRecord>, StoreError>> + Send;
+
+    /// Commits a step: events and snapshot, then the conditional version bump. Returns the
+    /// new version.
+    fn commit(&self, commit: Commit<'_>) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The committed history of an execution, in event order.
+    fn history(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Vec<HistoryEvent>, StoreError>> + Send;
+
+    /// Takes the lease of an execution when it is free, lapsed, or already `owner`'s, and
+    /// returns the record; `None` when another worker holds it or the execution is over.
+    fn acquire(
+        &self,
+        arn: &str,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> impl Future<Output = Result<Option<ExecutionRecord>, StoreError>> + Send;
+
+    /// Extends `owner`'s lease; false when it was lost.
+    fn renew(
+        &self,
+        arn: &str,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Gives up `owner`'s lease (no-op when not held).
+    fn release(&self, arn: &str, owner: &str)
+        -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Running executions due by `now` whose lease is free or lapsed, at most `limit`.
+    fn due_executions(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+}
