@@ -11,6 +11,7 @@
 //! Map iteration); a *history event* is one record of what happened, as Step Functions writes it.
 
 pub mod asl;
+pub mod commands;
 pub mod engine;
 pub mod local;
 pub mod store;

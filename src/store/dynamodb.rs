@@ -1,1 +1,2330 @@
-//! DynamoDB backend (being written).
+//! The DynamoDB backend of [`Store`]: one table, keys `pk`/`sk` (both strings), billed per
+//! request, with one sparse global secondary index (`gsi1`) for the executions that are due.
+//!
+//! It owns the item layout, the commit protocol and the retries of transient failures; the
+//! semantics (versions, leases, committed history) are those of [`crate::store::memory`], which
+//! both backends prove by passing `store::suite`.
+//!
+//! # Items
+//!
+//! | item | `pk` | `sk` | holds |
+//! | --- | --- | --- | --- |
+//! | state machine | `SM#<arn>` | `DEF` | the [`MachineRecord`] as JSON |
+//! | execution | `EX#<arn>` | `META` | `version`, `last_event_id`, `status`, `lease_owner`, `lease_expires`, `due`, the rest as JSON |
+//! | history event | `EX#<arn>` | `EV#<id, 20 digits>` | one [`HistoryEvent`] as JSON |
+//! | chunk | as its owner | `REC#…`, `SNAP#<version>#…`, `EVC#<id>#…`, `DEFC#…` | 350,000 bytes of a document too large for its item |
+//!
+//! A JSON document (the execution's immutable part `rec`, its snapshot `snap`, an event `ev`, a
+//! definition `def`) is stored inline as a string attribute when it fits; otherwise its bytes go
+//! into chunk items under a key prefix that includes a fresh random nonce, and the owning item
+//! names the prefix (`<name>_ref`) and the chunk count (`<name>_chunks`). Chunks are written
+//! before the item that names them, and because no other writer can use the same keys, they are
+//! written with plain unconditional batch writes; chunks that no item names are garbage (a
+//! failed writer deletes its own; the older snapshot chunks go after a later commit).
+//!
+//! The META item carries `gsi1pk = DUE#<shard>` and `gsi1sk` (the due time, order-preserving)
+//! only while the execution is RUNNING and has a due time, so `due_executions` is one Query per
+//! shard with `gsi1sk <= now`, filtered on the projected `lease_expires`.
+//!
+//! # Commit
+//!
+//! History events must only ever be written under the fence of the META condition (version and
+//! lease): a blind write of `EV#n` by a worker whose lease lapsed could otherwise overwrite an
+//! event that the new lease holder has committed in the meantime. So:
+//!
+//! * a commit without events is one `UpdateItem` on META, conditional on `version` and
+//!   `lease_owner` (and `last_event_id`);
+//! * a commit whose events fit in one transaction (up to 99 events, 3.5 MB) is one
+//!   `TransactWriteItems`: the same conditional META update plus the event puts, atomic;
+//! * a larger commit first claims META with its nonce (conditional `UpdateItem`), writes the
+//!   events in transactions that each check the claim and the version, then makes the
+//!   conditional META update that also requires its claim.
+//!
+//! Chunks of large snapshots and events are batch-written (25 items a request, several requests
+//! at once) before any of these. A failed condition is [`StoreError::Conflict`] (or `NotFound`
+//! when the execution does not exist).
+//!
+//! # Failures
+//!
+//! Throttling, 5xx answers, connection failures and timeouts are retried with exponential
+//! backoff for a bounded time (60 s unless [`DynamoStore::with_retry_window`] says otherwise),
+//! each retry logged with `tracing::warn!`. Retried writes are idempotent: every write is
+//! conditional or writes unique keys, transactions carry a client token, and a commit whose
+//! first attempt succeeded unseen recognizes its own nonce (`cid`) on the retry. Other errors
+//! are [`StoreError::Backend`] naming the operation and key; unreadable items are
+//! [`StoreError::Corrupt`].
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::Region;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::create_table::CreateTableError;
+use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck,
+    CreateGlobalSecondaryIndexAction, DeleteRequest, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
+    Put, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    TableDescription, TableStatus, TransactWriteItem, Update, WriteRequest,
+};
+use aws_sdk_dynamodb::Client;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::asl::error::StatesError;
+use crate::engine::history::HistoryEvent;
+use crate::engine::state::{ExecutionInfo, Snapshot, Status};
+use crate::store::{Commit, Created, ExecutionRecord, Lease, MachineRecord, Store, StoreError};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The due index.
+const DUE_INDEX: &str = "gsi1";
+/// Partitions of the due index, so its writes spread over several keys. Changing it strands the
+/// entries of the shards that are no longer read.
+const DUE_SHARDS: u32 = 4;
+/// The largest document stored inline in an event or state machine item, and the size of a
+/// chunk (DynamoDB's item limit is 400 KB, names included).
+const INLINE_MAX: usize = 350_000;
+/// The largest immutable part of an execution (info and input) kept in META; larger ones are
+/// chunked, since META is rewritten, and paid for, at every commit.
+const REC_INLINE_MAX: usize = 32 * 1024;
+/// Room in META for the inline snapshot, besides the other attributes.
+const META_MAX: usize = 380_000;
+/// Items of one transaction (DynamoDB allows 100; one is META).
+const TXN_MAX_PUTS: usize = 99;
+/// Bytes of one transaction (DynamoDB allows 4 MB).
+const TXN_MAX_BYTES: usize = 3_500_000;
+/// Items of one BatchWriteItem (DynamoDB's limit).
+const BATCH_ITEMS: usize = 25;
+/// Requests of one kind in flight at once for one operation.
+const CONCURRENCY: usize = 4;
+/// How long transient failures are retried by default.
+const DEFAULT_RETRY_WINDOW: Duration = Duration::from_secs(60);
+/// The first and the longest pause between retries.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// A [`Store`] in one DynamoDB table; clones share the client and the request count.
+#[derive(Clone)]
+pub struct DynamoStore {
+    inner: Arc<Inner>,
+    retry_window: Duration,
+}
+
+struct Inner {
+    client: Client,
+    table: String,
+    requests: AtomicU64,
+    /// Executions whose committed snapshot this store saw in chunks: their next commit deletes
+    /// the older snapshot chunks.
+    chunked: Mutex<HashSet<String>>,
+}
+
+/// A message as an error source.
+#[derive(Debug)]
+struct Message(String);
+
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Message {}
+
+fn backend_msg(context: impl Into<String>, message: impl Into<String>) -> StoreError {
+    StoreError::Backend {
+        context: context.into(),
+        source: Box::new(Message(message.into())),
+    }
+}
+
+fn backend<E>(context: impl Into<String>, err: &SdkError<E>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    backend_msg(context, DisplayErrorContext(err).to_string())
+}
+
+fn corrupt(what: impl Into<String>, reason: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        what: what.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Whether a failed request may succeed when sent again.
+fn is_transient<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+    match err {
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        SdkError::DispatchFailure(failure) => !failure.is_user(),
+        SdkError::ServiceError(service) => {
+            matches!(
+                err.code(),
+                Some(
+                    "ThrottlingException"
+                        | "ProvisionedThroughputExceededException"
+                        | "RequestLimitExceeded"
+                        | "InternalServerError"
+                        | "ServiceUnavailable"
+                        | "TransactionInProgressException"
+                )
+            ) || service.raw().status().is_server_error()
+        }
+        _ => false,
+    }
+}
+
+/// Like [`is_transient`], and a transaction cancelled only because of a concurrent transaction
+/// or throttling (not because of a condition) is tried again too.
+fn is_transient_transaction(err: &SdkError<TransactWriteItemsError>) -> bool {
+    if let Some(TransactWriteItemsError::TransactionCanceledException(e)) = err.as_service_error() {
+        let codes: Vec<&str> = e
+            .cancellation_reasons()
+            .iter()
+            .filter_map(|r| r.code())
+            .filter(|c| *c != "None")
+            .collect();
+        return !codes.is_empty()
+            && codes.iter().all(|c| {
+                matches!(
+                    *c,
+                    "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"
+                )
+            });
+    }
+    is_transient(err)
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl std::fmt::Display) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn ex_pk(arn: &str) -> String {
+    format!("EX#{arn}")
+}
+
+fn sm_pk(arn: &str) -> String {
+    format!("SM#{arn}")
+}
+
+fn ev_sk(id: u64) -> String {
+    format!("EV#{id:020}")
+}
+
+fn key(pk: &str, sk: &str) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+fn nonce() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The due index partition of an execution (FNV-1a of the ARN: stable across builds).
+fn due_shard(arn: &str) -> u32 {
+    let hash = arn.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % u64::from(DUE_SHARDS)) as u32
+}
+
+/// A due time as a sort key: 20 digits of the time offset by 2^63, so string order is time
+/// order for every `i64`.
+fn due_sort_key(due: i64) -> String {
+    format!("{:020}", (due as u64) ^ (1 << 63))
+}
+
+fn get_s<'a>(item: &'a Item, name: &str, what: &str) -> Result<Option<&'a str>, StoreError> {
+    match item.get(name) {
+        None => Ok(None),
+        Some(AttributeValue::S(v)) => Ok(Some(v)),
+        Some(_) => Err(corrupt(what, format!("attribute {name} is not a string"))),
+    }
+}
+
+fn get_n<T: std::str::FromStr>(
+    item: &Item,
+    name: &str,
+    what: &str,
+) -> Result<Option<T>, StoreError> {
+    match item.get(name) {
+        None => Ok(None),
+        Some(AttributeValue::N(v)) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| corrupt(what, format!("attribute {name} is not a valid number: {v}"))),
+        Some(_) => Err(corrupt(what, format!("attribute {name} is not a number"))),
+    }
+}
+
+fn req_s<'a>(item: &'a Item, name: &str, what: &str) -> Result<&'a str, StoreError> {
+    get_s(item, name, what)?.ok_or_else(|| corrupt(what, format!("attribute {name} is missing")))
+}
+
+fn req_n<T: std::str::FromStr>(item: &Item, name: &str, what: &str) -> Result<T, StoreError> {
+    get_n(item, name, what)?.ok_or_else(|| corrupt(what, format!("attribute {name} is missing")))
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(json).map_err(|e| corrupt(what, format!("invalid JSON: {e}")))
+}
+
+fn to_json<T: Serialize>(value: &T, what: &str) -> Result<String, StoreError> {
+    serde_json::to_string(value)
+        .map_err(|e| backend_msg(format!("serialize {what}"), e.to_string()))
+}
+
+/// The status as stored (its API spelling).
+fn parse_status(value: &str, what: &str) -> Result<Status, StoreError> {
+    serde_json::from_value(Value::String(value.to_string()))
+        .map_err(|_| corrupt(what, format!("unknown status {value}")))
+}
+
+/// Approximate stored size of an item, as DynamoDB counts it (names plus values).
+fn item_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| {
+            name.len()
+                + match value {
+                    AttributeValue::S(v) => v.len(),
+                    AttributeValue::B(v) => v.as_ref().len(),
+                    _ => 22,
+                }
+        })
+        .sum()
+}
+
+/// A JSON document placed for storage: the attributes naming it in its item, and the chunk
+/// items to write first.
+struct Placed {
+    attrs: Vec<(String, AttributeValue)>,
+    chunks: Vec<Item>,
+}
+
+/// Places `json` under attribute `name`: inline when at most `inline_max` bytes, otherwise in
+/// chunks `pk`/`<prefix><index>`.
+fn place(name: &str, json: String, inline_max: usize, pk: &str, prefix: String) -> Placed {
+    if json.len() <= inline_max {
+        return Placed {
+            attrs: vec![(name.to_string(), s(json))],
+            chunks: Vec::new(),
+        };
+    }
+    let chunks: Vec<Item> = json
+        .as_bytes()
+        .chunks(INLINE_MAX)
+        .enumerate()
+        .map(|(i, bytes)| {
+            let mut item = key(pk, &format!("{prefix}{i:05}"));
+            item.insert("data".into(), AttributeValue::B(Blob::new(bytes)));
+            item
+        })
+        .collect();
+    Placed {
+        attrs: vec![
+            (format!("{name}_ref"), s(prefix)),
+            (format!("{name}_chunks"), n(chunks.len())),
+        ],
+        chunks,
+    }
+}
+
+/// The immutable part of an execution, and the outcome fields of a record stored before any
+/// commit (afterwards the snapshot holds them).
+#[derive(Serialize)]
+struct RecOut<'a> {
+    info: &'a ExecutionInfo,
+    input: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a StatesError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_time: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct RecIn {
+    info: ExecutionInfo,
+    input: Value,
+    #[serde(default)]
+    output: Option<Value>,
+    #[serde(default)]
+    error: Option<StatesError>,
+    #[serde(default)]
+    stop_time: Option<i64>,
+}
+
+/// An update expression with its condition, names and values.
+#[derive(Default)]
+struct Expr {
+    set: Vec<String>,
+    remove: Vec<String>,
+    condition: Vec<String>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Expr {
+    /// `SET name = value`, with a placeholder for both.
+    fn set(&mut self, name: &str, value: AttributeValue) {
+        let (pn, pv) = self.name_value(name, value);
+        self.set.push(format!("{pn} = {pv}"));
+    }
+
+    fn remove(&mut self, name: &str) {
+        let pn = self.name(name);
+        self.remove.push(pn);
+    }
+
+    /// A condition `name <op> value`.
+    fn check(&mut self, name: &str, op: &str, value: AttributeValue) {
+        let (pn, pv) = self.name_value(name, value);
+        self.condition.push(format!("{pn} {op} {pv}"));
+    }
+
+    /// A condition written out, with `#name` and `:value` placeholders registered by the caller.
+    fn check_raw(&mut self, condition: impl Into<String>) {
+        self.condition.push(condition.into());
+    }
+
+    fn name(&mut self, name: &str) -> String {
+        let placeholder = format!("#{name}");
+        self.names.insert(placeholder.clone(), name.to_string());
+        placeholder
+    }
+
+    fn value(&mut self, value: AttributeValue) -> String {
+        let placeholder = format!(":v{}", self.values.len());
+        self.values.insert(placeholder.clone(), value);
+        placeholder
+    }
+
+    fn name_value(&mut self, name: &str, value: AttributeValue) -> (String, String) {
+        (self.name(name), self.value(value))
+    }
+
+    fn update_expression(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if !self.set.is_empty() {
+            parts.push(format!("SET {}", self.set.join(", ")));
+        }
+        if !self.remove.is_empty() {
+            parts.push(format!("REMOVE {}", self.remove.join(", ")));
+        }
+        (!parts.is_empty()).then(|| parts.join(" "))
+    }
+
+    fn condition_expression(&self) -> Option<String> {
+        (!self.condition.is_empty()).then(|| self.condition.join(" AND "))
+    }
+
+    fn names(&self) -> Option<HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| self.names.clone())
+    }
+
+    fn values(&self) -> Option<HashMap<String, AttributeValue>> {
+        (!self.values.is_empty()).then(|| self.values.clone())
+    }
+}
+
+/// What a failed conditional write on META found there.
+enum Failed {
+    /// The execution does not exist.
+    Missing,
+    /// The item as it was.
+    Found(Item),
+    /// DynamoDB did not say.
+    Unknown,
+}
+
+impl DynamoStore {
+    /// Connects using the standard AWS settings (region, credentials,
+    /// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL`); `endpoint` overrides the endpoint (the
+    /// CLI's `--dynamodb-endpoint`).
+    ///
+    /// With an endpoint override and no region configured, the region is `us-east-1` (DynamoDB
+    /// Local ignores it). Nothing is sent yet; [`DynamoStore::init`] creates the table.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] for an invalid table name, or no region for AWS itself.
+    pub async fn connect(table: &str, endpoint: Option<&str>) -> Result<DynamoStore, StoreError> {
+        let valid = (3..=255).contains(&table.len())
+            && table
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        if !valid {
+            return Err(backend_msg(
+                format!("connect to table {table:?}"),
+                "a table name has 3 to 255 characters among a-z, A-Z, 0-9, '_', '-' and '.'",
+            ));
+        }
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(endpoint) = endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let shared = loader.load().await;
+        let mut config = aws_sdk_dynamodb::config::Builder::from(&shared)
+            // Retries are ours: bounded in time, logged, and counted per request.
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(3))
+                    .operation_attempt_timeout(Duration::from_secs(30))
+                    .build(),
+            );
+        if shared.region().is_none() {
+            let overridden = endpoint.is_some()
+                || ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"]
+                    .iter()
+                    .any(|v| std::env::var_os(v).is_some());
+            if !overridden {
+                return Err(backend_msg(
+                    format!("connect to table {table}"),
+                    "no AWS region configured: set AWS_REGION or a profile's region",
+                ));
+            }
+            config = config.region(Region::new("us-east-1"));
+        }
+        Ok(DynamoStore {
+            inner: Arc::new(Inner {
+                client: Client::from_conf(config.build()),
+                table: table.to_string(),
+                requests: AtomicU64::new(0),
+                chunked: Mutex::new(HashSet::new()),
+            }),
+            retry_window: DEFAULT_RETRY_WINDOW,
+        })
+    }
+
+    /// The same store, retrying transient failures for `window` before giving up (60 s by
+    /// default).
+    pub fn with_retry_window(mut self, window: Duration) -> Self {
+        self.retry_window = window;
+        self
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.inner.table
+    }
+
+    /// DynamoDB requests made so far by this store (all clones), retries included.
+    pub fn request_count(&self) -> u64 {
+        self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    /// Raw single-item PutItem of a small item (for the benchmark's raw baseline in the same
+    /// run).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the request fails after retries.
+    pub async fn raw_put(&self, pk: &str, sk: &str) -> Result<(), StoreError> {
+        let mut item = key(pk, sk);
+        item.insert("v".into(), n(1));
+        let what = format!("put item {pk}/{sk}");
+        self.call(&what, || {
+            self.client()
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(item.clone()))
+                .send()
+        })
+        .await
+        .map_err(|e| backend(&what, &e))?;
+        Ok(())
+    }
+
+    /// Creates the table (and its due index) if missing and waits until both are ACTIVE;
+    /// idempotent (`stepfn init`).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when a request fails, the table has other keys than `pk`/`sk`,
+    /// or it is not ACTIVE within five minutes.
+    pub async fn init(&self) -> Result<(), StoreError> {
+        let table = self.table().to_string();
+        let what = format!("init table {table}");
+        let definitions = attribute_definitions(&what)?;
+        match self.describe().await? {
+            None => {
+                let keys = key_schema("pk", "sk", &what)?;
+                let index = due_index(&what)?;
+                let created = self
+                    .call(&what, || {
+                        self.client()
+                            .create_table()
+                            .table_name(&table)
+                            .billing_mode(BillingMode::PayPerRequest)
+                            .set_attribute_definitions(Some(definitions.clone()))
+                            .set_key_schema(Some(keys.clone()))
+                            .global_secondary_indexes(index.clone())
+                            .send()
+                    })
+                    .await;
+                match created {
+                    Ok(_) => tracing::info!(table, "created DynamoDB table"),
+                    // Someone else is creating it: wait for it below.
+                    Err(e)
+                        if matches!(
+                            e.as_service_error(),
+                            Some(CreateTableError::ResourceInUseException(_))
+                        ) => {}
+                    Err(e) => return Err(backend(&what, &e)),
+                }
+            }
+            Some(description) => {
+                let keys: Vec<(&str, Option<&KeyType>)> = description
+                    .key_schema()
+                    .iter()
+                    .map(|k| (k.attribute_name(), Some(k.key_type())))
+                    .collect();
+                if keys != [("pk", Some(&KeyType::Hash)), ("sk", Some(&KeyType::Range))] {
+                    return Err(backend_msg(
+                        &what,
+                        "the table exists with other keys than pk (hash) and sk (range)",
+                    ));
+                }
+                let has_index = description
+                    .global_secondary_indexes()
+                    .iter()
+                    .any(|i| i.index_name() == Some(DUE_INDEX));
+                if !has_index {
+                    let update = GlobalSecondaryIndexUpdate::builder()
+                        .create(due_index_action(&what)?)
+                        .build();
+                    self.call(&what, || {
+                        self.client()
+                            .update_table()
+                            .table_name(&table)
+                            .set_attribute_definitions(Some(definitions.clone()))
+                            .global_secondary_index_updates(update.clone())
+                            .send()
+                    })
+                    .await
+                    .map_err(|e| backend(&what, &e))?;
+                    tracing::info!(table, index = DUE_INDEX, "added the due index");
+                }
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            if let Some(description) = self.describe().await? {
+                let table_active = description.table_status() == Some(&TableStatus::Active);
+                let index_active = description.global_secondary_indexes().iter().any(|i| {
+                    i.index_name() == Some(DUE_INDEX)
+                        && i.index_status() == Some(&IndexStatus::Active)
+                });
+                if table_active && index_active {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(backend_msg(
+                    &what,
+                    "the table is not ACTIVE after 5 minutes",
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    async fn describe(&self) -> Result<Option<TableDescription>, StoreError> {
+        let what = format!("describe table {}", self.table());
+        match self
+            .call(&what, || {
+                self.client()
+                    .describe_table()
+                    .table_name(self.table())
+                    .send()
+            })
+            .await
+        {
+            Ok(out) => Ok(out.table),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(DescribeTableError::ResourceNotFoundException(_))
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(backend(&what, &e)),
+        }
+    }
+
+    fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    /// Sends a request (built afresh by `attempt` each time), retrying transient failures.
+    async fn call<T, E, F, Fut>(&self, what: &str, attempt: F) -> Result<T, SdkError<E>>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E>>>,
+    {
+        self.call_retrying(what, is_transient::<E>, attempt).await
+    }
+
+    async fn call_retrying<T, E, F, Fut>(
+        &self,
+        what: &str,
+        transient: fn(&SdkError<E>) -> bool,
+        mut attempt: F,
+    ) -> Result<T, SdkError<E>>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E>>>,
+    {
+        let start = Instant::now();
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempts = 1u32;
+        loop {
+            self.inner.requests.fetch_add(1, Ordering::Relaxed);
+            match attempt().await {
+                Err(e) if transient(&e) && start.elapsed() + backoff < self.retry_window => {
+                    let pause = jitter(backoff);
+                    tracing::warn!(
+                        table = %self.table(),
+                        attempt = attempts,
+                        retry_in_ms = pause.as_millis() as u64,
+                        error = %DisplayErrorContext(&e),
+                        "dynamodb: {what} failed; retrying"
+                    );
+                    tokio::time::sleep(pause).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    attempts += 1;
+                }
+                Err(e) => {
+                    if transient(&e) {
+                        tracing::warn!(
+                            table = %self.table(),
+                            attempts,
+                            error = %DisplayErrorContext(&e),
+                            "dynamodb: {what} failed; giving up after {:.1} s",
+                            start.elapsed().as_secs_f64()
+                        );
+                    }
+                    return Err(e);
+                }
+                ok => return ok,
+            }
+        }
+    }
+
+    /// Writes (or deletes) items in batches of 25, several batches at once, retrying the
+    /// unprocessed ones.
+    async fn batch_write(&self, what: &str, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        let mut batches = requests
+            .chunks(BATCH_ITEMS)
+            .map(<[WriteRequest]>::to_vec)
+            .collect::<Vec<_>>()
+            .into_iter();
+        let mut running = JoinSet::new();
+        let spawn = |running: &mut JoinSet<_>, batch: Vec<WriteRequest>| {
+            let store = self.clone();
+            let what = what.to_string();
+            running.spawn(
+                async move { store.write_batch(&what, batch).await }
+                    .instrument(tracing::Span::current()),
+            );
+        };
+        for batch in batches.by_ref().take(CONCURRENCY) {
+            spawn(&mut running, batch);
+        }
+        while let Some(done) = running.join_next().await {
+            done.map_err(|e| backend_msg(what, format!("batch write task failed: {e}")))??;
+            if let Some(batch) = batches.next() {
+                spawn(&mut running, batch);
+            }
+        }
+        Ok(())
+    }
+
+    async fn write_batch(
+        &self,
+        what: &str,
+        mut batch: Vec<WriteRequest>,
+    ) -> Result<(), StoreError> {
+        let start = Instant::now();
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let out = self
+                .call(what, || {
+                    self.client()
+                        .batch_write_item()
+                        .request_items(self.table(), batch.clone())
+                        .send()
+                })
+                .await
+                .map_err(|e| backend(what, &e))?;
+            let left = out
+                .unprocessed_items
+                .and_then(|mut m| m.remove(self.table()))
+                .unwrap_or_default();
+            if left.is_empty() {
+                return Ok(());
+            }
+            if start.elapsed() + backoff >= self.retry_window {
+                return Err(backend_msg(
+                    what,
+                    format!("{} items still unprocessed after retrying", left.len()),
+                ));
+            }
+            tracing::warn!(
+                table = %self.table(),
+                unprocessed = left.len(),
+                "dynamodb: {what}: unprocessed items; retrying"
+            );
+            tokio::time::sleep(jitter(backoff)).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            batch = left;
+        }
+    }
+
+    /// Writes chunk items.
+    async fn put_chunks(&self, what: &str, chunks: Vec<Item>) -> Result<(), StoreError> {
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        let requests = chunks
+            .into_iter()
+            .map(|item| {
+                PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map(|put| WriteRequest::builder().put_request(put).build())
+                    .map_err(|e| backend_msg(what, e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.batch_write(what, requests).await
+    }
+
+    /// Deletes items by key, best-effort: a failure is logged, not returned.
+    async fn delete_quietly(&self, what: &str, keys: Vec<Item>) {
+        if keys.is_empty() {
+            return;
+        }
+        let requests: Result<Vec<_>, _> = keys
+            .into_iter()
+            .map(|k| {
+                DeleteRequest::builder()
+                    .set_key(Some(k))
+                    .build()
+                    .map(|d| WriteRequest::builder().delete_request(d).build())
+            })
+            .collect();
+        let result = match requests {
+            Ok(requests) => self.batch_write(what, requests).await,
+            Err(e) => Err(backend_msg(what, e.to_string())),
+        };
+        if let Err(e) = result {
+            tracing::warn!(table = %self.table(), error = %e, "dynamodb: {what} failed; garbage left");
+        }
+    }
+
+    /// The keys of the chunk items among `chunks`.
+    fn keys_of(chunks: &[Item]) -> Vec<Item> {
+        chunks
+            .iter()
+            .filter_map(|c| Some(key(c.get("pk")?.as_s().ok()?, c.get("sk")?.as_s().ok()?)))
+            .collect()
+    }
+
+    /// The items of partition `pk` whose sort keys lie between `from` and `to` (inclusive), all
+    /// pages, strongly consistent.
+    async fn query_range(
+        &self,
+        what: &str,
+        pk: &str,
+        from: &str,
+        to: &str,
+        keys_only: bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .call(what, || {
+                    let mut q = self
+                        .client()
+                        .query()
+                        .table_name(self.table())
+                        .consistent_read(true)
+                        .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+                        .expression_attribute_names("#pk", "pk")
+                        .expression_attribute_names("#sk", "sk")
+                        .expression_attribute_values(":pk", s(pk))
+                        .expression_attribute_values(":from", s(from))
+                        .expression_attribute_values(":to", s(to))
+                        .set_exclusive_start_key(start.clone());
+                    if keys_only {
+                        q = q.projection_expression("#pk, #sk");
+                    }
+                    q.send()
+                })
+                .await
+                .map_err(|e| backend(what, &e))?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// The document under attribute `name` of `item`, inline or assembled from its chunks.
+    async fn read_doc(
+        &self,
+        item: &Item,
+        pk: &str,
+        name: &str,
+        what: &str,
+    ) -> Result<Option<String>, StoreError> {
+        if let Some(inline) = get_s(item, name, what)? {
+            return Ok(Some(inline.to_string()));
+        }
+        let Some(prefix) = get_s(item, &format!("{name}_ref"), what)? else {
+            return Ok(None);
+        };
+        let count: usize = req_n(item, &format!("{name}_chunks"), what)?;
+        let last = format!("{prefix}{:05}", count.saturating_sub(1));
+        let chunks = self
+            .query_range(
+                &format!("read {name} chunks of {what}"),
+                pk,
+                prefix,
+                &last,
+                false,
+            )
+            .await?;
+        let mut bytes = Vec::new();
+        let mut found = 0;
+        for chunk in &chunks {
+            let sk = req_s(chunk, "sk", what)?;
+            if sk != format!("{prefix}{found:05}") {
+                return Err(corrupt(
+                    what,
+                    format!("{name} chunk {found} of {count} is missing"),
+                ));
+            }
+            match chunk.get("data") {
+                Some(AttributeValue::B(b)) => bytes.extend_from_slice(b.as_ref()),
+                _ => return Err(corrupt(what, format!("{name} chunk {sk} has no data"))),
+            }
+            found += 1;
+        }
+        if found != count {
+            return Err(corrupt(
+                what,
+                format!("{name} has {found} of its {count} chunks"),
+            ));
+        }
+        String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| corrupt(what, format!("{name} chunks are not UTF-8")))
+    }
+
+    /// An execution record from its META item.
+    async fn decode_meta(&self, arn: &str, item: &Item) -> Result<ExecutionRecord, StoreError> {
+        let what = format!("execution {arn}");
+        let what = what.as_str();
+        let pk = ex_pk(arn);
+        let version = req_n(item, "version", what)?;
+        let last_event_id = req_n(item, "last_event_id", what)?;
+        let status = parse_status(req_s(item, "status", what)?, what)?;
+        let lease = match (
+            get_s(item, "lease_owner", what)?,
+            get_n::<i64>(item, "lease_expires", what)?,
+        ) {
+            (Some(owner), Some(expires)) => Some(Lease {
+                owner: owner.to_string(),
+                expires,
+            }),
+            (None, None) => None,
+            _ => return Err(corrupt(what, "lease_owner without lease_expires or back")),
+        };
+        let due = get_n(item, "due", what)?;
+        let rec_json = self
+            .read_doc(item, &pk, "rec", what)
+            .await?
+            .ok_or_else(|| corrupt(what, "attribute rec is missing"))?;
+        let rec: RecIn = parse_json(&rec_json, what)?;
+        let snapshot: Option<Snapshot> = match self.read_doc(item, &pk, "snap", what).await? {
+            Some(json) => Some(parse_json(&json, what)?),
+            None => None,
+        };
+        if item.contains_key("snap_ref") && status == Status::Running {
+            self.mark_chunked(arn, true);
+        }
+        let (output, error, stop_time) = match &snapshot {
+            Some(snap) => (snap.output.clone(), snap.error.clone(), snap.stop_time),
+            None => (rec.output, rec.error, rec.stop_time),
+        };
+        Ok(ExecutionRecord {
+            info: rec.info,
+            input: rec.input,
+            status,
+            output,
+            error,
+            stop_time,
+            version,
+            last_event_id,
+            snapshot,
+            due,
+            lease,
+        })
+    }
+
+    fn mark_chunked(&self, arn: &str, chunked: bool) -> bool {
+        let mut set = self.inner.chunked.lock().unwrap_or_else(|e| e.into_inner());
+        if chunked {
+            !set.insert(arn.to_string())
+        } else {
+            set.remove(arn)
+        }
+    }
+
+    /// SETs (or REMOVEs) the snapshot attributes of META.
+    fn place_snapshot(
+        &self,
+        expr: &mut Expr,
+        arn: &str,
+        version: u64,
+        snapshot: &Snapshot,
+        room: usize,
+        nonce: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let json = to_json(snapshot, &format!("snapshot of {arn}"))?;
+        let placed = place(
+            "snap",
+            json,
+            room,
+            &ex_pk(arn),
+            format!("SNAP#{version:020}#{nonce}#"),
+        );
+        let inline = placed.chunks.is_empty();
+        for (name, value) in placed.attrs {
+            expr.set(&name, value);
+        }
+        if inline {
+            expr.remove("snap_ref");
+            expr.remove("snap_chunks");
+        } else {
+            expr.remove("snap");
+        }
+        Ok(placed.chunks)
+    }
+
+    /// Reads what a failed conditional write on META found, when DynamoDB did not return it.
+    async fn meta_after_failure(
+        &self,
+        arn: &str,
+        failed: Failed,
+    ) -> Result<Option<Item>, StoreError> {
+        match failed {
+            Failed::Missing => Ok(None),
+            Failed::Found(item) => Ok(Some(item)),
+            Failed::Unknown => {
+                let what = format!("get execution {arn}");
+                let out = self
+                    .call(&what, || {
+                        self.client()
+                            .get_item()
+                            .table_name(self.table())
+                            .set_key(Some(key(&ex_pk(arn), "META")))
+                            .consistent_read(true)
+                            .send()
+                    })
+                    .await
+                    .map_err(|e| backend(&what, &e))?;
+                Ok(out.item)
+            }
+        }
+    }
+
+    /// Turns a failed commit condition into the error (or, when this very commit had already
+    /// succeeded on an attempt whose answer was lost, into the new version).
+    async fn commit_failed(
+        &self,
+        commit: &Commit<'_>,
+        cid: &str,
+        failed: Failed,
+    ) -> Result<u64, StoreError> {
+        let Some(old) = self.meta_after_failure(commit.arn, failed).await? else {
+            return Err(StoreError::NotFound(commit.arn.to_string()));
+        };
+        let what = format!("execution {}", commit.arn);
+        if get_s(&old, "cid", &what)? == Some(cid) {
+            return Ok(commit.expected_version + 1);
+        }
+        let version: u64 = req_n(&old, "version", &what)?;
+        let owner = get_s(&old, "lease_owner", &what)?;
+        let committed: u64 = req_n(&old, "last_event_id", &what)?;
+        if version == commit.expected_version && owner == Some(commit.owner) {
+            if let Some(first) = commit.events.first() {
+                if first.id != committed + 1 {
+                    return Err(corrupt(
+                        commit.arn,
+                        format!("events must follow event {committed}, got {}", first.id),
+                    ));
+                }
+            }
+        }
+        Err(StoreError::Conflict {
+            arn: commit.arn.to_string(),
+            expected: commit.expected_version,
+        })
+    }
+
+    /// One conditional UpdateItem on META; `Err(Ok(failed))` when the condition failed.
+    async fn update_meta(
+        &self,
+        what: &str,
+        arn: &str,
+        expr: &Expr,
+        return_values: Option<ReturnValue>,
+    ) -> Result<Result<Option<Item>, Failed>, StoreError> {
+        let result = self
+            .call(what, || {
+                self.client()
+                    .update_item()
+                    .table_name(self.table())
+                    .set_key(Some(key(&ex_pk(arn), "META")))
+                    .set_update_expression(expr.update_expression())
+                    .set_condition_expression(expr.condition_expression())
+                    .set_expression_attribute_names(expr.names())
+                    .set_expression_attribute_values(expr.values())
+                    .set_return_values(return_values.clone())
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .send()
+            })
+            .await;
+        match result {
+            Ok(out) => Ok(Ok(out.attributes)),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    Ok(Err(match c.item() {
+                        Some(item) if !item.is_empty() => Failed::Found(item.clone()),
+                        _ => Failed::Missing,
+                    }))
+                }
+                _ => Err(backend(what, &e)),
+            },
+        }
+    }
+
+    /// Puts items in one transaction with `first` (a META update or check); `Err(Ok(failed))`
+    /// when `first`'s condition failed.
+    async fn transact(
+        &self,
+        what: &str,
+        first: TransactWriteItem,
+        puts: Vec<Item>,
+        token: &str,
+    ) -> Result<Result<(), Failed>, StoreError> {
+        let mut items = vec![first];
+        for item in puts {
+            let put = Put::builder()
+                .table_name(self.table())
+                .set_item(Some(item))
+                .build()
+                .map_err(|e| backend_msg(what, e.to_string()))?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        let result = self
+            .call_retrying(what, is_transient_transaction, || {
+                self.client()
+                    .transact_write_items()
+                    .set_transact_items(Some(items.clone()))
+                    .client_request_token(token)
+                    .send()
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(Ok(())),
+            Err(e) => match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                    let reasons = c.cancellation_reasons();
+                    match reasons.first() {
+                        Some(r) if r.code() == Some("ConditionalCheckFailed") => {
+                            Ok(Err(match r.item() {
+                                Some(item) if !item.is_empty() => Failed::Found(item.clone()),
+                                // Without the old item we cannot tell a missing execution.
+                                _ => Failed::Unknown,
+                            }))
+                        }
+                        _ => Err(backend(what, &e)),
+                    }
+                }
+                _ => Err(backend(what, &e)),
+            },
+        }
+    }
+
+    /// Commits whose events fit in no single transaction: claim, fenced event writes, update.
+    async fn commit_claimed(
+        &self,
+        commit: &Commit<'_>,
+        cid: &str,
+        mut expr: Expr,
+        events: Vec<Item>,
+    ) -> Result<u64, StoreError> {
+        let arn = commit.arn;
+        let what = format!("commit version {} of {arn}", commit.expected_version + 1);
+        let mut claim = Expr::default();
+        commit_condition(&mut claim, commit);
+        claim.set("claim", s(cid));
+        if let Err(failed) = self.update_meta(&what, arn, &claim, None).await? {
+            return self.commit_failed(commit, cid, failed).await;
+        }
+
+        let check = ConditionCheck::builder()
+            .table_name(self.table())
+            .set_key(Some(key(&ex_pk(arn), "META")))
+            .condition_expression("#version = :version AND #claim = :claim")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_names("#claim", "claim")
+            .expression_attribute_values(":version", n(commit.expected_version))
+            .expression_attribute_values(":claim", s(cid))
+            .build()
+            .map_err(|e| backend_msg(&what, e.to_string()))?;
+        let mut groups: Vec<Vec<Item>> = Vec::new();
+        let mut bytes = 0;
+        for item in events {
+            let size = item_size(&item);
+            match groups.last_mut() {
+                Some(g) if g.len() < TXN_MAX_PUTS && bytes + size <= TXN_MAX_BYTES => {
+                    bytes += size;
+                    g.push(item);
+                }
+                _ => {
+                    bytes = size;
+                    groups.push(vec![item]);
+                }
+            }
+        }
+        let mut groups = groups.into_iter().enumerate();
+        let mut running = JoinSet::new();
+        let spawn = |running: &mut JoinSet<_>, (i, group): (usize, Vec<Item>)| {
+            let store = self.clone();
+            let what = format!("{what}: events, part {}", i + 1);
+            let first = TransactWriteItem::builder()
+                .condition_check(check.clone())
+                .build();
+            let token = format!("{}{i:04}", &cid[..cid.len().min(28)]);
+            running.spawn(
+                async move { store.transact(&what, first, group, &token).await }
+                    .instrument(tracing::Span::current()),
+            );
+        };
+        for group in groups.by_ref().take(CONCURRENCY) {
+            spawn(&mut running, group);
+        }
+        while let Some(done) = running.join_next().await {
+            let done =
+                done.map_err(|e| backend_msg(&what, format!("event write task failed: {e}")))??;
+            if done.is_err() {
+                running.abort_all();
+                return Err(StoreError::Conflict {
+                    arn: arn.to_string(),
+                    expected: commit.expected_version,
+                });
+            }
+            if let Some(group) = groups.next() {
+                spawn(&mut running, group);
+            }
+        }
+
+        expr.remove("claim");
+        expr.check("claim", "=", s(cid));
+        match self.update_meta(&what, arn, &expr, None).await? {
+            Ok(_) => Ok(commit.expected_version + 1),
+            Err(failed) => self.commit_failed(commit, cid, failed).await,
+        }
+    }
+
+    /// Deletes the snapshot chunks of versions before `version`.
+    async fn delete_old_snapshots(&self, arn: &str, version: u64) {
+        let what = format!("delete old snapshot chunks of {arn}");
+        let to = format!("SNAP#{:020}#~", version.saturating_sub(1));
+        match self
+            .query_range(&what, &ex_pk(arn), "SNAP#", &to, true)
+            .await
+        {
+            Ok(keys) => self.delete_quietly(&what, keys).await,
+            Err(e) => tracing::warn!(table = %self.table(), error = %e, "dynamodb: {what} failed"),
+        }
+    }
+}
+
+fn jitter(pause: Duration) -> Duration {
+    pause.mul_f64(rand::random_range(0.5..1.0))
+}
+
+fn attribute_definitions(what: &str) -> Result<Vec<AttributeDefinition>, StoreError> {
+    let def = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(|e| backend_msg(what, e.to_string()))
+    };
+    Ok(vec![def("pk")?, def("sk")?, def("gsi1pk")?, def("gsi1sk")?])
+}
+
+fn key_schema(hash: &str, range: &str, what: &str) -> Result<Vec<KeySchemaElement>, StoreError> {
+    let element = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .map_err(|e| backend_msg(what, e.to_string()))
+    };
+    Ok(vec![
+        element(hash, KeyType::Hash)?,
+        element(range, KeyType::Range)?,
+    ])
+}
+
+fn due_projection() -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::Include)
+        .non_key_attributes("due")
+        .non_key_attributes("lease_expires")
+        .build()
+}
+
+fn due_index(what: &str) -> Result<GlobalSecondaryIndex, StoreError> {
+    GlobalSecondaryIndex::builder()
+        .index_name(DUE_INDEX)
+        .set_key_schema(Some(key_schema("gsi1pk", "gsi1sk", what)?))
+        .projection(due_projection())
+        .build()
+        .map_err(|e| backend_msg(what, e.to_string()))
+}
+
+fn due_index_action(what: &str) -> Result<CreateGlobalSecondaryIndexAction, StoreError> {
+    CreateGlobalSecondaryIndexAction::builder()
+        .index_name(DUE_INDEX)
+        .set_key_schema(Some(key_schema("gsi1pk", "gsi1sk", what)?))
+        .projection(due_projection())
+        .build()
+        .map_err(|e| backend_msg(what, e.to_string()))
+}
+
+/// The condition of every write of a commit on META: the version read, the lease, and the
+/// events following the committed ones.
+fn commit_condition(expr: &mut Expr, commit: &Commit<'_>) {
+    expr.check("version", "=", n(commit.expected_version));
+    expr.check("lease_owner", "=", s(commit.owner));
+    if let Some(first) = commit.events.first() {
+        expr.check("last_event_id", "=", n(first.id.saturating_sub(1)));
+    }
+}
+
+/// SETs the due attributes and index keys of META, or REMOVEs them when not due.
+fn place_due(expr: &mut Expr, arn: &str, status: Status, due: Option<i64>) {
+    match due.filter(|_| status == Status::Running) {
+        Some(due) => {
+            expr.set("due", n(due));
+            expr.set("gsi1pk", s(format!("DUE#{}", due_shard(arn))));
+            expr.set("gsi1sk", s(due_sort_key(due)));
+        }
+        None => {
+            expr.remove("due");
+            expr.remove("gsi1pk");
+            expr.remove("gsi1sk");
+        }
+    }
+}
+
+/// An event item: inline, or a pointer to chunks (returned to be written first).
+fn event_item(
+    arn: &str,
+    event: &HistoryEvent,
+    nonce: &str,
+) -> Result<(Item, Vec<Item>), StoreError> {
+    let pk = ex_pk(arn);
+    let json = to_json(event, &format!("event {} of {arn}", event.id))?;
+    let placed = place(
+        "ev",
+        json,
+        INLINE_MAX,
+        &pk,
+        format!("EVC#{:020}#{nonce}#", event.id),
+    );
+    let mut item = key(&pk, &ev_sk(event.id));
+    item.extend(placed.attrs);
+    Ok((item, placed.chunks))
+}
+
+impl Store for DynamoStore {
+    async fn put_machine(&self, machine: &MachineRecord) -> Result<(), StoreError> {
+        let pk = sm_pk(&machine.arn);
+        let what = format!("put state machine {}", machine.arn);
+        let json = to_json(machine, &what)?;
+        let placed = place("def", json, INLINE_MAX, &pk, format!("DEFC#{}#", nonce()));
+        self.put_chunks(&what, placed.chunks).await?;
+        let mut item = key(&pk, "DEF");
+        item.extend(placed.attrs);
+        let out = self
+            .call(&what, || {
+                self.client()
+                    .put_item()
+                    .table_name(self.table())
+                    .set_item(Some(item.clone()))
+                    .return_values(ReturnValue::AllOld)
+                    .send()
+            })
+            .await
+            .map_err(|e| backend(&what, &e))?;
+        // The chunks of a replaced definition.
+        if let Some(old) = out.attributes {
+            if let (Some(prefix), Some(count)) = (
+                get_s(&old, "def_ref", &what).ok().flatten(),
+                get_n::<usize>(&old, "def_chunks", &what).ok().flatten(),
+            ) {
+                let keys = (0..count)
+                    .map(|i| key(&pk, &format!("{prefix}{i:05}")))
+                    .collect();
+                self.delete_quietly(&format!("delete old chunks of {what}"), keys)
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_machine(&self, arn: &str) -> Result<Option<MachineRecord>, StoreError> {
+        let pk = sm_pk(arn);
+        let what = format!("get state machine {arn}");
+        let out = self
+            .call(&what, || {
+                self.client()
+                    .get_item()
+                    .table_name(self.table())
+                    .set_key(Some(key(&pk, "DEF")))
+                    .consistent_read(true)
+                    .send()
+            })
+            .await
+            .map_err(|e| backend(&what, &e))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let what = format!("state machine {arn}");
+        let json = self
+            .read_doc(&item, &pk, "def", &what)
+            .await?
+            .ok_or_else(|| corrupt(&what, "attribute def is missing"))?;
+        parse_json(&json, &what).map(Some)
+    }
+
+    async fn create_execution(&self, record: &ExecutionRecord) -> Result<Created, StoreError> {
+        let arn = record.info.arn.as_str();
+        let pk = ex_pk(arn);
+        let what = format!("create execution {arn}");
+        let cid = nonce();
+        let rec = to_json(
+            &RecOut {
+                info: &record.info,
+                input: &record.input,
+                output: record.output.as_ref(),
+                error: record.error.as_ref(),
+                stop_time: record.stop_time,
+            },
+            &what,
+        )?;
+        let rec = place("rec", rec, REC_INLINE_MAX, &pk, format!("REC#{cid}#"));
+        let mut item = key(&pk, "META");
+        item.extend(rec.attrs);
+        item.insert("version".into(), n(record.version));
+        item.insert("last_event_id".into(), n(record.last_event_id));
+        item.insert("status".into(), s(record.status.as_str()));
+        item.insert("cid".into(), s(&cid));
+        if let Some(lease) = &record.lease {
+            item.insert("lease_owner".into(), s(&lease.owner));
+            item.insert("lease_expires".into(), n(lease.expires));
+        }
+        if let Some(due) = record.due.filter(|_| record.status == Status::Running) {
+            item.insert("due".into(), n(due));
+            item.insert("gsi1pk".into(), s(format!("DUE#{}", due_shard(arn))));
+            item.insert("gsi1sk".into(), s(due_sort_key(due)));
+        }
+        let mut chunks = rec.chunks;
+        if let Some(snapshot) = &record.snapshot {
+            let room = META_MAX.saturating_sub(item_size(&item));
+            let json = to_json(snapshot, &what)?;
+            let placed = place(
+                "snap",
+                json,
+                room,
+                &pk,
+                format!("SNAP#{:020}#{cid}#", record.version),
+            );
+            item.extend(placed.attrs);
+            chunks.extend(placed.chunks);
+        }
+        let chunk_keys = Self::keys_of(&chunks);
+        self.put_chunks(&what, chunks).await?;
+        let result = self
+            .call(&what, || {
+                self.client()
+                    .put_item()
+                    .table_name(self.table())
+                    .set_item(Some(item.clone()))
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", "pk")
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .send()
+            })
+            .await;
+        let old = match result {
+            Ok(_) => return Ok(Created::New),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(c)) => {
+                    c.item().filter(|i| !i.is_empty()).cloned()
+                }
+                _ => return Err(backend(&what, &e)),
+            },
+        };
+        let old = match old {
+            Some(old) => old,
+            None => match self.meta_after_failure(arn, Failed::Unknown).await? {
+                Some(old) => old,
+                // Deleted in between: nothing in this store deletes executions.
+                None => return Err(backend_msg(&what, "the execution vanished")),
+            },
+        };
+        // An earlier attempt of this very call succeeded unseen.
+        if get_s(&old, "cid", &what)? == Some(cid.as_str()) {
+            return Ok(Created::New);
+        }
+        self.delete_quietly(&format!("delete unused chunks of {what}"), chunk_keys)
+            .await;
+        Ok(Created::Existing(Box::new(
+            self.decode_meta(arn, &old).await?,
+        )))
+    }
+
+    async fn get_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        let what = format!("get execution {arn}");
+        let out = self
+            .call(&what, || {
+                self.client()
+                    .get_item()
+                    .table_name(self.table())
+                    .set_key(Some(key(&ex_pk(arn), "META")))
+                    .consistent_read(true)
+                    .send()
+            })
+            .await
+            .map_err(|e| backend(&what, &e))?;
+        match out.item {
+            Some(item) => Ok(Some(self.decode_meta(arn, &item).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn commit(&self, commit: Commit<'_>) -> Result<u64, StoreError> {
+        let arn = commit.arn;
+        let version = commit.expected_version + 1;
+        let what = format!("commit version {version} of {arn}");
+        let cid = nonce();
+        let snap = commit.snapshot;
+
+        let mut expr = Expr::default();
+        commit_condition(&mut expr, &commit);
+        expr.set("version", n(version));
+        expr.set("last_event_id", n(snap.last_event_id));
+        expr.set("status", s(snap.status.as_str()));
+        expr.set("cid", s(&cid));
+        place_due(&mut expr, arn, snap.status, commit.due);
+
+        let mut chunks = Vec::new();
+        let mut events = Vec::with_capacity(commit.events.len());
+        let mut events_size = 0;
+        for event in commit.events {
+            let (item, event_chunks) = event_item(arn, event, &cid)?;
+            events_size += item_size(&item);
+            events.push(item);
+            chunks.extend(event_chunks);
+        }
+        // META keeps `rec` (at most REC_INLINE_MAX inline) besides the snapshot.
+        let room = META_MAX - REC_INLINE_MAX - 1_000;
+        chunks.extend(self.place_snapshot(&mut expr, arn, version, snap, room, &cid)?);
+        let snapshot_chunked = chunks.iter().any(|c| {
+            c.get("sk")
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|sk| sk.starts_with("SNAP#"))
+        });
+        let chunk_keys = Self::keys_of(&chunks);
+        self.put_chunks(&what, chunks).await?;
+
+        let result = if events.is_empty() {
+            expr.remove("claim");
+            match self.update_meta(&what, arn, &expr, None).await? {
+                Ok(_) => Ok(version),
+                Err(failed) => self.commit_failed(&commit, &cid, failed).await,
+            }
+        } else if events.len() <= TXN_MAX_PUTS && events_size + META_MAX <= TXN_MAX_BYTES {
+            expr.remove("claim");
+            let update = Update::builder()
+                .table_name(self.table())
+                .set_key(Some(key(&ex_pk(arn), "META")))
+                .set_update_expression(expr.update_expression())
+                .set_condition_expression(expr.condition_expression())
+                .set_expression_attribute_names(expr.names())
+                .set_expression_attribute_values(expr.values())
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build()
+                .map_err(|e| backend_msg(&what, e.to_string()))?;
+            let first = TransactWriteItem::builder().update(update).build();
+            match self.transact(&what, first, events, &cid).await? {
+                Ok(()) => Ok(version),
+                Err(failed) => self.commit_failed(&commit, &cid, failed).await,
+            }
+        } else {
+            self.commit_claimed(&commit, &cid, expr, events).await
+        };
+
+        match &result {
+            Ok(_) => {
+                let had_chunks =
+                    self.mark_chunked(arn, snapshot_chunked && snap.status == Status::Running);
+                if had_chunks || snapshot_chunked {
+                    self.delete_old_snapshots(arn, version).await;
+                }
+            }
+            Err(_) => {
+                self.delete_quietly(&format!("delete unused chunks of {what}"), chunk_keys)
+                    .await;
+            }
+        }
+        result
+    }
+
+    async fn history(&self, arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
+        let pk = ex_pk(arn);
+        let what = format!("history of {arn}");
+        let out = self
+            .call(&what, || {
+                self.client()
+                    .get_item()
+                    .table_name(self.table())
+                    .set_key(Some(key(&pk, "META")))
+                    .consistent_read(true)
+                    .projection_expression("#last")
+                    .expression_attribute_names("#last", "last_event_id")
+                    .send()
+            })
+            .await
+            .map_err(|e| backend(&what, &e))?;
+        let Some(meta) = out.item else {
+            return Err(StoreError::NotFound(arn.to_string()));
+        };
+        let last: u64 = req_n(&meta, "last_event_id", &what)?;
+        if last == 0 {
+            return Ok(Vec::new());
+        }
+        let items = self
+            .query_range(&what, &pk, &ev_sk(1), &ev_sk(last), false)
+            .await?;
+        let mut events = Vec::with_capacity(items.len());
+        for item in &items {
+            let expected = events.len() as u64 + 1;
+            let sk = req_s(item, "sk", &what)?;
+            if sk != ev_sk(expected) {
+                return Err(corrupt(
+                    &what,
+                    format!("history event {expected} is missing"),
+                ));
+            }
+            let json = self
+                .read_doc(
+                    item,
+                    &pk,
+                    "ev",
+                    &format!("history event {expected} of {arn}"),
+                )
+                .await?
+                .ok_or_else(|| corrupt(&what, format!("history event {expected} is empty")))?;
+            let event: HistoryEvent = parse_json(&json, &what)?;
+            if event.id != expected {
+                return Err(corrupt(
+                    &what,
+                    format!("item {sk} holds event {}", event.id),
+                ));
+            }
+            events.push(event);
+        }
+        if events.len() as u64 != last {
+            return Err(corrupt(
+                &what,
+                format!("history event {} is missing", events.len() + 1),
+            ));
+        }
+        Ok(events)
+    }
+
+    async fn acquire(
+        &self,
+        arn: &str,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<ExecutionRecord>, StoreError> {
+        let what = format!("acquire execution {arn} for {owner}");
+        let mut expr = Expr::default();
+        expr.set("lease_owner", s(owner));
+        expr.set("lease_expires", n(now.saturating_add(lease_ms)));
+        expr.check("status", "=", s(Status::Running.as_str()));
+        let (o, v) = (expr.name("lease_owner"), expr.value(s(owner)));
+        let (e, t) = (expr.name("lease_expires"), expr.value(n(now)));
+        expr.check_raw(format!(
+            "(attribute_not_exists({o}) OR {o} = {v} OR {e} < {t})"
+        ));
+        match self
+            .update_meta(&what, arn, &expr, Some(ReturnValue::AllNew))
+            .await?
+        {
+            Ok(Some(item)) => Ok(Some(self.decode_meta(arn, &item).await?)),
+            Ok(None) => Err(corrupt(arn, "acquire returned no item")),
+            Err(Failed::Missing) => Err(StoreError::NotFound(arn.to_string())),
+            Err(_) => Ok(None),
+        }
+    }
+
+    async fn renew(
+        &self,
+        arn: &str,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let what = format!("renew lease of {arn} for {owner}");
+        let mut expr = Expr::default();
+        expr.set("lease_expires", n(now.saturating_add(lease_ms)));
+        expr.check("lease_owner", "=", s(owner));
+        match self.update_meta(&what, arn, &expr, None).await? {
+            Ok(_) => Ok(true),
+            Err(Failed::Missing) => Err(StoreError::NotFound(arn.to_string())),
+            Err(_) => Ok(false),
+        }
+    }
+
+    async fn release(&self, arn: &str, owner: &str) -> Result<(), StoreError> {
+        let what = format!("release lease of {arn} for {owner}");
+        let mut expr = Expr::default();
+        expr.remove("lease_owner");
+        expr.remove("lease_expires");
+        expr.check("lease_owner", "=", s(owner));
+        // Not held (or no such execution): nothing to do.
+        let _ = self.update_meta(&what, arn, &expr, None).await?;
+        Ok(())
+    }
+
+    async fn due_executions(&self, now: i64, limit: usize) -> Result<Vec<String>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut shards = JoinSet::new();
+        for shard in 0..DUE_SHARDS {
+            let store = self.clone();
+            shards.spawn(
+                async move { store.due_in_shard(shard, now, limit).await }
+                    .instrument(tracing::Span::current()),
+            );
+        }
+        let mut due = Vec::new();
+        while let Some(done) = shards.join_next().await {
+            let found = done
+                .map_err(|e| backend_msg("query due executions", format!("task failed: {e}")))??;
+            due.extend(found);
+        }
+        due.sort();
+        Ok(due.into_iter().take(limit).map(|(_, arn)| arn).collect())
+    }
+}
+
+impl DynamoStore {
+    /// Up to `limit` executions of one due shard, due by `now` with no live lease, as
+    /// (due, ARN) in due order.
+    async fn due_in_shard(
+        &self,
+        shard: u32,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let what = format!("query due executions (shard {shard})");
+        let page = i32::try_from(limit.clamp(25, 1_000)).unwrap_or(1_000);
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .call(&what, || {
+                    self.client()
+                        .query()
+                        .table_name(self.table())
+                        .index_name(DUE_INDEX)
+                        .key_condition_expression("#gpk = :shard AND #gsk <= :now")
+                        .filter_expression("attribute_not_exists(#exp) OR #exp < :ms")
+                        .expression_attribute_names("#gpk", "gsi1pk")
+                        .expression_attribute_names("#gsk", "gsi1sk")
+                        .expression_attribute_names("#exp", "lease_expires")
+                        .expression_attribute_names("#pk", "pk")
+                        .expression_attribute_names("#due", "due")
+                        .expression_attribute_values(":shard", s(format!("DUE#{shard}")))
+                        .expression_attribute_values(":now", s(due_sort_key(now)))
+                        .expression_attribute_values(":ms", n(now))
+                        .projection_expression("#pk, #due")
+                        .limit(page)
+                        .set_exclusive_start_key(start.clone())
+                        .send()
+                })
+                .await
+                .map_err(|e| backend(&what, &e))?;
+            for item in out.items.unwrap_or_default() {
+                let pk = req_s(&item, "pk", &what)?;
+                let arn = pk
+                    .strip_prefix("EX#")
+                    .ok_or_else(|| corrupt(&what, format!("index entry {pk} is no execution")))?;
+                let due: i64 = req_n(&item, "due", &what)?;
+                found.push((due, arn.to_string()));
+                if found.len() == limit {
+                    return Ok(found);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(found),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use serde_json::json;
+
+    fn endpoint() -> String {
+        std::env::var("STEPFN_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+            panic!(
+                "STEPFN_TEST_DYNAMODB_ENDPOINT is not set: the DynamoDB tests need DynamoDB Local. \
+                 Run `bash infra/test.sh`, or `bash infra/dynamodb-local.sh install && bash \
+                 infra/dynamodb-local.sh start` and then `eval \"$(bash infra/dynamodb-local.sh env)\"`"
+            )
+        })
+    }
+
+    /// A store on a new table of its own.
+    async fn fresh_store() -> DynamoStore {
+        let table = format!("stepfn-test-{}", nonce());
+        let store = DynamoStore::connect(&table, Some(&endpoint()))
+            .await
+            .expect("connect");
+        store.init().await.expect("init");
+        store
+    }
+
+    fn event(id: u64, payload: &str) -> HistoryEvent {
+        let mut details = serde_json::Map::new();
+        details.insert(
+            "passStateEnteredEventDetails".into(),
+            json!({"name": "P", "input": payload}),
+        );
+        HistoryEvent {
+            id,
+            previous_event_id: id - 1,
+            timestamp: 1_700_000_000_000 + id as i64,
+            event_type: "PassStateEntered".into(),
+            details,
+        }
+    }
+
+    fn snapshot(last_event_id: u64, status: Status) -> Snapshot {
+        Snapshot {
+            frame_count: 1,
+            frames: Vec::new(),
+            status,
+            output: None,
+            error: None,
+            stop_time: None,
+            last_event_id,
+            transitions: last_event_id,
+            waits: 0,
+        }
+    }
+
+    /// A new execution, due at `due`, created in `store`.
+    async fn execution(store: &DynamoStore, name: &str, due: Option<i64>) -> String {
+        let info = ExecutionInfo::local("m", &format!("{name}-{}", nonce()), 1_000);
+        let mut record = ExecutionRecord::new(info, json!({"n": name}));
+        record.due = due;
+        let arn = record.info.arn.clone();
+        assert_eq!(
+            store.create_execution(&record).await.expect("create"),
+            Created::New
+        );
+        arn
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dynamo_store_passes_the_store_suite() {
+        let store = fresh_store().await;
+        crate::store::suite::run(&store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn init_is_idempotent() {
+        let store = fresh_store().await;
+        store.init().await.expect("second init");
+        let other = DynamoStore::connect(store.table(), Some(&endpoint()))
+            .await
+            .expect("connect");
+        other.init().await.expect("init from another store");
+        execution(&other, "after-init", Some(1)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_commits_at_one_version_let_exactly_one_win() {
+        let store = fresh_store().await;
+        for round in 0..8 {
+            let arn = execution(&store, &format!("race{round}"), Some(1)).await;
+            store.acquire(&arn, "w", 2, 60_000).await.expect("acquire");
+            let tasks: Vec<_> = ["a", "b"]
+                .into_iter()
+                .map(|payload| {
+                    let (store, arn) = (store.clone(), arn.clone());
+                    tokio::spawn(async move {
+                        let events: Vec<HistoryEvent> =
+                            (1..=3).map(|i| event(i, payload)).collect();
+                        let snap = snapshot(3, Status::Running);
+                        let result = store
+                            .commit(Commit {
+                                arn: &arn,
+                                expected_version: 0,
+                                owner: "w",
+                                events: &events,
+                                snapshot: &snap,
+                                due: None,
+                            })
+                            .await;
+                        (result, events)
+                    })
+                })
+                .collect();
+            let mut winners = Vec::new();
+            for task in tasks {
+                match task.await.expect("task") {
+                    (Ok(v), events) => winners.push((v, events)),
+                    (Err(StoreError::Conflict { .. }), _) => {}
+                    (Err(e), _) => panic!("unexpected error: {e}"),
+                }
+            }
+            assert_eq!(winners.len(), 1, "exactly one commit wins");
+            assert_eq!(winners[0].0, 1);
+            let history = store.history(&arn).await.expect("history");
+            assert_eq!(history, winners[0].1, "the history is the winner's");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn due_executions_offers_only_due_unleased_executions() {
+        let store = fresh_store().await;
+        let due = execution(&store, "due", Some(100)).await;
+        let later = execution(&store, "later", Some(5_000)).await;
+        let never = execution(&store, "never", None).await;
+        let leased = execution(&store, "leased", Some(100)).await;
+        store
+            .acquire(&leased, "w", 900, 10_000)
+            .await
+            .expect("acquire");
+        let lapsed = execution(&store, "lapsed", Some(200)).await;
+        store.acquire(&lapsed, "w", 100, 10).await.expect("acquire");
+        let released = execution(&store, "released", Some(300)).await;
+        store
+            .acquire(&released, "w", 900, 10_000)
+            .await
+            .expect("acquire");
+        store.release(&released, "w").await.expect("release");
+        let finished = execution(&store, "finished", Some(100)).await;
+        store
+            .acquire(&finished, "w", 900, 10_000)
+            .await
+            .expect("acquire");
+        store
+            .commit(Commit {
+                arn: &finished,
+                expected_version: 0,
+                owner: "w",
+                events: &[event(1, "x")],
+                snapshot: &snapshot(1, Status::Succeeded),
+                due: Some(100),
+            })
+            .await
+            .expect("commit");
+        store.release(&finished, "w").await.expect("release");
+
+        let offered = store.due_executions(1_000, 100).await.expect("due");
+        assert_eq!(offered, vec![due.clone(), lapsed.clone(), released.clone()]);
+        assert_eq!(
+            store.due_executions(1_000, 2).await.expect("due"),
+            vec![due, lapsed]
+        );
+        let offered = store.due_executions(20_000, 100).await.expect("due");
+        assert!(offered.contains(&later) && offered.contains(&leased));
+        assert!(!offered.contains(&never) && !offered.contains(&finished));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_commit_is_one_request() {
+        let store = fresh_store().await;
+        let arn = execution(&store, "small", Some(1)).await;
+        store.acquire(&arn, "w", 2, 60_000).await.expect("acquire");
+        let before = store.request_count();
+        let events: Vec<HistoryEvent> = (1..=4).map(|i| event(i, "x")).collect();
+        let v = store
+            .commit(Commit {
+                arn: &arn,
+                expected_version: 0,
+                owner: "w",
+                events: &events,
+                snapshot: &snapshot(4, Status::Running),
+                due: Some(10),
+            })
+            .await
+            .expect("commit");
+        assert_eq!(v, 1);
+        assert_eq!(store.request_count() - before, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn commits_beyond_one_transaction_keep_every_event() {
+        let store = fresh_store().await;
+        let arn = execution(&store, "large", Some(1)).await;
+        store.acquire(&arn, "w", 2, 60_000).await.expect("acquire");
+        // 250 events, one of them beyond the item limit, and a chunked snapshot.
+        let big = "e".repeat(500 * 1024);
+        let mut events: Vec<HistoryEvent> = (1..=250).map(|i| event(i, "x")).collect();
+        events[100] = event(101, &big);
+        let mut snap = snapshot(250, Status::Running);
+        snap.output = Some(json!({"big": "s".repeat(800 * 1024)}));
+        let v = store
+            .commit(Commit {
+                arn: &arn,
+                expected_version: 0,
+                owner: "w",
+                events: &events,
+                snapshot: &snap,
+                due: Some(10),
+            })
+            .await
+            .expect("commit");
+        assert_eq!(v, 1);
+        assert_eq!(store.history(&arn).await.expect("history"), events);
+        let record = store
+            .get_execution(&arn)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(record.snapshot, Some(snap));
+
+        // A stale writer's large commit changes nothing.
+        let stale = store
+            .commit(Commit {
+                arn: &arn,
+                expected_version: 0,
+                owner: "w",
+                events: &(251..=400).map(|i| event(i, "y")).collect::<Vec<_>>(),
+                snapshot: &snapshot(400, Status::Running),
+                due: None,
+            })
+            .await;
+        assert!(
+            matches!(stale, Err(StoreError::Conflict { .. })),
+            "{stale:?}"
+        );
+        assert_eq!(store.history(&arn).await.expect("history"), events);
+
+        // The next commit (small snapshot) deletes the chunks of the previous snapshot.
+        let v = store
+            .commit(Commit {
+                arn: &arn,
+                expected_version: 1,
+                owner: "w",
+                events: &[event(251, "z")],
+                snapshot: &snapshot(251, Status::Running),
+                due: Some(10),
+            })
+            .await
+            .expect("commit");
+        assert_eq!(v, 2);
+        let left = store
+            .query_range("test", &ex_pk(&arn), "SNAP#", "SNAP#~", true)
+            .await
+            .expect("query");
+        assert!(left.is_empty(), "old snapshot chunks are deleted: {left:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unreachable_endpoint_fails_after_the_retry_window() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        let store =
+            DynamoStore::connect("stepfn-nowhere", Some(&format!("http://127.0.0.1:{port}")))
+                .await
+                .expect("connect")
+                .with_retry_window(Duration::from_millis(500));
+        let started = Instant::now();
+        let err = store.get_execution("arn:x").await.expect_err("no endpoint");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(store.request_count() > 1, "transient failures are retried");
+        assert!(
+            err.to_string().starts_with("get execution arn:x: "),
+            "{err}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod probe {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore]
+    async fn probe() {
+        let ep = std::env::var("STEPFN_TEST_DYNAMODB_ENDPOINT").unwrap();
+        let store = DynamoStore::connect(&format!("probe-{}", nonce()), Some(&ep))
+            .await
+            .unwrap();
+        store.init().await.unwrap();
+        let info = ExecutionInfo::local("m", "e1", 1);
+        let arn = info.arn.clone();
+        store
+            .create_execution(&ExecutionRecord::new(info, json!({})))
+            .await
+            .unwrap();
+        // UpdateItem condition failure
+        let mut expr = Expr::default();
+        expr.set("lease_expires", n(5));
+        expr.check("lease_owner", "=", s("nobody"));
+        match store.update_meta("probe", &arn, &expr, None).await.unwrap() {
+            Ok(_) => println!("update: ok?!"),
+            Err(Failed::Found(i)) => println!("update: found {} attrs", i.len()),
+            Err(Failed::Missing) => println!("update: missing"),
+            Err(Failed::Unknown) => println!("update: unknown"),
+        }
+        // Transaction condition failure
+        let update = Update::builder()
+            .table_name(store.table())
+            .set_key(Some(key(&ex_pk(&arn), "META")))
+            .set_update_expression(expr.update_expression())
+            .set_condition_expression(expr.condition_expression())
+            .set_expression_attribute_names(expr.names())
+            .set_expression_attribute_values(expr.values())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .unwrap();
+        match store
+            .transact(
+                "probe",
+                TransactWriteItem::builder().update(update).build(),
+                vec![key(&ex_pk(&arn), "EV#x")],
+                &nonce(),
+            )
+            .await
+            .unwrap()
+        {
+            Ok(_) => println!("txn: ok?!"),
+            Err(Failed::Found(i)) => println!("txn: found {} attrs", i.len()),
+            Err(Failed::Missing) => println!("txn: missing"),
+            Err(Failed::Unknown) => println!("txn: unknown"),
+        }
+        // PutItem create failure
+        let info = ExecutionInfo::local("m", "e1", 1);
+        let before = store.request_count();
+        let r = store
+            .create_execution(&ExecutionRecord::new(info, json!({})))
+            .await
+            .unwrap();
+        println!(
+            "create again: {:?} requests {}",
+            matches!(r, Created::Existing(_)),
+            store.request_count() - before
+        );
+        // Throughput with 16 concurrent executions.
+        for conc in [1usize, 16] {
+            let per = 100u64;
+            let t = Instant::now();
+            let before = store.request_count();
+            let mut tasks = Vec::new();
+            for c in 0..conc {
+                let store = store.clone();
+                tasks.push(tokio::spawn(async move {
+                    let info = ExecutionInfo::local("m", &format!("c{c}-{}", nonce()), 1);
+                    let arn = info.arn.clone();
+                    store
+                        .create_execution(&ExecutionRecord::new(info, json!({})))
+                        .await
+                        .unwrap();
+                    store.acquire(&arn, "w", 1, 1_000_000_000).await.unwrap();
+                    for v in 0..per {
+                        let events: Vec<HistoryEvent> = (v * 3 + 1..=v * 3 + 3)
+                            .map(|i| HistoryEvent {
+                                id: i,
+                                previous_event_id: i - 1,
+                                timestamp: 1,
+                                event_type: "PassStateEntered".into(),
+                                details: serde_json::Map::new(),
+                            })
+                            .collect();
+                        let mut snap = Snapshot {
+                            frame_count: 1,
+                            frames: Vec::new(),
+                            status: Status::Running,
+                            output: None,
+                            error: None,
+                            stop_time: None,
+                            last_event_id: v * 3 + 3,
+                            transitions: 0,
+                            waits: 0,
+                        };
+                        snap.output = Some(json!({"x": "y".repeat(500)}));
+                        store
+                            .commit(Commit {
+                                arn: &arn,
+                                expected_version: v,
+                                owner: "w",
+                                events: &events,
+                                snapshot: &snap,
+                                due: Some(5),
+                            })
+                            .await
+                            .unwrap();
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+            let total = conc as u64 * per;
+            println!(
+                "txn commits x{conc}: {:.0}/s, {:.2} requests each",
+                total as f64 / t.elapsed().as_secs_f64(),
+                (store.request_count() - before) as f64 / total as f64
+            );
+            let t = Instant::now();
+            let mut tasks = Vec::new();
+            for c in 0..conc {
+                let store = store.clone();
+                tasks.push(tokio::spawn(async move {
+                    let pk = format!("RAW{c}");
+                    for v in 0..per {
+                        let reqs: Vec<WriteRequest> = (0..3)
+                            .map(|i| {
+                                WriteRequest::builder()
+                                    .put_request(
+                                        PutRequest::builder()
+                                            .set_item(Some({
+                                                let mut it = key(&pk, &format!("EV#{v}-{i}"));
+                                                it.insert(
+                                                    "ev".into(),
+                                                    s("{\"id\":1,\"type\":\"PassStateEntered\"}"),
+                                                );
+                                                it
+                                            }))
+                                            .build()
+                                            .unwrap(),
+                                    )
+                                    .build()
+                            })
+                            .collect();
+                        store.batch_write("raw", reqs).await.unwrap();
+                        store
+                            .client()
+                            .update_item()
+                            .table_name(store.table())
+                            .set_key(Some(key(&pk, "META")))
+                            .update_expression("SET #v = :v, snap = :s")
+                            .expression_attribute_names("#v", "version")
+                            .expression_attribute_values(":v", n(v))
+                            .expression_attribute_values(":s", s("y".repeat(800)))
+                            .send()
+                            .await
+                            .unwrap();
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+            println!(
+                "raw two-phase x{conc}: {:.0}/s",
+                total as f64 / t.elapsed().as_secs_f64()
+            );
+            let t = Instant::now();
+            let mut tasks = Vec::new();
+            for c in 0..conc {
+                let store = store.clone();
+                tasks.push(tokio::spawn(async move {
+                    let pk = format!("RAWU{c}");
+                    for v in 0..per {
+                        store
+                            .client()
+                            .update_item()
+                            .table_name(store.table())
+                            .set_key(Some(key(&pk, "META")))
+                            .update_expression("SET #v = :v, snap = :s, tail = :t")
+                            .expression_attribute_names("#v", "version")
+                            .expression_attribute_values(":v", n(v))
+                            .expression_attribute_values(":s", s("y".repeat(800)))
+                            .expression_attribute_values(":t", s("z".repeat(300)))
+                            .send()
+                            .await
+                            .unwrap();
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+            println!(
+                "raw update-only x{conc}: {:.0}/s",
+                total as f64 / t.elapsed().as_secs_f64()
+            );
+        }
+    }
+}

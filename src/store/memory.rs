@@ -88,20 +88,14 @@ impl Store for MemoryStore {
             if first.id != committed + 1 {
                 return Err(StoreError::Corrupt {
                     what: commit.arn.to_string(),
-                    reason: format!(
-                        "events must follow event {committed}, got {}",
-                        first.id
-                    ),
+                    reason: format!("events must follow event {committed}, got {}", first.id),
                 });
             }
         }
         let history = inner.history.entry(commit.arn.to_string()).or_default();
         history.truncate(committed as usize);
         history.extend(commit.events.iter().cloned());
-        let record = inner
-            .executions
-            .get_mut(commit.arn)
-            .expect("checked above");
+        let record = inner.executions.get_mut(commit.arn).expect("checked above");
         let snap = commit.snapshot;
         record.status = snap.status;
         record.output = snap.output.clone();

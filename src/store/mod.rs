@@ -210,8 +210,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Gives up `owner`'s lease (no-op when not held).
-    fn release(&self, arn: &str, owner: &str)
-        -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn release(
+        &self,
+        arn: &str,
+        owner: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Running executions due by `now` whose lease is free or lapsed, at most `limit`.
     fn due_executions(

@@ -68,9 +68,18 @@ pub(crate) async fn run<S: Store>(store: &S) {
     assert!(due.contains(&arn), "a new execution is due at once");
 
     // Leases: one owner at a time, until it lapses.
-    let got = store.acquire(&arn, "w1", 2_000, 10_000).await.expect("acquire");
+    let got = store
+        .acquire(&arn, "w1", 2_000, 10_000)
+        .await
+        .expect("acquire");
     assert_eq!(got.map(|r| r.version), Some(0));
-    assert_eq!(store.acquire(&arn, "w2", 2_001, 10_000).await.expect("acquire"), None);
+    assert_eq!(
+        store
+            .acquire(&arn, "w2", 2_001, 10_000)
+            .await
+            .expect("acquire"),
+        None
+    );
     let due = store.due_executions(2_001, 100).await.expect("due");
     assert!(!due.contains(&arn), "a leased execution is not offered");
 
@@ -99,7 +108,10 @@ pub(crate) async fn run<S: Store>(store: &S) {
             due: None,
         })
         .await;
-    assert!(matches!(stale, Err(StoreError::Conflict { .. })), "{stale:?}");
+    assert!(
+        matches!(stale, Err(StoreError::Conflict { .. })),
+        "{stale:?}"
+    );
     let not_owner = store
         .commit(Commit {
             arn: &arn,
@@ -110,16 +122,32 @@ pub(crate) async fn run<S: Store>(store: &S) {
             due: None,
         })
         .await;
-    assert!(matches!(not_owner, Err(StoreError::Conflict { .. })), "{not_owner:?}");
+    assert!(
+        matches!(not_owner, Err(StoreError::Conflict { .. })),
+        "{not_owner:?}"
+    );
     let history = store.history(&arn).await.expect("history");
-    assert_eq!(history, events, "failed commits leave the history as it was");
-    let rec = store.get_execution(&arn).await.expect("get").expect("exists");
-    assert_eq!((rec.version, rec.last_event_id, rec.due), (1, 3, Some(5_000)));
+    assert_eq!(
+        history, events,
+        "failed commits leave the history as it was"
+    );
+    let rec = store
+        .get_execution(&arn)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        (rec.version, rec.last_event_id, rec.due),
+        (1, 3, Some(5_000))
+    );
     assert_eq!(rec.snapshot, Some(snap));
 
     // A lapsed lease passes to another worker; the old owner can no longer commit.
     assert!(store.renew(&arn, "w1", 3_000, 1_000).await.expect("renew"));
-    let taken = store.acquire(&arn, "w2", 4_001, 10_000).await.expect("acquire");
+    let taken = store
+        .acquire(&arn, "w2", 4_001, 10_000)
+        .await
+        .expect("acquire");
     assert_eq!(taken.map(|r| r.version), Some(1));
     assert!(!store.renew(&arn, "w1", 4_002, 1_000).await.expect("renew"));
     let lost = store
@@ -150,7 +178,11 @@ pub(crate) async fn run<S: Store>(store: &S) {
         .await
         .expect("big commit");
     assert_eq!(v, 2);
-    let rec = store.get_execution(&arn).await.expect("get").expect("exists");
+    let rec = store
+        .get_execution(&arn)
+        .await
+        .expect("get")
+        .expect("exists");
     assert_eq!(rec.status, Status::Succeeded);
     assert_eq!(rec.due, None, "a finished execution is never due");
     assert_eq!(rec.snapshot, Some(big_snap));
@@ -159,7 +191,10 @@ pub(crate) async fn run<S: Store>(store: &S) {
     assert_eq!(history.len(), 5);
     assert_eq!(history[3], big_events[0]);
     assert_eq!(
-        store.acquire(&arn, "w3", 9_999_999, 10).await.expect("acquire"),
+        store
+            .acquire(&arn, "w3", 9_999_999, 10)
+            .await
+            .expect("acquire"),
         None,
         "a finished execution cannot be leased"
     );

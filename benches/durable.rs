@@ -1,0 +1,234 @@
+//! Durable throughput against DynamoDB Local, measured in one run beside a raw single-client
+//! PutItem loop from the same binary.
+//!
+//! Needs a running DynamoDB Local: `bash infra/dynamodb-local.sh install && export
+//! STEPFN_TEST_DYNAMODB_ENDPOINT=$(bash infra/dynamodb-local.sh start)`, then
+//! `cargo bench --bench durable`. Prints, per bench: transitions/s, DynamoDB requests per
+//! transition, and for the task chain the p50/p99 latency of one committed step.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use stepfn::commands::{self, AnyStore};
+use stepfn::engine::durable::DurableOptions;
+use stepfn::engine::history::HistoryEvent;
+use stepfn::store::dynamodb::DynamoStore;
+use stepfn::store::{Commit, Created, ExecutionRecord, MachineRecord, Store, StoreError};
+use stepfn::tasks::mock::{MockInvoker, TestCase};
+use stepfn::tasks::{NoIntegrations, TaskInvoker};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// A store that times its commits.
+#[derive(Clone)]
+struct Timed {
+    inner: AnyStore,
+    commits: Arc<Mutex<Vec<Duration>>>,
+}
+
+impl Store for Timed {
+    async fn put_machine(&self, m: &MachineRecord) -> Result<(), StoreError> {
+        self.inner.put_machine(m).await
+    }
+    async fn get_machine(&self, arn: &str) -> Result<Option<MachineRecord>, StoreError> {
+        self.inner.get_machine(arn).await
+    }
+    async fn create_execution(&self, r: &ExecutionRecord) -> Result<Created, StoreError> {
+        self.inner.create_execution(r).await
+    }
+    async fn get_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        self.inner.get_execution(arn).await
+    }
+    async fn commit(&self, c: Commit<'_>) -> Result<u64, StoreError> {
+        let t = Instant::now();
+        let r = self.inner.commit(c).await;
+        if let Ok(mut v) = self.commits.lock() {
+            v.push(t.elapsed());
+        }
+        r
+    }
+    async fn history(&self, arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
+        self.inner.history(arn).await
+    }
+    async fn acquire(
+        &self,
+        arn: &str,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<ExecutionRecord>, StoreError> {
+        self.inner.acquire(arn, owner, now, lease_ms).await
+    }
+    async fn renew(
+        &self,
+        arn: &str,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        self.inner.renew(arn, owner, now, lease_ms).await
+    }
+    async fn release(&self, arn: &str, owner: &str) -> Result<(), StoreError> {
+        self.inner.release(arn, owner).await
+    }
+    async fn due_executions(&self, now: i64, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.inner.due_executions(now, limit).await
+    }
+}
+
+fn read(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("benches/machines")
+        .join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn run_bench(
+    store: &Timed,
+    dynamo: &DynamoStore,
+    name: &str,
+    definition: Value,
+    input: Value,
+    executions: usize,
+    invoker: Arc<dyn TaskInvoker>,
+) {
+    let machine = commands::machine_record(name, definition, 0);
+    store.put_machine(&machine).await.expect("put machine");
+    let options = DurableOptions {
+        owner: "bench".into(),
+        lease_ms: 600_000,
+        park_after_ms: None,
+        virtual_clock: true,
+    };
+    if let Ok(mut c) = store.commits.lock() {
+        c.clear();
+    }
+    let requests_before = dynamo.request_count();
+    let started = Instant::now();
+    let mut transitions = 0u64;
+    for i in 0..executions {
+        let rec = stepfn::engine::durable::start_execution(
+            store,
+            &machine,
+            &format!("{name}-{}-{i}", uuid::Uuid::new_v4().simple()),
+            input.clone(),
+            chrono::Utc::now().timestamp_millis(),
+        )
+        .await
+        .expect("start");
+        let cache = stepfn::engine::durable::MachineCache::default();
+        let out = stepfn::engine::durable::drive_execution(
+            store,
+            &rec.info.arn,
+            Arc::clone(&invoker),
+            &cache,
+            &options,
+            None,
+        )
+        .await
+        .expect("drive");
+        assert_eq!(
+            out,
+            stepfn::engine::durable::DriveOutcome::Finished(stepfn::engine::Status::Succeeded),
+            "{name}"
+        );
+        let done = store
+            .get_execution(&rec.info.arn)
+            .await
+            .expect("get")
+            .expect("exists");
+        transitions += done.snapshot.map(|s| s.transitions).unwrap_or_default();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let requests = dynamo.request_count() - requests_before;
+    let mut commits = store.commits.lock().map(|c| c.clone()).unwrap_or_default();
+    commits.sort();
+    println!(
+        "{name:<22} {:>9.0} transitions/s  {:>6.3} requests/transition  {} commits, p50 {:.2} ms, p99 {:.2} ms  ({transitions} transitions, {executions} executions, {elapsed:.2} s)",
+        transitions as f64 / elapsed,
+        requests as f64 / transitions.max(1) as f64,
+        commits.len(),
+        percentile(&commits, 0.5).as_secs_f64() * 1000.0,
+        percentile(&commits, 0.99).as_secs_f64() * 1000.0,
+    );
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing else to parse.
+    let endpoint = std::env::var("STEPFN_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "STEPFN_TEST_DYNAMODB_ENDPOINT is not set: start DynamoDB Local with \
+             `bash infra/dynamodb-local.sh install && bash infra/dynamodb-local.sh start` and \
+             export the endpoint it prints"
+        )
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let table = format!("bench{}", std::process::id());
+        let dynamo = DynamoStore::connect(&table, Some(&endpoint)).await.expect("connect");
+        dynamo.init().await.expect("create table");
+        // The raw baseline: single-client PutItem of a small item.
+        let n = 2_000;
+        let mut lat = Vec::with_capacity(n);
+        let t = Instant::now();
+        for i in 0..n {
+            let s = Instant::now();
+            dynamo.raw_put("RAW", &format!("{i:08}")).await.expect("put");
+            lat.push(s.elapsed());
+        }
+        let secs = t.elapsed().as_secs_f64();
+        lat.sort();
+        println!(
+            "raw PutItem (1 client)  {:>9.0} items/s       p50 {:.2} ms, p99 {:.2} ms",
+            n as f64 / secs,
+            percentile(&lat, 0.5).as_secs_f64() * 1000.0,
+            percentile(&lat, 0.99).as_secs_f64() * 1000.0,
+        );
+        let store = Timed {
+            inner: AnyStore::Dynamo(dynamo.clone()),
+            commits: Arc::default(),
+        };
+        let none: Arc<dyn TaskInvoker> = Arc::new(NoIntegrations);
+        run_bench(&store, &dynamo, "pass-chain", read("pass-chain.asl.json"), read("pass-chain.input.json"), 20, Arc::clone(&none)).await;
+        run_bench(&store, &dynamo, "map-fanout", read("map-fanout.asl.json"), read("map-fanout.input.json"), 1, Arc::clone(&none)).await;
+        // One commit per step: a chain of 50 mocked tasks (each task is committed before it
+        // is invoked, and its result after).
+        let mut states = serde_json::Map::new();
+        for i in 0..50 {
+            let mut s = json!({"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f", "ResultPath": "$.last"});
+            if let Some(o) = s.as_object_mut() {
+                if i == 49 {
+                    o.insert("End".into(), json!(true));
+                } else {
+                    o.insert("Next".into(), json!(format!("T{}", i + 1)));
+                }
+            }
+            states.insert(format!("T{i}"), s);
+        }
+        let mut responses = serde_json::Map::new();
+        for i in 0..50 {
+            responses.insert(format!("T{i}"), json!({"0": {"Return": {"ok": i}}}));
+        }
+        let case = TestCase::from_state_responses(&Value::Object(responses)).expect("mocks");
+        let mocks: Arc<dyn TaskInvoker> = Arc::new(MockInvoker::new(case, Arc::new(NoIntegrations)));
+        run_bench(&store, &dynamo, "task-chain", json!({"StartAt": "T0", "States": states}), json!({}), 5, mocks).await;
+    });
+}
