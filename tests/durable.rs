@@ -220,7 +220,12 @@ fn start_worker_describe_history_round_trip() {
     );
     assert_eq!(describe(&table, &endpoint, &arn)["status"], "RUNNING");
     let mut worker = spawn_worker(&table, &endpoint, &["--idle-exit-seconds", "3"]);
-    wait_until_done(&table, &endpoint, std::slice::from_ref(&arn), Duration::from_secs(60));
+    wait_until_done(
+        &table,
+        &endpoint,
+        std::slice::from_ref(&arn),
+        Duration::from_secs(60),
+    );
     let d = describe(&table, &endpoint, &arn);
     assert_eq!(d["status"], "SUCCEEDED");
     assert_eq!(d["output"], json!({"sum": 5}).to_string());
@@ -293,7 +298,12 @@ fn kill_dash_nine_at_twenty_moments_loses_and_doubles_nothing() {
         if kills >= 20 {
             // Enough interruptions: let a last worker finish.
             let mut last = spawn_worker(&table, &endpoint, &["--lease-seconds", "1"]);
-            wait_until_done(&table, &endpoint, std::slice::from_ref(&arn), Duration::from_secs(120));
+            wait_until_done(
+                &table,
+                &endpoint,
+                std::slice::from_ref(&arn),
+                Duration::from_secs(120),
+            );
             last.kill().ok();
             last.wait().ok();
             break;
@@ -499,7 +509,12 @@ fn store_outage_mid_run_is_retried_and_corrupts_nothing() {
     proxy.set_down(true);
     std::thread::sleep(Duration::from_secs(5));
     proxy.set_down(false);
-    wait_until_done(&table, &endpoint, std::slice::from_ref(&arn), Duration::from_secs(120));
+    wait_until_done(
+        &table,
+        &endpoint,
+        std::slice::from_ref(&arn),
+        Duration::from_secs(120),
+    );
     worker.kill().ok();
     worker.wait().ok();
     let d = describe(&table, &endpoint, &arn);
