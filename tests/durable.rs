@@ -529,3 +529,54 @@ fn store_outage_mid_run_is_retried_and_corrupts_nothing() {
         "the outage is logged: {logged}"
     );
 }
+
+#[test]
+fn sigterm_commits_and_releases_the_lease() {
+    let endpoint = endpoint();
+    let table = new_table(&endpoint);
+    let mut states = serde_json::Map::new();
+    for i in 0..8 {
+        let mut state = json!({"Type": "Wait", "Seconds": 1});
+        if let Some(obj) = state.as_object_mut() {
+            if i == 7 {
+                obj.insert("End".into(), json!(true));
+            } else {
+                obj.insert("Next".into(), json!(format!("S{}", i + 1)));
+            }
+        }
+        states.insert(format!("S{i}"), state);
+    }
+    let def = write_temp("term.asl.json", &json!({"StartAt": "S0", "States": states}));
+    let out = ok_json(&start(&def, &table, &endpoint, "term", &json!({})));
+    let arn = out["executionArn"].as_str().expect("arn").to_string();
+    // A long lease: if SIGTERM did not release it, nobody could resume for 5 minutes.
+    let mut first = spawn_worker(&table, &endpoint, &["--lease-seconds", "300"]);
+    std::thread::sleep(Duration::from_millis(2500));
+    let killed = Command::new("kill")
+        .args(["-TERM", &first.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let stopped = Instant::now();
+    let status = first.wait().expect("worker exits");
+    assert!(
+        status.success(),
+        "worker exits cleanly on SIGTERM: {status:?}"
+    );
+    assert!(
+        stopped.elapsed() < Duration::from_secs(10),
+        "SIGTERM is handled promptly"
+    );
+    assert_eq!(describe(&table, &endpoint, &arn)["status"], "RUNNING");
+    let mut second = spawn_worker(&table, &endpoint, &["--lease-seconds", "300"]);
+    wait_until_done(
+        &table,
+        &endpoint,
+        std::slice::from_ref(&arn),
+        Duration::from_secs(60),
+    );
+    second.kill().ok();
+    second.wait().ok();
+    assert_eq!(describe(&table, &endpoint, &arn)["status"], "SUCCEEDED");
+    check_history(&history(&table, &endpoint, &arn));
+}
