@@ -104,6 +104,12 @@ const INLINE_MAX: usize = 350_000;
 const REC_INLINE_MAX: usize = 32 * 1024;
 /// Room in META for the inline snapshot, besides the other attributes.
 const META_MAX: usize = 380_000;
+/// The largest total of event JSON kept in META's `tail` before it is copied to event items.
+/// A bigger tail means fewer copies (requests) but a bigger META, rewritten (and paid for) at
+/// every commit.
+const TAIL_MAX: usize = 16 * 1024;
+/// The most events one commit adds to the tail (an expression has at most 4 KB).
+const TAIL_EVENTS_MAX: usize = 32;
 /// Items of one transaction (DynamoDB allows 100; one is META).
 const TXN_MAX_PUTS: usize = 99;
 /// Bytes of one transaction (DynamoDB allows 4 MB).
@@ -171,7 +177,16 @@ fn corrupt(what: impl Into<String>, reason: impl Into<String>) -> StoreError {
 fn is_transient<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
     match err {
         SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
-        SdkError::DispatchFailure(failure) => !failure.is_user(),
+        // Connection failures are `io`; hyper's incomplete message is an `other` marked
+        // transient (its kind type is not re-exported: compared by name). Other `other`s, such as
+        // credentials that cannot be loaded, are not worth a minute of retries.
+        SdkError::DispatchFailure(failure) => {
+            failure.is_io()
+                || failure.is_timeout()
+                || failure
+                    .as_other()
+                    .is_some_and(|kind| format!("{kind:?}") == "TransientError")
+        }
         SdkError::ServiceError(service) => {
             matches!(
                 err.code(),
@@ -182,6 +197,7 @@ fn is_transient<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
                         | "InternalServerError"
                         | "ServiceUnavailable"
                         | "TransactionInProgressException"
+                        | "TransactionConflictException"
                 )
             ) || service.raw().status().is_server_error()
         }
@@ -374,7 +390,7 @@ struct RecIn {
 }
 
 /// An update expression with its condition, names and values.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Expr {
     set: Vec<String>,
     remove: Vec<String>,
@@ -388,6 +404,19 @@ impl Expr {
     fn set(&mut self, name: &str, value: AttributeValue) {
         let (pn, pv) = self.name_value(name, value);
         self.set.push(format!("{pn} = {pv}"));
+    }
+
+    /// `SET map.key = value`.
+    fn set_in(&mut self, map: &str, key: &str, value: AttributeValue) {
+        let (pm, pk) = (self.name(map), self.name(key));
+        let pv = self.value(value);
+        self.set.push(format!("{pm}.{pk} = {pv}"));
+    }
+
+    /// `SET name = name + value`.
+    fn add(&mut self, name: &str, value: AttributeValue) {
+        let (pn, pv) = self.name_value(name, value);
+        self.set.push(format!("{pn} = {pn} + {pv}"));
     }
 
     fn remove(&mut self, name: &str) {
@@ -1186,6 +1215,68 @@ impl DynamoStore {
         }
     }
 
+    /// Commits small events into META's tail: one conditional UpdateItem. When the tail is full,
+    /// its events (committed, so any writer copies the same content) are first written to
+    /// their own items, and the tail starts again with this commit's events.
+    async fn commit_in_tail(
+        &self,
+        commit: &Commit<'_>,
+        cid: &str,
+        base: Expr,
+        tail: Vec<(u64, String)>,
+        size: usize,
+    ) -> Result<u64, StoreError> {
+        let arn = commit.arn;
+        let version = commit.expected_version + 1;
+        let what = format!("commit version {version} of {arn}");
+        let limit = TAIL_MAX - size;
+        let mut append = base.clone();
+        for (id, json) in &tail {
+            append.set_in("tail", &format!("e{id}"), s(json));
+        }
+        append.add("tail_bytes", n(size));
+        append.check("tail_bytes", "<=", n(limit));
+        let old = match self.update_meta(&what, arn, &append, None).await? {
+            Ok(_) => return Ok(version),
+            Err(Failed::Found(old)) => old,
+            Err(failed) => return self.commit_failed(commit, cid, failed).await,
+        };
+        let meta = format!("execution {arn}");
+        let current = get_n::<u64>(&old, "version", &meta)? == Some(commit.expected_version)
+            && get_s(&old, "lease_owner", &meta)? == Some(commit.owner)
+            && commit.events.first().map(|e| e.id.saturating_sub(1))
+                == get_n::<u64>(&old, "last_event_id", &meta)?
+            && get_s(&old, "cid", &meta)? != Some(cid);
+        let full = get_n::<usize>(&old, "tail_bytes", &meta)?.is_none_or(|b| b > limit);
+        if !(current && full) {
+            return self.commit_failed(commit, cid, Failed::Found(old)).await;
+        }
+        let flushed = tail_events(&old, &meta)?
+            .into_iter()
+            .map(|(id, json)| {
+                let mut item = key(&ex_pk(arn), &ev_sk(id));
+                item.insert("ev".into(), s(json));
+                item
+            })
+            .collect();
+        self.put_chunks(&format!("{what}: copy the tail"), flushed)
+            .await?;
+        let mut replace = base;
+        replace.set(
+            "tail",
+            AttributeValue::M(
+                tail.into_iter()
+                    .map(|(id, json)| (format!("e{id}"), s(json)))
+                    .collect(),
+            ),
+        );
+        replace.set("tail_bytes", n(size));
+        match self.update_meta(&what, arn, &replace, None).await? {
+            Ok(_) => Ok(version),
+            Err(failed) => self.commit_failed(commit, cid, failed).await,
+        }
+    }
+
     /// Commits whose events fit in no single transaction: claim, fenced event writes, update.
     async fn commit_claimed(
         &self,
@@ -1383,6 +1474,27 @@ fn event_item(
     Ok((item, placed.chunks))
 }
 
+/// The events in META's tail, by id.
+fn tail_events(meta: &Item, what: &str) -> Result<HashMap<u64, String>, StoreError> {
+    let tail = match meta.get("tail") {
+        None => return Ok(HashMap::new()),
+        Some(AttributeValue::M(tail)) => tail,
+        Some(_) => return Err(corrupt(what, "attribute tail is not a map")),
+    };
+    tail.iter()
+        .map(|(k, v)| {
+            let id = k
+                .strip_prefix('e')
+                .and_then(|id| id.parse().ok())
+                .ok_or_else(|| corrupt(what, format!("tail entry {k} names no event")))?;
+            match v {
+                AttributeValue::S(json) => Ok((id, json.clone())),
+                _ => Err(corrupt(what, format!("tail entry {k} is not a string"))),
+            }
+        })
+        .collect()
+}
+
 impl Store for DynamoStore {
     async fn put_machine(&self, machine: &MachineRecord) -> Result<(), StoreError> {
         let pk = sm_pk(&machine.arn);
@@ -1466,6 +1578,8 @@ impl Store for DynamoStore {
         item.insert("last_event_id".into(), n(record.last_event_id));
         item.insert("status".into(), s(record.status.as_str()));
         item.insert("cid".into(), s(&cid));
+        item.insert("tail".into(), AttributeValue::M(HashMap::new()));
+        item.insert("tail_bytes".into(), n(0));
         if let Some(lease) = &record.lease {
             item.insert("lease_owner".into(), s(&lease.owner));
             item.insert("lease_expires".into(), n(lease.expires));
@@ -1568,16 +1682,24 @@ impl Store for DynamoStore {
         place_due(&mut expr, arn, snap.status, commit.due);
 
         let mut chunks = Vec::new();
-        let mut events = Vec::with_capacity(commit.events.len());
+        let mut tail = Vec::new();
+        let mut events = Vec::new();
         let mut events_size = 0;
         for event in commit.events {
-            let (item, event_chunks) = event_item(arn, event, &cid)?;
-            events_size += item_size(&item);
-            events.push(item);
-            chunks.extend(event_chunks);
+            tail.push((event.id, to_json(event, &what)?));
+        }
+        let tail_size: usize = tail.iter().map(|(_, json)| json.len()).sum();
+        if tail.len() > TAIL_EVENTS_MAX || tail_size > TAIL_MAX {
+            tail.clear();
+            for event in commit.events {
+                let (item, event_chunks) = event_item(arn, event, &cid)?;
+                events_size += item_size(&item);
+                events.push(item);
+                chunks.extend(event_chunks);
+            }
         }
         // META keeps `rec` (at most REC_INLINE_MAX inline) besides the snapshot.
-        let room = META_MAX - REC_INLINE_MAX - 1_000;
+        let room = META_MAX - REC_INLINE_MAX - TAIL_MAX - 2_000;
         chunks.extend(self.place_snapshot(&mut expr, arn, version, snap, room, &cid)?);
         let snapshot_chunked = chunks.iter().any(|c| {
             c.get("sk")
@@ -1587,7 +1709,11 @@ impl Store for DynamoStore {
         let chunk_keys = Self::keys_of(&chunks);
         self.put_chunks(&what, chunks).await?;
 
-        let result = if events.is_empty() {
+        let result = if !tail.is_empty() {
+            expr.remove("claim");
+            self.commit_in_tail(&commit, &cid, expr, tail, tail_size)
+                .await
+        } else if events.is_empty() {
             expr.remove("claim");
             match self.update_meta(&what, arn, &expr, None).await? {
                 Ok(_) => Ok(version),
@@ -1642,8 +1768,9 @@ impl Store for DynamoStore {
                     .table_name(self.table())
                     .set_key(Some(key(&pk, "META")))
                     .consistent_read(true)
-                    .projection_expression("#last")
+                    .projection_expression("#last, #tail")
                     .expression_attribute_names("#last", "last_event_id")
+                    .expression_attribute_names("#tail", "tail")
                     .send()
             })
             .await
@@ -1652,45 +1779,40 @@ impl Store for DynamoStore {
             return Err(StoreError::NotFound(arn.to_string()));
         };
         let last: u64 = req_n(&meta, "last_event_id", &what)?;
-        if last == 0 {
-            return Ok(Vec::new());
-        }
-        let items = self
-            .query_range(&what, &pk, &ev_sk(1), &ev_sk(last), false)
-            .await?;
-        let mut events = Vec::with_capacity(items.len());
-        for item in &items {
-            let expected = events.len() as u64 + 1;
-            let sk = req_s(item, "sk", &what)?;
-            if sk != ev_sk(expected) {
-                return Err(corrupt(
-                    &what,
-                    format!("history event {expected} is missing"),
-                ));
-            }
-            let json = self
-                .read_doc(
-                    item,
-                    &pk,
-                    "ev",
-                    &format!("history event {expected} of {arn}"),
-                )
+        // The tail holds the latest committed events; an event item of the same id may be the
+        // leftover of a failed commit, so the tail wins.
+        let mut tail = tail_events(&meta, &what)?;
+        let missing = (1..=last).filter(|id| !tail.contains_key(id));
+        let mut items: HashMap<u64, Item> = HashMap::new();
+        if let (Some(lo), Some(hi)) = (missing.clone().next(), missing.last()) {
+            for item in self
+                .query_range(&what, &pk, &ev_sk(lo), &ev_sk(hi), false)
                 .await?
-                .ok_or_else(|| corrupt(&what, format!("history event {expected} is empty")))?;
-            let event: HistoryEvent = parse_json(&json, &what)?;
-            if event.id != expected {
-                return Err(corrupt(
-                    &what,
-                    format!("item {sk} holds event {}", event.id),
-                ));
+            {
+                let sk = req_s(&item, "sk", &what)?;
+                let id = sk
+                    .strip_prefix("EV#")
+                    .and_then(|id| id.parse().ok())
+                    .ok_or_else(|| corrupt(&what, format!("item {sk} is no history event")))?;
+                items.insert(id, item);
+            }
+        }
+        let mut events = Vec::new();
+        for id in 1..=last {
+            let event_what = format!("history event {id} of {arn}");
+            let json = match (tail.remove(&id), items.get(&id)) {
+                (Some(json), _) => json,
+                (None, Some(item)) => self
+                    .read_doc(item, &pk, "ev", &event_what)
+                    .await?
+                    .ok_or_else(|| corrupt(&event_what, "attribute ev is missing"))?,
+                (None, None) => return Err(corrupt(&event_what, "the event is missing")),
+            };
+            let event: HistoryEvent = parse_json(&json, &event_what)?;
+            if event.id != id {
+                return Err(corrupt(&event_what, format!("holds event {}", event.id)));
             }
             events.push(event);
-        }
-        if events.len() as u64 != last {
-            return Err(corrupt(
-                &what,
-                format!("history event {} is missing", events.len() + 1),
-            ));
         }
         Ok(events)
     }
@@ -2098,6 +2220,161 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_small_commits_keep_the_whole_history() {
+        let store = fresh_store().await;
+        let arn = execution(&store, "many", Some(1)).await;
+        store.acquire(&arn, "w", 2, 60_000).await.expect("acquire");
+        let payload = "p".repeat(300);
+        let mut all = Vec::new();
+        let before = store.request_count();
+        for v in 0..40u64 {
+            let first = all.len() as u64 + 1;
+            let mut events: Vec<HistoryEvent> =
+                (first..first + 3).map(|i| event(i, &payload)).collect();
+            if v == 20 {
+                // Too big for the tail: written to its own item in a transaction.
+                events[1] = event(first + 1, &"b".repeat(20_000));
+            }
+            all.extend(events.iter().cloned());
+            let got = store
+                .commit(Commit {
+                    arn: &arn,
+                    expected_version: v,
+                    owner: "w",
+                    events: &events,
+                    snapshot: &snapshot(all.len() as u64, Status::Running),
+                    due: Some(10),
+                })
+                .await
+                .expect("commit");
+            assert_eq!(got, v + 1);
+            if v % 10 == 9 {
+                assert_eq!(store.history(&arn).await.expect("history"), all);
+            }
+        }
+        let requests = store.request_count() - before - 4;
+        assert!(
+            (40..=60).contains(&requests),
+            "40 commits took {requests} requests"
+        );
+        assert_eq!(store.history(&arn).await.expect("history"), all);
+    }
+
+    /// A TCP proxy to `target` that can go down (dropping every connection, open or new) and
+    /// come back.
+    struct Proxy {
+        port: u16,
+        up: Arc<std::sync::atomic::AtomicBool>,
+        open: Arc<Mutex<Vec<std::net::TcpStream>>>,
+    }
+
+    impl Proxy {
+        fn start(target: String) -> Proxy {
+            use std::sync::atomic::AtomicBool;
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            let port = listener.local_addr().expect("addr").port();
+            let up = Arc::new(AtomicBool::new(true));
+            let open: Arc<Mutex<Vec<std::net::TcpStream>>> = Arc::default();
+            let (up2, open2) = (up.clone(), open.clone());
+            std::thread::spawn(move || {
+                for client in listener.incoming() {
+                    let Ok(client) = client else { continue };
+                    if !up2.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    let Ok(server) = std::net::TcpStream::connect(&target) else {
+                        continue;
+                    };
+                    let pipes = [
+                        (client.try_clone(), server.try_clone()),
+                        (server.try_clone(), client.try_clone()),
+                    ];
+                    if let Ok(mut list) = open2.lock() {
+                        list.extend([client, server]);
+                    }
+                    for pipe in pipes {
+                        if let (Ok(mut from), Ok(mut to)) = pipe {
+                            std::thread::spawn(move || {
+                                let _ = std::io::copy(&mut from, &mut to);
+                                let _ = to.shutdown(std::net::Shutdown::Both);
+                            });
+                        }
+                    }
+                }
+            });
+            Proxy { port, up, open }
+        }
+
+        fn down(&self) {
+            self.up.store(false, Ordering::SeqCst);
+            for stream in self.open.lock().expect("lock").drain(..) {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            }
+        }
+
+        fn up(&self) {
+            self.up.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn commits_ride_out_an_endpoint_outage() {
+        let direct = fresh_store().await;
+        let target = endpoint();
+        let target = target.trim_start_matches("http://").trim_end_matches('/');
+        let proxy = Proxy::start(target.to_string());
+        let store = DynamoStore::connect(
+            direct.table(),
+            Some(&format!("http://127.0.0.1:{}", proxy.port)),
+        )
+        .await
+        .expect("connect");
+        let arn = execution(&store, "outage", Some(1)).await;
+        store.acquire(&arn, "w", 2, 60_000).await.expect("acquire");
+        let mut all = Vec::new();
+        for v in 0..6u64 {
+            if v % 2 == 1 {
+                proxy.down();
+            }
+            let first = all.len() as u64 + 1;
+            let events: Vec<HistoryEvent> = (first..first + 2).map(|i| event(i, "x")).collect();
+            all.extend(events.iter().cloned());
+            let last = all.len() as u64;
+            let commit = {
+                let (store, arn) = (store.clone(), arn.clone());
+                tokio::spawn(async move {
+                    store
+                        .commit(Commit {
+                            arn: &arn,
+                            expected_version: v,
+                            owner: "w",
+                            events: &events,
+                            snapshot: &snapshot(last, Status::Running),
+                            due: Some(10),
+                        })
+                        .await
+                })
+            };
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            proxy.up();
+            assert_eq!(commit.await.expect("task").expect("commit"), v + 1);
+        }
+        // Create, acquire and six commits are eight requests; the outages cost retries.
+        assert!(
+            store.request_count() > 11,
+            "{} requests",
+            store.request_count()
+        );
+        assert_eq!(direct.history(&arn).await.expect("history"), all);
+        let record = direct
+            .get_execution(&arn)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!((record.version, record.last_event_id), (6, 12));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_unreachable_endpoint_fails_after_the_retry_window() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
@@ -2115,216 +2392,5 @@ mod tests {
             err.to_string().starts_with("get execution arn:x: "),
             "{err}"
         );
-    }
-}
-
-#[cfg(test)]
-mod probe {
-    use super::*;
-    use serde_json::json;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore]
-    async fn probe() {
-        let ep = std::env::var("STEPFN_TEST_DYNAMODB_ENDPOINT").unwrap();
-        let store = DynamoStore::connect(&format!("probe-{}", nonce()), Some(&ep))
-            .await
-            .unwrap();
-        store.init().await.unwrap();
-        let info = ExecutionInfo::local("m", "e1", 1);
-        let arn = info.arn.clone();
-        store
-            .create_execution(&ExecutionRecord::new(info, json!({})))
-            .await
-            .unwrap();
-        // UpdateItem condition failure
-        let mut expr = Expr::default();
-        expr.set("lease_expires", n(5));
-        expr.check("lease_owner", "=", s("nobody"));
-        match store.update_meta("probe", &arn, &expr, None).await.unwrap() {
-            Ok(_) => println!("update: ok?!"),
-            Err(Failed::Found(i)) => println!("update: found {} attrs", i.len()),
-            Err(Failed::Missing) => println!("update: missing"),
-            Err(Failed::Unknown) => println!("update: unknown"),
-        }
-        // Transaction condition failure
-        let update = Update::builder()
-            .table_name(store.table())
-            .set_key(Some(key(&ex_pk(&arn), "META")))
-            .set_update_expression(expr.update_expression())
-            .set_condition_expression(expr.condition_expression())
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .unwrap();
-        match store
-            .transact(
-                "probe",
-                TransactWriteItem::builder().update(update).build(),
-                vec![key(&ex_pk(&arn), "EV#x")],
-                &nonce(),
-            )
-            .await
-            .unwrap()
-        {
-            Ok(_) => println!("txn: ok?!"),
-            Err(Failed::Found(i)) => println!("txn: found {} attrs", i.len()),
-            Err(Failed::Missing) => println!("txn: missing"),
-            Err(Failed::Unknown) => println!("txn: unknown"),
-        }
-        // PutItem create failure
-        let info = ExecutionInfo::local("m", "e1", 1);
-        let before = store.request_count();
-        let r = store
-            .create_execution(&ExecutionRecord::new(info, json!({})))
-            .await
-            .unwrap();
-        println!(
-            "create again: {:?} requests {}",
-            matches!(r, Created::Existing(_)),
-            store.request_count() - before
-        );
-        // Throughput with 16 concurrent executions.
-        for conc in [1usize, 16] {
-            let per = 100u64;
-            let t = Instant::now();
-            let before = store.request_count();
-            let mut tasks = Vec::new();
-            for c in 0..conc {
-                let store = store.clone();
-                tasks.push(tokio::spawn(async move {
-                    let info = ExecutionInfo::local("m", &format!("c{c}-{}", nonce()), 1);
-                    let arn = info.arn.clone();
-                    store
-                        .create_execution(&ExecutionRecord::new(info, json!({})))
-                        .await
-                        .unwrap();
-                    store.acquire(&arn, "w", 1, 1_000_000_000).await.unwrap();
-                    for v in 0..per {
-                        let events: Vec<HistoryEvent> = (v * 3 + 1..=v * 3 + 3)
-                            .map(|i| HistoryEvent {
-                                id: i,
-                                previous_event_id: i - 1,
-                                timestamp: 1,
-                                event_type: "PassStateEntered".into(),
-                                details: serde_json::Map::new(),
-                            })
-                            .collect();
-                        let mut snap = Snapshot {
-                            frame_count: 1,
-                            frames: Vec::new(),
-                            status: Status::Running,
-                            output: None,
-                            error: None,
-                            stop_time: None,
-                            last_event_id: v * 3 + 3,
-                            transitions: 0,
-                            waits: 0,
-                        };
-                        snap.output = Some(json!({"x": "y".repeat(500)}));
-                        store
-                            .commit(Commit {
-                                arn: &arn,
-                                expected_version: v,
-                                owner: "w",
-                                events: &events,
-                                snapshot: &snap,
-                                due: Some(5),
-                            })
-                            .await
-                            .unwrap();
-                    }
-                }));
-            }
-            for t in tasks {
-                t.await.unwrap();
-            }
-            let total = conc as u64 * per;
-            println!(
-                "txn commits x{conc}: {:.0}/s, {:.2} requests each",
-                total as f64 / t.elapsed().as_secs_f64(),
-                (store.request_count() - before) as f64 / total as f64
-            );
-            let t = Instant::now();
-            let mut tasks = Vec::new();
-            for c in 0..conc {
-                let store = store.clone();
-                tasks.push(tokio::spawn(async move {
-                    let pk = format!("RAW{c}");
-                    for v in 0..per {
-                        let reqs: Vec<WriteRequest> = (0..3)
-                            .map(|i| {
-                                WriteRequest::builder()
-                                    .put_request(
-                                        PutRequest::builder()
-                                            .set_item(Some({
-                                                let mut it = key(&pk, &format!("EV#{v}-{i}"));
-                                                it.insert(
-                                                    "ev".into(),
-                                                    s("{\"id\":1,\"type\":\"PassStateEntered\"}"),
-                                                );
-                                                it
-                                            }))
-                                            .build()
-                                            .unwrap(),
-                                    )
-                                    .build()
-                            })
-                            .collect();
-                        store.batch_write("raw", reqs).await.unwrap();
-                        store
-                            .client()
-                            .update_item()
-                            .table_name(store.table())
-                            .set_key(Some(key(&pk, "META")))
-                            .update_expression("SET #v = :v, snap = :s")
-                            .expression_attribute_names("#v", "version")
-                            .expression_attribute_values(":v", n(v))
-                            .expression_attribute_values(":s", s("y".repeat(800)))
-                            .send()
-                            .await
-                            .unwrap();
-                    }
-                }));
-            }
-            for t in tasks {
-                t.await.unwrap();
-            }
-            println!(
-                "raw two-phase x{conc}: {:.0}/s",
-                total as f64 / t.elapsed().as_secs_f64()
-            );
-            let t = Instant::now();
-            let mut tasks = Vec::new();
-            for c in 0..conc {
-                let store = store.clone();
-                tasks.push(tokio::spawn(async move {
-                    let pk = format!("RAWU{c}");
-                    for v in 0..per {
-                        store
-                            .client()
-                            .update_item()
-                            .table_name(store.table())
-                            .set_key(Some(key(&pk, "META")))
-                            .update_expression("SET #v = :v, snap = :s, tail = :t")
-                            .expression_attribute_names("#v", "version")
-                            .expression_attribute_values(":v", n(v))
-                            .expression_attribute_values(":s", s("y".repeat(800)))
-                            .expression_attribute_values(":t", s("z".repeat(300)))
-                            .send()
-                            .await
-                            .unwrap();
-                    }
-                }));
-            }
-            for t in tasks {
-                t.await.unwrap();
-            }
-            println!(
-                "raw update-only x{conc}: {:.0}/s",
-                total as f64 / t.elapsed().as_secs_f64()
-            );
-        }
     }
 }
