@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+/// Writes a result line straight to stderr, past the test harness's capture, so CI shows it.
+fn report(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 fn endpoint() -> String {
     std::env::var("STEPFN_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
         panic!(
@@ -309,7 +314,7 @@ fn kill_dash_nine_at_twenty_moments_loses_and_doubles_nothing() {
             break;
         }
     }
-    println!("kill -9 test: {kills} kills");
+    report(&format!("kill -9 test: {kills} kills"));
     assert!(
         kills >= 20,
         "only {kills} kills before the execution ended: make it longer"
@@ -375,7 +380,9 @@ fn four_workers_two_hundred_executions_apply_each_transition_once() {
     }
     assert_eq!(by_type["ExecutionSucceeded"], 200);
     assert_eq!(by_type["PassStateEntered"], 200 * 4);
-    println!("race test: 4 workers, 200 executions, {total_events} events, each transition once");
+    report(&format!(
+        "race test: 4 workers, 200 executions, {total_events} events, each transition once"
+    ));
 }
 
 /// A TCP proxy to DynamoDB Local that can play an outage: while down it drops every
