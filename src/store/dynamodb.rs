@@ -10,8 +10,8 @@
 //! | item | `pk` | `sk` | holds |
 //! | --- | --- | --- | --- |
 //! | state machine | `SM#<arn>` | `DEF` | the [`MachineRecord`] as JSON |
-//! | execution | `EX#<arn>` | `META` | `version`, `last_event_id`, `status`, `lease_owner`, `lease_expires`, `due`, the rest as JSON |
-//! | history event | `EX#<arn>` | `EV#<id, 20 digits>` | one [`HistoryEvent`] as JSON |
+//! | execution | `EX#<arn>` | `META` | `version`, `last_event_id`, `status`, `lease_owner`, `lease_expires`, `due`, `gsi1pk`/`gsi1sk`, `rec` (info, input), `snap` (the snapshot), `tail` (the latest events), `cid` |
+//! | history events | `EX#<arn>` | `EV#<id, 20 digits>` | one [`HistoryEvent`] (`ev`), or a block of consecutive ones from this id (`evs`, a JSON array, and `last`) |
 //! | chunk | as its owner | `REC#…`, `SNAP#<version>#…`, `EVC#<id>#…`, `DEFC#…` | 350,000 bytes of a document too large for its item |
 //!
 //! A JSON document (the execution's immutable part `rec`, its snapshot `snap`, an event `ev`, a
@@ -28,17 +28,27 @@
 //!
 //! # Commit
 //!
-//! History events must only ever be written under the fence of the META condition (version and
-//! lease): a blind write of `EV#n` by a worker whose lease lapsed could otherwise overwrite an
-//! event that the new lease holder has committed in the meantime. So:
+//! History events are only ever written under the fence of the META condition (`version`,
+//! `lease_owner`, `last_event_id`): a blind write of `EV#n` by a worker whose lease lapsed could
+//! otherwise overwrite an event that the new lease holder has committed in the meantime. So:
 //!
-//! * a commit without events is one `UpdateItem` on META, conditional on `version` and
-//!   `lease_owner` (and `last_event_id`);
-//! * a commit whose events fit in one transaction (up to 99 events, 3.5 MB) is one
-//!   `TransactWriteItems`: the same conditional META update plus the event puts, atomic;
-//! * a larger commit first claims META with its nonce (conditional `UpdateItem`), writes the
-//!   events in transactions that each check the claim and the version, then makes the
-//!   conditional META update that also requires its claim.
+//! * small events (up to 32 of them and 16 KiB of JSON) go into META itself, in the map `tail`
+//!   (`e<id>` to JSON), and the commit is one conditional `UpdateItem`. When the tail would grow
+//!   past 16 KiB, the update is refused and returns the tail; its events, committed and so the
+//!   same for whoever copies them, are batch-written to their `EV#` items, and a second update
+//!   replaces the tail with the new events;
+//! * more events go to event items, packed into blocks of up to 350,000 bytes (an event too
+//!   large for a block has its own item, chunked): up to 3.1 MB of them in one
+//!   `TransactWriteItems` with the conditional META update, atomic; beyond that the commit
+//!   claims META with its nonce (conditional `UpdateItem`), writes the items in transactions
+//!   that each check the claim and the version, then makes the META update that also requires
+//!   its claim;
+//! * a commit without events is one conditional `UpdateItem`.
+//!
+//! Readers walk the ids from 1 to `last_event_id`: an id in the tail comes from there, else
+//! from the item at that id, a block moving the walk past its last event. Items the walk does
+//! not land on, or that the tail shadows, are leftovers of failed commits: every write of an
+//! event item that was not committed yet is fenced, so none lands after the commit of its id.
 //!
 //! Chunks of large snapshots and events are batch-written (25 items a request, several requests
 //! at once) before any of these. A failed condition is [`StoreError::Conflict`] (or `NotFound`
@@ -1114,7 +1124,7 @@ impl DynamoStore {
         let committed: u64 = req_n(&old, "last_event_id", &what)?;
         if version == commit.expected_version && owner == Some(commit.owner) {
             if let Some(first) = commit.events.first() {
-                if first.id != committed + 1 {
+                if first.id != committed.saturating_add(1) {
                     return Err(corrupt(
                         commit.arn,
                         format!("events must follow event {committed}, got {}", first.id),
@@ -1128,7 +1138,7 @@ impl DynamoStore {
         })
     }
 
-    /// One conditional UpdateItem on META; `Err(Ok(failed))` when the condition failed.
+    /// One conditional UpdateItem on META; `Ok(Err(failed))` when the condition failed.
     async fn update_meta(
         &self,
         what: &str,
@@ -1167,7 +1177,7 @@ impl DynamoStore {
         }
     }
 
-    /// Puts items in one transaction with `first` (a META update or check); `Err(Ok(failed))`
+    /// Puts items in one transaction with `first` (a META update or check); `Ok(Err(failed))`
     /// when `first`'s condition failed.
     async fn transact(
         &self,
@@ -1454,24 +1464,52 @@ fn place_due(expr: &mut Expr, arn: &str, status: Status, due: Option<i64>) {
     }
 }
 
-/// An event item: inline, or a pointer to chunks (returned to be written first).
-fn event_item(
-    arn: &str,
-    event: &HistoryEvent,
-    nonce: &str,
-) -> Result<(Item, Vec<Item>), StoreError> {
+/// The items of a commit's events (as JSON, in order): consecutive events packed into blocks
+/// of up to 350,000 bytes (`EV#<first id>` with `evs`, a JSON array, and `last`, its last id),
+/// an event too large for a block alone in its item with its chunks (returned to be written
+/// first).
+fn event_items(arn: &str, events: Vec<(u64, String)>, nonce: &str) -> (Vec<Item>, Vec<Item>) {
     let pk = ex_pk(arn);
-    let json = to_json(event, &format!("event {} of {arn}", event.id))?;
-    let placed = place(
-        "ev",
-        json,
-        INLINE_MAX,
-        &pk,
-        format!("EVC#{:020}#{nonce}#", event.id),
-    );
-    let mut item = key(&pk, &ev_sk(event.id));
-    item.extend(placed.attrs);
-    Ok((item, placed.chunks))
+    let mut items = Vec::new();
+    let mut chunks = Vec::new();
+    let mut block: Vec<(u64, String)> = Vec::new();
+    let mut block_size = 0;
+    let flush = |block: &mut Vec<(u64, String)>, items: &mut Vec<Item>| {
+        let (Some((first, _)), Some((last, _))) = (block.first(), block.last()) else {
+            return;
+        };
+        let mut item = key(&pk, &ev_sk(*first));
+        item.insert("last".into(), n(*last));
+        let jsons: Vec<String> = block.drain(..).map(|(_, json)| json).collect();
+        item.insert("evs".into(), s(format!("[{}]", jsons.join(","))));
+        items.push(item);
+    };
+    for (id, json) in events {
+        if json.len() + 2 > INLINE_MAX {
+            flush(&mut block, &mut items);
+            block_size = 0;
+            let placed = place(
+                "ev",
+                json,
+                INLINE_MAX,
+                &pk,
+                format!("EVC#{id:020}#{nonce}#"),
+            );
+            let mut item = key(&pk, &ev_sk(id));
+            item.extend(placed.attrs);
+            items.push(item);
+            chunks.extend(placed.chunks);
+            continue;
+        }
+        if block_size + json.len() + 2 > INLINE_MAX {
+            flush(&mut block, &mut items);
+            block_size = 0;
+        }
+        block_size += json.len() + 1;
+        block.push((id, json));
+    }
+    flush(&mut block, &mut items);
+    (items, chunks)
 }
 
 /// The events in META's tail, by id.
@@ -1500,7 +1538,8 @@ impl Store for DynamoStore {
         let pk = sm_pk(&machine.arn);
         let what = format!("put state machine {}", machine.arn);
         let json = to_json(machine, &what)?;
-        let placed = place("def", json, INLINE_MAX, &pk, format!("DEFC#{}#", nonce()));
+        let prefix = format!("DEFC#{}#", nonce());
+        let placed = place("def", json, INLINE_MAX, &pk, prefix.clone());
         self.put_chunks(&what, placed.chunks).await?;
         let mut item = key(&pk, "DEF");
         item.extend(placed.attrs);
@@ -1515,14 +1554,15 @@ impl Store for DynamoStore {
             })
             .await
             .map_err(|e| backend(&what, &e))?;
-        // The chunks of a replaced definition.
+        // The chunks of a replaced definition (not ours: a retried put finds its own item).
         if let Some(old) = out.attributes {
-            if let (Some(prefix), Some(count)) = (
+            if let (Some(old_prefix), Some(count)) = (
                 get_s(&old, "def_ref", &what).ok().flatten(),
                 get_n::<usize>(&old, "def_chunks", &what).ok().flatten(),
             ) {
-                let keys = (0..count)
-                    .map(|i| key(&pk, &format!("{prefix}{i:05}")))
+                let keys = (0..count.min(100_000))
+                    .filter(|_| old_prefix != prefix)
+                    .map(|i| key(&pk, &format!("{old_prefix}{i:05}")))
                     .collect();
                 self.delete_quietly(&format!("delete old chunks of {what}"), keys)
                     .await;
@@ -1681,23 +1721,17 @@ impl Store for DynamoStore {
         expr.set("cid", s(&cid));
         place_due(&mut expr, arn, snap.status, commit.due);
 
-        let mut chunks = Vec::new();
         let mut tail = Vec::new();
-        let mut events = Vec::new();
-        let mut events_size = 0;
         for event in commit.events {
             tail.push((event.id, to_json(event, &what)?));
         }
         let tail_size: usize = tail.iter().map(|(_, json)| json.len()).sum();
-        if tail.len() > TAIL_EVENTS_MAX || tail_size > TAIL_MAX {
-            tail.clear();
-            for event in commit.events {
-                let (item, event_chunks) = event_item(arn, event, &cid)?;
-                events_size += item_size(&item);
-                events.push(item);
-                chunks.extend(event_chunks);
-            }
-        }
+        let (events, mut chunks) = if tail.len() > TAIL_EVENTS_MAX || tail_size > TAIL_MAX {
+            event_items(arn, std::mem::take(&mut tail), &cid)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let events_size: usize = events.iter().map(item_size).sum();
         // META keeps `rec` (at most REC_INLINE_MAX inline) besides the snapshot.
         let room = META_MAX - REC_INLINE_MAX - TAIL_MAX - 2_000;
         chunks.extend(self.place_snapshot(&mut expr, arn, version, snap, room, &cid)?);
@@ -1744,9 +1778,11 @@ impl Store for DynamoStore {
 
         match &result {
             Ok(_) => {
+                // Only a snapshot in chunks leaves chunks behind when replaced (failed attempts
+                // delete their own), and only a running execution is committed again.
                 let had_chunks =
                     self.mark_chunked(arn, snapshot_chunked && snap.status == Status::Running);
-                if had_chunks || snapshot_chunked {
+                if had_chunks {
                     self.delete_old_snapshots(arn, version).await;
                 }
             }
@@ -1782,9 +1818,10 @@ impl Store for DynamoStore {
         // The tail holds the latest committed events; an event item of the same id may be the
         // leftover of a failed commit, so the tail wins.
         let mut tail = tail_events(&meta, &what)?;
-        let missing = (1..=last).filter(|id| !tail.contains_key(id));
+        let lo = (1..=last).find(|id| !tail.contains_key(id));
+        let hi = (1..=last).rev().find(|id| !tail.contains_key(id));
         let mut items: HashMap<u64, Item> = HashMap::new();
-        if let (Some(lo), Some(hi)) = (missing.clone().next(), missing.last()) {
+        if let (Some(lo), Some(hi)) = (lo, hi) {
             for item in self
                 .query_range(&what, &pk, &ev_sk(lo), &ev_sk(hi), false)
                 .await?
@@ -1797,22 +1834,44 @@ impl Store for DynamoStore {
                 items.insert(id, item);
             }
         }
-        let mut events = Vec::new();
-        for id in 1..=last {
+        // Walk the ids: the tail first, then the item at the id (one event, or a block that
+        // moves the walk past its last event). Items the walk steps over are leftovers.
+        let mut events: Vec<HistoryEvent> = Vec::new();
+        let mut id = 1;
+        while id <= last {
             let event_what = format!("history event {id} of {arn}");
-            let json = match (tail.remove(&id), items.get(&id)) {
-                (Some(json), _) => json,
-                (None, Some(item)) => self
-                    .read_doc(item, &pk, "ev", &event_what)
-                    .await?
-                    .ok_or_else(|| corrupt(&event_what, "attribute ev is missing"))?,
-                (None, None) => return Err(corrupt(&event_what, "the event is missing")),
-            };
-            let event: HistoryEvent = parse_json(&json, &event_what)?;
-            if event.id != id {
-                return Err(corrupt(&event_what, format!("holds event {}", event.id)));
+            if let Some(json) = tail.remove(&id) {
+                events.push(parse_json(&json, &event_what)?);
+            } else if let Some(item) = items.get(&id) {
+                if let Some(block) = get_s(item, "evs", &event_what)? {
+                    let block_last: u64 = req_n(item, "last", &event_what)?;
+                    let block: Vec<HistoryEvent> = parse_json(block, &event_what)?;
+                    if block_last < id
+                        || block_last > last
+                        || block.len() as u64 != block_last - id + 1
+                    {
+                        return Err(corrupt(&event_what, "the block does not hold its events"));
+                    }
+                    events.extend(block);
+                } else {
+                    let json = self
+                        .read_doc(item, &pk, "ev", &event_what)
+                        .await?
+                        .ok_or_else(|| corrupt(&event_what, "attribute ev is missing"))?;
+                    events.push(parse_json(&json, &event_what)?);
+                }
+            } else {
+                return Err(corrupt(&event_what, "the event is missing"));
             }
-            events.push(event);
+            for (expected, event) in (id..).zip(&events[id as usize - 1..]) {
+                if event.id != expected {
+                    return Err(corrupt(
+                        format!("history event {expected} of {arn}"),
+                        format!("holds event {}", event.id),
+                    ));
+                }
+            }
+            id = events.len() as u64 + 1;
         }
         Ok(events)
     }
@@ -1959,14 +2018,21 @@ mod tests {
 
     use serde_json::json;
 
+    const NO_ENDPOINT: &str = "STEPFN_TEST_DYNAMODB_ENDPOINT (with AWS_ACCESS_KEY_ID and \
+        AWS_SECRET_ACCESS_KEY) is not set: the DynamoDB tests need DynamoDB Local. Run `bash \
+        infra/test.sh`, or `bash infra/dynamodb-local.sh install && bash infra/dynamodb-local.sh \
+        start` and then `eval \"$(bash infra/dynamodb-local.sh env)\"`";
+
+    /// The DynamoDB Local endpoint of the test run. The credentials must be set too: without
+    /// them the SDK would look for some beyond this machine.
     fn endpoint() -> String {
-        std::env::var("STEPFN_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
-            panic!(
-                "STEPFN_TEST_DYNAMODB_ENDPOINT is not set: the DynamoDB tests need DynamoDB Local. \
-                 Run `bash infra/test.sh`, or `bash infra/dynamodb-local.sh install && bash \
-                 infra/dynamodb-local.sh start` and then `eval \"$(bash infra/dynamodb-local.sh env)\"`"
-            )
-        })
+        let credentials = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+            .iter()
+            .all(|v| std::env::var_os(v).is_some());
+        match std::env::var("STEPFN_TEST_DYNAMODB_ENDPOINT") {
+            Ok(endpoint) if credentials => endpoint,
+            _ => panic!("{NO_ENDPOINT}"),
+        }
     }
 
     /// A store on a new table of its own.
@@ -2041,16 +2107,20 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_commits_at_one_version_let_exactly_one_win() {
         let store = fresh_store().await;
+        // Even rounds race small commits (into META's tail), odd rounds large ones (in
+        // transactions).
         for round in 0..8 {
             let arn = execution(&store, &format!("race{round}"), Some(1)).await;
             store.acquire(&arn, "w", 2, 60_000).await.expect("acquire");
+            let size = if round % 2 == 0 { 1 } else { 20_000 };
             let tasks: Vec<_> = ["a", "b"]
                 .into_iter()
-                .map(|payload| {
+                .map(|letter| {
                     let (store, arn) = (store.clone(), arn.clone());
+                    let payload = letter.repeat(size);
                     tokio::spawn(async move {
                         let events: Vec<HistoryEvent> =
-                            (1..=3).map(|i| event(i, payload)).collect();
+                            (1..=3).map(|i| event(i, &payload)).collect();
                         let snap = snapshot(3, Status::Running);
                         let result = store
                             .commit(Commit {
@@ -2156,10 +2226,15 @@ mod tests {
         let store = fresh_store().await;
         let arn = execution(&store, "large", Some(1)).await;
         store.acquire(&arn, "w", 2, 60_000).await.expect("acquire");
-        // 250 events, one of them beyond the item limit, and a chunked snapshot.
+        // 250 events in blocks, one of them beyond the item limit, fourteen of 300 KB (more than
+        // one transaction holds), and a chunked snapshot.
         let big = "e".repeat(500 * 1024);
+        let large = "l".repeat(300 * 1024);
         let mut events: Vec<HistoryEvent> = (1..=250).map(|i| event(i, "x")).collect();
         events[100] = event(101, &big);
+        for i in 237..=250 {
+            events[i as usize - 1] = event(i, &large);
+        }
         let mut snap = snapshot(250, Status::Running);
         snap.output = Some(json!({"big": "s".repeat(800 * 1024)}));
         let v = store
@@ -2376,6 +2451,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_unreachable_endpoint_fails_after_the_retry_window() {
+        endpoint();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         drop(listener);
