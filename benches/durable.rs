@@ -16,7 +16,9 @@ use stepfn::commands::{self, AnyStore};
 use stepfn::engine::durable::DurableOptions;
 use stepfn::engine::history::HistoryEvent;
 use stepfn::store::dynamodb::DynamoStore;
-use stepfn::store::{Commit, Created, ExecutionRecord, MachineRecord, Store, StoreError};
+use stepfn::store::{
+    Commit, Created, ExecutionRecord, MachineRecord, StopRequest, Store, StoreError,
+};
 use stepfn::tasks::mock::{MockInvoker, TestCase};
 use stepfn::tasks::{NoIntegrations, TaskInvoker};
 
@@ -36,6 +38,18 @@ impl Store for Timed {
     }
     async fn get_machine(&self, arn: &str) -> Result<Option<MachineRecord>, StoreError> {
         self.inner.get_machine(arn).await
+    }
+    async fn list_machines(&self) -> Result<Vec<MachineRecord>, StoreError> {
+        self.inner.list_machines().await
+    }
+    async fn delete_machine(&self, arn: &str) -> Result<bool, StoreError> {
+        self.inner.delete_machine(arn).await
+    }
+    async fn list_executions(&self, machine_arn: &str) -> Result<Vec<ExecutionRecord>, StoreError> {
+        self.inner.list_executions(machine_arn).await
+    }
+    async fn request_stop(&self, arn: &str, request: &StopRequest) -> Result<bool, StoreError> {
+        self.inner.request_stop(arn, request).await
     }
     async fn create_execution(&self, r: &ExecutionRecord) -> Result<Created, StoreError> {
         self.inner.create_execution(r).await

@@ -14,7 +14,9 @@ use crate::engine::state::Status;
 use crate::engine::step::iso_time;
 use crate::store::dynamodb::DynamoStore;
 use crate::store::memory::MemoryStore;
-use crate::store::{Commit, Created, ExecutionRecord, MachineRecord, Store, StoreError};
+use crate::store::{
+    Commit, Created, ExecutionRecord, MachineRecord, StopRequest, Store, StoreError,
+};
 use crate::tasks::TaskInvoker;
 
 /// Either backend, chosen at run time by `--store`.
@@ -41,6 +43,18 @@ impl Store for AnyStore {
     }
     async fn get_machine(&self, arn: &str) -> Result<Option<MachineRecord>, StoreError> {
         delegate!(self, s => s.get_machine(arn).await)
+    }
+    async fn list_machines(&self) -> Result<Vec<MachineRecord>, StoreError> {
+        delegate!(self, s => s.list_machines().await)
+    }
+    async fn delete_machine(&self, arn: &str) -> Result<bool, StoreError> {
+        delegate!(self, s => s.delete_machine(arn).await)
+    }
+    async fn list_executions(&self, machine_arn: &str) -> Result<Vec<ExecutionRecord>, StoreError> {
+        delegate!(self, s => s.list_executions(machine_arn).await)
+    }
+    async fn request_stop(&self, arn: &str, request: &StopRequest) -> Result<bool, StoreError> {
+        delegate!(self, s => s.request_stop(arn, request).await)
     }
     async fn create_execution(&self, record: &ExecutionRecord) -> Result<Created, StoreError> {
         delegate!(self, s => s.create_execution(record).await)
@@ -168,6 +182,7 @@ pub fn machine_record(name: &str, definition: Value, now: i64) -> MachineRecord 
         kind: "STANDARD".into(),
         role_arn: "arn:aws:iam::111111111111:role/stepfn".into(),
         created: now,
+        tags: Default::default(),
     }
 }
 

@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::asl::model::StateMachine;
 use crate::engine::runner::{drive_with, Clock, DriveStop, Persist};
 use crate::engine::state::{Execution, ExecutionInfo, Status};
+use crate::engine::step::Event;
 use crate::store::{Commit, Created, ExecutionRecord, MachineRecord, Store, StoreError};
 use crate::tasks::TaskInvoker;
 
@@ -228,10 +229,44 @@ impl<S: Store> Persist for StorePersist<'_, S> {
 }
 
 /// Drives execution `arn` as far as it goes now: to its end, or until it parks on a timer.
+/// A pending stop request (StopExecution) is applied first: the execution ends ABORTED with
+/// the request's error and cause. When a stop request arrives mid-drive, the drive's next
+/// commit fails; the drive then lets its lease go and applies the stop at once.
 ///
 /// # Errors
 /// When the store fails or the stored definition does not load; what was committed stays.
 pub async fn drive_execution<S: Store>(
+    store: &S,
+    arn: &str,
+    invoker: Arc<dyn TaskInvoker>,
+    machines: &MachineCache,
+    options: &DurableOptions,
+    shutdown: Option<&AtomicBool>,
+) -> Result<DriveOutcome, DriveError> {
+    let outcome = drive_once(
+        store,
+        arn,
+        Arc::clone(&invoker),
+        machines,
+        options,
+        shutdown,
+    )
+    .await?;
+    if outcome != DriveOutcome::Lost {
+        return Ok(outcome);
+    }
+    // A commit refused for a stop request leaves the lease ours (releasing a lease another
+    // worker took is a no-op).
+    store.release(arn, &options.owner).await?;
+    match store.get_execution(arn).await? {
+        Some(record) if record.status == Status::Running && record.stop_request.is_some() => {
+            drive_once(store, arn, invoker, machines, options, shutdown).await
+        }
+        _ => Ok(DriveOutcome::Lost),
+    }
+}
+
+async fn drive_once<S: Store>(
     store: &S,
     arn: &str,
     invoker: Arc<dyn TaskInvoker>,
@@ -259,6 +294,26 @@ pub async fn drive_execution<S: Store>(
         None => Execution::new(machine, record.info.clone(), record.input.clone(), true),
     };
     exec.durable = true;
+    if let Some(stop) = &record.stop_request {
+        if exec.last_event_id == 0 {
+            // An execution stopped before any driver ran it gets its ExecutionStarted, and no
+            // more: `Event::Start` would also run the start state (a machine of Pass states to
+            // its end), so only its first event is kept.
+            let mut started = exec.clone();
+            started.step(Event::Start {
+                time: record.info.start_time.min(stop.time),
+            });
+            if let Some(event) = started.history.and_then(|h| h.into_iter().next()) {
+                exec.last_event_id = event.id;
+                exec.history = Some(vec![event]);
+            }
+        }
+        exec.step(Event::Stop {
+            error: stop.error.clone(),
+            cause: stop.cause.clone(),
+            time: stop.time,
+        });
+    }
     let mut persist = StorePersist {
         store,
         arn: arn.to_string(),
@@ -399,8 +454,10 @@ pub async fn run_worker<S: Store + Clone>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::asl::error::StatesError;
     use crate::store::memory::MemoryStore;
-    use crate::tasks::NoIntegrations;
+    use crate::store::StopRequest;
+    use crate::tasks::{Invocation, NoIntegrations};
     use serde_json::json;
 
     fn machine(definition: Value) -> MachineRecord {
@@ -411,6 +468,7 @@ mod tests {
             kind: "STANDARD".into(),
             role_arn: "arn:aws:iam::111111111111:role/r".into(),
             created: 0,
+            tags: Default::default(),
         }
     }
 
@@ -459,6 +517,194 @@ mod tests {
         assert_eq!(
             history.last().map(|e| e.event_type.as_str()),
             Some("ExecutionSucceeded")
+        );
+    }
+
+    fn user_stop(time: i64) -> StopRequest {
+        StopRequest {
+            error: Some("User.Stop".into()),
+            cause: Some("enough".into()),
+            time,
+        }
+    }
+
+    async fn assert_aborted(store: &MemoryStore, arn: &str, request: &StopRequest) {
+        let record = store
+            .get_execution(arn)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(record.status, Status::Aborted);
+        assert_eq!(
+            record.error,
+            Some(StatesError {
+                error: "User.Stop".into(),
+                cause: Some("enough".into())
+            })
+        );
+        assert_eq!(record.stop_time, Some(request.time));
+        assert_eq!((record.due, record.lease), (None, None));
+        let history = store.history(arn).await.expect("history");
+        assert_eq!(
+            history.first().map(|e| e.event_type.as_str()),
+            Some("ExecutionStarted")
+        );
+        let last = history.last().expect("events");
+        assert_eq!(last.event_type, "ExecutionAborted");
+        assert_eq!(last.timestamp, request.time);
+        assert_eq!(
+            last.details.get("executionAbortedEventDetails"),
+            Some(&json!({"error": "User.Stop", "cause": "enough"}))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stop_request_aborts_a_parked_execution() {
+        let store = MemoryStore::new();
+        let m = machine(json!({"StartAt": "W", "States": {
+            "W": {"Type": "Wait", "Seconds": 3600, "Next": "P"},
+            "P": {"Type": "Pass", "End": true}}}));
+        store.put_machine(&m).await.expect("put");
+        let rec = start_execution(&store, &m, "e", json!({}), 0)
+            .await
+            .expect("start");
+        let arn = rec.info.arn.as_str();
+        let mut parking = options("w1");
+        parking.virtual_clock = false;
+        parking.park_after_ms = Some(1_000);
+        let drive = |o: DurableOptions| {
+            let store = store.clone();
+            async move {
+                drive_execution(
+                    &store,
+                    arn,
+                    Arc::new(NoIntegrations),
+                    &MachineCache::default(),
+                    &o,
+                    None,
+                )
+                .await
+                .expect("drive")
+            }
+        };
+        assert_eq!(drive(parking).await, DriveOutcome::Parked);
+        let now = chrono::Utc::now().timestamp_millis();
+        let request = user_stop(now);
+        assert!(store.request_stop(arn, &request).await.expect("stop"));
+        assert_eq!(
+            store.due_executions(now, 10).await.expect("due"),
+            [arn],
+            "due at once"
+        );
+        assert_eq!(
+            drive(options("w2")).await,
+            DriveOutcome::Finished(Status::Aborted)
+        );
+        assert_aborted(&store, arn, &request).await;
+        let types: Vec<String> = store
+            .history(arn)
+            .await
+            .expect("history")
+            .into_iter()
+            .map(|e| e.event_type)
+            .collect();
+        assert_eq!(
+            types,
+            ["ExecutionStarted", "WaitStateEntered", "ExecutionAborted"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stop_request_aborts_an_execution_never_driven() {
+        let store = MemoryStore::new();
+        let m = machine(json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}));
+        store.put_machine(&m).await.expect("put");
+        let rec = start_execution(&store, &m, "e", json!({}), 10)
+            .await
+            .expect("start");
+        let request = user_stop(20);
+        assert!(store
+            .request_stop(&rec.info.arn, &request)
+            .await
+            .expect("stop"));
+        let out = drive_execution(
+            &store,
+            &rec.info.arn,
+            Arc::new(NoIntegrations),
+            &MachineCache::default(),
+            &options("w"),
+            None,
+        )
+        .await
+        .expect("drive");
+        assert_eq!(out, DriveOutcome::Finished(Status::Aborted));
+        assert_aborted(&store, &rec.info.arn, &request).await;
+        assert_eq!(
+            store.history(&rec.info.arn).await.expect("history").len(),
+            2
+        );
+    }
+
+    /// Tasks that start when asked and finish when the test lets them.
+    struct GatedInvoker {
+        started: Arc<tokio::sync::Notify>,
+        gate: Arc<tokio::sync::Notify>,
+    }
+
+    impl TaskInvoker for GatedInvoker {
+        fn invoke(&self, _request: &crate::engine::state::TaskRequest) -> Invocation {
+            self.started.notify_one();
+            let gate = Arc::clone(&self.gate);
+            Invocation::Pending(Box::pin(async move {
+                gate.notified().await;
+                Ok(json!("done"))
+            }))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stop_request_mid_drive_aborts_the_execution() {
+        let store = MemoryStore::new();
+        let m = machine(json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f",
+                  "Next": "P"},
+            "P": {"Type": "Pass", "End": true}}}));
+        store.put_machine(&m).await.expect("put");
+        let rec = start_execution(&store, &m, "e", json!({}), 0)
+            .await
+            .expect("start");
+        let arn = rec.info.arn.clone();
+        let started = Arc::new(tokio::sync::Notify::new());
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let invoker = Arc::new(GatedInvoker {
+            started: Arc::clone(&started),
+            gate: Arc::clone(&gate),
+        });
+        let driving = {
+            let (store, arn) = (store.clone(), arn.clone());
+            tokio::spawn(async move {
+                drive_execution(
+                    &store,
+                    &arn,
+                    invoker,
+                    &MachineCache::default(),
+                    &options("w1"),
+                    None,
+                )
+                .await
+            })
+        };
+        started.notified().await;
+        let request = user_stop(chrono::Utc::now().timestamp_millis());
+        assert!(store.request_stop(&arn, &request).await.expect("stop"));
+        gate.notify_one();
+        let out = driving.await.expect("task").expect("drive");
+        assert_eq!(out, DriveOutcome::Finished(Status::Aborted));
+        assert_aborted(&store, &arn, &request).await;
+        let history = store.history(&arn).await.expect("history");
+        assert!(
+            !history.iter().any(|e| e.event_type == "TaskSucceeded"),
+            "the task result that came after the stop request is not committed: {history:?}"
         );
     }
 

@@ -1,5 +1,6 @@
 //! The DynamoDB backend of [`Store`]: one table, keys `pk`/`sk` (both strings), billed per
-//! request, with one sparse global secondary index (`gsi1`) for the executions that are due.
+//! request, with two sparse global secondary indexes: `gsi1` for the executions that are due,
+//! `gsi2` for the executions of each state machine.
 //!
 //! It owns the item layout, the commit protocol and the retries of transient failures; the
 //! semantics (versions, leases, committed history) are those of [`crate::store::memory`], which
@@ -9,8 +10,9 @@
 //!
 //! | item | `pk` | `sk` | holds |
 //! | --- | --- | --- | --- |
-//! | state machine | `SM#<arn>` | `DEF` | the [`MachineRecord`] as JSON |
-//! | execution | `EX#<arn>` | `META` | `version`, `last_event_id`, `status`, `lease_owner`, `lease_expires`, `due`, `gsi1pk`/`gsi1sk`, `rec` (info, input), `snap` (the snapshot), `tail` (the latest events), `cid` |
+//! | state machine | `SM#<arn>` | `DEF` | the [`MachineRecord`] (tags included) as JSON |
+//! | state machine registry entry | `SMLIST` | `<arn>` | `name`, `created` |
+//! | execution | `EX#<arn>` | `META` | `version`, `last_event_id`, `status`, `lease_owner`, `lease_expires`, `due`, `gsi1pk`/`gsi1sk`, `gsi2pk`/`gsi2sk`, `info` (names, ARNs, start time), `rec` (info, input), `snap` (the snapshot), `stop_time`, `stop_req` (a [`StopRequest`]), `tail` (the latest events), `cid` |
 //! | history events | `EX#<arn>` | `EV#<id, 20 digits>` | one [`HistoryEvent`] (`ev`), or a block of consecutive ones from this id (`evs`, a JSON array, and `last`) |
 //! | chunk | as its owner | `REC#…`, `SNAP#<version>#…`, `EVC#<id>#…`, `DEFC#…` | 350,000 bytes of a document too large for its item |
 //!
@@ -25,6 +27,34 @@
 //! The META item carries `gsi1pk = DUE#<shard>` and `gsi1sk` (the due time, order-preserving)
 //! only while the execution is RUNNING and has a due time, so `due_executions` is one Query per
 //! shard with `gsi1sk <= now`, filtered on the projected `lease_expires`.
+//!
+//! # Listings
+//!
+//! State machines are listed from the registry partition `SMLIST` (one entry per machine,
+//! written after its DEF item and deleted after it), not from an index, so a listing reads its
+//! own writes: `list_machines` is a strongly consistent Query of the registry (one request per
+//! 1 MB of entries) and a consistent BatchGetItem of the DEF items (one request per 100
+//! machines; a chunked definition adds one Query). An entry whose DEF is gone (a delete that
+//! failed half-way) is skipped. `put_machine` is two PutItems (the DEF, then the entry),
+//! `delete_machine` two DeleteItems (the DEF, then the entry), both plus the chunk writes of
+//! large definitions. Machines stored before the registry existed are not listed until they
+//! are put again.
+//!
+//! Every META has `gsi2pk = SM#<state machine arn>` and `gsi2sk = <start time>#<name>` (the
+//! time order-preserving, as `gsi1sk`) from its creation; the executions index `gsi2` projects
+//! only `info`, `status`, `stop_time` and `stop_req`, which change at most a few times in an
+//! execution's life, so commits do not write to it until the last. `list_executions` is one
+//! Query of the index, newest first, per 1 MB of entries (some 2,000 executions), and gives
+//! summaries (no input, snapshot or output); it is eventually consistent, as Step Functions'
+//! ListExecutions is. `init` adds the index to an older table, but executions created before
+//! it (without `gsi2pk`) are not listed.
+//!
+//! # Stop requests
+//!
+//! `request_stop` is one conditional UpdateItem of META (status RUNNING): it sets `stop_req`
+//! unless set and makes the execution due at its time. Every commit's condition then includes
+//! `attribute_not_exists(stop_req) OR status <> RUNNING`, except a commit that ends the
+//! execution as ABORTED, which applies the stop.
 //!
 //! # Commit
 //!
@@ -84,9 +114,9 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck,
     CreateGlobalSecondaryIndexAction, DeleteRequest, GlobalSecondaryIndex,
-    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
-    Put, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
-    TableDescription, TableStatus, TransactWriteItem, Update, WriteRequest,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, KeysAndAttributes,
+    Projection, ProjectionType, Put, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    ScalarAttributeType, TableDescription, TableStatus, TransactWriteItem, Update, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
@@ -97,12 +127,20 @@ use tracing::Instrument;
 use crate::asl::error::StatesError;
 use crate::engine::history::HistoryEvent;
 use crate::engine::state::{ExecutionInfo, Snapshot, Status};
-use crate::store::{Commit, Created, ExecutionRecord, Lease, MachineRecord, Store, StoreError};
+use crate::store::{
+    Commit, Created, ExecutionRecord, Lease, MachineRecord, StopRequest, Store, StoreError,
+};
 
 type Item = HashMap<String, AttributeValue>;
 
 /// The due index.
 const DUE_INDEX: &str = "gsi1";
+/// The executions index: executions by state machine, by start time.
+const EXECUTIONS_INDEX: &str = "gsi2";
+/// The partition of the state machine registry.
+const MACHINES_PK: &str = "SMLIST";
+/// Keys of one BatchGetItem (DynamoDB's limit).
+const BATCH_GET_ITEMS: usize = 100;
 /// Partitions of the due index, so its writes spread over several keys. Changing it strands the
 /// entries of the shards that are no longer read.
 const DUE_SHARDS: u32 = 4;
@@ -272,10 +310,10 @@ fn due_shard(arn: &str) -> u32 {
     (hash % u64::from(DUE_SHARDS)) as u32
 }
 
-/// A due time as a sort key: 20 digits of the time offset by 2^63, so string order is time
+/// A time as a sort key: 20 digits of the time offset by 2^63, so string order is time
 /// order for every `i64`.
-fn due_sort_key(due: i64) -> String {
-    format!("{:020}", (due as u64) ^ (1 << 63))
+fn time_sort_key(time: i64) -> String {
+    format!("{:020}", (time as u64) ^ (1 << 63))
 }
 
 fn get_s<'a>(item: &'a Item, name: &str, what: &str) -> Result<Option<&'a str>, StoreError> {
@@ -373,6 +411,68 @@ fn place(name: &str, json: String, inline_max: usize, pk: &str, prefix: String) 
     }
 }
 
+/// The lease attributes of META.
+fn decode_lease(item: &Item, what: &str) -> Result<Option<Lease>, StoreError> {
+    match (
+        get_s(item, "lease_owner", what)?,
+        get_n::<i64>(item, "lease_expires", what)?,
+    ) {
+        (Some(owner), Some(expires)) => Ok(Some(Lease {
+            owner: owner.to_string(),
+            expires,
+        })),
+        (None, None) => Ok(None),
+        _ => Err(corrupt(what, "lease_owner without lease_expires or back")),
+    }
+}
+
+/// The stop request of META (`stop_req`, JSON).
+fn decode_stop_request(item: &Item, what: &str) -> Result<Option<StopRequest>, StoreError> {
+    match get_s(item, "stop_req", what)? {
+        Some(json) => parse_json(json, what).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Whether META, as `item`, refuses `commit` for a pending stop request (only the commit
+/// that ends the execution as ABORTED goes through).
+fn stop_blocks(item: &Item, commit: &Commit<'_>, what: &str) -> Result<bool, StoreError> {
+    Ok(commit.snapshot.status != Status::Aborted
+        && item.contains_key("stop_req")
+        && get_s(item, "status", what)? == Some(Status::Running.as_str()))
+}
+
+/// An execution summary from an entry of the executions index (see
+/// [`Store::list_executions`]).
+fn decode_summary(item: &Item, what: &str) -> Result<ExecutionRecord, StoreError> {
+    let info: ExecutionInfo = parse_json(req_s(item, "info", what)?, what)?;
+    Ok(ExecutionRecord {
+        info,
+        input: Value::Null,
+        status: parse_status(req_s(item, "status", what)?, what)?,
+        output: None,
+        error: None,
+        stop_time: get_n(item, "stop_time", what)?,
+        version: 0,
+        last_event_id: 0,
+        snapshot: None,
+        due: None,
+        lease: None,
+        stop_request: decode_stop_request(item, what)?,
+    })
+}
+
+/// The executions index keys of an execution: its state machine, then start time and name.
+fn execution_index_keys(info: &ExecutionInfo) -> [(String, AttributeValue); 2] {
+    [
+        ("gsi2pk".to_string(), s(sm_pk(&info.state_machine_arn))),
+        (
+            "gsi2sk".to_string(),
+            s(format!("{}#{}", time_sort_key(info.start_time), info.name)),
+        ),
+    ]
+}
+
 /// The immutable part of an execution, and the outcome fields of a record stored before any
 /// commit (afterwards the snapshot holds them).
 #[derive(Serialize)]
@@ -414,6 +514,12 @@ impl Expr {
     fn set(&mut self, name: &str, value: AttributeValue) {
         let (pn, pv) = self.name_value(name, value);
         self.set.push(format!("{pn} = {pv}"));
+    }
+
+    /// `SET name = if_not_exists(name, value)`.
+    fn set_if_missing(&mut self, name: &str, value: AttributeValue) {
+        let (pn, pv) = self.name_value(name, value);
+        self.set.push(format!("{pn} = if_not_exists({pn}, {pv})"));
     }
 
     /// `SET map.key = value`.
@@ -594,45 +700,53 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// Creates the table (and its due index) if missing and waits until both are ACTIVE;
-    /// idempotent (`stepfn init`).
+    /// Creates the table and its indexes if missing, adds the indexes an existing table lacks
+    /// (a table made by an older `init`: one index at a time, as DynamoDB requires), and waits
+    /// until all are ACTIVE; idempotent (`stepfn init`).
+    ///
+    /// Items written before an index existed are not in it: executions created before the
+    /// executions index are missing from [`Store::list_executions`].
     ///
     /// # Errors
     ///
     /// [`StoreError::Backend`] when a request fails, the table has other keys than `pk`/`sk`,
-    /// or it is not ACTIVE within five minutes.
+    /// or it and its indexes are not ACTIVE within five minutes.
     pub async fn init(&self) -> Result<(), StoreError> {
         let table = self.table().to_string();
         let what = format!("init table {table}");
-        let definitions = attribute_definitions(&what)?;
-        match self.describe().await? {
-            None => {
-                let keys = key_schema("pk", "sk", &what)?;
-                let index = due_index(&what)?;
-                let created = self
-                    .call(&what, || {
-                        self.client()
-                            .create_table()
-                            .table_name(&table)
-                            .billing_mode(BillingMode::PayPerRequest)
-                            .set_attribute_definitions(Some(definitions.clone()))
-                            .set_key_schema(Some(keys.clone()))
-                            .global_secondary_indexes(index.clone())
-                            .send()
-                    })
-                    .await;
-                match created {
-                    Ok(_) => tracing::info!(table, "created DynamoDB table"),
-                    // Someone else is creating it: wait for it below.
-                    Err(e)
-                        if matches!(
-                            e.as_service_error(),
-                            Some(CreateTableError::ResourceInUseException(_))
-                        ) => {}
-                    Err(e) => return Err(backend(&what, &e)),
-                }
+        if self.describe().await?.is_none() {
+            let keys = key_schema("pk", "sk", &what)?;
+            let definitions = attribute_definitions(INDEXES.iter(), &what)?;
+            let indexes = INDEXES
+                .iter()
+                .map(|spec| spec.index(&what))
+                .collect::<Result<Vec<_>, _>>()?;
+            let created = self
+                .call(&what, || {
+                    self.client()
+                        .create_table()
+                        .table_name(&table)
+                        .billing_mode(BillingMode::PayPerRequest)
+                        .set_attribute_definitions(Some(definitions.clone()))
+                        .set_key_schema(Some(keys.clone()))
+                        .set_global_secondary_indexes(Some(indexes.clone()))
+                        .send()
+                })
+                .await;
+            match created {
+                Ok(_) => tracing::info!(table, "created DynamoDB table"),
+                // Someone else is creating it: wait for it below.
+                Err(e)
+                    if matches!(
+                        e.as_service_error(),
+                        Some(CreateTableError::ResourceInUseException(_))
+                    ) => {}
+                Err(e) => return Err(backend(&what, &e)),
             }
-            Some(description) => {
+        }
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            if let Some(description) = self.describe().await? {
                 let keys: Vec<(&str, Option<&KeyType>)> = description
                     .key_schema()
                     .iter()
@@ -644,47 +758,74 @@ impl DynamoStore {
                         "the table exists with other keys than pk (hash) and sk (range)",
                     ));
                 }
-                let has_index = description
-                    .global_secondary_indexes()
-                    .iter()
-                    .any(|i| i.index_name() == Some(DUE_INDEX));
-                if !has_index {
-                    let update = GlobalSecondaryIndexUpdate::builder()
-                        .create(due_index_action(&what)?)
-                        .build();
-                    self.call(&what, || {
-                        self.client()
-                            .update_table()
-                            .table_name(&table)
-                            .set_attribute_definitions(Some(definitions.clone()))
-                            .global_secondary_index_updates(update.clone())
-                            .send()
-                    })
-                    .await
-                    .map_err(|e| backend(&what, &e))?;
-                    tracing::info!(table, index = DUE_INDEX, "added the due index");
-                }
-            }
-        }
-        let deadline = Instant::now() + Duration::from_secs(300);
-        loop {
-            if let Some(description) = self.describe().await? {
+                let present = description.global_secondary_indexes();
                 let table_active = description.table_status() == Some(&TableStatus::Active);
-                let index_active = description.global_secondary_indexes().iter().any(|i| {
-                    i.index_name() == Some(DUE_INDEX)
-                        && i.index_status() == Some(&IndexStatus::Active)
-                });
-                if table_active && index_active {
-                    return Ok(());
+                let indexes_active = present
+                    .iter()
+                    .all(|i| i.index_status() == Some(&IndexStatus::Active));
+                let missing = INDEXES
+                    .iter()
+                    .find(|spec| !present.iter().any(|i| i.index_name() == Some(spec.name)));
+                match missing {
+                    None if table_active && indexes_active => return Ok(()),
+                    Some(spec) if table_active && indexes_active => {
+                        let having = INDEXES.iter().filter(|other| {
+                            other.name == spec.name
+                                || present.iter().any(|i| i.index_name() == Some(other.name))
+                        });
+                        self.add_index(spec, attribute_definitions(having, &what)?)
+                            .await?;
+                    }
+                    _ => {}
                 }
             }
             if Instant::now() > deadline {
                 return Err(backend_msg(
                     &what,
-                    "the table is not ACTIVE after 5 minutes",
+                    "the table and its indexes are not ACTIVE after 5 minutes",
                 ));
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Adds an index to the existing table (UpdateTable); another `init` adding it at the same
+    /// time is no failure.
+    async fn add_index(
+        &self,
+        spec: &IndexSpec,
+        definitions: Vec<AttributeDefinition>,
+    ) -> Result<(), StoreError> {
+        let table = self.table();
+        let what = format!("add index {} to table {table}", spec.name);
+        let update = GlobalSecondaryIndexUpdate::builder()
+            .create(spec.create_action(&what)?)
+            .build();
+        let result = self
+            .call(&what, || {
+                self.client()
+                    .update_table()
+                    .table_name(table)
+                    .set_attribute_definitions(Some(definitions.clone()))
+                    .global_secondary_index_updates(update.clone())
+                    .send()
+            })
+            .await;
+        match result {
+            Ok(_) => {
+                tracing::info!(table, index = spec.name, "added {}", spec.purpose);
+                Ok(())
+            }
+            // Another `init` got there first (the index exists or is being created).
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("ResourceInUseException" | "LimitExceededException")
+                ) || e.message().is_some_and(|m| m.contains("already exists")) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(backend(&what, &e)),
         }
     }
 
@@ -934,6 +1075,87 @@ impl DynamoStore {
         }
     }
 
+    /// The keys of every item of partition `pk`, all pages, strongly consistent.
+    async fn query_partition(&self, what: &str, pk: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .call(what, || {
+                    self.client()
+                        .query()
+                        .table_name(self.table())
+                        .consistent_read(true)
+                        .key_condition_expression("#pk = :pk")
+                        .expression_attribute_names("#pk", "pk")
+                        .expression_attribute_names("#sk", "sk")
+                        .expression_attribute_values(":pk", s(pk))
+                        .projection_expression("#pk, #sk")
+                        .set_exclusive_start_key(start.clone())
+                        .send()
+                })
+                .await
+                .map_err(|e| backend(what, &e))?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// The items at `keys` that exist (in no particular order), strongly consistent: 100 keys
+    /// a request, the keys DynamoDB leaves unprocessed (throttling, 16 MB answers) sent again.
+    async fn batch_get(&self, what: &str, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        for batch in keys.chunks(BATCH_GET_ITEMS) {
+            let mut pending = KeysAndAttributes::builder()
+                .set_keys(Some(batch.to_vec()))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| backend_msg(what, e.to_string()))?;
+            let start = Instant::now();
+            let mut backoff = FIRST_BACKOFF;
+            loop {
+                let out = self
+                    .call(what, || {
+                        self.client()
+                            .batch_get_item()
+                            .request_items(self.table(), pending.clone())
+                            .send()
+                    })
+                    .await
+                    .map_err(|e| backend(what, &e))?;
+                if let Some(found) = out.responses.and_then(|mut r| r.remove(self.table())) {
+                    items.extend(found);
+                }
+                let left = out
+                    .unprocessed_keys
+                    .and_then(|mut m| m.remove(self.table()))
+                    .filter(|left| !left.keys().is_empty());
+                let Some(left) = left else { break };
+                if start.elapsed() + backoff >= self.retry_window {
+                    return Err(backend_msg(
+                        what,
+                        format!(
+                            "{} keys still unprocessed after retrying",
+                            left.keys().len()
+                        ),
+                    ));
+                }
+                tracing::warn!(
+                    table = %self.table(),
+                    unprocessed = left.keys().len(),
+                    "dynamodb: {what}: unprocessed keys; retrying"
+                );
+                tokio::time::sleep(jitter(backoff)).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                pending = left;
+            }
+        }
+        Ok(items)
+    }
+
     /// The document under attribute `name` of `item`, inline or assembled from its chunks.
     async fn read_doc(
         &self,
@@ -994,17 +1216,8 @@ impl DynamoStore {
         let version = req_n(item, "version", what)?;
         let last_event_id = req_n(item, "last_event_id", what)?;
         let status = parse_status(req_s(item, "status", what)?, what)?;
-        let lease = match (
-            get_s(item, "lease_owner", what)?,
-            get_n::<i64>(item, "lease_expires", what)?,
-        ) {
-            (Some(owner), Some(expires)) => Some(Lease {
-                owner: owner.to_string(),
-                expires,
-            }),
-            (None, None) => None,
-            _ => return Err(corrupt(what, "lease_owner without lease_expires or back")),
-        };
+        let lease = decode_lease(item, what)?;
+        let stop_request = decode_stop_request(item, what)?;
         let due = get_n(item, "due", what)?;
         let rec_json = self
             .read_doc(item, &pk, "rec", what)
@@ -1034,6 +1247,7 @@ impl DynamoStore {
             snapshot,
             due,
             lease,
+            stop_request,
         })
     }
 
@@ -1256,7 +1470,8 @@ impl DynamoStore {
             && get_s(&old, "lease_owner", &meta)? == Some(commit.owner)
             && commit.events.first().map(|e| e.id.saturating_sub(1))
                 == get_n::<u64>(&old, "last_event_id", &meta)?
-            && get_s(&old, "cid", &meta)? != Some(cid);
+            && get_s(&old, "cid", &meta)? != Some(cid)
+            && !stop_blocks(&old, commit, &meta)?;
         let full = get_n::<usize>(&old, "tail_bytes", &meta)?.is_none_or(|b| b > limit);
         if !(current && full) {
             return self.commit_failed(commit, cid, Failed::Found(old)).await;
@@ -1387,15 +1602,87 @@ fn jitter(pause: Duration) -> Duration {
     pause.mul_f64(rand::random_range(0.5..1.0))
 }
 
-fn attribute_definitions(what: &str) -> Result<Vec<AttributeDefinition>, StoreError> {
-    let def = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
+/// A global secondary index of the table.
+struct IndexSpec {
+    /// Its name.
+    name: &'static str,
+    /// What it is for, in the log.
+    purpose: &'static str,
+    /// The partition key attribute.
+    hash: &'static str,
+    /// The sort key attribute.
+    range: &'static str,
+    /// The attributes it copies besides the keys.
+    projected: &'static [&'static str],
+}
+
+/// The indexes `init` makes. Only attributes that rarely change are projected into the
+/// executions index, so a commit (which changes `version`, the lease, the due time) does not
+/// write to it until the execution ends.
+const INDEXES: [IndexSpec; 2] = [
+    IndexSpec {
+        name: DUE_INDEX,
+        purpose: "the due index",
+        hash: "gsi1pk",
+        range: "gsi1sk",
+        projected: &["due", "lease_expires"],
+    },
+    IndexSpec {
+        name: EXECUTIONS_INDEX,
+        purpose: "the executions index",
+        hash: "gsi2pk",
+        range: "gsi2sk",
+        projected: &["info", "status", "stop_time", "stop_req"],
+    },
+];
+
+impl IndexSpec {
+    fn projection(&self) -> Projection {
+        Projection::builder()
+            .projection_type(ProjectionType::Include)
+            .set_non_key_attributes(Some(self.projected.iter().map(|a| a.to_string()).collect()))
+            .build()
+    }
+
+    fn index(&self, what: &str) -> Result<GlobalSecondaryIndex, StoreError> {
+        GlobalSecondaryIndex::builder()
+            .index_name(self.name)
+            .set_key_schema(Some(key_schema(self.hash, self.range, what)?))
+            .projection(self.projection())
             .build()
             .map_err(|e| backend_msg(what, e.to_string()))
-    };
-    Ok(vec![def("pk")?, def("sk")?, def("gsi1pk")?, def("gsi1sk")?])
+    }
+
+    fn create_action(&self, what: &str) -> Result<CreateGlobalSecondaryIndexAction, StoreError> {
+        CreateGlobalSecondaryIndexAction::builder()
+            .index_name(self.name)
+            .set_key_schema(Some(key_schema(self.hash, self.range, what)?))
+            .projection(self.projection())
+            .build()
+            .map_err(|e| backend_msg(what, e.to_string()))
+    }
+}
+
+/// The definitions of the table keys and of the keys of `indexes` (DynamoDB refuses
+/// definitions no key uses).
+fn attribute_definitions<'a>(
+    indexes: impl Iterator<Item = &'a IndexSpec>,
+    what: &str,
+) -> Result<Vec<AttributeDefinition>, StoreError> {
+    let mut names = vec!["pk", "sk"];
+    for spec in indexes {
+        names.extend([spec.hash, spec.range]);
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| backend_msg(what, e.to_string()))
+        })
+        .collect()
 }
 
 fn key_schema(hash: &str, range: &str, what: &str) -> Result<Vec<KeySchemaElement>, StoreError> {
@@ -1412,39 +1699,21 @@ fn key_schema(hash: &str, range: &str, what: &str) -> Result<Vec<KeySchemaElemen
     ])
 }
 
-fn due_projection() -> Projection {
-    Projection::builder()
-        .projection_type(ProjectionType::Include)
-        .non_key_attributes("due")
-        .non_key_attributes("lease_expires")
-        .build()
-}
-
-fn due_index(what: &str) -> Result<GlobalSecondaryIndex, StoreError> {
-    GlobalSecondaryIndex::builder()
-        .index_name(DUE_INDEX)
-        .set_key_schema(Some(key_schema("gsi1pk", "gsi1sk", what)?))
-        .projection(due_projection())
-        .build()
-        .map_err(|e| backend_msg(what, e.to_string()))
-}
-
-fn due_index_action(what: &str) -> Result<CreateGlobalSecondaryIndexAction, StoreError> {
-    CreateGlobalSecondaryIndexAction::builder()
-        .index_name(DUE_INDEX)
-        .set_key_schema(Some(key_schema("gsi1pk", "gsi1sk", what)?))
-        .projection(due_projection())
-        .build()
-        .map_err(|e| backend_msg(what, e.to_string()))
-}
-
-/// The condition of every write of a commit on META: the version read, the lease, and the
-/// events following the committed ones.
+/// The condition of every write of a commit on META: the version read, the lease, the events
+/// following the committed ones, and no pending stop request unless the commit applies it.
 fn commit_condition(expr: &mut Expr, commit: &Commit<'_>) {
     expr.check("version", "=", n(commit.expected_version));
     expr.check("lease_owner", "=", s(commit.owner));
     if let Some(first) = commit.events.first() {
         expr.check("last_event_id", "=", n(first.id.saturating_sub(1)));
+    }
+    // A pending stop request lets only the commit that applies it through.
+    if commit.snapshot.status != Status::Aborted {
+        let (stop, status) = (expr.name("stop_req"), expr.name("status"));
+        let running = expr.value(s(Status::Running.as_str()));
+        expr.check_raw(format!(
+            "(attribute_not_exists({stop}) OR {status} <> {running})"
+        ));
     }
 }
 
@@ -1454,7 +1723,7 @@ fn place_due(expr: &mut Expr, arn: &str, status: Status, due: Option<i64>) {
         Some(due) => {
             expr.set("due", n(due));
             expr.set("gsi1pk", s(format!("DUE#{}", due_shard(arn))));
-            expr.set("gsi1sk", s(due_sort_key(due)));
+            expr.set("gsi1sk", s(time_sort_key(due)));
         }
         None => {
             expr.remove("due");
@@ -1568,6 +1837,20 @@ impl Store for DynamoStore {
                     .await;
             }
         }
+        // Listed after it is stored: a failure in between leaves a machine that is stored but
+        // not listed, until the put is retried.
+        let mut entry = key(MACHINES_PK, &machine.arn);
+        entry.insert("name".into(), s(&machine.name));
+        entry.insert("created".into(), n(machine.created));
+        self.call(&what, || {
+            self.client()
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(entry.clone()))
+                .send()
+        })
+        .await
+        .map_err(|e| backend(&what, &e))?;
         Ok(())
     }
 
@@ -1596,6 +1879,119 @@ impl Store for DynamoStore {
         parse_json(&json, &what).map(Some)
     }
 
+    async fn list_machines(&self) -> Result<Vec<MachineRecord>, StoreError> {
+        let what = "list state machines";
+        let keys = self
+            .query_partition(what, MACHINES_PK)
+            .await?
+            .iter()
+            .map(|entry| Ok(key(&sm_pk(req_s(entry, "sk", what)?), "DEF")))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut machines = Vec::with_capacity(keys.len());
+        // An entry whose DEF is gone (a delete that failed half-way) is skipped.
+        for item in self.batch_get(what, keys).await? {
+            let pk = req_s(&item, "pk", what)?;
+            let item_what = format!("state machine {}", pk.trim_start_matches("SM#"));
+            let json = self
+                .read_doc(&item, pk, "def", &item_what)
+                .await?
+                .ok_or_else(|| corrupt(&item_what, "attribute def is missing"))?;
+            machines.push(parse_json::<MachineRecord>(&json, &item_what)?);
+        }
+        machines.sort_by(|a, b| (a.created, &a.name, &a.arn).cmp(&(b.created, &b.name, &b.arn)));
+        Ok(machines)
+    }
+
+    async fn delete_machine(&self, arn: &str) -> Result<bool, StoreError> {
+        let pk = sm_pk(arn);
+        let what = format!("delete state machine {arn}");
+        // The definition first, then the registry entry: a failure in between leaves an entry
+        // that `list_machines` skips, and a retry removes it.
+        let old = self
+            .call(&what, || {
+                self.client()
+                    .delete_item()
+                    .table_name(self.table())
+                    .set_key(Some(key(&pk, "DEF")))
+                    .return_values(ReturnValue::AllOld)
+                    .send()
+            })
+            .await
+            .map_err(|e| backend(&what, &e))?
+            .attributes
+            .filter(|item| !item.is_empty());
+        self.call(&what, || {
+            self.client()
+                .delete_item()
+                .table_name(self.table())
+                .set_key(Some(key(MACHINES_PK, arn)))
+                .send()
+        })
+        .await
+        .map_err(|e| backend(&what, &e))?;
+        let Some(old) = old else {
+            return Ok(false);
+        };
+        if let (Some(prefix), Some(count)) = (
+            get_s(&old, "def_ref", &what).ok().flatten(),
+            get_n::<usize>(&old, "def_chunks", &what).ok().flatten(),
+        ) {
+            let keys = (0..count.min(100_000))
+                .map(|i| key(&pk, &format!("{prefix}{i:05}")))
+                .collect();
+            self.delete_quietly(&format!("delete chunks of {what}"), keys)
+                .await;
+        }
+        Ok(true)
+    }
+
+    async fn list_executions(&self, machine_arn: &str) -> Result<Vec<ExecutionRecord>, StoreError> {
+        let what = format!("list executions of {machine_arn}");
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .call(&what, || {
+                    self.client()
+                        .query()
+                        .table_name(self.table())
+                        .index_name(EXECUTIONS_INDEX)
+                        .key_condition_expression("#gpk = :machine")
+                        .expression_attribute_names("#gpk", "gsi2pk")
+                        .expression_attribute_values(":machine", s(sm_pk(machine_arn)))
+                        .scan_index_forward(false)
+                        .set_exclusive_start_key(start.clone())
+                        .send()
+                })
+                .await
+                .map_err(|e| backend(&what, &e))?;
+            for item in out.items.unwrap_or_default() {
+                let pk = req_s(&item, "pk", &what)?;
+                found.push(decode_summary(
+                    &item,
+                    &format!("execution {}", pk.trim_start_matches("EX#")),
+                )?);
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(found),
+            }
+        }
+    }
+
+    async fn request_stop(&self, arn: &str, request: &StopRequest) -> Result<bool, StoreError> {
+        let what = format!("request stop of {arn}");
+        let mut expr = Expr::default();
+        expr.set_if_missing("stop_req", s(to_json(request, &what)?));
+        place_due(&mut expr, arn, Status::Running, Some(request.time));
+        expr.check("status", "=", s(Status::Running.as_str()));
+        match self.update_meta(&what, arn, &expr, None).await? {
+            Ok(_) => Ok(true),
+            Err(Failed::Missing) => Err(StoreError::NotFound(arn.to_string())),
+            Err(_) => Ok(false),
+        }
+    }
+
     async fn create_execution(&self, record: &ExecutionRecord) -> Result<Created, StoreError> {
         let arn = record.info.arn.as_str();
         let pk = ex_pk(arn);
@@ -1620,6 +2016,14 @@ impl Store for DynamoStore {
         item.insert("cid".into(), s(&cid));
         item.insert("tail".into(), AttributeValue::M(HashMap::new()));
         item.insert("tail_bytes".into(), n(0));
+        item.insert("info".into(), s(to_json(&record.info, &what)?));
+        item.extend(execution_index_keys(&record.info));
+        if let Some(time) = record.stop_time {
+            item.insert("stop_time".into(), n(time));
+        }
+        if let Some(request) = &record.stop_request {
+            item.insert("stop_req".into(), s(to_json(request, &what)?));
+        }
         if let Some(lease) = &record.lease {
             item.insert("lease_owner".into(), s(&lease.owner));
             item.insert("lease_expires".into(), n(lease.expires));
@@ -1627,7 +2031,7 @@ impl Store for DynamoStore {
         if let Some(due) = record.due.filter(|_| record.status == Status::Running) {
             item.insert("due".into(), n(due));
             item.insert("gsi1pk".into(), s(format!("DUE#{}", due_shard(arn))));
-            item.insert("gsi1sk".into(), s(due_sort_key(due)));
+            item.insert("gsi1sk".into(), s(time_sort_key(due)));
         }
         let mut chunks = rec.chunks;
         if let Some(snapshot) = &record.snapshot {
@@ -1719,6 +2123,10 @@ impl Store for DynamoStore {
         expr.set("last_event_id", n(snap.last_event_id));
         expr.set("status", s(snap.status.as_str()));
         expr.set("cid", s(&cid));
+        match snap.stop_time {
+            Some(time) => expr.set("stop_time", n(time)),
+            None => expr.remove("stop_time"),
+        }
         place_due(&mut expr, arn, snap.status, commit.due);
 
         let mut tail = Vec::new();
@@ -1984,7 +2392,7 @@ impl DynamoStore {
                         .expression_attribute_names("#pk", "pk")
                         .expression_attribute_names("#due", "due")
                         .expression_attribute_values(":shard", s(format!("DUE#{shard}")))
-                        .expression_attribute_values(":now", s(due_sort_key(now)))
+                        .expression_attribute_values(":now", s(time_sort_key(now)))
                         .expression_attribute_values(":ms", n(now))
                         .projection_expression("#pk, #due")
                         .limit(page)
@@ -2102,6 +2510,180 @@ mod tests {
             .expect("connect");
         other.init().await.expect("init from another store");
         execution(&other, "after-init", Some(1)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn init_adds_the_indexes_an_older_table_lacks() {
+        let table = format!("stepfn-test-{}", nonce());
+        let store = DynamoStore::connect(&table, Some(&endpoint()))
+            .await
+            .expect("connect");
+        // The table as the first `init` made it: the due index only.
+        let what = "create an old table";
+        let due = &INDEXES[0];
+        store
+            .client()
+            .create_table()
+            .table_name(&table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .set_attribute_definitions(Some(
+                attribute_definitions([due].into_iter(), what).expect("definitions"),
+            ))
+            .set_key_schema(Some(key_schema("pk", "sk", what).expect("keys")))
+            .global_secondary_indexes(due.index(what).expect("index"))
+            .send()
+            .await
+            .expect("create table");
+        store.init().await.expect("init");
+        let description = store.describe().await.expect("describe").expect("exists");
+        let mut names: Vec<&str> = description
+            .global_secondary_indexes()
+            .iter()
+            .filter_map(|i| i.index_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, [DUE_INDEX, EXECUTIONS_INDEX]);
+        let arn = execution(&store, "listed", Some(1)).await;
+        let listed = store
+            .list_executions("arn:aws:states:us-east-1:111111111111:stateMachine:m")
+            .await
+            .expect("list");
+        assert_eq!(
+            listed.iter().map(|r| &r.info.arn).collect::<Vec<_>>(),
+            [&arn]
+        );
+        store.init().await.expect("init again");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn listing_and_stop_requests_take_few_requests() {
+        let store = fresh_store().await;
+        let count = |before: u64| store.request_count() - before;
+        let machine = MachineRecord {
+            arn: "arn:aws:states:us-east-1:111111111111:stateMachine:m".into(),
+            name: "m".into(),
+            definition: json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}),
+            kind: "STANDARD".into(),
+            role_arn: "arn:aws:iam::111111111111:role/r".into(),
+            created: 1,
+            tags: Default::default(),
+        };
+        let before = store.request_count();
+        store.put_machine(&machine).await.expect("put");
+        assert_eq!(
+            count(before),
+            2,
+            "put: the definition and the registry entry"
+        );
+        let before = store.request_count();
+        assert_eq!(
+            store.list_machines().await.expect("list"),
+            vec![machine.clone()]
+        );
+        assert_eq!(
+            count(before),
+            2,
+            "list: the registry, then one batch of definitions"
+        );
+
+        let arns = [
+            execution(&store, "a", Some(1)).await,
+            execution(&store, "b", Some(1)).await,
+        ];
+        let before = store.request_count();
+        assert_eq!(
+            store
+                .list_executions(&machine.arn)
+                .await
+                .expect("list")
+                .len(),
+            2
+        );
+        assert_eq!(count(before), 1, "list executions: one query of the index");
+
+        // A stop request is one update; with META's tail full, the refused commit is still one
+        // request (the tail is not copied out for a commit that cannot succeed).
+        let arn = &arns[0];
+        store.acquire(arn, "w", 2, 60_000).await.expect("acquire");
+        store
+            .commit(Commit {
+                arn,
+                expected_version: 0,
+                owner: "w",
+                events: &[event(1, &"t".repeat(TAIL_MAX - 400))],
+                snapshot: &snapshot(1, Status::Running),
+                due: Some(10),
+            })
+            .await
+            .expect("commit");
+        let request = StopRequest {
+            error: Some("E".into()),
+            cause: None,
+            time: 5,
+        };
+        let before = store.request_count();
+        assert!(store.request_stop(arn, &request).await.expect("stop"));
+        assert_eq!(count(before), 1, "request stop: one update");
+        let before = store.request_count();
+        let refused = store
+            .commit(Commit {
+                arn,
+                expected_version: 1,
+                owner: "w",
+                events: &[event(2, &"u".repeat(1_000))],
+                snapshot: &snapshot(2, Status::Running),
+                due: Some(10),
+            })
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::Conflict { .. })),
+            "{refused:?}"
+        );
+        assert_eq!(count(before), 1, "a refused commit: one update");
+
+        let before = store.request_count();
+        assert!(store.delete_machine(&machine.arn).await.expect("delete"));
+        assert_eq!(
+            count(before),
+            2,
+            "delete: the definition and the registry entry"
+        );
+        assert_eq!(store.list_machines().await.expect("list"), Vec::new());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn machines_beyond_one_batch_are_all_listed() {
+        let store = fresh_store().await;
+        let mut tasks = JoinSet::new();
+        for i in 0..230 {
+            let store = store.clone();
+            tasks.spawn(async move {
+                let name = format!("m{i:03}");
+                let machine = MachineRecord {
+                    arn: format!("arn:aws:states:us-east-1:111111111111:stateMachine:{name}"),
+                    name,
+                    definition: json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}),
+                    kind: "STANDARD".into(),
+                    role_arn: "arn:aws:iam::111111111111:role/r".into(),
+                    created: 1_000 - i,
+                    tags: Default::default(),
+                };
+                store.put_machine(&machine).await.expect("put");
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.expect("task");
+        }
+        let before = store.request_count();
+        let listed = store.list_machines().await.expect("list");
+        assert_eq!(
+            store.request_count() - before,
+            4,
+            "one query, three batches"
+        );
+        let names: Vec<String> = listed.into_iter().map(|m| m.name).collect();
+        let expected: Vec<String> = (0..230).rev().map(|i| format!("m{i:03}")).collect();
+        assert_eq!(names, expected, "by creation time");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use crate::engine::history::HistoryEvent;
 use crate::engine::state::Status;
-use crate::store::{Commit, Created, ExecutionRecord, Lease, MachineRecord, Store, StoreError};
+use crate::store::{
+    Commit, Created, ExecutionRecord, Lease, MachineRecord, StopRequest, Store, StoreError,
+};
 
 #[derive(Default)]
 struct Inner {
@@ -51,6 +53,56 @@ impl Store for MemoryStore {
         Ok(self.lock().machines.get(arn).cloned())
     }
 
+    async fn list_machines(&self) -> Result<Vec<MachineRecord>, StoreError> {
+        let mut machines: Vec<MachineRecord> = self.lock().machines.values().cloned().collect();
+        machines.sort_by(|a, b| (a.created, &a.name, &a.arn).cmp(&(b.created, &b.name, &b.arn)));
+        Ok(machines)
+    }
+
+    async fn delete_machine(&self, arn: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().machines.remove(arn).is_some())
+    }
+
+    async fn list_executions(&self, machine_arn: &str) -> Result<Vec<ExecutionRecord>, StoreError> {
+        let mut found: Vec<ExecutionRecord> = self
+            .lock()
+            .executions
+            .values()
+            .filter(|r| r.info.state_machine_arn == machine_arn)
+            .map(|r| ExecutionRecord {
+                info: r.info.clone(),
+                input: serde_json::Value::Null,
+                status: r.status,
+                output: None,
+                error: None,
+                stop_time: r.stop_time,
+                version: 0,
+                last_event_id: 0,
+                snapshot: None,
+                due: None,
+                lease: None,
+                stop_request: r.stop_request.clone(),
+            })
+            .collect();
+        found.sort_by(|a, b| {
+            (b.info.start_time, &b.info.name).cmp(&(a.info.start_time, &a.info.name))
+        });
+        Ok(found)
+    }
+
+    async fn request_stop(&self, arn: &str, request: &StopRequest) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let Some(record) = inner.executions.get_mut(arn) else {
+            return Err(StoreError::NotFound(arn.to_string()));
+        };
+        if record.status != Status::Running {
+            return Ok(false);
+        }
+        record.stop_request.get_or_insert_with(|| request.clone());
+        record.due = Some(request.time);
+        Ok(true)
+    }
+
     async fn create_execution(&self, record: &ExecutionRecord) -> Result<Created, StoreError> {
         let mut inner = self.lock();
         if let Some(existing) = inner.executions.get(&record.info.arn) {
@@ -80,7 +132,11 @@ impl Store for MemoryStore {
             .lease
             .as_ref()
             .is_some_and(|l| l.owner == commit.owner);
-        if record.version != commit.expected_version || !holds_lease {
+        // A pending stop request lets only the commit that applies it through.
+        let stopped_elsewhere = record.stop_request.is_some()
+            && record.status == Status::Running
+            && commit.snapshot.status != Status::Aborted;
+        if record.version != commit.expected_version || !holds_lease || stopped_elsewhere {
             return Err(conflict());
         }
         let committed = record.last_event_id;

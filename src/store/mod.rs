@@ -6,7 +6,13 @@
 //! in one conditional write. A writer whose expected version or lease is stale gets
 //! [`StoreError::Conflict`] and must reload; so two workers racing on one execution cannot both
 //! apply a step. Readers see history only up to the committed `last_event_id`.
+//!
+//! A stop request ([`Store::request_stop`]) fences the execution the same way: while one is
+//! pending on a RUNNING execution, every commit fails with [`StoreError::Conflict`] except the
+//! one that ends the execution as ABORTED, so a worker mid-drive loses its run and the next
+//! driver (the execution is made due at once) applies the stop.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
@@ -37,6 +43,20 @@ pub struct MachineRecord {
     pub role_arn: String,
     /// Creation time, ms since the epoch.
     pub created: i64,
+    /// Tags, key to value; part of the record (`put_machine` replaces them with it).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A request to stop a running execution (StopExecution), applied by the next driver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopRequest {
+    /// The error to record.
+    pub error: Option<String>,
+    /// The cause to record.
+    pub cause: Option<String>,
+    /// When it was requested, ms since the epoch; the execution's stop time.
+    pub time: i64,
 }
 
 /// Who may drive an execution, until when.
@@ -73,6 +93,9 @@ pub struct ExecutionRecord {
     pub due: Option<i64>,
     /// The current lease.
     pub lease: Option<Lease>,
+    /// A pending (or, once the execution ended, the applied) stop request.
+    #[serde(default)]
+    pub stop_request: Option<StopRequest>,
 }
 
 impl ExecutionRecord {
@@ -91,6 +114,7 @@ impl ExecutionRecord {
             snapshot: None,
             due,
             lease: None,
+            stop_request: None,
         }
     }
 }
@@ -168,6 +192,13 @@ pub trait Store: Send + Sync + 'static {
         arn: &str,
     ) -> impl Future<Output = Result<Option<MachineRecord>, StoreError>> + Send;
 
+    /// Every stored state machine, by creation time, then name.
+    fn list_machines(&self) -> impl Future<Output = Result<Vec<MachineRecord>, StoreError>> + Send;
+
+    /// Deletes a state machine; true when it existed. Its executions stay, and running ones
+    /// may finish (as in Step Functions).
+    fn delete_machine(&self, arn: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Stores a new execution unless one with its ARN exists.
     fn create_execution(
         &self,
@@ -180,8 +211,39 @@ pub trait Store: Send + Sync + 'static {
         arn: &str,
     ) -> impl Future<Output = Result<Option<ExecutionRecord>, StoreError>> + Send;
 
+    /// The executions of state machine `machine_arn`, newest start first (equal starts: name
+    /// descending).
+    ///
+    /// These are summaries, to keep a listing cheap (what ListExecutions shows): `info`,
+    /// `status`, `stop_time` and `stop_request` are as [`Store::get_execution`] has them; the
+    /// rest is left out: `snapshot`, `output`, `error`, `due` and `lease` are `None`, `input`
+    /// is `null`, `version` and `last_event_id` are 0. A backend may answer from an index
+    /// that lags the latest writes by a moment, as Step Functions' ListExecutions does.
+    fn list_executions(
+        &self,
+        machine_arn: &str,
+    ) -> impl Future<Output = Result<Vec<ExecutionRecord>, StoreError>> + Send;
+
+    /// Asks a RUNNING execution to stop: records `request` unless a request is already
+    /// pending (the first one wins) and makes the execution due at once, so a worker picks it
+    /// up and applies it. From then on commits fail with [`StoreError::Conflict`] unless they
+    /// end the execution as ABORTED. Returns false (and changes nothing) when the execution is
+    /// not running.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such execution.
+    fn request_stop(
+        &self,
+        arn: &str,
+        request: &StopRequest,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Commits a step: events and snapshot, then the conditional version bump. Returns the
     /// new version.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the version or the lease is stale, or when a stop request
+    /// is pending and this commit does not end the execution as ABORTED.
     fn commit(&self, commit: Commit<'_>) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// The committed history of an execution, in event order.

@@ -1,10 +1,15 @@
 //! The behaviour every [`Store`] backend must have; each backend's tests call [`run`].
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Map, Value};
 
+use crate::asl::error::StatesError;
 use crate::engine::history::HistoryEvent;
 use crate::engine::state::{ExecutionInfo, Snapshot, Status};
-use crate::store::{Commit, Created, ExecutionRecord, MachineRecord, Store, StoreError};
+use crate::store::{
+    Commit, Created, ExecutionRecord, MachineRecord, StopRequest, Store, StoreError,
+};
 
 fn snapshot(last_event_id: u64, status: Status, output: Option<Value>) -> Snapshot {
     Snapshot {
@@ -45,6 +50,7 @@ pub(crate) async fn run<S: Store>(store: &S) {
         kind: "STANDARD".into(),
         role_arn: "arn:aws:iam::111111111111:role/r".into(),
         created: 1,
+        tags: BTreeMap::from([("team".to_string(), "core".to_string())]),
     };
     store.put_machine(&machine).await.expect("put machine");
     assert_eq!(
@@ -199,4 +205,326 @@ pub(crate) async fn run<S: Store>(store: &S) {
         "a finished execution cannot be leased"
     );
     store.release(&arn, "w2").await.expect("release");
+
+    machines(store, &unique).await;
+    executions_by_machine(store, &unique).await;
+    stop_requests(store, &unique).await;
+}
+
+fn machine_record(unique: &str, name: &str, created: i64) -> MachineRecord {
+    let name = format!("{name}{unique}");
+    MachineRecord {
+        arn: format!("arn:aws:states:us-east-1:111111111111:stateMachine:{name}"),
+        name,
+        definition: json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}),
+        kind: "STANDARD".into(),
+        role_arn: "arn:aws:iam::111111111111:role/r".into(),
+        created,
+        tags: BTreeMap::new(),
+    }
+}
+
+/// The listed state machines among `ours`, by ARN.
+async fn listed<S: Store>(store: &S, ours: &[&MachineRecord]) -> Vec<MachineRecord> {
+    store
+        .list_machines()
+        .await
+        .expect("list machines")
+        .into_iter()
+        .filter(|m| ours.iter().any(|o| o.arn == m.arn))
+        .collect()
+}
+
+/// Listing, replacing (tags included) and deleting state machines.
+async fn machines<S: Store>(store: &S, unique: &str) {
+    let mut b = machine_record(unique, "b", 5);
+    let a = machine_record(unique, "a", 5);
+    let mut c = machine_record(unique, "c", 3);
+    c.tags.insert("k".into(), "v".into());
+    // A definition beyond DynamoDB's item limit is listed whole too.
+    c.definition["Comment"] = json!("d".repeat(400 * 1024));
+    for m in [&b, &a, &c] {
+        store.put_machine(m).await.expect("put machine");
+    }
+    let all = [a.clone(), b.clone(), c.clone()];
+    let all: Vec<&MachineRecord> = all.iter().collect();
+    assert_eq!(
+        listed(store, &all).await,
+        vec![c.clone(), a.clone(), b.clone()],
+        "by creation time, then name"
+    );
+
+    // Tags are part of the record: a put replaces them.
+    b.tags = BTreeMap::from([
+        ("x".to_string(), "1".to_string()),
+        ("y".to_string(), String::new()),
+    ]);
+    store.put_machine(&b).await.expect("put machine");
+    assert_eq!(
+        store.get_machine(&b.arn).await.expect("get"),
+        Some(b.clone())
+    );
+    b.tags.clear();
+    store.put_machine(&b).await.expect("put machine");
+    assert_eq!(
+        store.get_machine(&b.arn).await.expect("get"),
+        Some(b.clone())
+    );
+
+    // Deleting: the executions stay readable.
+    let info = ExecutionInfo::local(&c.name, "e", 1_000);
+    store
+        .create_execution(&ExecutionRecord::new(info.clone(), json!({})))
+        .await
+        .expect("create");
+    assert!(store.delete_machine(&c.arn).await.expect("delete"));
+    assert!(!store.delete_machine(&c.arn).await.expect("delete again"));
+    assert_eq!(store.get_machine(&c.arn).await.expect("get"), None);
+    assert_eq!(listed(store, &all).await, vec![a.clone(), b.clone()]);
+    assert!(store
+        .get_execution(&info.arn)
+        .await
+        .expect("get execution")
+        .is_some());
+    assert_eq!(
+        store
+            .list_executions(&info.state_machine_arn)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    assert!(!store.delete_machine("arn:nope").await.expect("delete"));
+    for m in [&a, &b] {
+        assert!(store.delete_machine(&m.arn).await.expect("delete"));
+    }
+    assert_eq!(listed(store, &all).await, Vec::new());
+}
+
+/// Executions listed per state machine, newest start first.
+async fn executions_by_machine<S: Store>(store: &S, unique: &str) {
+    let (x, y) = (format!("x{unique}"), format!("y{unique}"));
+    let mut created = Vec::new();
+    for (machine, name, start) in [
+        (&x, "e1", 100),
+        (&x, "e2", 300),
+        (&y, "e3", 200),
+        (&x, "e4", 200),
+        (&x, "e5", 300),
+    ] {
+        let info = ExecutionInfo::local(machine, name, start);
+        let mut record = ExecutionRecord::new(info, json!({"big": "i".repeat(40 * 1024)}));
+        record.due = None;
+        store.create_execution(&record).await.expect("create");
+        created.push(record);
+    }
+    let listed = store
+        .list_executions(&created[0].info.state_machine_arn)
+        .await
+        .expect("list");
+    let names: Vec<&str> = listed.iter().map(|r| r.info.name.as_str()).collect();
+    assert_eq!(names, ["e5", "e2", "e4", "e1"]);
+    let first = &listed[0];
+    assert_eq!(first.info, created[4].info);
+    assert_eq!(
+        (first.status, first.snapshot.as_ref(), &first.input),
+        (Status::Running, None, &Value::Null),
+        "a listing holds summaries"
+    );
+    let other = store
+        .list_executions(&created[2].info.state_machine_arn)
+        .await
+        .expect("list");
+    assert_eq!(other.len(), 1);
+    assert_eq!(other[0].info, created[2].info);
+    assert_eq!(
+        store
+            .list_executions("arn:aws:states:us-east-1:111111111111:stateMachine:none")
+            .await
+            .expect("list"),
+        Vec::new()
+    );
+}
+
+fn aborted(last_event_id: u64, request: &StopRequest) -> Snapshot {
+    Snapshot {
+        error: Some(StatesError {
+            error: request.error.clone().unwrap_or_default(),
+            cause: request.cause.clone(),
+        }),
+        stop_time: Some(request.time),
+        ..snapshot(last_event_id, Status::Aborted, None)
+    }
+}
+
+/// Stop requests: pending ones refuse every commit but the aborting one.
+async fn stop_requests<S: Store>(store: &S, unique: &str) {
+    let info = ExecutionInfo::local(&format!("s{unique}"), "e", 1_000);
+    let arn = info.arn.clone();
+    let machine_arn = info.state_machine_arn.clone();
+    store
+        .create_execution(&ExecutionRecord::new(info, json!({})))
+        .await
+        .expect("create");
+    store
+        .acquire(&arn, "w1", 2_000, 10_000)
+        .await
+        .expect("acquire");
+    let events: Vec<HistoryEvent> = (1..=2).map(|i| event(i, "x")).collect();
+    store
+        .commit(Commit {
+            arn: &arn,
+            expected_version: 0,
+            owner: "w1",
+            events: &events,
+            snapshot: &snapshot(2, Status::Running, None),
+            due: Some(50_000),
+        })
+        .await
+        .expect("commit");
+
+    let request = StopRequest {
+        error: Some("User.Stop".into()),
+        cause: Some("enough".into()),
+        time: 7_000,
+    };
+    assert!(store.request_stop(&arn, &request).await.expect("stop"));
+    let later = StopRequest {
+        error: None,
+        cause: None,
+        time: 8_000,
+    };
+    assert!(store.request_stop(&arn, &later).await.expect("stop again"));
+    let record = store
+        .get_execution(&arn)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        record.stop_request.as_ref(),
+        Some(&request),
+        "the first wins"
+    );
+    assert_eq!(record.status, Status::Running);
+    assert!(
+        record.due.is_some_and(|d| d <= 8_000),
+        "due at once: {:?}",
+        record.due
+    );
+    let due = store.due_executions(12_001, 1_000).await.expect("due");
+    assert!(due.contains(&arn), "due once the lease lapses");
+
+    // The driving worker's commits are refused, whatever they do but abort.
+    for status in [Status::Running, Status::Succeeded, Status::Failed] {
+        let refused = store
+            .commit(Commit {
+                arn: &arn,
+                expected_version: 1,
+                owner: "w1",
+                events: &[event(3, "y")],
+                snapshot: &snapshot(3, status, None),
+                due: None,
+            })
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::Conflict { .. })),
+            "{status:?}: {refused:?}"
+        );
+    }
+    // Large commits too.
+    let big = "z".repeat(200 * 1024);
+    let refused = store
+        .commit(Commit {
+            arn: &arn,
+            expected_version: 1,
+            owner: "w1",
+            events: &[event(3, &big), event(4, &big)],
+            snapshot: &snapshot(4, Status::Running, None),
+            due: None,
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(store.history(&arn).await.expect("history"), events);
+
+    // The next driver gets the execution, stop request included, and aborts it.
+    let got = store
+        .acquire(&arn, "w2", 12_001, 10_000)
+        .await
+        .expect("acquire")
+        .expect("a pending stop request does not keep drivers out");
+    assert_eq!(got.stop_request.as_ref(), Some(&request));
+    let snap = aborted(3, &request);
+    let v = store
+        .commit(Commit {
+            arn: &arn,
+            expected_version: 1,
+            owner: "w2",
+            events: &[event(3, "aborted")],
+            snapshot: &snap,
+            due: Some(1),
+        })
+        .await
+        .expect("the aborting commit");
+    assert_eq!(v, 2);
+    let record = store
+        .get_execution(&arn)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        (record.status, record.due, record.stop_time),
+        (Status::Aborted, None, Some(7_000))
+    );
+    assert_eq!(record.error, snap.error);
+    assert_eq!(store.history(&arn).await.expect("history").len(), 3);
+    assert!(!store.request_stop(&arn, &later).await.expect("stop ended"));
+    let listed = store.list_executions(&machine_arn).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (
+            listed[0].status,
+            listed[0].stop_time,
+            listed[0].stop_request.as_ref()
+        ),
+        (Status::Aborted, Some(7_000), Some(&request))
+    );
+
+    // A never-driven execution can be stopped, and leased to apply it.
+    let info = ExecutionInfo::local(&format!("s{unique}"), "fresh", 1_000);
+    let fresh = info.arn.clone();
+    store
+        .create_execution(&ExecutionRecord::new(info, json!({})))
+        .await
+        .expect("create");
+    assert!(store.request_stop(&fresh, &request).await.expect("stop"));
+    let got = store
+        .acquire(&fresh, "w1", 9_000, 10_000)
+        .await
+        .expect("acquire")
+        .expect("leased");
+    assert_eq!(
+        (got.version, got.stop_request.as_ref()),
+        (0, Some(&request))
+    );
+    store
+        .commit(Commit {
+            arn: &fresh,
+            expected_version: 0,
+            owner: "w1",
+            events: &[event(1, "started"), event(2, "aborted")],
+            snapshot: &aborted(2, &request),
+            due: None,
+        })
+        .await
+        .expect("the aborting commit");
+    assert!(!store.request_stop(&fresh, &request).await.expect("stop"));
+
+    let missing = store.request_stop("arn:nope", &request).await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
 }
