@@ -183,6 +183,7 @@ pub fn machine_record(name: &str, definition: Value, now: i64) -> MachineRecord 
         role_arn: "arn:aws:iam::111111111111:role/stepfn".into(),
         created: now,
         tags: Default::default(),
+        definition_text: None,
     }
 }
 

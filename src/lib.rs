@@ -10,6 +10,7 @@
 //! *frame* is one thread of control inside an execution (the top level, a Parallel branch, or a
 //! Map iteration); a *history event* is one record of what happened, as Step Functions writes it.
 
+pub mod api;
 pub mod asl;
 pub mod commands;
 pub mod engine;

@@ -82,6 +82,24 @@ enum Command {
         #[command(flatten)]
         mocks: MockArgs,
     },
+    /// Serves the Step Functions API (AWS JSON 1.0) for the AWS CLI and SDKs, and drives the
+    /// executions started through it.
+    Serve {
+        /// Address to bind (loopback unless told otherwise).
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Port to bind; 0 picks a free one (the chosen endpoint is printed).
+        #[arg(long, default_value_t = 8083)]
+        port: u16,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// An AWS Step Functions Local MockConfigFile; `stateMachineArn#TestCase` selects a case.
+        #[arg(long)]
+        mocks: Option<PathBuf>,
+        /// Executions driven at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
     /// Prints an execution as DescribeExecution shows it.
     Describe {
         /// The execution ARN.
@@ -214,6 +232,13 @@ fn main() -> ExitCode {
             worker_name,
             mocks,
         )),
+        Command::Serve {
+            host,
+            port,
+            store,
+            mocks,
+            concurrency,
+        } => block_on(serve(host, port, store, mocks, concurrency)),
         Command::Describe { arn, store } => block_on(async move {
             let config = store.config();
             config.require_durable("describe")?;
@@ -319,6 +344,18 @@ fn read_definition(path: &Path) -> Result<Value, CommandError> {
     })
 }
 
+/// Checks that a validated definition also loads (paths, templates, rules compile).
+fn loadable(definition: &Value) -> Result<(), CommandError> {
+    load(definition).map(|_| ()).map_err(|d| {
+        CommandError::Invalid(
+            d.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })
+}
+
 fn read_input(args: &InputArgs) -> Result<Value, CommandError> {
     match (&args.input, &args.input_file) {
         (Some(s), _) => serde_json::from_str(s)
@@ -397,14 +434,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
             args.history,
         ));
     }
-    load(&definition).map_err(|d| {
-        CommandError::Invalid(
-            d.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })?;
+    loadable(&definition)?;
     let invoker = invoker_for(mocks, &machine_name)?;
     let store = args.store.config().open().await?;
     let now = now_ms();
@@ -484,14 +514,7 @@ async fn start(
     let config = store.config();
     config.require_durable("start")?;
     let def = read_definition(&definition)?;
-    load(&def).map_err(|d| {
-        CommandError::Invalid(
-            d.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })?;
+    loadable(&def)?;
     let input = read_input(&input)?;
     let store = config.open().await?;
     let now = now_ms();
@@ -565,4 +588,46 @@ async fn wait_for_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn serve(
+    host: String,
+    port: u16,
+    store: StoreArgs,
+    mocks: Option<PathBuf>,
+    concurrency: usize,
+) -> Result<ExitCode, CommandError> {
+    let mocks = match mocks {
+        Some(p) => Some(read_json(&p, "mock config")?),
+        None => None,
+    };
+    let store: AnyStore = store.config().open().await?;
+    commands::init(&store).await?;
+    let service = Arc::new(stepfn::api::Service::new(store.clone(), mocks));
+    let listener = tokio::net::TcpListener::bind((host.as_str(), port))
+        .await
+        .map_err(|e| CommandError::Invalid(format!("cannot bind {host}:{port}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CommandError::Invalid(format!("cannot read the bound address: {e}")))?;
+    println!("{}", json!({"endpoint": format!("http://{addr}")}));
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let worker = tokio::spawn(commands::worker(
+        store,
+        service.invoker(),
+        DurableOptions::worker(format!("serve-{}", uuid::Uuid::new_v4())),
+        concurrency,
+        Arc::clone(&shutdown),
+        None,
+    ));
+    let flag = Arc::clone(&shutdown);
+    stepfn::api::http::serve(listener, service, async move {
+        wait_for_signal().await;
+        flag.store(true, Ordering::Relaxed);
+    })
+    .await
+    .map_err(|e| CommandError::Invalid(format!("server failed: {e}")))?;
+    shutdown.store(true, Ordering::Relaxed);
+    let _ = worker.await;
+    Ok(ExitCode::SUCCESS)
 }

@@ -152,7 +152,13 @@ pub async fn start_execution<S: Store>(
     let record = ExecutionRecord::new(info, input);
     match store.create_execution(&record).await? {
         Created::New => Ok(record),
-        Created::Existing(existing) if existing.input == record.input => Ok(*existing),
+        // Spec: the same name and input is idempotent while the execution runs; a closed
+        // execution or another input is ExecutionAlreadyExists.
+        Created::Existing(existing)
+            if existing.input == record.input && existing.status == Status::Running =>
+        {
+            Ok(*existing)
+        }
         Created::Existing(existing) => Err(StartError::AlreadyExists(existing.info.arn)),
     }
 }
@@ -469,6 +475,7 @@ mod tests {
             role_arn: "arn:aws:iam::111111111111:role/r".into(),
             created: 0,
             tags: Default::default(),
+            definition_text: None,
         }
     }
 

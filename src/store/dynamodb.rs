@@ -2567,6 +2567,7 @@ mod tests {
             role_arn: "arn:aws:iam::111111111111:role/r".into(),
             created: 1,
             tags: Default::default(),
+            definition_text: None,
         };
         let before = store.request_count();
         store.put_machine(&machine).await.expect("put");
@@ -2667,6 +2668,7 @@ mod tests {
                     role_arn: "arn:aws:iam::111111111111:role/r".into(),
                     created: 1_000 - i,
                     tags: Default::default(),
+                    definition_text: None,
                 };
                 store.put_machine(&machine).await.expect("put");
             });

@@ -46,6 +46,9 @@ pub struct MachineRecord {
     /// Tags, key to value; part of the record (`put_machine` replaces them with it).
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// The definition exactly as given (DescribeStateMachine returns it unchanged).
+    #[serde(default)]
+    pub definition_text: Option<String>,
 }
 
 /// A request to stop a running execution (StopExecution), applied by the next driver.

@@ -51,6 +51,7 @@ pub(crate) async fn run<S: Store>(store: &S) {
         role_arn: "arn:aws:iam::111111111111:role/r".into(),
         created: 1,
         tags: BTreeMap::from([("team".to_string(), "core".to_string())]),
+        definition_text: None,
     };
     store.put_machine(&machine).await.expect("put machine");
     assert_eq!(
@@ -221,6 +222,7 @@ fn machine_record(unique: &str, name: &str, created: i64) -> MachineRecord {
         role_arn: "arn:aws:iam::111111111111:role/r".into(),
         created,
         tags: BTreeMap::new(),
+        definition_text: None,
     }
 }
 

