@@ -17,7 +17,7 @@ use stepfn::engine::durable::DurableOptions;
 use stepfn::engine::history::HistoryEvent;
 use stepfn::store::dynamodb::DynamoStore;
 use stepfn::store::{
-    Commit, Created, ExecutionRecord, MachineRecord, StopRequest, Store, StoreError,
+    Commit, Created, ExecutionRecord, InboxMessage, MachineRecord, StopRequest, Store, StoreError,
 };
 use stepfn::tasks::mock::{MockInvoker, TestCase};
 use stepfn::tasks::{NoIntegrations, TaskInvoker};
@@ -50,6 +50,9 @@ impl Store for Timed {
     }
     async fn request_stop(&self, arn: &str, request: &StopRequest) -> Result<bool, StoreError> {
         self.inner.request_stop(arn, request).await
+    }
+    async fn deliver(&self, arn: &str, message: &InboxMessage) -> Result<bool, StoreError> {
+        self.inner.deliver(arn, message).await
     }
     async fn create_execution(&self, r: &ExecutionRecord) -> Result<Created, StoreError> {
         self.inner.create_execution(r).await

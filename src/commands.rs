@@ -15,7 +15,7 @@ use crate::engine::step::iso_time;
 use crate::store::dynamodb::DynamoStore;
 use crate::store::memory::MemoryStore;
 use crate::store::{
-    Commit, Created, ExecutionRecord, MachineRecord, StopRequest, Store, StoreError,
+    Commit, Created, ExecutionRecord, InboxMessage, MachineRecord, StopRequest, Store, StoreError,
 };
 use crate::tasks::TaskInvoker;
 
@@ -55,6 +55,9 @@ impl Store for AnyStore {
     }
     async fn request_stop(&self, arn: &str, request: &StopRequest) -> Result<bool, StoreError> {
         delegate!(self, s => s.request_stop(arn, request).await)
+    }
+    async fn deliver(&self, arn: &str, message: &InboxMessage) -> Result<bool, StoreError> {
+        delegate!(self, s => s.deliver(arn, message).await)
     }
     async fn create_execution(&self, record: &ExecutionRecord) -> Result<Created, StoreError> {
         delegate!(self, s => s.create_execution(record).await)

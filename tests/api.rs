@@ -299,3 +299,92 @@ async fn execution_finishes_after_serve_restarts_on_dynamodb() {
     assert_eq!(d.output(), Some(r#""after restart""#));
     second.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn callback_pattern_through_the_sdk() {
+    let server = Server::start(&[]);
+    let client = sfn_client(&server.endpoint);
+    let def = r#"{"StartAt":"Ask","States":{"Ask":{"Type":"Task","Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken","Parameters":{"QueueUrl":"q","MessageBody":{"token.$":"$$.Task.Token"}},"HeartbeatSeconds":60,"End":true}}}"#;
+    let created = client
+        .create_state_machine()
+        .name("sdk-callback")
+        .definition(def)
+        .role_arn("arn:aws:iam::111111111111:role/r")
+        .send()
+        .await
+        .expect("create");
+    let started = client
+        .start_execution()
+        .state_machine_arn(created.state_machine_arn())
+        .send()
+        .await
+        .expect("start");
+    // The token reaches the "queue" in the task's parameters; read it from the history.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let token = loop {
+        let history = client
+            .get_execution_history()
+            .execution_arn(started.execution_arn())
+            .send()
+            .await
+            .expect("history");
+        let found = history.events().iter().find_map(|e| {
+            let params = e.task_scheduled_event_details()?.parameters();
+            let v: serde_json::Value = serde_json::from_str(params).ok()?;
+            v["MessageBody"]["token"].as_str().map(str::to_string)
+        });
+        if let Some(t) = found {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "the task was never scheduled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    client
+        .send_task_heartbeat()
+        .task_token(&token)
+        .send()
+        .await
+        .expect("heartbeat");
+    client
+        .send_task_success()
+        .task_token(&token)
+        .output(r#"{"answer": 42}"#)
+        .send()
+        .await
+        .expect("success");
+    let status = wait_status(&client, started.execution_arn(), Duration::from_secs(30)).await;
+    assert_eq!(status, "SUCCEEDED");
+    let d = client
+        .describe_execution()
+        .execution_arn(started.execution_arn())
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(d.output(), Some(r#"{"answer":42}"#));
+    let stale = client
+        .send_task_success()
+        .task_token(&token)
+        .output("{}")
+        .send()
+        .await
+        .expect_err("the task is over");
+    assert!(
+        stale
+            .as_service_error()
+            .is_some_and(|e| e.is_task_timed_out()),
+        "{stale:?}"
+    );
+    let bogus = client
+        .send_task_failure()
+        .task_token("not-a-token")
+        .send()
+        .await
+        .expect_err("invalid token");
+    assert!(
+        bogus
+            .as_service_error()
+            .is_some_and(|e| e.is_invalid_token()),
+        "{bogus:?}"
+    );
+    server.stop();
+}

@@ -18,7 +18,7 @@ use crate::engine::history::HistoryEvent;
 use crate::engine::runner::{self, RunOptions};
 use crate::engine::state::{ExecutionInfo, Status};
 use crate::local::load;
-use crate::store::{MachineRecord, StopRequest, Store, StoreError};
+use crate::store::{InboxKind, InboxMessage, MachineRecord, StopRequest, Store, StoreError};
 use crate::tasks::mock::{MockInvoker, TestCase};
 use crate::tasks::{Invocation, NoIntegrations, TaskInvoker};
 
@@ -287,6 +287,9 @@ impl Service {
             "ListExecutions" => self.list_executions(&req).await,
             "StopExecution" => self.stop_execution(&req).await,
             "GetExecutionHistory" => self.get_execution_history(&req).await,
+            "SendTaskSuccess" => self.send_task(&req, "success").await,
+            "SendTaskFailure" => self.send_task(&req, "failure").await,
+            "SendTaskHeartbeat" => self.send_task(&req, "heartbeat").await,
             "TagResource" => self.tag_resource(&req).await,
             "UntagResource" => self.untag_resource(&req).await,
             "ListTagsForResource" => self.list_tags(&req).await,
@@ -582,6 +585,58 @@ impl Service {
             events.reverse();
         }
         with_page(Map::new(), "events", events, req)
+    }
+
+    /// SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat: a callback for the
+    /// `.waitForTaskToken` task its token names.
+    async fn send_task(&self, req: &Value, what: &str) -> Result<Value, ApiError> {
+        let token = field(req, "taskToken")?;
+        let invalid = || err("InvalidToken", format!("Invalid Token: '{token}'"));
+        let (arn, frame, wait) =
+            crate::engine::state::parse_task_token(token).ok_or_else(invalid)?;
+        let record = self.store.get_execution(&arn).await?.ok_or_else(invalid)?;
+        let gone = || {
+            err(
+                "TaskTimedOut",
+                "Task Timed Out: 'Provided task does not exist anymore'",
+            )
+        };
+        if record.status != Status::Running {
+            return Err(gone());
+        }
+        let waiting = record.snapshot.as_ref().is_some_and(|s| {
+            s.frames.iter().any(|(id, f)| {
+                *id == frame
+                    && f.wait == wait
+                    && matches!(f.phase, crate::engine::state::Phase::Task { .. })
+            })
+        });
+        if !waiting {
+            return Err(gone());
+        }
+        let kind = match what {
+            "success" => {
+                let text = field(req, "output")?;
+                let output: Value = serde_json::from_str(text)
+                    .map_err(|e| err("InvalidOutput", format!("Invalid Output: '{e}'")))?;
+                InboxKind::Success { output }
+            }
+            "failure" => InboxKind::Failure {
+                error: opt_field(req, "error")?.map(str::to_string),
+                cause: opt_field(req, "cause")?.map(str::to_string),
+            },
+            _ => InboxKind::Heartbeat,
+        };
+        let message = InboxMessage {
+            frame,
+            wait,
+            kind,
+            time: now_ms(),
+        };
+        if !self.store.deliver(&arn, &message).await? {
+            return Err(gone());
+        }
+        Ok(json!({}))
     }
 
     async fn tag_resource(&self, req: &Value) -> Result<Value, ApiError> {

@@ -181,6 +181,8 @@ struct StorePersist<'a, S: Store> {
     lease_expires: i64,
     park_after_ms: Option<i64>,
     shutdown: Option<&'a AtomicBool>,
+    /// Inbox messages applied before the first checkpoint, removed by it.
+    consumed_inbox: usize,
 }
 
 impl<S: Store> Persist for StorePersist<'_, S> {
@@ -214,10 +216,12 @@ impl<S: Store> Persist for StorePersist<'_, S> {
             events: &events,
             snapshot: &snapshot,
             due,
+            consumed_inbox: self.consumed_inbox,
         };
         match self.store.commit(commit).await {
             Ok(v) => {
                 self.version = v;
+                self.consumed_inbox = 0;
                 Ok(())
             }
             Err(StoreError::Conflict { .. }) => Err(DriveStop::Lost),
@@ -232,6 +236,43 @@ impl<S: Store> Persist for StorePersist<'_, S> {
     fn stop_requested(&self) -> bool {
         self.shutdown.is_some_and(|s| s.load(Ordering::Relaxed))
     }
+}
+
+/// Applies callbacks delivered to the execution: task results become `TaskDone` events (stale
+/// ones are ignored by `step`), heartbeats move the task's heartbeat deadline.
+fn apply_inbox(exec: &mut Execution, inbox: &[crate::store::InboxMessage]) {
+    use crate::store::InboxKind;
+    if inbox.is_empty() || exec.status != Status::Running {
+        return;
+    }
+    for message in inbox {
+        let result = match &message.kind {
+            InboxKind::Success { output } => Ok(output.clone()),
+            InboxKind::Failure { error, cause } => Err(crate::asl::error::StatesError {
+                error: error.clone().unwrap_or_default(),
+                cause: cause.clone(),
+            }),
+            InboxKind::Heartbeat => {
+                let frame = exec.frames.get_mut(message.frame).and_then(Option::as_mut);
+                if let Some(frame) = frame.filter(|f| f.wait == message.wait) {
+                    if let Some(task) = frame.task.as_mut() {
+                        if let Some(h) = task.heartbeat_seconds {
+                            task.heartbeat_at = Some(message.time + (h as i64) * 1000);
+                        }
+                    }
+                }
+                continue;
+            }
+        };
+        exec.step(Event::TaskDone {
+            frame: message.frame,
+            wait: message.wait,
+            result,
+            time: message.time,
+        });
+    }
+    // What runs next is rebuilt from the frames by the driver (pending work).
+    exec.commands.clear();
 }
 
 /// Drives execution `arn` as far as it goes now: to its end, or until it parks on a timer.
@@ -320,6 +361,7 @@ async fn drive_once<S: Store>(
             time: stop.time,
         });
     }
+    apply_inbox(&mut exec, &record.inbox);
     let mut persist = StorePersist {
         store,
         arn: arn.to_string(),
@@ -329,6 +371,7 @@ async fn drive_once<S: Store>(
         lease_expires: now + options.lease_ms,
         park_after_ms: options.park_after_ms,
         shutdown,
+        consumed_inbox: record.inbox.len(),
     };
     let result = drive_with(&mut exec, invoker, &mut clock, &mut persist).await;
     let outcome = match result {
@@ -789,6 +832,172 @@ mod tests {
                 "PassStateExited",
                 "ExecutionSucceeded"
             ]
+        );
+    }
+}
+
+#[cfg(test)]
+mod callback_tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+    use crate::store::{InboxKind, InboxMessage};
+    use crate::tasks::NoIntegrations;
+    use serde_json::json;
+
+    fn options(owner: &str) -> DurableOptions {
+        DurableOptions {
+            owner: owner.into(),
+            lease_ms: 60_000,
+            park_after_ms: Some(2_000),
+            virtual_clock: false,
+        }
+    }
+
+    async fn setup(definition: Value) -> (MemoryStore, String) {
+        let store = MemoryStore::new();
+        let m = crate::commands::machine_record("cb", definition, 0);
+        store.put_machine(&m).await.expect("put");
+        let rec = start_execution(&store, &m, "e", json!({"n": 1}), 0)
+            .await
+            .expect("start");
+        (store, rec.info.arn)
+    }
+
+    async fn drive(store: &MemoryStore, arn: &str) -> DriveOutcome {
+        drive_execution(
+            store,
+            arn,
+            Arc::new(NoIntegrations),
+            &MachineCache::default(),
+            &options("w"),
+            None,
+        )
+        .await
+        .expect("drive")
+    }
+
+    /// The token the task was given, read back from its TaskScheduled parameters.
+    async fn token(store: &MemoryStore, arn: &str) -> (String, usize, u64) {
+        let history = store.history(arn).await.expect("history");
+        let scheduled = history
+            .iter()
+            .rev()
+            .find(|e| e.event_type == "TaskScheduled")
+            .expect("a task was scheduled");
+        let params: Value = serde_json::from_str(
+            scheduled.details["taskScheduledEventDetails"]["parameters"]
+                .as_str()
+                .expect("parameters"),
+        )
+        .expect("json");
+        let token = params["token"].as_str().expect("token").to_string();
+        let (a, frame, wait) = crate::engine::state::parse_task_token(&token).expect("ours");
+        assert_eq!(a, arn);
+        (token, frame, wait)
+    }
+
+    fn callback_machine(extra: Value) -> Value {
+        let mut task = json!({"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}, "token.$": "$$.Task.Token"},
+            "Catch": [{"ErrorEquals": ["Job.Failed"], "ResultPath": "$.failure", "Next": "Caught"}],
+            "Next": "Done"});
+        if let (Some(t), Some(e)) = (task.as_object_mut(), extra.as_object()) {
+            t.extend(e.clone());
+        }
+        json!({"StartAt": "Wait4Callback", "States": {
+            "Wait4Callback": task,
+            "Caught": {"Type": "Pass", "End": true},
+            "Done": {"Type": "Pass", "End": true}}})
+    }
+
+    #[tokio::test]
+    async fn a_wait_for_task_token_task_parks_until_its_callback() {
+        let (store, arn) = setup(callback_machine(json!({}))).await;
+        assert_eq!(drive(&store, &arn).await, DriveOutcome::Parked);
+        let parked = store
+            .get_execution(&arn)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(parked.due, None, "nothing but a callback can move it");
+        let (_, frame, wait) = token(&store, &arn).await;
+        let message = InboxMessage {
+            frame,
+            wait,
+            kind: InboxKind::Success {
+                output: json!({"ok": true}),
+            },
+            time: 5,
+        };
+        assert!(store.deliver(&arn, &message).await.expect("deliver"));
+        assert_eq!(
+            drive(&store, &arn).await,
+            DriveOutcome::Finished(Status::Succeeded)
+        );
+        let done = store
+            .get_execution(&arn)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(done.output, Some(json!({"ok": true})));
+        assert!(done.inbox.is_empty(), "the applied callback is consumed");
+    }
+
+    #[tokio::test]
+    async fn a_failure_callback_goes_through_catch_and_a_stale_one_is_ignored() {
+        let (store, arn) = setup(callback_machine(json!({}))).await;
+        assert_eq!(drive(&store, &arn).await, DriveOutcome::Parked);
+        let (_, frame, wait) = token(&store, &arn).await;
+        let stale = InboxMessage {
+            frame,
+            wait: wait + 7,
+            kind: InboxKind::Success { output: json!(1) },
+            time: 5,
+        };
+        assert!(store.deliver(&arn, &stale).await.expect("deliver"));
+        let failure = InboxMessage {
+            frame,
+            wait,
+            kind: InboxKind::Failure {
+                error: Some("Job.Failed".into()),
+                cause: Some("disk full".into()),
+            },
+            time: 6,
+        };
+        assert!(store.deliver(&arn, &failure).await.expect("deliver"));
+        assert_eq!(
+            drive(&store, &arn).await,
+            DriveOutcome::Finished(Status::Succeeded)
+        );
+        let done = store
+            .get_execution(&arn)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(
+            done.output,
+            Some(json!({"n": 1, "failure": {"Error": "Job.Failed", "Cause": "disk full"}}))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missed_heartbeat_fails_with_heartbeat_timeout() {
+        let (store, arn) = setup(callback_machine(json!({"HeartbeatSeconds": 1}))).await;
+        let first = drive(&store, &arn).await;
+        let second = if first == DriveOutcome::Parked {
+            drive(&store, &arn).await
+        } else {
+            first
+        };
+        assert_eq!(second, DriveOutcome::Finished(Status::Failed));
+        let done = store
+            .get_execution(&arn)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(
+            done.error.map(|e| e.error),
+            Some("States.HeartbeatTimeout".to_string())
         );
     }
 }

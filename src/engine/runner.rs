@@ -65,6 +65,7 @@ fn real_now() -> i64 {
 enum TimerKind {
     Frame(FrameId, u64),
     TaskTimeout(FrameId, u64),
+    Heartbeat(FrameId, u64),
     Execution,
 }
 
@@ -232,6 +233,19 @@ pub(crate) async fn drive_with<P: Persist>(
                     request,
                 } => match invoker.invoke(&request) {
                     Invocation::Ready(r) => ready.push_back(Ready::TaskDone(frame, wait, r)),
+                    Invocation::External => {
+                        // A callback ends the task; only its timeouts are ours to watch.
+                        // Deadlines are absolute and travel with the request, so a worker
+                        // that takes over keeps them (and heartbeats move them).
+                        if let Some(due) = request.timeout_at {
+                            timers.push(Reverse((due, seq, TimerKind::TaskTimeout(frame, wait))));
+                            seq += 1;
+                        }
+                        if let Some(due) = request.heartbeat_at {
+                            timers.push(Reverse((due, seq, TimerKind::Heartbeat(frame, wait))));
+                            seq += 1;
+                        }
+                    }
                     Invocation::Pending(fut) => {
                         if let Some(t) = request.timeout_seconds {
                             let due = clock.now() + (t as i64) * 1000;
@@ -265,8 +279,33 @@ pub(crate) async fn drive_with<P: Persist>(
         }
         // Nothing ready: wait for a task or the next timer.
         let next_timer = timers.peek().map(|Reverse((due, _, _))| *due);
+        let awaiting_callback = pending.is_empty()
+            && exec
+                .frames
+                .iter()
+                .flatten()
+                .any(|f| matches!(f.phase, crate::engine::state::Phase::Task { .. }));
+        let timer_far = |limit: i64| next_timer.is_none_or(|due| due - clock.now() > limit);
+        if awaiting_callback && persist.park_after_ms().is_some_and(timer_far) {
+            // Only a callback (or a timeout) can move this execution: commit when it is due
+            // next and let it go; a callback makes it due at once.
+            persist.checkpoint(exec, next_timer, clock.now()).await?;
+            return Err(DriveStop::Parked);
+        }
         if pending.is_empty() {
             let Some(due) = next_timer else {
+                if awaiting_callback {
+                    let time = clock.now();
+                    exec.step(Event::Stop {
+                        error: Some(error::RUNTIME.to_string()),
+                        cause: Some(
+                            "a .waitForTaskToken task waits for a callback (SendTaskSuccess) that cannot come here: run it under `stepfn serve` or a worker, or mock it".into(),
+                        ),
+                        time,
+                    });
+                    since_checkpoint += 1;
+                    continue;
+                }
                 // Nothing can happen any more; the execution cannot progress.
                 let time = clock.now();
                 exec.step(Event::Stop {
@@ -335,6 +374,15 @@ fn fire_timer(
     match kind {
         TimerKind::Frame(frame, wait) => exec.step(Event::Timer { frame, wait, time }),
         TimerKind::Execution => exec.step(Event::ExecutionTimeout { time }),
+        TimerKind::Heartbeat(frame, wait) => exec.step(Event::TaskDone {
+            frame,
+            wait,
+            result: Err(StatesError::new(
+                error::HEARTBEAT_TIMEOUT,
+                "The task did not send a heartbeat in time.",
+            )),
+            time,
+        }),
         TimerKind::TaskTimeout(frame, wait) => exec.step(Event::TaskDone {
             frame,
             wait,

@@ -199,7 +199,7 @@ pub enum Command {
         /// Which wait of the frame the result ends (see [`Frame::wait`]).
         wait: u64,
         /// What to invoke.
-        request: TaskRequest,
+        request: Box<TaskRequest>,
     },
     /// Fire a timer event for the frame at `due` (ms since the epoch).
     Timer {
@@ -231,6 +231,37 @@ pub struct TaskRequest {
     pub heartbeat_seconds: Option<u64>,
     /// The frame that runs the task (part of the idempotency key).
     pub frame: FrameId,
+    /// When the task times out (`TimeoutSeconds` after it started), ms since the epoch.
+    #[serde(default)]
+    pub timeout_at: Option<i64>,
+    /// When the task times out without a heartbeat, ms since the epoch (moved by heartbeats).
+    #[serde(default)]
+    pub heartbeat_at: Option<i64>,
+}
+
+/// The task token of a `.waitForTaskToken` task: names the execution, frame and wait, so a
+/// callback finds its task and a stale one is recognised.
+pub fn task_token(execution_arn: &str, frame: FrameId, wait: u64) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("v1|{frame}|{wait}|{execution_arn}"))
+}
+
+/// Reads a task token: (execution ARN, frame, wait); `None` when it is not one of ours.
+pub fn parse_task_token(token: &str) -> Option<(String, FrameId, u64)> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let mut parts = text.splitn(4, '|');
+    if parts.next()? != "v1" {
+        return None;
+    }
+    let frame = parts.next()?.parse().ok()?;
+    let wait = parts.next()?.parse().ok()?;
+    let arn = parts.next()?.to_string();
+    Some((arn, frame, wait))
 }
 
 impl TaskRequest {
@@ -376,7 +407,7 @@ impl Execution {
                         out.push(Command::Invoke {
                             frame: id,
                             wait: frame.wait,
-                            request: (**task).clone(),
+                            request: task.clone(),
                         });
                     }
                 }

@@ -478,12 +478,19 @@ impl Execution {
         id: FrameId,
         name: &str,
         t: &TaskState,
+        token: Option<&str>,
     ) -> Result<Value, StatesError> {
         let Some(frame) = self.frames.get(id).and_then(Option::as_ref) else {
             return Ok(Value::Null);
         };
+        let with_token = |mut env: Env| {
+            if let (Some(token), Value::Object(ctx)) = (token, &mut env.context) {
+                ctx.insert("Task".into(), json!({"Token": token}));
+            }
+            env
+        };
         if t.common.lang == QueryLanguage::JSONata {
-            let env = self.env(id, name, true, true);
+            let env = with_token(self.env(id, name, true, true));
             let states = env.states(&frame.input, None);
             return match &t.arguments {
                 Some(a) => jsonata::eval_template(a, "Arguments", &states, &env.vars),
@@ -492,7 +499,7 @@ impl Execution {
         }
         let needs_ctx = common_uses_context(&t.common)
             || t.parameters.as_ref().is_some_and(Template::uses_context);
-        let env = self.env(id, name, needs_ctx, true);
+        let env = with_token(self.env(id, name, needs_ctx, true));
         let owned;
         let effective = match &t.common.input_path {
             PathField::Default => &frame.input,

@@ -536,7 +536,7 @@ impl Execution {
                 return Outcome::Blocked;
             }
             State::Wait(w) => self.run_wait(id, name, w, time),
-            State::Task(t) => self.run_task(id, name, t),
+            State::Task(t) => self.run_task(id, name, t, time),
             State::Parallel(p) => self.run_parallel(id, name, p, time),
             State::Map(m) => self.run_map(id, name, m, time),
         };
@@ -576,8 +576,19 @@ impl Execution {
         Ok(Outcome::Blocked)
     }
 
-    fn run_task(&mut self, id: FrameId, name: &str, t: &TaskState) -> Result<Outcome, StatesError> {
-        let params = self.task_input(id, name, t)?;
+    fn run_task(
+        &mut self,
+        id: FrameId,
+        name: &str,
+        t: &TaskState,
+        now: i64,
+    ) -> Result<Outcome, StatesError> {
+        // The wait this task will be; a `.waitForTaskToken` task's token names it.
+        let token = t
+            .resource
+            .ends_with(".waitForTaskToken")
+            .then(|| crate::engine::state::task_token(&self.info.arn, id, self.waits + 1));
+        let params = self.task_input(id, name, t, token.as_deref())?;
         let timeout = self.task_seconds(&t.timeout_seconds, &t.timeout_seconds_path, id)?;
         let heartbeat = self.task_seconds(&t.heartbeat_seconds, &t.heartbeat_seconds_path, id)?;
         let attempt = self.frame(id).map(|f| f.retry_count).unwrap_or_default();
@@ -637,6 +648,8 @@ impl Execution {
             timeout_seconds: timeout,
             heartbeat_seconds: heartbeat,
             frame: id,
+            timeout_at: timeout.map(|t| now + (t as i64) * 1000),
+            heartbeat_at: heartbeat.map(|h| now + (h as i64) * 1000),
         };
         let keep = self.durable.then(|| Box::new(request.clone()));
         if let Some(f) = self.frame_mut(id) {
@@ -646,7 +659,7 @@ impl Execution {
         self.commands.push_back(Command::Invoke {
             frame: id,
             wait,
-            request,
+            request: Box::new(request),
         });
         Ok(Outcome::Blocked)
     }

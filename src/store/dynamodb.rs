@@ -56,6 +56,16 @@
 //! `attribute_not_exists(stop_req) OR status <> RUNNING`, except a commit that ends the
 //! execution as ABORTED, which applies the stop.
 //!
+//! # Inbox
+//!
+//! `deliver` is one conditional UpdateItem of META (status RUNNING, fewer than 100 entries):
+//! it appends to the list `inbox` (`list_append`) and makes the execution due at the message
+//! time. An entry is a map holding the message JSON (`m`) when at most 512 bytes, else the
+//! prefix and count of its chunks (`m_ref`, `m_chunks`, under `INBOX#<nonce>#`, written
+//! first), so a full inbox stays within the room META keeps for it. A commit that consumed N
+//! messages adds `REMOVE inbox[0], …, inbox[N-1]` (indexes of the list before the update).
+//! Chunks of consumed messages are left behind.
+//!
 //! # Commit
 //!
 //! History events are only ever written under the fence of the META condition (`version`,
@@ -128,7 +138,8 @@ use crate::asl::error::StatesError;
 use crate::engine::history::HistoryEvent;
 use crate::engine::state::{ExecutionInfo, Snapshot, Status};
 use crate::store::{
-    Commit, Created, ExecutionRecord, Lease, MachineRecord, StopRequest, Store, StoreError,
+    inbox_message_too_large, Commit, Created, ExecutionRecord, InboxMessage, Lease, MachineRecord,
+    StopRequest, Store, StoreError, INBOX_MAX_MESSAGES,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -158,6 +169,10 @@ const META_MAX: usize = 380_000;
 const TAIL_MAX: usize = 16 * 1024;
 /// The most events one commit adds to the tail (an expression has at most 4 KB).
 const TAIL_EVENTS_MAX: usize = 32;
+/// The largest inbox message (JSON) kept in META itself; larger ones go to chunks.
+const INBOX_INLINE_MAX: usize = 512;
+/// The room META keeps for a full inbox (inline messages or chunk references).
+const INBOX_RESERVE: usize = INBOX_MAX_MESSAGES * (INBOX_INLINE_MAX + 64);
 /// Items of one transaction (DynamoDB allows 100; one is META).
 const TXN_MAX_PUTS: usize = 99;
 /// Bytes of one transaction (DynamoDB allows 4 MB).
@@ -459,6 +474,7 @@ fn decode_summary(item: &Item, what: &str) -> Result<ExecutionRecord, StoreError
         due: None,
         lease: None,
         stop_request: decode_stop_request(item, what)?,
+        inbox: Vec::new(),
     })
 }
 
@@ -1219,6 +1235,23 @@ impl DynamoStore {
         let lease = decode_lease(item, what)?;
         let stop_request = decode_stop_request(item, what)?;
         let due = get_n(item, "due", what)?;
+        let mut inbox = Vec::new();
+        match item.get("inbox") {
+            None => {}
+            Some(AttributeValue::L(entries)) => {
+                for entry in entries {
+                    let AttributeValue::M(entry) = entry else {
+                        return Err(corrupt(what, "an inbox entry is not a map"));
+                    };
+                    let json = self
+                        .read_doc(entry, &pk, "m", what)
+                        .await?
+                        .ok_or_else(|| corrupt(what, "an inbox entry has no message"))?;
+                    inbox.push(parse_json(&json, what)?);
+                }
+            }
+            Some(_) => return Err(corrupt(what, "attribute inbox is not a list")),
+        }
         let rec_json = self
             .read_doc(item, &pk, "rec", what)
             .await?
@@ -1248,6 +1281,7 @@ impl DynamoStore {
             due,
             lease,
             stop_request,
+            inbox,
         })
     }
 
@@ -1992,6 +2026,39 @@ impl Store for DynamoStore {
         }
     }
 
+    async fn deliver(&self, arn: &str, message: &InboxMessage) -> Result<bool, StoreError> {
+        let what = format!("deliver a message to {arn}");
+        if inbox_message_too_large(message) {
+            return Ok(false);
+        }
+        let json = to_json(message, &what)?;
+        let prefix = format!("INBOX#{}#", nonce());
+        let placed = place("m", json, INBOX_INLINE_MAX, &ex_pk(arn), prefix);
+        let chunk_keys = Self::keys_of(&placed.chunks);
+        self.put_chunks(&what, placed.chunks).await?;
+        let entry = AttributeValue::M(placed.attrs.into_iter().collect());
+        let mut expr = Expr::default();
+        let (inbox, appended) = expr.name_value("inbox", AttributeValue::L(vec![entry]));
+        let empty = expr.value(AttributeValue::L(Vec::new()));
+        expr.set.push(format!(
+            "{inbox} = list_append(if_not_exists({inbox}, {empty}), {appended})"
+        ));
+        place_due(&mut expr, arn, Status::Running, Some(message.time));
+        expr.check("status", "=", s(Status::Running.as_str()));
+        let max = expr.value(n(INBOX_MAX_MESSAGES));
+        expr.check_raw(format!(
+            "(attribute_not_exists({inbox}) OR size({inbox}) < {max})"
+        ));
+        let result = match self.update_meta(&what, arn, &expr, None).await? {
+            Ok(_) => return Ok(true),
+            Err(Failed::Missing) => Err(StoreError::NotFound(arn.to_string())),
+            Err(_) => Ok(false),
+        };
+        self.delete_quietly(&format!("delete unused chunks of {what}"), chunk_keys)
+            .await;
+        result
+    }
+
     async fn create_execution(&self, record: &ExecutionRecord) -> Result<Created, StoreError> {
         let arn = record.info.arn.as_str();
         let pk = ex_pk(arn);
@@ -2128,6 +2195,15 @@ impl Store for DynamoStore {
             None => expr.remove("stop_time"),
         }
         place_due(&mut expr, arn, snap.status, commit.due);
+        // The consumed messages are the first ones: the version condition guarantees the
+        // inbox starts with what the writer read (delivery only appends), and the indexes of
+        // one REMOVE refer to the list before the update.
+        if commit.consumed_inbox > 0 {
+            let inbox = expr.name("inbox");
+            for i in 0..commit.consumed_inbox {
+                expr.remove.push(format!("{inbox}[{i}]"));
+            }
+        }
 
         let mut tail = Vec::new();
         for event in commit.events {
@@ -2141,7 +2217,8 @@ impl Store for DynamoStore {
         };
         let events_size: usize = events.iter().map(item_size).sum();
         // META keeps `rec` (at most REC_INLINE_MAX inline) besides the snapshot.
-        let room = META_MAX - REC_INLINE_MAX - TAIL_MAX - 2_000;
+        // and the inbox (at most INBOX_RESERVE).
+        let room = META_MAX - REC_INLINE_MAX - TAIL_MAX - INBOX_RESERVE - 2_000;
         chunks.extend(self.place_snapshot(&mut expr, arn, version, snap, room, &cid)?);
         let snapshot_chunked = chunks.iter().any(|c| {
             c.get("sk")
@@ -2614,6 +2691,7 @@ mod tests {
                 events: &[event(1, &"t".repeat(TAIL_MAX - 400))],
                 snapshot: &snapshot(1, Status::Running),
                 due: Some(10),
+                consumed_inbox: 0,
             })
             .await
             .expect("commit");
@@ -2634,6 +2712,7 @@ mod tests {
                 events: &[event(2, &"u".repeat(1_000))],
                 snapshot: &snapshot(2, Status::Running),
                 due: Some(10),
+                consumed_inbox: 0,
             })
             .await;
         assert!(
@@ -2714,6 +2793,7 @@ mod tests {
                                 events: &events,
                                 snapshot: &snap,
                                 due: None,
+                                consumed_inbox: 0,
                             })
                             .await;
                         (result, events)
@@ -2767,6 +2847,7 @@ mod tests {
                 events: &[event(1, "x")],
                 snapshot: &snapshot(1, Status::Succeeded),
                 due: Some(100),
+                consumed_inbox: 0,
             })
             .await
             .expect("commit");
@@ -2798,6 +2879,7 @@ mod tests {
                 events: &events,
                 snapshot: &snapshot(4, Status::Running),
                 due: Some(10),
+                consumed_inbox: 0,
             })
             .await
             .expect("commit");
@@ -2829,6 +2911,7 @@ mod tests {
                 events: &events,
                 snapshot: &snap,
                 due: Some(10),
+                consumed_inbox: 0,
             })
             .await
             .expect("commit");
@@ -2850,6 +2933,7 @@ mod tests {
                 events: &(251..=400).map(|i| event(i, "y")).collect::<Vec<_>>(),
                 snapshot: &snapshot(400, Status::Running),
                 due: None,
+                consumed_inbox: 0,
             })
             .await;
         assert!(
@@ -2867,6 +2951,7 @@ mod tests {
                 events: &[event(251, "z")],
                 snapshot: &snapshot(251, Status::Running),
                 due: Some(10),
+                consumed_inbox: 0,
             })
             .await
             .expect("commit");
@@ -2903,6 +2988,7 @@ mod tests {
                     events: &events,
                     snapshot: &snapshot(all.len() as u64, Status::Running),
                     due: Some(10),
+                    consumed_inbox: 0,
                 })
                 .await
                 .expect("commit");
@@ -3010,6 +3096,7 @@ mod tests {
                             events: &events,
                             snapshot: &snapshot(last, Status::Running),
                             due: Some(10),
+                            consumed_inbox: 0,
                         })
                         .await
                 })

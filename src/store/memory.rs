@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use crate::engine::history::HistoryEvent;
 use crate::engine::state::Status;
 use crate::store::{
-    Commit, Created, ExecutionRecord, Lease, MachineRecord, StopRequest, Store, StoreError,
+    inbox_message_too_large, Commit, Created, ExecutionRecord, InboxMessage, Lease, MachineRecord,
+    StopRequest, Store, StoreError, INBOX_MAX_MESSAGES,
 };
 
 #[derive(Default)]
@@ -82,6 +83,7 @@ impl Store for MemoryStore {
                 due: None,
                 lease: None,
                 stop_request: r.stop_request.clone(),
+                inbox: Vec::new(),
             })
             .collect();
         found.sort_by(|a, b| {
@@ -100,6 +102,22 @@ impl Store for MemoryStore {
         }
         record.stop_request.get_or_insert_with(|| request.clone());
         record.due = Some(request.time);
+        Ok(true)
+    }
+
+    async fn deliver(&self, arn: &str, message: &InboxMessage) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let Some(record) = inner.executions.get_mut(arn) else {
+            return Err(StoreError::NotFound(arn.to_string()));
+        };
+        if record.status != Status::Running
+            || record.inbox.len() >= INBOX_MAX_MESSAGES
+            || inbox_message_too_large(message)
+        {
+            return Ok(false);
+        }
+        record.inbox.push(message.clone());
+        record.due = Some(message.time);
         Ok(true)
     }
 
@@ -164,6 +182,8 @@ impl Store for MemoryStore {
         } else {
             None
         };
+        let consumed = commit.consumed_inbox.min(record.inbox.len());
+        record.inbox.drain(..consumed);
         record.version += 1;
         Ok(record.version)
     }

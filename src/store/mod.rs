@@ -11,6 +11,11 @@
 //! pending on a RUNNING execution, every commit fails with [`StoreError::Conflict`] except the
 //! one that ends the execution as ABORTED, so a worker mid-drive loses its run and the next
 //! driver (the execution is made due at once) applies the stop.
+//!
+//! Task callbacks reach an execution through its inbox ([`Store::deliver`]): delivery appends
+//! a message and makes the execution due without touching `version`, and the commit that
+//! applies messages removes exactly the ones it consumed ([`Commit::consumed_inbox`], counted
+//! from the front of the inbox the writer read), keeping any delivered since.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -62,6 +67,49 @@ pub struct StopRequest {
     pub time: i64,
 }
 
+/// A message for a running execution from outside (a task callback).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboxMessage {
+    /// The frame whose task the message is for.
+    pub frame: usize,
+    /// The frame's wait number the message is for (stale when the frame has moved on).
+    pub wait: u64,
+    /// What happened.
+    pub kind: InboxKind,
+    /// When it was sent, ms since the epoch.
+    pub time: i64,
+}
+
+/// What an [`InboxMessage`] reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum InboxKind {
+    /// SendTaskSuccess.
+    Success {
+        /// The task output.
+        output: Value,
+    },
+    /// SendTaskFailure.
+    Failure {
+        /// The error.
+        error: Option<String>,
+        /// The cause.
+        cause: Option<String>,
+    },
+    /// SendTaskHeartbeat.
+    Heartbeat,
+}
+
+/// At most this many messages wait in an execution's inbox; [`Store::deliver`] refuses more.
+pub const INBOX_MAX_MESSAGES: usize = 100;
+
+/// The largest message (serialized as JSON) [`Store::deliver`] accepts.
+pub const INBOX_MAX_BYTES: usize = 300 * 1024;
+
+/// Whether `message` is too large for an inbox.
+pub(crate) fn inbox_message_too_large(message: &InboxMessage) -> bool {
+    serde_json::to_vec(message).map_or(true, |v| v.len() > INBOX_MAX_BYTES)
+}
+
 /// Who may drive an execution, until when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
@@ -99,6 +147,9 @@ pub struct ExecutionRecord {
     /// A pending (or, once the execution ended, the applied) stop request.
     #[serde(default)]
     pub stop_request: Option<StopRequest>,
+    /// Messages delivered and not yet consumed by a commit, oldest first.
+    #[serde(default)]
+    pub inbox: Vec<InboxMessage>,
 }
 
 impl ExecutionRecord {
@@ -118,6 +169,7 @@ impl ExecutionRecord {
             due,
             lease: None,
             stop_request: None,
+            inbox: Vec::new(),
         }
     }
 }
@@ -137,6 +189,9 @@ pub struct Commit<'a> {
     pub snapshot: &'a Snapshot,
     /// When a worker should drive the execution next.
     pub due: Option<i64>,
+    /// How many messages from the front of the inbox the writer read this commit applied;
+    /// the commit removes exactly those (messages delivered since stay).
+    pub consumed_inbox: usize,
 }
 
 /// What `create_execution` did.
@@ -220,7 +275,7 @@ pub trait Store: Send + Sync + 'static {
     /// These are summaries, to keep a listing cheap (what ListExecutions shows): `info`,
     /// `status`, `stop_time` and `stop_request` are as [`Store::get_execution`] has them; the
     /// rest is left out: `snapshot`, `output`, `error`, `due` and `lease` are `None`, `input`
-    /// is `null`, `version` and `last_event_id` are 0. A backend may answer from an index
+    /// is `null`, `version` and `last_event_id` are 0, `inbox` is empty. A backend may answer from an index
     /// that lags the latest writes by a moment, as Step Functions' ListExecutions does.
     fn list_executions(
         &self,
@@ -239,6 +294,21 @@ pub trait Store: Send + Sync + 'static {
         &self,
         arn: &str,
         request: &StopRequest,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Delivers `message` to a RUNNING execution: appends it to the inbox and makes the
+    /// execution due at once (at `message.time`), so a worker picks it up. Does not change
+    /// `version`, so it does not conflict with a commit in flight: that commit removes only
+    /// the messages it consumed. Returns false (and changes nothing) when the execution is not
+    /// running, when [`INBOX_MAX_MESSAGES`] messages are already waiting, or when the message
+    /// is larger than [`INBOX_MAX_BYTES`].
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such execution.
+    fn deliver(
+        &self,
+        arn: &str,
+        message: &InboxMessage,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Commits a step: events and snapshot, then the conditional version bump. Returns the

@@ -8,7 +8,8 @@ use crate::asl::error::StatesError;
 use crate::engine::history::HistoryEvent;
 use crate::engine::state::{ExecutionInfo, Snapshot, Status};
 use crate::store::{
-    Commit, Created, ExecutionRecord, MachineRecord, StopRequest, Store, StoreError,
+    Commit, Created, ExecutionRecord, InboxKind, InboxMessage, MachineRecord, StopRequest, Store,
+    StoreError,
 };
 
 fn snapshot(last_event_id: u64, status: Status, output: Option<Value>) -> Snapshot {
@@ -101,6 +102,7 @@ pub(crate) async fn run<S: Store>(store: &S) {
             events: &events,
             snapshot: &snap,
             due: Some(5_000),
+            consumed_inbox: 0,
         })
         .await
         .expect("commit");
@@ -113,6 +115,7 @@ pub(crate) async fn run<S: Store>(store: &S) {
             events: &[event(4, "y")],
             snapshot: &snapshot(4, Status::Running, None),
             due: None,
+            consumed_inbox: 0,
         })
         .await;
     assert!(
@@ -127,6 +130,7 @@ pub(crate) async fn run<S: Store>(store: &S) {
             events: &[event(4, "y")],
             snapshot: &snapshot(4, Status::Running, None),
             due: None,
+            consumed_inbox: 0,
         })
         .await;
     assert!(
@@ -165,6 +169,7 @@ pub(crate) async fn run<S: Store>(store: &S) {
             events: &[event(4, "y")],
             snapshot: &snapshot(4, Status::Running, None),
             due: None,
+            consumed_inbox: 0,
         })
         .await;
     assert!(matches!(lost, Err(StoreError::Conflict { .. })), "{lost:?}");
@@ -181,6 +186,7 @@ pub(crate) async fn run<S: Store>(store: &S) {
             events: &big_events,
             snapshot: &big_snap,
             due: Some(1),
+            consumed_inbox: 0,
         })
         .await
         .expect("big commit");
@@ -210,6 +216,7 @@ pub(crate) async fn run<S: Store>(store: &S) {
     machines(store, &unique).await;
     executions_by_machine(store, &unique).await;
     stop_requests(store, &unique).await;
+    inbox(store, &unique).await;
 }
 
 fn machine_record(unique: &str, name: &str, created: i64) -> MachineRecord {
@@ -381,6 +388,7 @@ async fn stop_requests<S: Store>(store: &S, unique: &str) {
             events: &events,
             snapshot: &snapshot(2, Status::Running, None),
             due: Some(50_000),
+            consumed_inbox: 0,
         })
         .await
         .expect("commit");
@@ -426,6 +434,7 @@ async fn stop_requests<S: Store>(store: &S, unique: &str) {
                 events: &[event(3, "y")],
                 snapshot: &snapshot(3, status, None),
                 due: None,
+                consumed_inbox: 0,
             })
             .await;
         assert!(
@@ -443,6 +452,7 @@ async fn stop_requests<S: Store>(store: &S, unique: &str) {
             events: &[event(3, &big), event(4, &big)],
             snapshot: &snapshot(4, Status::Running, None),
             due: None,
+            consumed_inbox: 0,
         })
         .await;
     assert!(
@@ -467,6 +477,7 @@ async fn stop_requests<S: Store>(store: &S, unique: &str) {
             events: &[event(3, "aborted")],
             snapshot: &snap,
             due: Some(1),
+            consumed_inbox: 0,
         })
         .await
         .expect("the aborting commit");
@@ -519,12 +530,190 @@ async fn stop_requests<S: Store>(store: &S, unique: &str) {
             events: &[event(1, "started"), event(2, "aborted")],
             snapshot: &aborted(2, &request),
             due: None,
+            consumed_inbox: 0,
         })
         .await
         .expect("the aborting commit");
     assert!(!store.request_stop(&fresh, &request).await.expect("stop"));
 
     let missing = store.request_stop("arn:nope", &request).await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+}
+
+fn message(wait: u64, kind: InboxKind, time: i64) -> InboxMessage {
+    InboxMessage {
+        frame: 0,
+        wait,
+        kind,
+        time,
+    }
+}
+
+/// The inbox: delivery appends and makes due without a version change; a commit removes
+/// exactly the messages it consumed.
+async fn inbox<S: Store>(store: &S, unique: &str) {
+    let info = ExecutionInfo::local(&format!("s{unique}"), "inbox", 1_000);
+    let arn = info.arn.clone();
+    store
+        .create_execution(&ExecutionRecord::new(info, json!({})))
+        .await
+        .expect("create");
+    store
+        .acquire(&arn, "w1", 2_000, 10_000)
+        .await
+        .expect("acquire")
+        .expect("leased");
+    store
+        .commit(Commit {
+            arn: &arn,
+            expected_version: 0,
+            owner: "w1",
+            events: &[event(1, "x")],
+            snapshot: &snapshot(1, Status::Running, None),
+            due: None,
+            consumed_inbox: 0,
+        })
+        .await
+        .expect("commit");
+
+    let success = message(
+        1,
+        InboxKind::Success {
+            output: json!({"big": "y".repeat(2_000)}),
+        },
+        3_000,
+    );
+    let heartbeat = message(1, InboxKind::Heartbeat, 3_500);
+    assert!(store.deliver(&arn, &success).await.expect("deliver"));
+    assert!(store.deliver(&arn, &heartbeat).await.expect("deliver"));
+    let record = store
+        .get_execution(&arn)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(record.inbox, vec![success.clone(), heartbeat.clone()]);
+    assert_eq!(
+        (record.version, record.due),
+        (1, Some(3_500)),
+        "due at once"
+    );
+    assert!(
+        !store
+            .due_executions(4_000, 1_000)
+            .await
+            .expect("due")
+            .contains(&arn),
+        "still leased"
+    );
+    store.release(&arn, "w1").await.expect("release");
+    assert!(store
+        .due_executions(4_000, 1_000)
+        .await
+        .expect("due")
+        .contains(&arn));
+
+    // The writer read both; a third arrives before its commit, which consumed one.
+    let read = store
+        .acquire(&arn, "w1", 4_000, 10_000)
+        .await
+        .expect("acquire")
+        .expect("leased");
+    assert_eq!(read.inbox, vec![success.clone(), heartbeat.clone()]);
+    let failure = message(
+        2,
+        InboxKind::Failure {
+            error: Some("E".into()),
+            cause: None,
+        },
+        4_500,
+    );
+    assert!(store.deliver(&arn, &failure).await.expect("deliver"));
+    store
+        .commit(Commit {
+            arn: &arn,
+            expected_version: read.version,
+            owner: "w1",
+            events: &[event(2, "y")],
+            snapshot: &snapshot(2, Status::Running, None),
+            due: None,
+            consumed_inbox: 1,
+        })
+        .await
+        .expect("commit consuming one");
+    let record = store
+        .get_execution(&arn)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(record.inbox, vec![heartbeat.clone(), failure.clone()]);
+    assert_eq!(record.version, 2);
+
+    // A commit that consumed both it read keeps the one delivered after the read.
+    let late = message(3, InboxKind::Heartbeat, 5_000);
+    assert!(store.deliver(&arn, &late).await.expect("deliver"));
+    store
+        .commit(Commit {
+            arn: &arn,
+            expected_version: 2,
+            owner: "w1",
+            events: &[],
+            snapshot: &snapshot(2, Status::Running, None),
+            due: None,
+            consumed_inbox: 2,
+        })
+        .await
+        .expect("commit consuming two");
+    let record = store
+        .get_execution(&arn)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(record.inbox, vec![late.clone()]);
+
+    // Full inbox, too large a message.
+    let too_large = message(
+        4,
+        InboxKind::Success {
+            output: json!("z".repeat(crate::store::INBOX_MAX_BYTES)),
+        },
+        6_000,
+    );
+    assert!(!store.deliver(&arn, &too_large).await.expect("deliver"));
+    for _ in 1..crate::store::INBOX_MAX_MESSAGES {
+        assert!(store.deliver(&arn, &late).await.expect("deliver"));
+    }
+    assert!(!store.deliver(&arn, &late).await.expect("full"));
+    let record = store
+        .get_execution(&arn)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(record.inbox.len(), crate::store::INBOX_MAX_MESSAGES);
+
+    // Finished executions take no messages; missing ones are NotFound.
+    store
+        .commit(Commit {
+            arn: &arn,
+            expected_version: 3,
+            owner: "w1",
+            events: &[event(3, "done")],
+            snapshot: &snapshot(3, Status::Succeeded, Some(json!(1))),
+            due: None,
+            consumed_inbox: crate::store::INBOX_MAX_MESSAGES,
+        })
+        .await
+        .expect("final commit");
+    let record = store
+        .get_execution(&arn)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert!(record.inbox.is_empty());
+    assert!(!store.deliver(&arn, &late).await.expect("deliver"));
+    let missing = store.deliver("arn:nope", &late).await;
     assert!(
         matches!(missing, Err(StoreError::NotFound(_))),
         "{missing:?}"

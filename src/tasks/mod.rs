@@ -22,6 +22,9 @@ pub enum Invocation {
     Ready(Result<Value, StatesError>),
     /// The result comes later.
     Pending(TaskFuture),
+    /// The result comes from outside, through a task token (`.waitForTaskToken`): a callback
+    /// delivered to the execution's inbox (SendTaskSuccess, SendTaskFailure).
+    External,
 }
 
 /// Runs the work of Task states.
@@ -36,6 +39,10 @@ pub struct NoIntegrations;
 
 impl TaskInvoker for NoIntegrations {
     fn invoke(&self, request: &TaskRequest) -> Invocation {
+        if request.resource.ends_with(".waitForTaskToken") {
+            // The integration's own request is not sent; the task waits for its callback.
+            return Invocation::External;
+        }
         Invocation::Ready(Err(StatesError::new(
             crate::asl::error::TASK_FAILED,
             format!(
