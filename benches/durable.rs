@@ -17,7 +17,8 @@ use stepfn::engine::durable::DurableOptions;
 use stepfn::engine::history::HistoryEvent;
 use stepfn::store::dynamodb::DynamoStore;
 use stepfn::store::{
-    Commit, Created, ExecutionRecord, InboxMessage, MachineRecord, StopRequest, Store, StoreError,
+    ActivityRecord, ActivityTask, Commit, Created, ExecutionRecord, InboxMessage, MachineRecord,
+    StopRequest, Store, StoreError,
 };
 use stepfn::tasks::mock::{MockInvoker, TestCase};
 use stepfn::tasks::{NoIntegrations, TaskInvoker};
@@ -53,6 +54,31 @@ impl Store for Timed {
     }
     async fn deliver(&self, arn: &str, message: &InboxMessage) -> Result<bool, StoreError> {
         self.inner.deliver(arn, message).await
+    }
+    async fn put_activity(&self, a: &ActivityRecord) -> Result<(), StoreError> {
+        self.inner.put_activity(a).await
+    }
+    async fn get_activity(&self, arn: &str) -> Result<Option<ActivityRecord>, StoreError> {
+        self.inner.get_activity(arn).await
+    }
+    async fn list_activities(&self) -> Result<Vec<ActivityRecord>, StoreError> {
+        self.inner.list_activities().await
+    }
+    async fn delete_activity(&self, arn: &str) -> Result<bool, StoreError> {
+        self.inner.delete_activity(arn).await
+    }
+    async fn enqueue_activity_task(
+        &self,
+        activity_arn: &str,
+        task: &ActivityTask,
+    ) -> Result<(), StoreError> {
+        self.inner.enqueue_activity_task(activity_arn, task).await
+    }
+    async fn take_activity_task(
+        &self,
+        activity_arn: &str,
+    ) -> Result<Option<ActivityTask>, StoreError> {
+        self.inner.take_activity_task(activity_arn).await
     }
     async fn create_execution(&self, r: &ExecutionRecord) -> Result<Created, StoreError> {
         self.inner.create_execution(r).await

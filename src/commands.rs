@@ -15,7 +15,8 @@ use crate::engine::step::iso_time;
 use crate::store::dynamodb::DynamoStore;
 use crate::store::memory::MemoryStore;
 use crate::store::{
-    Commit, Created, ExecutionRecord, InboxMessage, MachineRecord, StopRequest, Store, StoreError,
+    ActivityRecord, ActivityTask, Commit, Created, ExecutionRecord, InboxMessage, MachineRecord,
+    StopRequest, Store, StoreError,
 };
 use crate::tasks::TaskInvoker;
 
@@ -58,6 +59,31 @@ impl Store for AnyStore {
     }
     async fn deliver(&self, arn: &str, message: &InboxMessage) -> Result<bool, StoreError> {
         delegate!(self, s => s.deliver(arn, message).await)
+    }
+    async fn put_activity(&self, a: &ActivityRecord) -> Result<(), StoreError> {
+        delegate!(self, s => s.put_activity(a).await)
+    }
+    async fn get_activity(&self, arn: &str) -> Result<Option<ActivityRecord>, StoreError> {
+        delegate!(self, s => s.get_activity(arn).await)
+    }
+    async fn list_activities(&self) -> Result<Vec<ActivityRecord>, StoreError> {
+        delegate!(self, s => s.list_activities().await)
+    }
+    async fn delete_activity(&self, arn: &str) -> Result<bool, StoreError> {
+        delegate!(self, s => s.delete_activity(arn).await)
+    }
+    async fn enqueue_activity_task(
+        &self,
+        activity_arn: &str,
+        task: &ActivityTask,
+    ) -> Result<(), StoreError> {
+        delegate!(self, s => s.enqueue_activity_task(activity_arn, task).await)
+    }
+    async fn take_activity_task(
+        &self,
+        activity_arn: &str,
+    ) -> Result<Option<ActivityTask>, StoreError> {
+        delegate!(self, s => s.take_activity_task(activity_arn).await)
     }
     async fn create_execution(&self, record: &ExecutionRecord) -> Result<Created, StoreError> {
         delegate!(self, s => s.create_execution(record).await)

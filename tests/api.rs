@@ -388,3 +388,90 @@ async fn callback_pattern_through_the_sdk() {
     );
     server.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn activity_worker_through_the_sdk() {
+    let server = Server::start(&[]);
+    let client = sfn_client(&server.endpoint);
+    let activity = client
+        .create_activity()
+        .name("resize")
+        .send()
+        .await
+        .expect("create activity")
+        .activity_arn()
+        .to_string();
+    let again = client
+        .create_activity()
+        .name("resize")
+        .send()
+        .await
+        .expect("idempotent");
+    assert_eq!(again.activity_arn(), activity);
+    let def = format!(
+        r#"{{"StartAt":"Work","States":{{"Work":{{"Type":"Task","Resource":"{activity}","TimeoutSeconds":120,"End":true}}}}}}"#
+    );
+    let created = client
+        .create_state_machine()
+        .name("sdk-activity")
+        .definition(def)
+        .role_arn("arn:aws:iam::111111111111:role/r")
+        .send()
+        .await
+        .expect("create");
+    let started = client
+        .start_execution()
+        .state_machine_arn(created.state_machine_arn())
+        .input(r#"{"image": "cat.png"}"#)
+        .send()
+        .await
+        .expect("start");
+    let task = client
+        .get_activity_task()
+        .activity_arn(&activity)
+        .worker_name("w1")
+        .send()
+        .await
+        .expect("poll");
+    let token = task.task_token().expect("a task arrived").to_string();
+    assert_eq!(task.input(), Some(r#"{"image":"cat.png"}"#));
+    client
+        .send_task_success()
+        .task_token(&token)
+        .output(r#"{"resized": true}"#)
+        .send()
+        .await
+        .expect("success");
+    let status = wait_status(&client, started.execution_arn(), Duration::from_secs(30)).await;
+    assert_eq!(status, "SUCCEEDED");
+    let listed = client.list_activities().send().await.expect("list");
+    assert!(listed
+        .activities()
+        .iter()
+        .any(|a| a.activity_arn() == activity));
+    let described = client
+        .describe_activity()
+        .activity_arn(&activity)
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(described.name(), "resize");
+    client
+        .delete_activity()
+        .activity_arn(&activity)
+        .send()
+        .await
+        .expect("delete");
+    let gone = client
+        .describe_activity()
+        .activity_arn(&activity)
+        .send()
+        .await
+        .expect_err("deleted");
+    assert!(
+        gone.as_service_error()
+            .is_some_and(|e| e.is_activity_does_not_exist()),
+        "{gone:?}"
+    );
+    server.stop();
+}

@@ -18,7 +18,10 @@ use crate::engine::history::HistoryEvent;
 use crate::engine::runner::{self, RunOptions};
 use crate::engine::state::{ExecutionInfo, Status};
 use crate::local::load;
-use crate::store::{InboxKind, InboxMessage, MachineRecord, StopRequest, Store, StoreError};
+use crate::store::{
+    ActivityRecord, ActivityTask, InboxKind, InboxMessage, MachineRecord, StopRequest, Store,
+    StoreError,
+};
 use crate::tasks::mock::{MockInvoker, TestCase};
 use crate::tasks::{Invocation, NoIntegrations, TaskInvoker};
 
@@ -47,6 +50,8 @@ impl From<StoreError> for ApiError {
 pub struct MockRouter {
     config: Option<Value>,
     routes: Mutex<HashMap<String, Arc<MockInvoker>>>,
+    /// Where activity tasks are queued for GetActivityTask.
+    store: Option<AnyStore>,
 }
 
 impl MockRouter {
@@ -55,6 +60,7 @@ impl MockRouter {
         MockRouter {
             config,
             routes: Mutex::new(HashMap::new()),
+            store: None,
         }
     }
 
@@ -86,10 +92,28 @@ impl TaskInvoker for MockRouter {
             .unwrap_or_else(|e| e.into_inner())
             .get(&request.execution_arn)
             .cloned();
-        match route {
-            Some(invoker) => invoker.invoke(request),
-            None => NoIntegrations.invoke(request),
+        if let Some(invoker) = route {
+            return invoker.invoke(request);
         }
+        if let (Some(store), Some(token)) = (&self.store, &request.token) {
+            if crate::engine::state::is_activity_arn(&request.resource) {
+                // Queue the task for an activity worker; its answer comes as a callback. The
+                // enqueue is idempotent on the token, and a worker taking over re-issues it.
+                let (store, activity) = (store.clone(), request.resource.clone());
+                let task = ActivityTask {
+                    token: token.clone(),
+                    input: request.input.clone(),
+                    enqueued: now_ms(),
+                };
+                tokio::spawn(async move {
+                    if let Err(e) = store.enqueue_activity_task(&activity, &task).await {
+                        tracing::warn!(activity = %activity, error = %e, "cannot queue the activity task");
+                    }
+                });
+                return Invocation::External;
+            }
+        }
+        NoIntegrations.invoke(request)
     }
 }
 
@@ -246,9 +270,11 @@ fn tags_of(req: &Value) -> Result<Vec<(String, String)>, ApiError> {
 impl Service {
     /// A service over `store`, with optional mocks (a MockConfigFile).
     pub fn new(store: AnyStore, mocks: Option<Value>) -> Self {
+        let mut router = MockRouter::new(mocks);
+        router.store = Some(store.clone());
         Service {
             store,
-            mocks: Arc::new(MockRouter::new(mocks)),
+            mocks: Arc::new(router),
         }
     }
 
@@ -290,6 +316,11 @@ impl Service {
             "SendTaskSuccess" => self.send_task(&req, "success").await,
             "SendTaskFailure" => self.send_task(&req, "failure").await,
             "SendTaskHeartbeat" => self.send_task(&req, "heartbeat").await,
+            "CreateActivity" => self.create_activity(&req).await,
+            "DescribeActivity" => self.describe_activity(&req).await,
+            "ListActivities" => self.list_activities(&req).await,
+            "DeleteActivity" => self.delete_activity(&req).await,
+            "GetActivityTask" => self.get_activity_task(&req).await,
             "TagResource" => self.tag_resource(&req).await,
             "UntagResource" => self.untag_resource(&req).await,
             "ListTagsForResource" => self.list_tags(&req).await,
@@ -637,6 +668,78 @@ impl Service {
             return Err(gone());
         }
         Ok(json!({}))
+    }
+
+    async fn activity(&self, arn: &str) -> Result<ActivityRecord, ApiError> {
+        check_arn(arn, "activity")?;
+        self.store.get_activity(arn).await?.ok_or_else(|| {
+            err(
+                "ActivityDoesNotExist",
+                format!("Activity Does Not Exist: '{arn}'"),
+            )
+        })
+    }
+
+    async fn create_activity(&self, req: &Value) -> Result<Value, ApiError> {
+        let name = field(req, "name")?;
+        check_name(name)?;
+        let arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:activity:{name}");
+        if let Some(existing) = self.store.get_activity(&arn).await? {
+            return Ok(json!({"activityArn": arn, "creationDate": epoch(existing.created)}));
+        }
+        let now = now_ms();
+        let record = ActivityRecord {
+            arn: arn.clone(),
+            name: name.to_string(),
+            created: now,
+            tags: tags_of(req)?.into_iter().collect(),
+        };
+        self.store.put_activity(&record).await?;
+        Ok(json!({"activityArn": arn, "creationDate": epoch(now)}))
+    }
+
+    async fn describe_activity(&self, req: &Value) -> Result<Value, ApiError> {
+        let a = self.activity(field(req, "activityArn")?).await?;
+        Ok(json!({"activityArn": a.arn, "name": a.name, "creationDate": epoch(a.created)}))
+    }
+
+    async fn list_activities(&self, req: &Value) -> Result<Value, ApiError> {
+        let items: Vec<Value> = self
+            .store
+            .list_activities()
+            .await?
+            .iter()
+            .map(
+                |a| json!({"activityArn": a.arn, "name": a.name, "creationDate": epoch(a.created)}),
+            )
+            .collect();
+        with_page(Map::new(), "activities", items, req)
+    }
+
+    async fn delete_activity(&self, req: &Value) -> Result<Value, ApiError> {
+        let arn = field(req, "activityArn")?;
+        check_arn(arn, "activity")?;
+        self.store.delete_activity(arn).await?;
+        Ok(json!({}))
+    }
+
+    /// GetActivityTask: a long poll of up to 60 s, as on AWS; `{}` when nothing came.
+    async fn get_activity_task(&self, req: &Value) -> Result<Value, ApiError> {
+        let arn = field(req, "activityArn")?;
+        self.activity(arn).await?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(task) = self.store.take_activity_task(arn).await? {
+                return Ok(json!({
+                    "taskToken": task.token,
+                    "input": serde_json::to_string(&task.input).unwrap_or_default(),
+                }));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(json!({}));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     async fn tag_resource(&self, req: &Value) -> Result<Value, ApiError> {

@@ -299,7 +299,7 @@ pub(crate) async fn drive_with<P: Persist>(
                     exec.step(Event::Stop {
                         error: Some(error::RUNTIME.to_string()),
                         cause: Some(
-                            "a .waitForTaskToken task waits for a callback (SendTaskSuccess) that cannot come here: run it under `stepfn serve` or a worker, or mock it".into(),
+                            "a .waitForTaskToken or activity task waits for a callback (SendTaskSuccess) that cannot come here: run it under `stepfn serve` or a worker, or mock it".into(),
                         ),
                         time,
                     });

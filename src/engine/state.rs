@@ -237,6 +237,15 @@ pub struct TaskRequest {
     /// When the task times out without a heartbeat, ms since the epoch (moved by heartbeats).
     #[serde(default)]
     pub heartbeat_at: Option<i64>,
+    /// The task token, for `.waitForTaskToken` and activity tasks.
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+/// True for an activity ARN (`arn:aws:states:<region>:<account>:activity:<name>`).
+pub fn is_activity_arn(resource: &str) -> bool {
+    let parts: Vec<&str> = resource.splitn(7, ':').collect();
+    matches!(parts.as_slice(), ["arn", "aws", "states", _, _, "activity", name] if !name.is_empty())
 }
 
 /// The task token of a `.waitForTaskToken` task: names the execution, frame and wait, so a

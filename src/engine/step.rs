@@ -584,10 +584,9 @@ impl Execution {
         now: i64,
     ) -> Result<Outcome, StatesError> {
         // The wait this task will be; a `.waitForTaskToken` task's token names it.
-        let token = t
-            .resource
-            .ends_with(".waitForTaskToken")
-            .then(|| crate::engine::state::task_token(&self.info.arn, id, self.waits + 1));
+        let token = (t.resource.ends_with(".waitForTaskToken")
+            || crate::engine::state::is_activity_arn(&t.resource))
+        .then(|| crate::engine::state::task_token(&self.info.arn, id, self.waits + 1));
         let params = self.task_input(id, name, t, token.as_deref())?;
         let timeout = self.task_seconds(&t.timeout_seconds, &t.timeout_seconds_path, id)?;
         let heartbeat = self.task_seconds(&t.heartbeat_seconds, &t.heartbeat_seconds_path, id)?;
@@ -650,6 +649,7 @@ impl Execution {
             frame: id,
             timeout_at: timeout.map(|t| now + (t as i64) * 1000),
             heartbeat_at: heartbeat.map(|h| now + (h as i64) * 1000),
+            token,
         };
         let keep = self.durable.then(|| Box::new(request.clone()));
         if let Some(f) = self.frame_mut(id) {

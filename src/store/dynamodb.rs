@@ -14,6 +14,10 @@
 //! | state machine registry entry | `SMLIST` | `<arn>` | `name`, `created` |
 //! | execution | `EX#<arn>` | `META` | `version`, `last_event_id`, `status`, `lease_owner`, `lease_expires`, `due`, `gsi1pk`/`gsi1sk`, `gsi2pk`/`gsi2sk`, `info` (names, ARNs, start time), `rec` (info, input), `snap` (the snapshot), `stop_time`, `stop_req` (a [`StopRequest`]), `tail` (the latest events), `cid` |
 //! | history events | `EX#<arn>` | `EV#<id, 20 digits>` | one [`HistoryEvent`] (`ev`), or a block of consecutive ones from this id (`evs`, a JSON array, and `last`) |
+//! | activity | `ACT#<arn>` | `DEF` | the [`ActivityRecord`] (tags included) as JSON (`act`) |
+//! | activity registry entry | `ACTLIST` | `<arn>` | `name`, `created` |
+//! | queued activity task | `ACTQ#<activity arn>` | `Q#<enqueued, order-preserving>#<token>` | the [`ActivityTask`] as JSON (`task`) |
+//! | queued token marker | `ACTQ#<activity arn>` | `T#<token>` | nothing: the token is queued |
 //! | chunk | as its owner | `REC#…`, `SNAP#<version>#…`, `EVC#<id>#…`, `DEFC#…` | 350,000 bytes of a document too large for its item |
 //!
 //! A JSON document (the execution's immutable part `rec`, its snapshot `snap`, an event `ev`, a
@@ -48,6 +52,19 @@
 //! summaries (no input, snapshot or output); it is eventually consistent, as Step Functions'
 //! ListExecutions is. `init` adds the index to an older table, but executions created before
 //! it (without `gsi2pk`) are not listed.
+//!
+//! Activities are listed like state machines, from the registry partition `ACTLIST`.
+//!
+//! # Activity tasks
+//!
+//! `enqueue_activity_task` is one `TransactWriteItems`: the token marker `T#<token>`, on
+//! condition that it does not exist, and the task item `Q#…`. A failed condition means the
+//! token is already queued, and nothing changes. A task is stored inline, so one whose JSON is
+//! larger than [`crate::store::ACTIVITY_TASK_MAX_BYTES`] (300 KiB; Step Functions allows 256
+//! KiB of input) is refused with [`StoreError::Backend`] in both backends.
+//! `take_activity_task` Queries the oldest `Q#` item (consistent, `Limit 1`), then deletes it,
+//! on condition that it still exists, together with its marker in one transaction; a lost
+//! race (another taker deleted it first) queries again. Deleting an activity leaves its queue.
 //!
 //! # Stop requests
 //!
@@ -123,7 +140,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck,
-    CreateGlobalSecondaryIndexAction, DeleteRequest, GlobalSecondaryIndex,
+    CreateGlobalSecondaryIndexAction, Delete, DeleteRequest, GlobalSecondaryIndex,
     GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, KeysAndAttributes,
     Projection, ProjectionType, Put, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure,
     ScalarAttributeType, TableDescription, TableStatus, TransactWriteItem, Update, WriteRequest,
@@ -138,8 +155,9 @@ use crate::asl::error::StatesError;
 use crate::engine::history::HistoryEvent;
 use crate::engine::state::{ExecutionInfo, Snapshot, Status};
 use crate::store::{
-    inbox_message_too_large, Commit, Created, ExecutionRecord, InboxMessage, Lease, MachineRecord,
-    StopRequest, Store, StoreError, INBOX_MAX_MESSAGES,
+    check_activity_task_size, inbox_message_too_large, ActivityRecord, ActivityTask, Commit,
+    Created, ExecutionRecord, InboxMessage, Lease, MachineRecord, StopRequest, Store, StoreError,
+    INBOX_MAX_MESSAGES,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -150,6 +168,8 @@ const DUE_INDEX: &str = "gsi1";
 const EXECUTIONS_INDEX: &str = "gsi2";
 /// The partition of the state machine registry.
 const MACHINES_PK: &str = "SMLIST";
+/// The partition of the activity registry.
+const ACTIVITIES_PK: &str = "ACTLIST";
 /// Keys of one BatchGetItem (DynamoDB's limit).
 const BATCH_GET_ITEMS: usize = 100;
 /// Partitions of the due index, so its writes spread over several keys. Changing it strands the
@@ -303,6 +323,25 @@ fn ex_pk(arn: &str) -> String {
 
 fn sm_pk(arn: &str) -> String {
     format!("SM#{arn}")
+}
+
+fn act_pk(arn: &str) -> String {
+    format!("ACT#{arn}")
+}
+
+/// The partition of an activity's task queue.
+fn actq_pk(arn: &str) -> String {
+    format!("ACTQ#{arn}")
+}
+
+/// The sort key of a queued task: oldest first, then by token.
+fn actq_task_sk(task: &ActivityTask) -> String {
+    format!("Q#{}#{}", time_sort_key(task.enqueued), task.token)
+}
+
+/// The sort key of the marker saying a task with `token` is queued.
+fn actq_token_sk(token: &str) -> String {
+    format!("T#{token}")
 }
 
 fn ev_sk(id: u64) -> String {
@@ -1977,6 +2016,226 @@ impl Store for DynamoStore {
                 .await;
         }
         Ok(true)
+    }
+
+    async fn put_activity(&self, activity: &ActivityRecord) -> Result<(), StoreError> {
+        let what = format!("put activity {}", activity.arn);
+        let mut item = key(&act_pk(&activity.arn), "DEF");
+        item.insert("act".into(), s(to_json(activity, &what)?));
+        self.call(&what, || {
+            self.client()
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(item.clone()))
+                .send()
+        })
+        .await
+        .map_err(|e| backend(&what, &e))?;
+        // Listed after it is stored, as state machines are.
+        let mut entry = key(ACTIVITIES_PK, &activity.arn);
+        entry.insert("name".into(), s(&activity.name));
+        entry.insert("created".into(), n(activity.created));
+        self.call(&what, || {
+            self.client()
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(entry.clone()))
+                .send()
+        })
+        .await
+        .map_err(|e| backend(&what, &e))?;
+        Ok(())
+    }
+
+    async fn get_activity(&self, arn: &str) -> Result<Option<ActivityRecord>, StoreError> {
+        let what = format!("get activity {arn}");
+        let out = self
+            .call(&what, || {
+                self.client()
+                    .get_item()
+                    .table_name(self.table())
+                    .set_key(Some(key(&act_pk(arn), "DEF")))
+                    .consistent_read(true)
+                    .send()
+            })
+            .await
+            .map_err(|e| backend(&what, &e))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let what = format!("activity {arn}");
+        parse_json(req_s(&item, "act", &what)?, &what).map(Some)
+    }
+
+    async fn list_activities(&self) -> Result<Vec<ActivityRecord>, StoreError> {
+        let what = "list activities";
+        let keys = self
+            .query_partition(what, ACTIVITIES_PK)
+            .await?
+            .iter()
+            .map(|entry| Ok(key(&act_pk(req_s(entry, "sk", what)?), "DEF")))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // An entry whose DEF is gone (a delete that failed half-way) is skipped.
+        let mut found = self
+            .batch_get(what, keys)
+            .await?
+            .iter()
+            .map(|item| {
+                let pk = req_s(item, "pk", what)?;
+                let item_what = format!("activity {}", pk.trim_start_matches("ACT#"));
+                parse_json::<ActivityRecord>(req_s(item, "act", &item_what)?, &item_what)
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        found.sort_by(|a, b| (a.created, &a.name, &a.arn).cmp(&(b.created, &b.name, &b.arn)));
+        Ok(found)
+    }
+
+    async fn delete_activity(&self, arn: &str) -> Result<bool, StoreError> {
+        let what = format!("delete activity {arn}");
+        let old = self
+            .call(&what, || {
+                self.client()
+                    .delete_item()
+                    .table_name(self.table())
+                    .set_key(Some(key(&act_pk(arn), "DEF")))
+                    .return_values(ReturnValue::AllOld)
+                    .send()
+            })
+            .await
+            .map_err(|e| backend(&what, &e))?
+            .attributes
+            .filter(|item| !item.is_empty());
+        self.call(&what, || {
+            self.client()
+                .delete_item()
+                .table_name(self.table())
+                .set_key(Some(key(ACTIVITIES_PK, arn)))
+                .send()
+        })
+        .await
+        .map_err(|e| backend(&what, &e))?;
+        Ok(old.is_some())
+    }
+
+    async fn enqueue_activity_task(
+        &self,
+        activity_arn: &str,
+        task: &ActivityTask,
+    ) -> Result<(), StoreError> {
+        check_activity_task_size(activity_arn, task)?;
+        let what = format!("enqueue activity task {} of {activity_arn}", task.token);
+        let pk = actq_pk(activity_arn);
+        let marker = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(key(&pk, &actq_token_sk(&task.token))))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", "pk")
+            .build()
+            .map_err(|e| backend_msg(&what, e.to_string()))?;
+        let mut item = key(&pk, &actq_task_sk(task));
+        item.insert("task".into(), s(to_json(task, &what)?));
+        let queued = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .build()
+            .map_err(|e| backend_msg(&what, e.to_string()))?;
+        let items = vec![
+            TransactWriteItem::builder().put(marker).build(),
+            TransactWriteItem::builder().put(queued).build(),
+        ];
+        let token = nonce();
+        let result = self
+            .call_retrying(&what, is_transient_transaction, || {
+                self.client()
+                    .transact_write_items()
+                    .set_transact_items(Some(items.clone()))
+                    .client_request_token(&token)
+                    .send()
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                // The marker exists: a task with this token is queued already.
+                Some(TransactWriteItemsError::TransactionCanceledException(c))
+                    if c.cancellation_reasons().first().and_then(|r| r.code())
+                        == Some("ConditionalCheckFailed") =>
+                {
+                    Ok(())
+                }
+                _ => Err(backend(&what, &e)),
+            },
+        }
+    }
+
+    async fn take_activity_task(
+        &self,
+        activity_arn: &str,
+    ) -> Result<Option<ActivityTask>, StoreError> {
+        let what = format!("take activity task of {activity_arn}");
+        let pk = actq_pk(activity_arn);
+        loop {
+            let out = self
+                .call(&what, || {
+                    self.client()
+                        .query()
+                        .table_name(self.table())
+                        .consistent_read(true)
+                        .key_condition_expression("#pk = :pk AND begins_with(#sk, :q)")
+                        .expression_attribute_names("#pk", "pk")
+                        .expression_attribute_names("#sk", "sk")
+                        .expression_attribute_values(":pk", s(&pk))
+                        .expression_attribute_values(":q", s("Q#"))
+                        .limit(1)
+                        .send()
+                })
+                .await
+                .map_err(|e| backend(&what, &e))?;
+            let Some(item) = out.items.unwrap_or_default().into_iter().next() else {
+                return Ok(None);
+            };
+            let sk = req_s(&item, "sk", &what)?.to_string();
+            let item_what = format!("activity task {sk} of {activity_arn}");
+            let task: ActivityTask = parse_json(req_s(&item, "task", &item_what)?, &item_what)?;
+            let queued = Delete::builder()
+                .table_name(self.table())
+                .set_key(Some(key(&pk, &sk)))
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#pk", "pk")
+                .build()
+                .map_err(|e| backend_msg(&what, e.to_string()))?;
+            let marker = Delete::builder()
+                .table_name(self.table())
+                .set_key(Some(key(&pk, &actq_token_sk(&task.token))))
+                .build()
+                .map_err(|e| backend_msg(&what, e.to_string()))?;
+            let items = vec![
+                TransactWriteItem::builder().delete(queued).build(),
+                TransactWriteItem::builder().delete(marker).build(),
+            ];
+            // One token for the retries of this attempt: a retry of a deletion that succeeded
+            // unseen succeeds again instead of looking like a lost race.
+            let token = nonce();
+            let result = self
+                .call_retrying(&what, is_transient_transaction, || {
+                    self.client()
+                        .transact_write_items()
+                        .set_transact_items(Some(items.clone()))
+                        .client_request_token(&token)
+                        .send()
+                })
+                .await;
+            match result {
+                Ok(_) => return Ok(Some(task)),
+                Err(e) => match e.as_service_error() {
+                    // Another taker deleted it first: look again.
+                    Some(TransactWriteItemsError::TransactionCanceledException(c))
+                        if c.cancellation_reasons().first().and_then(|r| r.code())
+                            == Some("ConditionalCheckFailed") => {}
+                    _ => return Err(backend(&what, &e)),
+                },
+            }
+        }
     }
 
     async fn list_executions(&self, machine_arn: &str) -> Result<Vec<ExecutionRecord>, StoreError> {

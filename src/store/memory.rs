@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use crate::engine::history::HistoryEvent;
 use crate::engine::state::Status;
 use crate::store::{
-    inbox_message_too_large, Commit, Created, ExecutionRecord, InboxMessage, Lease, MachineRecord,
-    StopRequest, Store, StoreError, INBOX_MAX_MESSAGES,
+    check_activity_task_size, inbox_message_too_large, ActivityRecord, ActivityTask, Commit,
+    Created, ExecutionRecord, InboxMessage, Lease, MachineRecord, StopRequest, Store, StoreError,
+    INBOX_MAX_MESSAGES,
 };
 
 #[derive(Default)]
@@ -16,6 +17,9 @@ struct Inner {
     machines: HashMap<String, MachineRecord>,
     executions: HashMap<String, ExecutionRecord>,
     history: HashMap<String, Vec<HistoryEvent>>,
+    activities: HashMap<String, ActivityRecord>,
+    /// Queued tasks by activity ARN, in no particular order.
+    activity_tasks: HashMap<String, Vec<ActivityTask>>,
 }
 
 /// An in-memory store; clones share the same data.
@@ -62,6 +66,64 @@ impl Store for MemoryStore {
 
     async fn delete_machine(&self, arn: &str) -> Result<bool, StoreError> {
         Ok(self.lock().machines.remove(arn).is_some())
+    }
+
+    async fn put_activity(&self, activity: &ActivityRecord) -> Result<(), StoreError> {
+        self.lock()
+            .activities
+            .insert(activity.arn.clone(), activity.clone());
+        Ok(())
+    }
+
+    async fn get_activity(&self, arn: &str) -> Result<Option<ActivityRecord>, StoreError> {
+        Ok(self.lock().activities.get(arn).cloned())
+    }
+
+    async fn list_activities(&self) -> Result<Vec<ActivityRecord>, StoreError> {
+        let mut found: Vec<ActivityRecord> = self.lock().activities.values().cloned().collect();
+        found.sort_by(|a, b| (a.created, &a.name, &a.arn).cmp(&(b.created, &b.name, &b.arn)));
+        Ok(found)
+    }
+
+    async fn delete_activity(&self, arn: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().activities.remove(arn).is_some())
+    }
+
+    async fn enqueue_activity_task(
+        &self,
+        activity_arn: &str,
+        task: &ActivityTask,
+    ) -> Result<(), StoreError> {
+        check_activity_task_size(activity_arn, task)?;
+        let mut inner = self.lock();
+        let queue = inner
+            .activity_tasks
+            .entry(activity_arn.to_string())
+            .or_default();
+        if !queue.iter().any(|t| t.token == task.token) {
+            queue.push(task.clone());
+        }
+        Ok(())
+    }
+
+    async fn take_activity_task(
+        &self,
+        activity_arn: &str,
+    ) -> Result<Option<ActivityTask>, StoreError> {
+        let mut inner = self.lock();
+        let Some(queue) = inner.activity_tasks.get_mut(activity_arn) else {
+            return Ok(None);
+        };
+        let oldest = queue
+            .iter()
+            .enumerate()
+            .min_by(|(_, a), (_, b)| (a.enqueued, &a.token).cmp(&(b.enqueued, &b.token)))
+            .map(|(i, _)| i);
+        let task = oldest.map(|i| queue.swap_remove(i));
+        if queue.is_empty() {
+            inner.activity_tasks.remove(activity_arn);
+        }
+        Ok(task)
     }
 
     async fn list_executions(&self, machine_arn: &str) -> Result<Vec<ExecutionRecord>, StoreError> {

@@ -110,6 +110,51 @@ pub(crate) fn inbox_message_too_large(message: &InboxMessage) -> bool {
     serde_json::to_vec(message).map_or(true, |v| v.len() > INBOX_MAX_BYTES)
 }
 
+/// A stored activity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityRecord {
+    /// `arn:aws:states:<region>:<account>:activity:<name>`.
+    pub arn: String,
+    /// The name.
+    pub name: String,
+    /// Creation time, ms since the epoch.
+    pub created: i64,
+    /// Tags, key to value; part of the record (`put_activity` replaces them with it).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A task waiting for an activity worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityTask {
+    /// The task token (unique per task; enqueuing is idempotent on it).
+    pub token: String,
+    /// The task input.
+    pub input: Value,
+    /// When it was enqueued, ms since the epoch; tasks are taken oldest first.
+    pub enqueued: i64,
+}
+
+/// The largest activity task (serialized as JSON) [`Store::enqueue_activity_task`] accepts
+/// (Step Functions caps a task input at 256 KiB).
+pub const ACTIVITY_TASK_MAX_BYTES: usize = 300 * 1024;
+
+/// The error for an activity task larger than [`ACTIVITY_TASK_MAX_BYTES`], if it is.
+pub(crate) fn check_activity_task_size(
+    activity_arn: &str,
+    task: &ActivityTask,
+) -> Result<(), StoreError> {
+    let len = serde_json::to_vec(task).map_or(usize::MAX, |v| v.len());
+    if len > ACTIVITY_TASK_MAX_BYTES {
+        return Err(StoreError::Backend {
+            context: format!("enqueue activity task {} of {activity_arn}", task.token),
+            source: format!("the task is {len} bytes of JSON, more than {ACTIVITY_TASK_MAX_BYTES}")
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 /// Who may drive an execution, until when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
@@ -256,6 +301,47 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a state machine; true when it existed. Its executions stay, and running ones
     /// may finish (as in Step Functions).
     fn delete_machine(&self, arn: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Stores an activity (replacing one with the same ARN).
+    fn put_activity(
+        &self,
+        activity: &ActivityRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Reads an activity.
+    fn get_activity(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<ActivityRecord>, StoreError>> + Send;
+
+    /// Every stored activity, by creation time, then name.
+    fn list_activities(
+        &self,
+    ) -> impl Future<Output = Result<Vec<ActivityRecord>, StoreError>> + Send;
+
+    /// Deletes an activity; true when it existed. Its queued tasks stay (and can still be
+    /// taken).
+    fn delete_activity(&self, arn: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Queues `task` for the workers of activity `activity_arn`, unless a task with its token
+    /// is already queued there (then nothing changes: enqueuing is idempotent on the token,
+    /// so a worker that takes an execution over may enqueue again). Does not check that the
+    /// activity exists.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the task is larger than [`ACTIVITY_TASK_MAX_BYTES`].
+    fn enqueue_activity_task(
+        &self,
+        activity_arn: &str,
+        task: &ActivityTask,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Removes and returns the oldest queued task of activity `activity_arn` (by `enqueued`,
+    /// then token); `None` when none is queued. Two concurrent takers never get the same task.
+    fn take_activity_task(
+        &self,
+        activity_arn: &str,
+    ) -> impl Future<Output = Result<Option<ActivityTask>, StoreError>> + Send;
 
     /// Stores a new execution unless one with its ARN exists.
     fn create_execution(

@@ -8,8 +8,8 @@ use crate::asl::error::StatesError;
 use crate::engine::history::HistoryEvent;
 use crate::engine::state::{ExecutionInfo, Snapshot, Status};
 use crate::store::{
-    Commit, Created, ExecutionRecord, InboxKind, InboxMessage, MachineRecord, StopRequest, Store,
-    StoreError,
+    ActivityRecord, ActivityTask, Commit, Created, ExecutionRecord, InboxKind, InboxMessage,
+    MachineRecord, StopRequest, Store, StoreError,
 };
 
 fn snapshot(last_event_id: u64, status: Status, output: Option<Value>) -> Snapshot {
@@ -217,6 +217,8 @@ pub(crate) async fn run<S: Store>(store: &S) {
     executions_by_machine(store, &unique).await;
     stop_requests(store, &unique).await;
     inbox(store, &unique).await;
+    activities(store, &unique).await;
+    activity_tasks(store, &unique).await;
 }
 
 fn machine_record(unique: &str, name: &str, created: i64) -> MachineRecord {
@@ -718,4 +720,111 @@ async fn inbox<S: Store>(store: &S, unique: &str) {
         matches!(missing, Err(StoreError::NotFound(_))),
         "{missing:?}"
     );
+}
+
+fn activity_record(unique: &str, name: &str, created: i64) -> ActivityRecord {
+    let name = format!("{name}{unique}");
+    ActivityRecord {
+        arn: format!("arn:aws:states:us-east-1:111111111111:activity:{name}"),
+        name,
+        created,
+        tags: BTreeMap::new(),
+    }
+}
+
+/// Storing, listing, replacing (tags included) and deleting activities.
+async fn activities<S: Store>(store: &S, unique: &str) {
+    let mut b = activity_record(unique, "b", 5);
+    let a = activity_record(unique, "a", 5);
+    let c = activity_record(unique, "c", 3);
+    for x in [&b, &a, &c] {
+        store.put_activity(x).await.expect("put activity");
+    }
+    let listed = |all: Vec<ActivityRecord>| -> Vec<ActivityRecord> {
+        all.into_iter()
+            .filter(|x| x.name.ends_with(unique))
+            .collect()
+    };
+    assert_eq!(
+        listed(store.list_activities().await.expect("list")),
+        vec![c.clone(), a.clone(), b.clone()]
+    );
+    b.tags.insert("k".into(), "v".into());
+    store.put_activity(&b).await.expect("replace activity");
+    assert_eq!(
+        store.get_activity(&b.arn).await.expect("get"),
+        Some(b.clone())
+    );
+    assert_eq!(store.get_activity("arn:nope").await.expect("get"), None);
+    assert!(store.delete_activity(&a.arn).await.expect("delete"));
+    assert!(!store.delete_activity(&a.arn).await.expect("delete again"));
+    assert_eq!(store.get_activity(&a.arn).await.expect("get"), None);
+    assert_eq!(
+        listed(store.list_activities().await.expect("list")),
+        vec![c.clone(), b.clone()]
+    );
+}
+
+/// Activity task queues: idempotent on the token, oldest first, each task taken once.
+async fn activity_tasks<S: Store>(store: &S, unique: &str) {
+    let arn = format!("arn:aws:states:us-east-1:111111111111:activity:q{unique}");
+    let task = |token: &str, enqueued: i64| ActivityTask {
+        token: format!("{token}{unique}"),
+        input: json!({"token": token}),
+        enqueued,
+    };
+    assert_eq!(store.take_activity_task(&arn).await.expect("take"), None);
+    let (t1, t2, t3) = (task("t1", 20), task("t2", 10), task("t3", 30));
+    for t in [&t1, &t2, &t3, &t1] {
+        store.enqueue_activity_task(&arn, t).await.expect("enqueue");
+    }
+    // Enqueued again by a worker that took over, at a later time: still queued once.
+    let mut again = t2.clone();
+    again.enqueued = 40;
+    store
+        .enqueue_activity_task(&arn, &again)
+        .await
+        .expect("enqueue again");
+    let other = format!("{arn}-other");
+    assert_eq!(store.take_activity_task(&other).await.expect("take"), None);
+    for expected in [&t2, &t1, &t3] {
+        assert_eq!(
+            store.take_activity_task(&arn).await.expect("take").as_ref(),
+            Some(expected)
+        );
+    }
+    assert_eq!(store.take_activity_task(&arn).await.expect("take"), None);
+    // A taken token may be queued again.
+    store
+        .enqueue_activity_task(&arn, &t1)
+        .await
+        .expect("enqueue");
+    assert_eq!(
+        store.take_activity_task(&arn).await.expect("take"),
+        Some(t1.clone())
+    );
+
+    // Two concurrent takers of one task: exactly one gets it.
+    for round in 0..5 {
+        let t = task(&format!("race{round}-"), 50 + round);
+        store
+            .enqueue_activity_task(&arn, &t)
+            .await
+            .expect("enqueue");
+        let (x, y) = tokio::join!(
+            store.take_activity_task(&arn),
+            store.take_activity_task(&arn)
+        );
+        let got: Vec<ActivityTask> = [x.expect("take"), y.expect("take")]
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(got, vec![t], "round {round}");
+    }
+
+    // Too large a task is refused.
+    let mut large = task("large", 60);
+    large.input = json!("x".repeat(crate::store::ACTIVITY_TASK_MAX_BYTES));
+    assert!(store.enqueue_activity_task(&arn, &large).await.is_err());
+    assert_eq!(store.take_activity_task(&arn).await.expect("take"), None);
 }

@@ -39,8 +39,11 @@ pub struct NoIntegrations;
 
 impl TaskInvoker for NoIntegrations {
     fn invoke(&self, request: &TaskRequest) -> Invocation {
-        if request.resource.ends_with(".waitForTaskToken") {
-            // The integration's own request is not sent; the task waits for its callback.
+        if request.resource.ends_with(".waitForTaskToken")
+            || crate::engine::state::is_activity_arn(&request.resource)
+        {
+            // The integration's own request is not sent; the task waits for its callback
+            // (an activity worker's answer comes the same way).
             return Invocation::External;
         }
         Invocation::Ready(Err(StatesError::new(
