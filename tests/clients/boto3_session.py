@@ -579,6 +579,80 @@ def session(client):
     )
 
 
+def callbacks_and_activities(client):
+    """The callback pattern (.waitForTaskToken + SendTask*) and an activity worker."""
+    suffix = uuid.uuid4().hex[:8]
+
+    # --- .waitForTaskToken: the token arrives in the task's parameters ---------------------------
+    callback_definition = json.dumps({
+        "StartAt": "Ask",
+        "States": {
+            "Ask": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}},
+                "HeartbeatSeconds": 60,
+                "Catch": [{"ErrorEquals": ["Job.Failed"], "ResultPath": "$.failure", "Next": "Caught"}],
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    })
+    machine = client.create_state_machine(
+        name=f"callback-{suffix}", definition=callback_definition, roleArn=ROLE_ARN
+    )["stateMachineArn"]
+
+    def token_of(execution_arn):
+        deadline = time.monotonic() + TIMEOUT_SECONDS
+        while True:
+            for event in client.get_execution_history(executionArn=execution_arn)["events"]:
+                details = event.get("taskScheduledEventDetails")
+                if details:
+                    return json.loads(details["parameters"])["MessageBody"]["token"]
+            check(time.monotonic() < deadline, "the callback task was scheduled")
+            time.sleep(POLL_SECONDS)
+
+    ok_run = client.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    token = token_of(ok_run)
+    check(isinstance(token, str) and token, "$$.Task.Token is a non-empty string")
+    client.send_task_heartbeat(taskToken=token)
+    client.send_task_success(taskToken=token, output=json.dumps({"answer": 42}))
+    done = wait_for_status(client, ok_run, "SUCCEEDED")
+    check(json.loads(done["output"]) == {"answer": 42}, f"SendTaskSuccess output {done.get('output')}")
+    expect_error(client.exceptions.TaskTimedOut, client.send_task_success, taskToken=token, output="{}")
+    expect_error(client.exceptions.InvalidToken, client.send_task_failure, taskToken="not-a-token")
+
+    failed_run = client.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    client.send_task_failure(taskToken=token_of(failed_run), error="Job.Failed", cause="disk full")
+    caught = wait_for_status(client, failed_run, "SUCCEEDED")
+    check(
+        json.loads(caught["output"]) == {"failure": {"Error": "Job.Failed", "Cause": "disk full"}},
+        f"SendTaskFailure went through Catch: {caught.get('output')}",
+    )
+
+    # --- Activities ----------------------------------------------------------------------------
+    activity = client.create_activity(name=f"resize-{suffix}")["activityArn"]
+    check(activity.endswith(f":activity:resize-{suffix}"), f"activity ARN {activity}")
+    described = client.describe_activity(activityArn=activity)
+    check(described["name"] == f"resize-{suffix}" and is_time(described["creationDate"]), "DescribeActivity")
+    listed, _ = all_pages(client.list_activities, "activities")
+    check(activity in {a["activityArn"] for a in listed}, "ListActivities lists the activity")
+    worker_machine = client.create_state_machine(
+        name=f"activity-{suffix}",
+        definition=json.dumps({"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": activity, "End": True}}}),
+        roleArn=ROLE_ARN,
+    )["stateMachineArn"]
+    run = client.start_execution(stateMachineArn=worker_machine, input=json.dumps({"image": "cat.png"}))["executionArn"]
+    task = client.get_activity_task(activityArn=activity, workerName="w1")
+    check(task.get("taskToken"), "GetActivityTask returns the task")
+    check(json.loads(task["input"]) == {"image": "cat.png"}, f"activity task input {task.get('input')}")
+    client.send_task_success(taskToken=task["taskToken"], output=json.dumps({"resized": True}))
+    finished = wait_for_status(client, run, "SUCCEEDED")
+    check(json.loads(finished["output"]) == {"resized": True}, "the activity worker's output is the task result")
+    client.delete_activity(activityArn=activity)
+    expect_error(client.exceptions.ActivityDoesNotExist, client.describe_activity, activityArn=activity)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -607,11 +681,13 @@ def main():
             # One attempt: a retried request would hide a 5xx.
             retries={"mode": "standard", "max_attempts": 1},
             connect_timeout=5,
-            read_timeout=60,
+            # GetActivityTask long-polls for up to 60 s.
+            read_timeout=65,
         ),
     )
     try:
         session(client)
+        callbacks_and_activities(client)
     except AssertionError as failure:
         print(f"boto3 session: FAILED at check {CHECKS}: {failure}", file=sys.stderr)
         return 1
