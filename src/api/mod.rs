@@ -997,6 +997,56 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn test_case_suffix_selects_mocked_responses() {
+        let mocks = json!({
+            "StateMachines": {"mocked": {"TestCases": {"Happy": {"T": "Ok"}, "Sad": {"T": "Boom"}}}},
+            "MockedResponses": {
+                "Ok": {"0": {"Return": {"done": true}}},
+                "Boom": {"0": {"Throw": {"Error": "Mock.Error", "Cause": "sad path"}}}
+            }
+        });
+        let s = Service::new(AnyStore::Memory(MemoryStore::new()), Some(mocks));
+        let def = r#"{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:111111111111:function:f","End":true}}}"#;
+        let arn = s
+            .call(
+                "CreateStateMachine",
+                json!({"name": "mocked", "definition": def, "roleArn": "r", "type": "EXPRESS"}),
+            )
+            .await
+            .expect("create")["stateMachineArn"]
+            .as_str()
+            .expect("arn")
+            .to_string();
+        let happy = s
+            .call(
+                "StartSyncExecution",
+                json!({"stateMachineArn": format!("{arn}#Happy")}),
+            )
+            .await
+            .expect("sync");
+        assert_eq!(happy["status"], "SUCCEEDED");
+        assert_eq!(happy["output"], r#"{"done":true}"#);
+        let sad = s
+            .call(
+                "StartSyncExecution",
+                json!({"stateMachineArn": format!("{arn}#Sad")}),
+            )
+            .await
+            .expect("sync");
+        assert_eq!(sad["status"], "FAILED");
+        assert_eq!(sad["error"], "Mock.Error");
+        assert_eq!(sad["cause"], "sad path");
+        let unknown = s
+            .call(
+                "StartSyncExecution",
+                json!({"stateMachineArn": format!("{arn}#Nope")}),
+            )
+            .await
+            .expect_err("no such test case");
+        assert_eq!(unknown.kind, "ValidationException");
+    }
+
+    #[tokio::test]
     async fn pagination_walks_all_machines() {
         let s = service();
         for i in 0..3 {
