@@ -37,6 +37,14 @@ command -v "$python" >/dev/null 2>&1 \
 "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' \
   || die "$("$python" --version 2>&1) found, boto3 $BOTO3_VERSION and awscli $AWSCLI_VERSION need Python 3.10+"
 
+# Tests run in parallel and may all ask for the venv at once: build it under a lock, one at a
+# time (the others then take the fast path).
+mkdir -p "$ROOT/infra"
+exec 9>"$ROOT/infra/.python-clients.lock"
+if command -v flock >/dev/null 2>&1; then
+  flock 9
+fi
+
 # Fast path: the stamp records what was installed, and the interpreter still runs.
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" && -x "$VENV/bin/python" && -x "$VENV/bin/aws" ]] \
   && "$VENV/bin/python" -c 'import boto3' >/dev/null 2>&1; then

@@ -29,5 +29,8 @@ export STEPFN_TEST_DYNAMODB_ENDPOINT="$endpoint"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_SESSION_TOKEN AWS_PROFILE
 
+echo "== Python clients (boto3, AWS CLI) for the serve tests"
+bash infra/python-clients.sh >/dev/null
+
 echo "== cargo test"
 cargo test --locked
