@@ -1,6 +1,6 @@
 //! JSONata expressions as Step Functions evaluates them in `QueryLanguage: JSONata` states.
 //!
-//! Owns the `{% ... %}` surround rule, syntax checks for the validator, evaluation of one
+//! Owns the `{% ... %}` surround rule, evaluation of one
 //! expression with `$states` and the workflow variables bound, the recursive walk over template
 //! fields (`Arguments`, `Output`, `Assign`, `Items`, ...), and the `States.QueryEvaluationError`
 //! causes AWS reports. The language itself is the `jsonata-rs` crate; this module adds the
@@ -158,38 +158,6 @@ pub fn expression_text(s: &str) -> Option<&str> {
     s.strip_prefix(OPEN)
         .and_then(|rest| rest.strip_suffix(CLOSE))
         .map(str::trim)
-}
-
-/// Checks the syntax of a JSONata expression (for the validator).
-///
-/// Takes the expression text; a whole `{% ... %}` field is unwrapped first.
-///
-/// # Errors
-/// A lowercase message naming the JSONata error code and the character position, such as
-/// ``syntax error `;` (S0201 at character 1)``.
-pub fn check_syntax(expr: &str) -> Result<(), String> {
-    let text = expression_text(expr).unwrap_or(expr);
-    if text.is_empty() {
-        return Err("empty jsonata expression".to_string());
-    }
-    let nesting = nesting_estimate(text);
-    if nesting > MAX_TEXT_NESTING {
-        return Err(format!(
-            "jsonata expression nests {nesting} levels deep, more than {MAX_TEXT_NESTING}"
-        ));
-    }
-    let needed = stack_needed(text, nesting);
-    stacker::maybe_grow(needed, 2 * needed, || {
-        let parsed = catch_unwind(|| {
-            let arena = Bump::new();
-            JsonAta::new(text, &arena)
-                .map(|_| ())
-                .map_err(|e| syntax_message(&e))
-        });
-        parsed.unwrap_or_else(|_| {
-            Err("jsonata expression uses a feature this interpreter does not support".to_string())
-        })
-    })
 }
 
 /// Evaluates one expression with `$states` bound to `states` (an object with `input`, `result`,
@@ -534,20 +502,6 @@ fn nesting_estimate(text: &str) -> usize {
         deepest = deepest.max(groups.len() + chained);
     }
     deepest
-}
-
-/// A parse error as a lowercase validator message.
-fn syntax_message(error: &JsonataError) -> String {
-    let (position, message) = split_position(error);
-    let mut chars = message.chars();
-    let message = match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    };
-    match position {
-        Some(position) => format!("{message} ({} at character {position})", error.code()),
-        None => format!("{message} ({})", error.code()),
-    }
 }
 
 /// A JSONata error as AWS reports it: `CODE: message`, with function names quoted as
@@ -1372,31 +1326,18 @@ mod tests {
     }
 
     #[test]
-    fn syntax_errors_are_lowercase_messages() {
-        assert_eq!(check_syntax("$states.input.a"), Ok(()));
-        assert_eq!(check_syntax("{% $states.input.a %}"), Ok(()));
-        assert_eq!(check_syntax("{% $variable := 1 %}"), Ok(()));
-        assert_eq!(
-            check_syntax("1; 2"),
-            Err("syntax error `;` (S0201 at character 1)".to_string())
-        );
-        assert_eq!(
-            check_syntax("{%  %}"),
-            Err("empty jsonata expression".to_string())
-        );
-        assert!(check_syntax("(").is_err());
-        assert!(check_syntax("'abc").is_err());
+    fn deeply_nested_expressions_fail_instead_of_overflowing() {
         for deep in [
             format!("{}1{}", "(".repeat(600), ")".repeat(600)),
             format!("{}1", "-".repeat(600)),
             format!("1{}", "+1".repeat(600)),
             format!("{}1", "true ? ".repeat(300)),
         ] {
-            assert!(check_syntax(&deep).is_err(), "{deep}");
-            assert!(eval(&deep, &states(json!({})), &no_vars()).is_err());
+            assert!(
+                eval(&deep, &states(json!({})), &no_vars()).is_err(),
+                "{deep}"
+            );
         }
-        let wide = format!("[{}]", vec!["$a.b + 1"; 2000].join(", "));
-        assert_eq!(check_syntax(&wide), Ok(()));
     }
 
     #[test]
@@ -1992,13 +1933,9 @@ mod tests {
             "a.%.b",
         ] {
             let _ = eval(expr, &states(json!({"a": [1, {"b": null}]})), &no_vars());
-            let _ = check_syntax(expr);
         }
         // jsonata-rs panics on the parent operator; the panic becomes an error.
-        assert_eq!(
-            check_syntax("a.%.b"),
-            Err("jsonata expression uses a feature this interpreter does not support".to_string())
-        );
+        assert!(eval("a.%.b", &states(json!({})), &no_vars()).is_err());
         let err = eval("$round()", &states(json!({})), &no_vars()).expect_err("panics inside");
         assert!(cause(err).ends_with(": The JSONata engine does not support this expression"));
     }
