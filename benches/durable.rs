@@ -155,6 +155,7 @@ async fn run_bench(
         owner: "bench".into(),
         lease_ms: 600_000,
         park_after_ms: None,
+        deadline_ms: None,
         virtual_clock: true,
     };
     if let Ok(mut c) = store.commits.lock() {

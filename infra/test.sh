@@ -32,5 +32,9 @@ unset AWS_SESSION_TOKEN AWS_PROFILE
 echo "== Python clients (boto3, AWS CLI) for the serve tests"
 bash infra/python-clients.sh >/dev/null
 
+echo "== serverless tools (cargo-lambda, cfn-lint) and the SAM template"
+lambda_bin="$(bash infra/lambda-tools.sh)"
+"$lambda_bin/cfn-lint" infra/template.yaml
+
 echo "== cargo test"
 cargo test --locked

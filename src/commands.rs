@@ -265,7 +265,7 @@ pub async fn run_durably(
                     "execution {arn} is being driven by another worker"
                 )))
             }
-            DriveOutcome::Parked | DriveOutcome::Stopped => continue,
+            DriveOutcome::Parked | DriveOutcome::Stopped | DriveOutcome::Yielded => continue,
         }
     }
     store

@@ -14,6 +14,7 @@ pub mod api;
 pub mod asl;
 pub mod commands;
 pub mod engine;
+pub mod lambda;
 pub mod local;
 pub mod store;
 pub mod tasks;

@@ -444,6 +444,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
         owner: format!("run-{}", uuid::Uuid::new_v4()),
         lease_ms: 60_000,
         park_after_ms: None,
+        deadline_ms: None,
         virtual_clock: args.virtual_clock,
     };
     let done = commands::run_durably(&store, &record.info.arn, invoker, &options).await?;

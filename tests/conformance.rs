@@ -180,6 +180,7 @@ fn check_case_durable(
             owner: "conformance".into(),
             lease_ms: 60_000,
             park_after_ms: None,
+            deadline_ms: None,
             virtual_clock: true,
         };
         commands::run_durably(store, &started.info.arn, invoker, &options)

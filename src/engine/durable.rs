@@ -33,6 +33,9 @@ pub struct DurableOptions {
     pub park_after_ms: Option<i64>,
     /// Skip waits instantly (tests, `run --virtual-clock`).
     pub virtual_clock: bool,
+    /// Commit and let go by this time, ms since the epoch (a Lambda invocation's end, less a
+    /// margin); `None`: no limit.
+    pub deadline_ms: Option<i64>,
 }
 
 impl DurableOptions {
@@ -43,6 +46,7 @@ impl DurableOptions {
             lease_ms: 30_000,
             park_after_ms: Some(2_000),
             virtual_clock: false,
+            deadline_ms: None,
         }
     }
 }
@@ -60,6 +64,9 @@ pub enum DriveOutcome {
     Lost,
     /// Stopped on request after committing.
     Stopped,
+    /// The deadline came; everything is committed and the execution is due again (at once, or
+    /// at a timer that ends after the deadline): the next driver goes on.
+    Yielded,
 }
 
 /// Why an execution could not be started.
@@ -183,6 +190,7 @@ struct StorePersist<'a, S: Store> {
     shutdown: Option<&'a AtomicBool>,
     /// Inbox messages applied before the first checkpoint, removed by it.
     consumed_inbox: usize,
+    deadline: Option<i64>,
 }
 
 impl<S: Store> Persist for StorePersist<'_, S> {
@@ -235,6 +243,10 @@ impl<S: Store> Persist for StorePersist<'_, S> {
 
     fn stop_requested(&self) -> bool {
         self.shutdown.is_some_and(|s| s.load(Ordering::Relaxed))
+    }
+
+    fn deadline(&self) -> Option<i64> {
+        self.deadline
     }
 }
 
@@ -372,6 +384,7 @@ async fn drive_once<S: Store>(
         park_after_ms: options.park_after_ms,
         shutdown,
         consumed_inbox: record.inbox.len(),
+        deadline: options.deadline_ms,
     };
     let result = drive_with(&mut exec, invoker, &mut clock, &mut persist).await;
     let outcome = match result {
@@ -379,6 +392,7 @@ async fn drive_once<S: Store>(
         Err(DriveStop::Parked) => DriveOutcome::Parked,
         Err(DriveStop::Lost) => return Ok(DriveOutcome::Lost),
         Err(DriveStop::Stopped) => DriveOutcome::Stopped,
+        Err(DriveStop::Deadline) => DriveOutcome::Yielded,
         Err(DriveStop::Store(e)) => {
             tracing::warn!(execution = arn, error = %e, "store failed; leaving the execution to be resumed");
             return Err(e.into());
@@ -428,7 +442,9 @@ pub async fn run_worker<S: Store + Clone>(
             in_flight.remove(&arn);
             match result {
                 Ok(DriveOutcome::Finished(_)) => stats.finished += 1,
-                Ok(DriveOutcome::Parked) | Ok(DriveOutcome::Stopped) => stats.parked += 1,
+                Ok(DriveOutcome::Parked | DriveOutcome::Stopped | DriveOutcome::Yielded) => {
+                    stats.parked += 1
+                }
                 Ok(DriveOutcome::Busy) | Ok(DriveOutcome::Lost) => stats.contended += 1,
                 Err(e) => {
                     stats.failed += 1;
@@ -528,6 +544,7 @@ mod tests {
             lease_ms: 60_000,
             park_after_ms: None,
             virtual_clock: true,
+            deadline_ms: None,
         }
     }
 
@@ -850,6 +867,7 @@ mod callback_tests {
             lease_ms: 60_000,
             park_after_ms: Some(2_000),
             virtual_clock: false,
+            deadline_ms: None,
         }
     }
 

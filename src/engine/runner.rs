@@ -118,6 +118,12 @@ pub(crate) trait Persist: Send {
     fn stop_requested(&self) -> bool {
         false
     }
+
+    /// When the driver must have committed and let go (the end of a Lambda invocation), ms
+    /// since the epoch; `None`: no limit.
+    fn deadline(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// Why a driver stopped before the execution ended.
@@ -132,6 +138,10 @@ pub enum DriveStop {
     /// Asked to stop (shutdown); the state so far is committed.
     #[error("stopped on request")]
     Stopped,
+    /// The deadline came: the state so far is committed and the execution is due again at
+    /// once (or at its next timer), for the next driver to go on.
+    #[error("stopped at the deadline")]
+    Deadline,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -195,10 +205,12 @@ pub(crate) async fn drive_with<P: Persist>(
             }
         }
         let ended = exec.status != Status::Running;
+        let past_deadline = persist.deadline().is_some_and(|d| clock.now() >= d);
         let must_checkpoint = durable
             && (ended
                 || ready.is_empty()
                 || since_checkpoint >= MAX_EVENTS_PER_CHECKPOINT
+                || past_deadline
                 || persist.stop_requested());
         if must_checkpoint && (since_checkpoint > 0 || !effects.is_empty() || ended) {
             let now = clock.now();
@@ -220,6 +232,13 @@ pub(crate) async fn drive_with<P: Persist>(
                 pending.abort_all();
                 return Err(DriveStop::Stopped);
             }
+        }
+        if past_deadline && !ended {
+            // The checkpoint above committed everything, effects not yet carried out included
+            // (the next driver rebuilds them from the snapshot); in-flight tasks are invoked
+            // again by the next driver (at-least-once, same idempotency key).
+            pending.abort_all();
+            return Err(DriveStop::Deadline);
         }
         for cmd in effects.drain(..) {
             match cmd {
@@ -327,6 +346,10 @@ pub(crate) async fn drive_with<P: Persist>(
                         return Err(DriveStop::Parked);
                     }
                 }
+                if persist.deadline().is_some_and(|d| due > d) {
+                    // The timer ends after the deadline: the next driver waits for it.
+                    return Err(DriveStop::Deadline);
+                }
                 if wait > 0 {
                     tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
                 }
@@ -347,7 +370,17 @@ pub(crate) async fn drive_with<P: Persist>(
             Some(due) => (due - clock.now()).max(0) as u64,
             None => u64::MAX / 4,
         };
+        let until_deadline = match persist.deadline() {
+            Some(d) => (d - clock.now()).max(0) as u64,
+            None => u64::MAX / 4,
+        };
         tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(until_deadline)), if until_deadline < sleep => {
+                // Tasks still in flight: everything up to their invocation is committed, and
+                // the next driver invokes them again (at-least-once, same idempotency key).
+                pending.abort_all();
+                return Err(DriveStop::Deadline);
+            }
             done = pending.join_next() => {
                 if let Some(Ok((frame, wait, result))) = done {
                     ready.push_back(Ready::TaskDone(frame, wait, result));
