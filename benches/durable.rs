@@ -162,6 +162,7 @@ async fn run_bench(
         c.clear();
     }
     let requests_before = dynamo.request_count();
+    let (reads_before, writes_before) = dynamo.capacity().unwrap_or_default();
     let started = Instant::now();
     let mut transitions = 0u64;
     for i in 0..executions {
@@ -199,6 +200,9 @@ async fn run_bench(
     }
     let elapsed = started.elapsed().as_secs_f64();
     let requests = dynamo.request_count() - requests_before;
+    let (reads, writes) = dynamo.capacity().unwrap_or_default();
+    let t = transitions.max(1) as f64;
+    let (rcu, wcu) = ((reads - reads_before) / t, (writes - writes_before) / t);
     let mut commits = store.commits.lock().map(|c| c.clone()).unwrap_or_default();
     commits.sort();
     println!(
@@ -208,6 +212,21 @@ async fn run_bench(
         commits.len(),
         percentile(&commits, 0.5).as_secs_f64() * 1000.0,
         percentile(&commits, 0.99).as_secs_f64() * 1000.0,
+    );
+    // The cost of one million transitions on Lambda + DynamoDB on-demand, us-east-1 list
+    // prices: $0.625 per million write units, $0.125 per million read units, $0.20 per million
+    // Lambda requests, $0.0000166667 per GB-second. Two invocations per execution on Lambda
+    // (StartExecution, then the self-invoked drive) at 256 MB; the billed duration per
+    // transition is the time measured here, or 10 ms per DynamoDB request (AWS's latency
+    // rather than DynamoDB Local's), whichever is longer.
+    let dynamodb = wcu * 0.625 + rcu * 0.125;
+    let invocations = 2.0 * executions as f64 / t;
+    let seconds = (elapsed / t).max(requests as f64 / t * 0.010);
+    let lambda = invocations * 0.20 + seconds * 0.25 * 0.000_016_666_7 * 1e6;
+    println!(
+        "{:<22} {rcu:.4} read units, {wcu:.4} write units per transition; per million transitions: DynamoDB ${dynamodb:.3} + Lambda ${lambda:.3} = ${:.3}",
+        "",
+        dynamodb + lambda,
     );
 }
 
@@ -227,7 +246,9 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let table = format!("bench{}", std::process::id());
-        let dynamo = DynamoStore::connect(&table, Some(&endpoint)).await.expect("connect");
+        let dynamo = DynamoStore::connect_metered(&table, Some(&endpoint))
+            .await
+            .expect("connect");
         dynamo.init().await.expect("create table");
         // The raw baseline: single-client PutItem of a small item.
         let n = 2_000;

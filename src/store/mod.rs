@@ -27,6 +27,7 @@ use crate::asl::error::StatesError;
 use crate::engine::history::HistoryEvent;
 use crate::engine::state::{ExecutionInfo, Snapshot, Status};
 
+pub mod capacity;
 pub mod dynamodb;
 pub mod memory;
 
