@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::asl::error::StatesError;
 use crate::engine::state::TaskRequest;
 
+pub mod dynamodb;
 pub mod http;
 pub mod mock;
 
