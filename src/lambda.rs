@@ -175,7 +175,13 @@ impl Function {
             }
             None => None,
         };
-        Ok(Function::new(AnyStore::Dynamo(store), settings, lambda))
+        let integrations = crate::tasks::integrations::Integrations::from_env()?;
+        Ok(Function::new(
+            AnyStore::Dynamo(store),
+            settings,
+            lambda,
+            Arc::new(integrations),
+        ))
     }
 
     /// A function over `store`; `lambda` sends self-invocations (none: the sweep drives).
@@ -183,9 +189,10 @@ impl Function {
         store: AnyStore,
         settings: Settings,
         lambda: Option<aws_sdk_lambda::Client>,
+        integrations: Arc<dyn crate::tasks::TaskInvoker>,
     ) -> Self {
         Function {
-            service: Service::new(store, settings.mocks.clone()),
+            service: Service::with_integrations(store, settings.mocks.clone(), integrations),
             machines: MachineCache::default(),
             lambda: lambda.filter(|_| settings.function_name.is_some()),
             settings,
@@ -424,7 +431,12 @@ mod tests {
     }
 
     fn function() -> Function {
-        Function::new(AnyStore::Memory(MemoryStore::new()), settings(), None)
+        Function::new(
+            AnyStore::Memory(MemoryStore::new()),
+            settings(),
+            None,
+            Arc::new(crate::tasks::NoIntegrations),
+        )
     }
 
     #[test]

@@ -39,7 +39,7 @@ fn list(diags: &[Diagnostic]) -> String {
 }
 
 /// What to run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LocalRun {
     /// The definition.
     pub definition: Value,
@@ -53,6 +53,8 @@ pub struct LocalRun {
     pub mocks: Option<(Value, String)>,
     /// Driving options.
     pub options: RunOptions,
+    /// What runs tasks the mocks do not answer (`None`: no integrations).
+    pub integrations: Option<Arc<dyn TaskInvoker>>,
 }
 
 /// Validates and loads a definition.
@@ -78,12 +80,16 @@ pub async fn run_local(run: LocalRun) -> Result<Execution, RunError> {
             "the input is over the {PAYLOAD_LIMIT_BYTES}-byte limit"
         )));
     }
+    let fallback = run
+        .integrations
+        .clone()
+        .unwrap_or_else(|| Arc::new(NoIntegrations));
     let invoker: Arc<dyn TaskInvoker> = match &run.mocks {
         Some((config, case)) => {
             let case = TestCase::from_config(config, &run.machine_name, case)?;
-            Arc::new(MockInvoker::new(case, Arc::new(NoIntegrations)))
+            Arc::new(MockInvoker::new(case, fallback))
         }
-        None => Arc::new(NoIntegrations),
+        None => fallback,
     };
     let info = ExecutionInfo::local(&run.machine_name, &run.execution_name, 0);
     Ok(runner::run(machine, info, run.input, invoker, run.options).await)

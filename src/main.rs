@@ -17,8 +17,9 @@ use stepfn::engine::runner::RunOptions;
 use stepfn::engine::Status;
 use stepfn::local::{load, run_local, LocalRun, RunError};
 use stepfn::store::Store;
+use stepfn::tasks::integrations::Integrations;
 use stepfn::tasks::mock::{MockInvoker, TestCase};
-use stepfn::tasks::{NoIntegrations, TaskInvoker};
+use stepfn::tasks::TaskInvoker;
 
 // JSON values allocate at every transition; mimalloc makes that markedly cheaper than glibc.
 #[global_allocator]
@@ -96,6 +97,9 @@ enum Command {
         /// An AWS Step Functions Local MockConfigFile; `stateMachineArn#TestCase` selects a case.
         #[arg(long)]
         mocks: Option<PathBuf>,
+        /// HTTP Task connections (default: $STEPFN_CONNECTIONS); see `run --help`.
+        #[arg(long)]
+        connections: Option<PathBuf>,
         /// Executions driven at once.
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
@@ -158,6 +162,10 @@ struct MockArgs {
     /// The test case of the mock config to use.
     #[arg(long, requires = "mocks")]
     test_case: Option<String>,
+    /// HTTP Task connections: a JSON object from ConnectionArn to EventBridge's
+    /// `AuthorizationType` and `AuthParameters` (default: $STEPFN_CONNECTIONS).
+    #[arg(long)]
+    connections: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -237,8 +245,9 @@ fn main() -> ExitCode {
             port,
             store,
             mocks,
+            connections,
             concurrency,
-        } => block_on(serve(host, port, store, mocks, concurrency)),
+        } => block_on(serve(host, port, store, mocks, connections, concurrency)),
         Command::Describe { arn, store } => block_on(async move {
             let config = store.config();
             config.require_durable("describe")?;
@@ -388,17 +397,26 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// The real integrations (HTTP, DynamoDB), with the connections of `--connections` or
+/// `STEPFN_CONNECTIONS`.
+fn integrations(connections: Option<PathBuf>) -> Result<Arc<dyn TaskInvoker>, CommandError> {
+    let path = connections.or_else(|| std::env::var_os("STEPFN_CONNECTIONS").map(PathBuf::from));
+    let integrations = Integrations::with_connections_file(path).map_err(CommandError::Invalid)?;
+    Ok(Arc::new(integrations))
+}
+
 fn invoker_for(
     mocks: Option<(Value, String)>,
     machine_name: &str,
+    fallback: Arc<dyn TaskInvoker>,
 ) -> Result<Arc<dyn TaskInvoker>, CommandError> {
     Ok(match mocks {
         Some((config, case)) => {
             let case = TestCase::from_config(&config, machine_name, &case)
                 .map_err(|e| CommandError::Invalid(e.to_string()))?;
-            Arc::new(MockInvoker::new(case, Arc::new(NoIntegrations)))
+            Arc::new(MockInvoker::new(case, fallback))
         }
-        None => Arc::new(NoIntegrations),
+        None => fallback,
     })
 }
 
@@ -406,6 +424,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
     let definition = read_definition(&args.definition)?;
     let input = read_input(&args.input)?;
     let mocks = read_mocks(&args.mocks)?;
+    let fallback = integrations(args.mocks.connections.clone())?;
     let machine_name = machine_name_of(&args.definition, &args.name);
     let execution_name = uuid::Uuid::new_v4().to_string();
     if args.store.store == StoreKind::Memory {
@@ -419,6 +438,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
                 virtual_clock: args.virtual_clock,
                 record_history: args.history,
             },
+            integrations: Some(Arc::clone(&fallback)),
         };
         let exec = run_local(run).await.map_err(|e| match e {
             RunError::InvalidDefinition(_) | RunError::InvalidInput(_) | RunError::Mock(_) => {
@@ -435,7 +455,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
         ));
     }
     loadable(&definition)?;
-    let invoker = invoker_for(mocks, &machine_name)?;
+    let invoker = invoker_for(mocks, &machine_name, fallback)?;
     let store = args.store.config().open().await?;
     let now = now_ms();
     let machine = commands::machine_record(&machine_name, definition, now);
@@ -536,6 +556,7 @@ async fn worker(
 ) -> Result<ExitCode, CommandError> {
     let config = store.config();
     config.require_durable("worker")?;
+    let fallback = integrations(mocks.connections.clone())?;
     let mocks = read_mocks(&mocks)?;
     let store: AnyStore = config.open().await?;
     // Mocks apply to every state machine: match them under the config's own machine names.
@@ -545,9 +566,9 @@ async fn worker(
                 .as_object()
                 .and_then(|m| m.keys().next().cloned())
                 .unwrap_or_default();
-            invoker_for(Some((config, case)), &machine)?
+            invoker_for(Some((config, case)), &machine, fallback)?
         }
-        None => Arc::new(NoIntegrations),
+        None => fallback,
     };
     let shutdown = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&shutdown);
@@ -596,15 +617,21 @@ async fn serve(
     port: u16,
     store: StoreArgs,
     mocks: Option<PathBuf>,
+    connections: Option<PathBuf>,
     concurrency: usize,
 ) -> Result<ExitCode, CommandError> {
+    let integrations = integrations(connections)?;
     let mocks = match mocks {
         Some(p) => Some(read_json(&p, "mock config")?),
         None => None,
     };
     let store: AnyStore = store.config().open().await?;
     commands::init(&store).await?;
-    let service = Arc::new(stepfn::api::Service::new(store.clone(), mocks));
+    let service = Arc::new(stepfn::api::Service::with_integrations(
+        store.clone(),
+        mocks,
+        integrations,
+    ));
     let listener = tokio::net::TcpListener::bind((host.as_str(), port))
         .await
         .map_err(|e| CommandError::Invalid(format!("cannot bind {host}:{port}: {e}")))?;

@@ -99,6 +99,7 @@ fn check_case(case: &Value, runtime: &tokio::runtime::Runtime) -> Result<(), Str
         )
     });
     let run = LocalRun {
+        integrations: None,
         definition: case["definition"].clone(),
         input: case["input"].clone(),
         machine_name: name.to_string(),

@@ -52,6 +52,8 @@ pub struct MockRouter {
     routes: Mutex<HashMap<String, Arc<MockInvoker>>>,
     /// Where activity tasks are queued for GetActivityTask.
     store: Option<AnyStore>,
+    /// What runs tasks no mock answers.
+    fallback: Arc<dyn TaskInvoker>,
 }
 
 impl MockRouter {
@@ -61,6 +63,7 @@ impl MockRouter {
             config,
             routes: Mutex::new(HashMap::new()),
             store: None,
+            fallback: Arc::new(NoIntegrations),
         }
     }
 
@@ -78,7 +81,7 @@ impl MockRouter {
             .unwrap_or_else(|e| e.into_inner())
             .insert(
                 execution_arn.to_string(),
-                Arc::new(MockInvoker::new(case, Arc::new(NoIntegrations))),
+                Arc::new(MockInvoker::new(case, Arc::clone(&self.fallback))),
             );
         Ok(())
     }
@@ -113,7 +116,7 @@ impl TaskInvoker for MockRouter {
                 return Invocation::External;
             }
         }
-        NoIntegrations.invoke(request)
+        self.fallback.invoke(request)
     }
 }
 
@@ -270,8 +273,18 @@ fn tags_of(req: &Value) -> Result<Vec<(String, String)>, ApiError> {
 impl Service {
     /// A service over `store`, with optional mocks (a MockConfigFile).
     pub fn new(store: AnyStore, mocks: Option<Value>) -> Self {
+        Self::with_integrations(store, mocks, Arc::new(NoIntegrations))
+    }
+
+    /// A service whose executions run tasks no mock answers through `integrations`.
+    pub fn with_integrations(
+        store: AnyStore,
+        mocks: Option<Value>,
+        integrations: Arc<dyn TaskInvoker>,
+    ) -> Self {
         let mut router = MockRouter::new(mocks);
         router.store = Some(store.clone());
+        router.fallback = integrations;
         Service {
             store,
             mocks: Arc::new(router),

@@ -13,6 +13,7 @@ use crate::engine::state::TaskRequest;
 
 pub mod dynamodb;
 pub mod http;
+pub mod integrations;
 pub mod mock;
 
 /// A task result still to come.

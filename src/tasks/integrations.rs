@@ -1,0 +1,78 @@
+//! The real integrations behind one [`TaskInvoker`]: the HTTP Task
+//! (`arn:aws:states:::http:invoke`) and DynamoDB (`arn:aws:states:::dynamodb:*`). Other
+//! resources go to [`NoIntegrations`] (callbacks and activities wait for their answer; the
+//! rest fail naming their resource). Mocks (a MockConfigFile) wrap this invoker and win for
+//! the states they name.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::OnceCell;
+
+use crate::engine::state::TaskRequest;
+use crate::tasks::dynamodb::DynamoDbTasks;
+use crate::tasks::http::{Connections, HttpTasks, RESOURCE as HTTP_RESOURCE};
+use crate::tasks::{Invocation, NoIntegrations, TaskInvoker};
+
+/// HTTP and DynamoDB tasks.
+#[derive(Clone)]
+pub struct Integrations {
+    http: HttpTasks,
+    /// Built on first use, from the standard AWS settings.
+    dynamodb: Arc<OnceCell<DynamoDbTasks>>,
+}
+
+impl Integrations {
+    /// Integrations with the HTTP connections `connections`.
+    pub fn new(connections: Connections) -> Self {
+        Integrations {
+            http: HttpTasks::new(connections),
+            dynamodb: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// The connections file named by `STEPFN_CONNECTIONS` (or none).
+    ///
+    /// # Errors
+    /// The file's problem, naming it and the JSON Pointer.
+    pub fn from_env() -> Result<Self, String> {
+        Self::with_connections_file(std::env::var_os("STEPFN_CONNECTIONS").map(Into::into))
+    }
+
+    /// Integrations whose HTTP connections come from `path` (none: no connections).
+    ///
+    /// # Errors
+    /// The file's problem, naming it and the JSON Pointer.
+    pub fn with_connections_file(path: Option<std::path::PathBuf>) -> Result<Self, String> {
+        let connections = match path {
+            Some(p) if !p.as_os_str().is_empty() => {
+                Connections::from_file(&p).map_err(|e| e.to_string())?
+            }
+            _ => Connections::default(),
+        };
+        Ok(Integrations::new(connections))
+    }
+}
+
+impl TaskInvoker for Integrations {
+    fn invoke(&self, request: &TaskRequest) -> Invocation {
+        if request.resource == HTTP_RESOURCE {
+            let timeout = request.timeout_seconds.map(Duration::from_secs);
+            return Invocation::Pending(self.http.invoke(
+                request.input.clone(),
+                request.idempotency_key(),
+                timeout,
+            ));
+        }
+        if DynamoDbTasks::handles(&request.resource) {
+            let cell = Arc::clone(&self.dynamodb);
+            let resource = request.resource.clone();
+            let params = request.input.clone();
+            return Invocation::Pending(Box::pin(async move {
+                let tasks = cell.get_or_init(DynamoDbTasks::from_env).await;
+                tasks.invoke(&resource, params).await
+            }));
+        }
+        NoIntegrations.invoke(request)
+    }
+}

