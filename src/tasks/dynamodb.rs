@@ -598,42 +598,33 @@ impl Reader {
             return Err(format!("The field '{name}' is required but was missing"));
         }
         let get = |name: &str| fields.get(name).map(|v| (v, child("", name)));
-        let table = match get("TableName") {
-            Some((v, at)) => Some(self.string(v, "TableName", &at)?),
-            None => None,
-        };
-        let key = match get("Key") {
-            Some((v, at)) => Some(self.attribute_map(v, "Key", &at)?),
-            None => None,
-        };
-        let item = match get("Item") {
-            Some((v, at)) => Some(self.attribute_map(v, "Item", &at)?),
-            None => None,
-        };
-        let attributes_to_get = match get("AttributesToGet") {
-            Some((v, at)) => Some(self.strings(v, "AttributesToGet", &at)?),
-            None => None,
-        };
-        let consistent_read = match get("ConsistentRead") {
-            Some((v, at)) => Some(self.boolean(v, "ConsistentRead", &at)?),
-            None => None,
-        };
-        let names = match get("ExpressionAttributeNames") {
-            Some((v, at)) => Some(self.string_map(v, "ExpressionAttributeNames", &at)?),
-            None => None,
-        };
-        let values = match get("ExpressionAttributeValues") {
-            Some((v, at)) => Some(self.attribute_map(v, "ExpressionAttributeValues", &at)?),
-            None => None,
-        };
-        let expected = match get("Expected") {
-            Some((v, at)) => Some(self.expected(v, &at)?),
-            None => None,
-        };
-        let updates = match get("AttributeUpdates") {
-            Some((v, at)) => Some(self.attribute_updates(v, &at)?),
-            None => None,
-        };
+        let table = get("TableName")
+            .map(|(v, at)| self.string(v, "TableName", &at))
+            .transpose()?;
+        let key = get("Key")
+            .map(|(v, at)| self.attribute_map(v, "Key", &at))
+            .transpose()?;
+        let item = get("Item")
+            .map(|(v, at)| self.attribute_map(v, "Item", &at))
+            .transpose()?;
+        let attributes_to_get = get("AttributesToGet")
+            .map(|(v, at)| self.strings(v, "AttributesToGet", &at))
+            .transpose()?;
+        let consistent_read = get("ConsistentRead")
+            .map(|(v, at)| self.boolean(v, "ConsistentRead", &at))
+            .transpose()?;
+        let names = get("ExpressionAttributeNames")
+            .map(|(v, at)| self.string_map(v, "ExpressionAttributeNames", &at))
+            .transpose()?;
+        let values = get("ExpressionAttributeValues")
+            .map(|(v, at)| self.attribute_map(v, "ExpressionAttributeValues", &at))
+            .transpose()?;
+        let expected = get("Expected")
+            .map(|(v, at)| self.expected(v, &at))
+            .transpose()?;
+        let updates = get("AttributeUpdates")
+            .map(|(v, at)| self.attribute_updates(v, &at))
+            .transpose()?;
         let text = |name: &str| -> Read<Option<String>> {
             match get(name) {
                 Some((v, at)) => Ok(Some(self.string(v, name, &at)?)),
