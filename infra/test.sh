@@ -13,7 +13,7 @@ need cargo "install Rust with rustup (https://rustup.rs); rust-toolchain.toml pi
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 # Build the tests before DynamoDB Local starts, so it does not idle through compilation.
 echo "== cargo test --no-run"
 cargo test --locked --no-run

@@ -410,3 +410,118 @@ fn dynamodb_tasks_through_stepfn_run_and_serve() {
     check_dynamodb_output(&output);
     report("integrations: DynamoDB putItem/getItem/condition failure through stepfn run and stepfn serve");
 }
+
+#[path = "support/lambda_watch.rs"]
+mod lambda_watch;
+
+/// The test suite's Lambda function (tests/lambda-fn), built, polling `watch`.
+fn start_test_function(watch: &lambda_watch::Watch) -> Child {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let root = lambda_watch::root();
+    let built = Command::new(cargo)
+        .args(["build", "--locked", "-p", "stepfn-test-fn"])
+        .current_dir(&root)
+        .status()
+        .expect("cargo build -p stepfn-test-fn");
+    assert!(
+        built.success(),
+        "the test Lambda function (tests/lambda-fn) did not build"
+    );
+    Command::new(root.join("target/debug/stepfn-test-fn"))
+        .env(
+            "AWS_LAMBDA_RUNTIME_API",
+            format!("http://127.0.0.1:{}/.rt/stepfn-test-fn", watch.port),
+        )
+        .env("AWS_LAMBDA_FUNCTION_NAME", "stepfn-test-fn")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the test function starts")
+}
+
+fn lambda_machine() -> Value {
+    let invoke = |payload: Value| json!({"FunctionName": "stepfn-test-fn", "Payload": payload});
+    json!({"StartAt": "Echo", "States": {
+        "Echo": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                 "Parameters": invoke(json!({"key.$": "$.key", "order": 7})),
+                 "ResultSelector": {"payload.$": "$.Payload", "code.$": "$.StatusCode"},
+                 "ResultPath": "$.echo", "Next": "Flaky"},
+        "Flaky": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                  "Parameters": invoke(json!({"action": "flaky", "key.$": "$.key"})),
+                  "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 1, "MaxAttempts": 2}],
+                  "ResultSelector": {"calls.$": "$.Payload.calls"}, "ResultPath": "$.flaky", "Next": "Reject"},
+        "Reject": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                   "Parameters": invoke(json!({"action": "fail", "key.$": "$.key"})),
+                   "Catch": [{"ErrorEquals": ["OrderRejected"], "ResultPath": "$.rejected", "Next": "Done"}],
+                   "End": true},
+        "Done": {"Type": "Pass", "Parameters": {"echo.$": "$.echo", "flaky.$": "$.flaky",
+                 "error.$": "$.rejected.Error", "cause.$": "$.rejected.Cause"}, "End": true}}})
+}
+
+fn check_lambda_output(output: &Value, key: &str) {
+    assert_eq!(
+        output["echo"],
+        json!({"payload": {"echo": {"key": key, "order": 7}, "calls": 1}, "code": 200}),
+        "{output}"
+    );
+    assert_eq!(
+        output["flaky"]["calls"], 2,
+        "retried once after Flaky: {output}"
+    );
+    assert_eq!(output["error"], "OrderRejected", "{output}");
+    let cause: Value =
+        serde_json::from_str(output["cause"].as_str().expect("cause")).expect("cause is JSON");
+    assert_eq!(cause["errorMessage"], "the order cannot be accepted");
+}
+
+#[test]
+fn lambda_tasks_through_stepfn_run_and_serve() {
+    let watch = lambda_watch::Watch::start();
+    let mut function = start_test_function(&watch);
+    let endpoint = watch.endpoint();
+    let path = temp("lambda.asl.json", &lambda_machine());
+    let out = stepfn()
+        .arg("run")
+        .arg(&path)
+        .args(["--input", r#"{"key": "run"}"#, "--format", "json"])
+        .env("AWS_ENDPOINT_URL_LAMBDA", &endpoint)
+        .output()
+        .expect("stepfn run");
+    let result: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(result["status"], "SUCCEEDED", "{result}");
+    check_lambda_output(&result["output"], "run");
+
+    let mut child = stepfn()
+        .args(["serve", "--port", "0"])
+        .env("AWS_ENDPOINT_URL_LAMBDA", &endpoint)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("endpoint line");
+    let v: Value = serde_json::from_str(&line).expect("endpoint JSON");
+    let server = Server {
+        child,
+        endpoint: v["endpoint"].as_str().expect("endpoint").to_string(),
+    };
+    let done = run_on_serve(
+        &server,
+        "lambda",
+        &lambda_machine(),
+        &json!({"key": "serve"}),
+    );
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let output: Value =
+        serde_json::from_str(done["output"].as_str().expect("output")).expect("JSON");
+    check_lambda_output(&output, "serve");
+    let _ = function.kill();
+    let _ = function.wait();
+    report("integrations: Lambda tasks (success, Retry on a thrown error, Catch of a thrown error) through stepfn run and stepfn serve");
+}

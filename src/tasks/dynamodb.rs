@@ -28,12 +28,10 @@
 //!   against AWS, <https://github.com/localstack/localstack/blob/master/tests/aws/services/stepfunctions/v2/services/test_dynamodb_task_service.snapshot.json>).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
 
 use aws_config::BehaviorVersion;
-use aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, Region, RuntimeComponents};
-use aws_sdk_dynamodb::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::config::Region;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
 use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder;
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
@@ -50,6 +48,7 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use crate::asl::error::StatesError;
+use crate::tasks::sdk::HttpCapture;
 use crate::tasks::TaskFuture;
 
 /// The error prefix of the optimized DynamoDB integration.
@@ -319,11 +318,7 @@ impl Call {
             }
         };
         let http = capture.take();
-        let request_id = http
-            .headers
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case("x-amzn-requestid"))
-            .map(|(_, value)| value.clone());
+        let request_id = http.request_id();
         result.insert("SdkHttpMetadata".into(), http.to_json());
         let mut metadata = Map::new();
         put(&mut metadata, "RequestId", request_id.map(Value::String));
@@ -444,101 +439,6 @@ fn java_cause(message: &str, status: u16, code: &str, request_id: &str) -> Strin
         "{message} (Service: AmazonDynamoDBv2; Status Code: {status}; Error Code: {code}; \
          Request ID: {request_id}; Proxy: null)"
     )
-}
-
-/// The status and headers of the last HTTP response of a call.
-#[derive(Debug, Default, Clone)]
-struct HttpMetadata {
-    status: u16,
-    headers: Vec<(String, String)>,
-}
-
-impl HttpMetadata {
-    /// `SdkHttpMetadata` as the SDK for Java reports it: `AllHttpHeaders` lists every value of
-    /// a header, `HttpHeaders` one value per header in case-insensitive order.
-    fn to_json(&self) -> Value {
-        let mut all: Map<String, Value> = Map::new();
-        for (name, value) in &self.headers {
-            let entry = all
-                .entry(java_header_name(name))
-                .or_insert_with(|| Value::Array(Vec::new()));
-            if let Value::Array(values) = entry {
-                values.push(Value::String(value.clone()));
-            }
-        }
-        let mut single: BTreeMap<String, (String, String)> = BTreeMap::new();
-        for (name, value) in &self.headers {
-            let name = java_header_name(name);
-            single.insert(name.to_ascii_lowercase(), (name, value.clone()));
-        }
-        let single: Map<String, Value> = single
-            .into_values()
-            .map(|(name, value)| (name, Value::String(value)))
-            .collect();
-        let mut m = Map::new();
-        m.insert("AllHttpHeaders".into(), Value::Object(all));
-        m.insert("HttpHeaders".into(), Value::Object(single));
-        m.insert("HttpStatusCode".into(), Value::from(self.status));
-        Value::Object(m)
-    }
-}
-
-/// A header's name as DynamoDB writes it (the HTTP stack here hands names over in lowercase).
-fn java_header_name(name: &str) -> String {
-    const KNOWN: &[&str] = &[
-        "Connection",
-        "Content-Length",
-        "Content-Type",
-        "Date",
-        "Server",
-        "x-amz-crc32",
-        "x-amzn-RequestId",
-    ];
-    KNOWN
-        .iter()
-        .find(|k| k.eq_ignore_ascii_case(name))
-        .map_or_else(|| name.to_string(), |k| k.to_string())
-}
-
-/// Keeps the status and headers of a call's last HTTP response, for `SdkHttpMetadata`.
-#[derive(Debug, Default, Clone)]
-struct HttpCapture(Arc<Mutex<HttpMetadata>>);
-
-impl HttpCapture {
-    fn take(&self) -> HttpMetadata {
-        match self.0.lock() {
-            Ok(mut m) => std::mem::take(&mut *m),
-            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
-        }
-    }
-}
-
-impl Intercept for HttpCapture {
-    fn name(&self) -> &'static str {
-        "StepFunctionsHttpMetadata"
-    }
-
-    fn read_before_deserialization(
-        &self,
-        context: &BeforeDeserializationInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let response = context.response();
-        let metadata = HttpMetadata {
-            status: response.status().as_u16(),
-            headers: response
-                .headers()
-                .iter()
-                .map(|(name, value)| (name.to_string(), value.to_string()))
-                .collect(),
-        };
-        match self.0.lock() {
-            Ok(mut m) => *m = metadata,
-            Err(poisoned) => *poisoned.into_inner() = metadata,
-        }
-        Ok(())
-    }
 }
 
 /// A JSON type Step Functions names in its refusals.

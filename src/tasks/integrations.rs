@@ -1,5 +1,6 @@
 //! The real integrations behind one [`TaskInvoker`]: the HTTP Task
-//! (`arn:aws:states:::http:invoke`) and DynamoDB (`arn:aws:states:::dynamodb:*`). Other
+//! (`arn:aws:states:::http:invoke`), DynamoDB (`arn:aws:states:::dynamodb:*`) and Lambda (a
+//! function ARN, `arn:aws:states:::lambda:invoke`). Other
 //! resources go to [`NoIntegrations`] (callbacks and activities wait for their answer; the
 //! rest fail naming their resource). Mocks (a MockConfigFile) wrap this invoker and win for
 //! the states they name.
@@ -12,6 +13,7 @@ use tokio::sync::OnceCell;
 use crate::engine::state::TaskRequest;
 use crate::tasks::dynamodb::DynamoDbTasks;
 use crate::tasks::http::{Connections, HttpTasks, RESOURCE as HTTP_RESOURCE};
+use crate::tasks::lambda::LambdaTasks;
 use crate::tasks::{Invocation, NoIntegrations, TaskInvoker};
 
 /// HTTP and DynamoDB tasks.
@@ -20,6 +22,8 @@ pub struct Integrations {
     http: HttpTasks,
     /// Built on first use, from the standard AWS settings.
     dynamodb: Arc<OnceCell<DynamoDbTasks>>,
+    /// Built on first use, from the standard AWS settings.
+    lambda: Arc<OnceCell<LambdaTasks>>,
 }
 
 impl Integrations {
@@ -28,6 +32,7 @@ impl Integrations {
         Integrations {
             http: HttpTasks::new(connections),
             dynamodb: Arc::new(OnceCell::new()),
+            lambda: Arc::new(OnceCell::new()),
         }
     }
 
@@ -71,6 +76,14 @@ impl TaskInvoker for Integrations {
             return Invocation::Pending(Box::pin(async move {
                 let tasks = cell.get_or_init(DynamoDbTasks::from_env).await;
                 tasks.invoke(&resource, params).await
+            }));
+        }
+        if LambdaTasks::handles(&request.resource) {
+            let cell = Arc::clone(&self.lambda);
+            let request = request.clone();
+            return Invocation::Pending(Box::pin(async move {
+                let tasks = cell.get_or_init(LambdaTasks::from_env).await;
+                tasks.invoke(&request).await
             }));
         }
         NoIntegrations.invoke(request)

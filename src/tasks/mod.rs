@@ -14,7 +14,9 @@ use crate::engine::state::TaskRequest;
 pub mod dynamodb;
 pub mod http;
 pub mod integrations;
+pub mod lambda;
 pub mod mock;
+pub(crate) mod sdk;
 
 /// A task result still to come.
 pub type TaskFuture = Pin<Box<dyn Future<Output = Result<Value, StatesError>> + Send>>;
