@@ -175,13 +175,10 @@ impl Function {
             }
             None => None,
         };
-        let integrations = crate::tasks::integrations::Integrations::from_env()?;
-        Ok(Function::new(
-            AnyStore::Dynamo(store),
-            settings,
-            lambda,
-            Arc::new(integrations),
-        ))
+        let store = AnyStore::Dynamo(store);
+        let integrations =
+            crate::tasks::integrations::Integrations::from_env()?.with_states(store.clone(), false);
+        Ok(Function::new(store, settings, lambda, integrations))
     }
 
     /// A function over `store`; `lambda` sends self-invocations (none: the sweep drives).

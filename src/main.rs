@@ -185,6 +185,10 @@ struct RunArgs {
     /// Include the history events.
     #[arg(long)]
     history: bool,
+    /// A state machine that nested Step Functions tasks can start, under the ARN
+    /// arn:aws:states:us-east-1:111111111111:stateMachine:NAME (repeatable).
+    #[arg(long = "machine", value_name = "NAME=DEFINITION.json")]
+    machines: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -397,12 +401,32 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// The real integrations (HTTP, DynamoDB), with the connections of `--connections` or
-/// `STEPFN_CONNECTIONS`.
-fn integrations(connections: Option<PathBuf>) -> Result<Arc<dyn TaskInvoker>, CommandError> {
+/// The real integrations (HTTP, DynamoDB, Lambda, nested executions in `store`), with the
+/// connections of `--connections` or `STEPFN_CONNECTIONS`.
+fn integrations(
+    connections: Option<PathBuf>,
+    store: &AnyStore,
+    virtual_clock: bool,
+) -> Result<Arc<dyn TaskInvoker>, CommandError> {
     let path = connections.or_else(|| std::env::var_os("STEPFN_CONNECTIONS").map(PathBuf::from));
     let integrations = Integrations::with_connections_file(path).map_err(CommandError::Invalid)?;
-    Ok(Arc::new(integrations))
+    Ok(integrations.with_states(store.clone(), virtual_clock))
+}
+
+/// Stores the state machines of `--machine NAME=DEFINITION.json`, for nested executions.
+async fn register_machines(store: &AnyStore, machines: &[String]) -> Result<(), CommandError> {
+    for spec in machines {
+        let Some((name, path)) = spec.split_once('=') else {
+            return Err(CommandError::Invalid(format!(
+                "--machine {spec}: expected NAME=DEFINITION.json"
+            )));
+        };
+        let definition = read_definition(&PathBuf::from(path))?;
+        loadable(&definition)?;
+        let record = commands::machine_record(name, definition, now_ms());
+        store.put_machine(&record).await?;
+    }
+    Ok(())
 }
 
 fn invoker_for(
@@ -424,9 +448,11 @@ async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
     let definition = read_definition(&args.definition)?;
     let input = read_input(&args.input)?;
     let mocks = read_mocks(&args.mocks)?;
-    let fallback = integrations(args.mocks.connections.clone())?;
     let machine_name = machine_name_of(&args.definition, &args.name);
     let execution_name = uuid::Uuid::new_v4().to_string();
+    let store = args.store.config().open().await?;
+    register_machines(&store, &args.machines).await?;
+    let fallback = integrations(args.mocks.connections.clone(), &store, args.virtual_clock)?;
     if args.store.store == StoreKind::Memory {
         let run = LocalRun {
             definition,
@@ -456,7 +482,6 @@ async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
     }
     loadable(&definition)?;
     let invoker = invoker_for(mocks, &machine_name, fallback)?;
-    let store = args.store.config().open().await?;
     let now = now_ms();
     let machine = commands::machine_record(&machine_name, definition, now);
     let record = commands::start(&store, &machine, &execution_name, input, now).await?;
@@ -556,9 +581,10 @@ async fn worker(
 ) -> Result<ExitCode, CommandError> {
     let config = store.config();
     config.require_durable("worker")?;
-    let fallback = integrations(mocks.connections.clone())?;
+    let connections = mocks.connections.clone();
     let mocks = read_mocks(&mocks)?;
     let store: AnyStore = config.open().await?;
+    let fallback = integrations(connections, &store, false)?;
     // Mocks apply to every state machine: match them under the config's own machine names.
     let invoker: Arc<dyn TaskInvoker> = match mocks {
         Some((config, case)) => {
@@ -620,13 +646,13 @@ async fn serve(
     connections: Option<PathBuf>,
     concurrency: usize,
 ) -> Result<ExitCode, CommandError> {
-    let integrations = integrations(connections)?;
     let mocks = match mocks {
         Some(p) => Some(read_json(&p, "mock config")?),
         None => None,
     };
     let store: AnyStore = store.config().open().await?;
     commands::init(&store).await?;
+    let integrations = integrations(connections, &store, false)?;
     let service = Arc::new(stepfn::api::Service::with_integrations(
         store.clone(),
         mocks,

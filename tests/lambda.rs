@@ -134,7 +134,7 @@ fn local_run(definition: &Value, input: &Value, name: &str) -> Value {
 }
 
 /// A Map, a Wait that parks, and a Retry whose backoff timers park too (no integration: the
-/// task fails, is retried twice, and is caught).
+/// task, SQS, has no integration here: it fails, is retried twice, and is caught).
 fn map_wait_retry() -> Value {
     json!({
         "StartAt": "Items",
@@ -147,7 +147,7 @@ fn map_wait_retry() -> Value {
                 "ResultPath": "$.doubled", "Next": "Pause"},
             "Pause": {"Type": "Wait", "Seconds": 1, "Next": "Call"},
             "Call": {
-                "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:absent",
+                "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
                 "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 2, "BackoffRate": 1}],
                 "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "Done"}],
                 "End": true},

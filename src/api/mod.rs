@@ -607,8 +607,40 @@ impl Service {
                 time: now,
             };
             self.store.request_stop(arn, &request).await?;
+            self.stop_sync_children(&record, &request).await?;
         }
         Ok(json!({"stopDate": epoch(record.stop_time.unwrap_or(now))}))
+    }
+
+    /// Stops the children that `.sync` tasks of a stopped execution wait for, as Step Functions
+    /// does.
+    async fn stop_sync_children(
+        &self,
+        record: &crate::store::ExecutionRecord,
+        request: &StopRequest,
+    ) -> Result<(), ApiError> {
+        use crate::tasks::states::{child_arn, Pattern};
+        let Some(snapshot) = &record.snapshot else {
+            return Ok(());
+        };
+        for (_, frame) in &snapshot.frames {
+            let Some(task) = &frame.task else { continue };
+            if !matches!(
+                Pattern::of(&task.resource),
+                Some(Pattern::Sync | Pattern::Sync2)
+            ) {
+                continue;
+            }
+            let Some(child) = child_arn(task) else {
+                continue;
+            };
+            if let Some(c) = self.store.get_execution(&child).await? {
+                if c.status == Status::Running {
+                    self.store.request_stop(&child, request).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn get_execution_history(&self, req: &Value) -> Result<Value, ApiError> {

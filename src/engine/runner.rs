@@ -183,6 +183,8 @@ pub(crate) async fn drive_with<P: Persist>(
     let mut timers: BinaryHeap<Reverse<(i64, u64, TimerKind)>> = BinaryHeap::new();
     let mut seq = 0u64;
     let mut pending: JoinSet<(FrameId, u64, Result<Value, StatesError>)> = JoinSet::new();
+    // Requests of `.waitForTaskToken` tasks being sent; only a failure is a result.
+    let mut submissions: JoinSet<(FrameId, u64, Option<StatesError>)> = JoinSet::new();
     // Effects wait here until what precedes them is durable.
     let mut effects: Vec<Command> = Vec::new();
     if let Some(secs) = exec.machine.timeout_seconds {
@@ -230,6 +232,7 @@ pub(crate) async fn drive_with<P: Persist>(
             since_checkpoint = 0;
             if persist.stop_requested() && !ended {
                 pending.abort_all();
+                submissions.abort_all();
                 return Err(DriveStop::Stopped);
             }
         }
@@ -238,6 +241,7 @@ pub(crate) async fn drive_with<P: Persist>(
             // (the next driver rebuilds them from the snapshot); in-flight tasks are invoked
             // again by the next driver (at-least-once, same idempotency key).
             pending.abort_all();
+            submissions.abort_all();
             return Err(DriveStop::Deadline);
         }
         for cmd in effects.drain(..) {
@@ -252,6 +256,17 @@ pub(crate) async fn drive_with<P: Persist>(
                     request,
                 } => match invoker.invoke(&request) {
                     Invocation::Ready(r) => ready.push_back(Ready::TaskDone(frame, wait, r)),
+                    Invocation::Submitted(fut) => {
+                        submissions.spawn(async move { (frame, wait, fut.await.err()) });
+                        if let Some(due) = request.timeout_at {
+                            timers.push(Reverse((due, seq, TimerKind::TaskTimeout(frame, wait))));
+                            seq += 1;
+                        }
+                        if let Some(due) = request.heartbeat_at {
+                            timers.push(Reverse((due, seq, TimerKind::Heartbeat(frame, wait))));
+                            seq += 1;
+                        }
+                    }
                     Invocation::External => {
                         // A callback ends the task; only its timeouts are ours to watch.
                         // Deadlines are absolute and travel with the request, so a worker
@@ -279,6 +294,7 @@ pub(crate) async fn drive_with<P: Persist>(
         }
         if exec.status != Status::Running {
             pending.abort_all();
+            submissions.abort_all();
             return Ok(());
         }
         if let Some(r) = ready.pop_front() {
@@ -296,7 +312,15 @@ pub(crate) async fn drive_with<P: Persist>(
             since_checkpoint += (exec.last_event_id - before) as usize;
             continue;
         }
-        // Nothing ready: wait for a task or the next timer.
+        // Nothing ready. Requests of callback tasks being sent come first (they are short):
+        // only their failure moves the execution.
+        if let Some(done) = submissions.join_next().await {
+            if let Ok((frame, wait, Some(error))) = done {
+                ready.push_back(Ready::TaskDone(frame, wait, Err(error)));
+            }
+            continue;
+        }
+        // Wait for a task or the next timer.
         let next_timer = timers.peek().map(|Reverse((due, _, _))| *due);
         let awaiting_callback = pending.is_empty()
             && exec
@@ -379,6 +403,7 @@ pub(crate) async fn drive_with<P: Persist>(
                 // Tasks still in flight: everything up to their invocation is committed, and
                 // the next driver invokes them again (at-least-once, same idempotency key).
                 pending.abort_all();
+                submissions.abort_all();
                 return Err(DriveStop::Deadline);
             }
             done = pending.join_next() => {

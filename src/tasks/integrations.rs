@@ -14,6 +14,7 @@ use crate::engine::state::TaskRequest;
 use crate::tasks::dynamodb::DynamoDbTasks;
 use crate::tasks::http::{Connections, HttpTasks, RESOURCE as HTTP_RESOURCE};
 use crate::tasks::lambda::LambdaTasks;
+use crate::tasks::states::{Pattern, StatesTasks};
 use crate::tasks::{Invocation, NoIntegrations, TaskInvoker};
 
 /// HTTP and DynamoDB tasks.
@@ -24,6 +25,8 @@ pub struct Integrations {
     dynamodb: Arc<OnceCell<DynamoDbTasks>>,
     /// Built on first use, from the standard AWS settings.
     lambda: Arc<OnceCell<LambdaTasks>>,
+    /// Nested executions, when a store holds them.
+    states: Option<Arc<StatesTasks>>,
 }
 
 impl Integrations {
@@ -33,7 +36,24 @@ impl Integrations {
             http: HttpTasks::new(connections),
             dynamodb: Arc::new(OnceCell::new()),
             lambda: Arc::new(OnceCell::new()),
+            states: None,
         }
+    }
+
+    /// These integrations, with nested Step Functions executions stored in `store` (their
+    /// tasks run by these integrations too); `virtual_clock` skips the children's waits.
+    pub fn with_states(
+        self,
+        store: crate::commands::AnyStore,
+        virtual_clock: bool,
+    ) -> Arc<Integrations> {
+        Arc::new_cyclic(|me: &std::sync::Weak<Integrations>| {
+            let invoker: std::sync::Weak<dyn TaskInvoker> = me.clone();
+            Integrations {
+                states: Some(Arc::new(StatesTasks::new(store, invoker, virtual_clock))),
+                ..self
+            }
+        })
     }
 
     /// The connections file named by `STEPFN_CONNECTIONS` (or none).
@@ -76,6 +96,25 @@ impl TaskInvoker for Integrations {
             return Invocation::Pending(Box::pin(async move {
                 let tasks = cell.get_or_init(DynamoDbTasks::from_env).await;
                 tasks.invoke(&resource, params).await
+            }));
+        }
+        if let Some(pattern) = Pattern::of(&request.resource) {
+            let Some(states) = &self.states else {
+                return NoIntegrations.invoke(request);
+            };
+            let future = states.invoke(pattern, request);
+            return match pattern {
+                Pattern::WaitForTaskToken => Invocation::Submitted(future),
+                _ => Invocation::Pending(future),
+            };
+        }
+        if request.resource == format!("{}.waitForTaskToken", crate::tasks::lambda::INVOKE) {
+            let cell = Arc::clone(&self.lambda);
+            let mut request = request.clone();
+            request.resource = crate::tasks::lambda::INVOKE.to_string();
+            return Invocation::Submitted(Box::pin(async move {
+                let tasks = cell.get_or_init(LambdaTasks::from_env).await;
+                tasks.invoke(&request).await
             }));
         }
         if LambdaTasks::handles(&request.resource) {

@@ -17,6 +17,7 @@ pub mod integrations;
 pub mod lambda;
 pub mod mock;
 pub(crate) mod sdk;
+pub mod states;
 
 /// A task result still to come.
 pub type TaskFuture = Pin<Box<dyn Future<Output = Result<Value, StatesError>> + Send>>;
@@ -30,6 +31,9 @@ pub enum Invocation {
     /// The result comes from outside, through a task token (`.waitForTaskToken`): a callback
     /// delivered to the execution's inbox (SendTaskSuccess, SendTaskFailure).
     External,
+    /// Like [`Invocation::External`], once this future has sent the integration's request
+    /// (`.waitForTaskToken` of Lambda or a nested execution); its failure fails the task.
+    Submitted(TaskFuture),
 }
 
 /// Runs the work of Task states.

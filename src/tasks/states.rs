@@ -1,0 +1,332 @@
+//! Nested Step Functions: `arn:aws:states:::states:startExecution` (request-response:
+//! `{"ExecutionArn", "StartDate"}`), `.sync` (the child's DescribeExecution, `Output` a string),
+//! `.sync:2` (`Input` and `Output` as JSON) and `.waitForTaskToken` (the child is started, the
+//! task waits for SendTaskSuccess/Failure with the token the parent passed it).
+//!
+//! Children run on the same engine and store as their parent: a child is stored with
+//! [`start_execution`] and driven by whoever gets its lease (a `.sync` task drives it itself, so
+//! `stepfn run` needs no worker). A child's name is the task's `Name`, or one derived from the
+//! attempt's idempotency key, so an attempt invoked again after a takeover finds its child
+//! instead of starting a second one.
+//!
+//! A child that fails, times out or is aborted fails a `.sync` task with `States.TaskFailed`
+//! and the child's description as the cause; a missing state machine or a taken name fail
+//! with `StepFunctions.<Exception>` as AWS names them. The child's input is the task's `Input`
+//! (`{}` when absent); pass `"AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id"`
+//! in it, as on AWS, to link the two.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+use sha2::Digest as _;
+
+use crate::asl::error::StatesError;
+use crate::commands::{describe_json, AnyStore};
+use crate::engine::durable::{
+    drive_execution, start_execution, DurableOptions, MachineCache, StartError,
+};
+use crate::engine::state::{Status, TaskRequest};
+use crate::store::{ExecutionRecord, Store};
+use crate::tasks::{TaskFuture, TaskInvoker};
+
+/// The resource prefix of the integration.
+pub const START_EXECUTION: &str = "arn:aws:states:::states:startExecution";
+
+/// How a task waits for its child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pattern {
+    /// Answer at once with the new execution's ARN and start date.
+    RequestResponse,
+    /// Wait for the child; its output as a string.
+    Sync,
+    /// Wait for the child; its input and output as JSON.
+    Sync2,
+    /// Start the child and wait for a callback.
+    WaitForTaskToken,
+}
+
+impl Pattern {
+    /// The pattern of `resource`, if it is a nested Step Functions resource.
+    pub fn of(resource: &str) -> Option<Pattern> {
+        match resource.strip_prefix(START_EXECUTION)? {
+            "" => Some(Pattern::RequestResponse),
+            ".sync" => Some(Pattern::Sync),
+            ".sync:2" => Some(Pattern::Sync2),
+            ".waitForTaskToken" => Some(Pattern::WaitForTaskToken),
+            _ => None,
+        }
+    }
+}
+
+/// Nested executions over a store.
+pub struct StatesTasks {
+    store: AnyStore,
+    /// What runs the children's tasks (the integrations this belongs to).
+    invoker: Weak<dyn TaskInvoker>,
+    machines: MachineCache,
+    virtual_clock: bool,
+}
+
+fn service_error(code: &str, message: &str) -> StatesError {
+    StatesError::new(
+        format!("StepFunctions.{code}Exception"),
+        format!(
+            "{message} (Service: AWSStepFunctions; Status Code: 400; Error Code: {code}; Request ID: {}; Proxy: null)",
+            uuid::Uuid::new_v4()
+        ),
+    )
+}
+
+fn store_error(e: impl std::fmt::Display) -> StatesError {
+    StatesError::new(
+        "StepFunctions.SdkClientException",
+        format!("Unable to execute HTTP request: {e}"),
+    )
+}
+
+/// The child's name for an attempt without a `Name`: a UUID-shaped digest of its idempotency
+/// key, the same every time the attempt is invoked.
+pub fn child_name(idempotency_key: &str) -> String {
+    let digest = sha2::Sha256::digest(idempotency_key.as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// The ARN of the child execution `request` starts (or started), when it is a nested
+/// Step Functions task.
+pub fn child_arn(request: &TaskRequest) -> Option<String> {
+    Pattern::of(&request.resource)?;
+    let machine = request.input.get("StateMachineArn")?.as_str()?;
+    let name = match request.input.get("Name").and_then(Value::as_str) {
+        Some(n) => n.to_string(),
+        None => child_name(&request.idempotency_key()),
+    };
+    Some(crate::engine::durable::execution_arn(machine, &name))
+}
+
+/// DescribeExecution as the integration answers it: PascalCase keys, dates in epoch ms;
+/// with `json`, `Input` and `Output` parsed.
+fn description(record: &ExecutionRecord, json: bool) -> Value {
+    let api = describe_json(record);
+    let mut out = Map::new();
+    if let Value::Object(fields) = api {
+        for (key, value) in fields {
+            let mut chars = key.chars();
+            let Some(first) = chars.next() else { continue };
+            let name = format!("{}{}", first.to_ascii_uppercase(), chars.as_str());
+            let value = match (name.as_str(), value) {
+                ("StartDate" | "StopDate", Value::Number(n)) => {
+                    json!((n.as_f64().unwrap_or_default() * 1000.0).round() as i64)
+                }
+                ("InputDetails" | "OutputDetails", Value::Object(d)) => Value::Object(
+                    d.into_iter()
+                        .map(|(k, v)| {
+                            let mut c = k.chars();
+                            let k = c
+                                .next()
+                                .map(|f| format!("{}{}", f.to_ascii_uppercase(), c.as_str()))
+                                .unwrap_or_default();
+                            (k, v)
+                        })
+                        .collect(),
+                ),
+                ("Input" | "Output", Value::String(s)) if json => {
+                    serde_json::from_str(&s).unwrap_or(Value::String(s))
+                }
+                (_, v) => v,
+            };
+            out.insert(name, value);
+        }
+    }
+    Value::Object(out)
+}
+
+impl StatesTasks {
+    /// Nested executions stored in `store`, their tasks run by `invoker`.
+    pub fn new(store: AnyStore, invoker: Weak<dyn TaskInvoker>, virtual_clock: bool) -> Self {
+        StatesTasks {
+            store,
+            invoker,
+            machines: MachineCache::default(),
+            virtual_clock,
+        }
+    }
+
+    /// Starts the child of `request` (or finds the one this attempt started).
+    async fn start(&self, request: &TaskRequest) -> Result<ExecutionRecord, StatesError> {
+        let params = &request.input;
+        let Some(p) = params.as_object() else {
+            return Err(StatesError::runtime(
+                "The Parameters of a states:startExecution task must be an object",
+            ));
+        };
+        if let Some(extra) = p
+            .keys()
+            .find(|k| !matches!(k.as_str(), "StateMachineArn" | "Input" | "Name"))
+        {
+            return Err(StatesError::runtime(format!(
+                "The field \"{extra}\" is not supported by Step Functions"
+            )));
+        }
+        let machine_arn = p
+            .get("StateMachineArn")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                StatesError::runtime("The field 'StateMachineArn' is required but was missing")
+            })?;
+        let input = match p.get("Input") {
+            None | Some(Value::Null) => json!({}),
+            Some(Value::String(s)) => serde_json::from_str(s).map_err(|e| {
+                service_error(
+                    "InvalidExecutionInput",
+                    &format!("Invalid State Machine Execution Input: '{e}'"),
+                )
+            })?,
+            Some(v) => v.clone(),
+        };
+        let derived = p.get("Name").is_none();
+        let name = match p.get("Name").and_then(Value::as_str) {
+            Some(n) => n.to_string(),
+            None => child_name(&request.idempotency_key()),
+        };
+        let machine = self
+            .store
+            .get_machine(machine_arn)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| {
+                service_error(
+                    "StateMachineDoesNotExist",
+                    &format!("State Machine Does Not Exist: '{machine_arn}'"),
+                )
+            })?;
+        let now = chrono::Utc::now().timestamp_millis();
+        match start_execution(&self.store, &machine, &name, input.clone(), now).await {
+            Ok(record) => Ok(record),
+            Err(StartError::AlreadyExists(arn)) => {
+                // This attempt's own child, already ended (an attempt invoked again).
+                match self.store.get_execution(&arn).await.map_err(store_error)? {
+                    Some(existing) if derived && existing.input == input => Ok(existing),
+                    _ => Err(service_error(
+                        "ExecutionAlreadyExists",
+                        &format!("Execution Already Exists: '{arn}'"),
+                    )),
+                }
+            }
+            Err(StartError::NoMachine(arn)) => Err(service_error(
+                "StateMachineDoesNotExist",
+                &format!("State Machine Does Not Exist: '{arn}'"),
+            )),
+            Err(StartError::Store(e)) => Err(store_error(e)),
+        }
+    }
+
+    /// Drives the child until it ends (others may drive it too: then this waits).
+    async fn wait_for(&self, arn: &str) -> Result<ExecutionRecord, StatesError> {
+        let options = DurableOptions {
+            owner: format!("sync-{}", uuid::Uuid::new_v4()),
+            lease_ms: 30_000,
+            // A long timer parks the child (so a stop request or another worker can get at
+            // it); this loop drives it again when it is due.
+            park_after_ms: Some(2_000),
+            virtual_clock: self.virtual_clock,
+            deadline_ms: None,
+        };
+        loop {
+            let record = self
+                .store
+                .get_execution(arn)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| store_error(format!("the child execution {arn} is gone")))?;
+            if record.status != Status::Running {
+                return Ok(record);
+            }
+            let Some(invoker) = self.invoker.upgrade() else {
+                return Err(StatesError::runtime("the integrations were shut down"));
+            };
+            let driven =
+                drive_execution(&self.store, arn, invoker, &self.machines, &options, None).await;
+            use crate::engine::durable::DriveOutcome;
+            let pause = match driven {
+                Ok(DriveOutcome::Finished(_)) => 0,
+                Ok(DriveOutcome::Parked) => 500,
+                _ => 100,
+            };
+            if pause > 0 {
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+        }
+    }
+
+    /// Runs a nested Step Functions task of `pattern`; for `.waitForTaskToken`, the future
+    /// ends when the child is started.
+    pub fn invoke(self: &Arc<Self>, pattern: Pattern, request: &TaskRequest) -> TaskFuture {
+        let me = Arc::clone(self);
+        let request = request.clone();
+        Box::pin(async move {
+            let child = me.start(&request).await?;
+            match pattern {
+                Pattern::RequestResponse | Pattern::WaitForTaskToken => Ok(json!({
+                    "ExecutionArn": child.info.arn,
+                    "StartDate": child.info.start_time,
+                })),
+                Pattern::Sync | Pattern::Sync2 => {
+                    let done = me.wait_for(&child.info.arn).await?;
+                    let described = description(&done, pattern == Pattern::Sync2);
+                    if done.status == Status::Succeeded {
+                        Ok(described)
+                    } else {
+                        Err(StatesError::new(
+                            crate::asl::error::TASK_FAILED,
+                            described.to_string(),
+                        ))
+                    }
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_come_from_the_resource() {
+        assert_eq!(Pattern::of(START_EXECUTION), Some(Pattern::RequestResponse));
+        assert_eq!(
+            Pattern::of("arn:aws:states:::states:startExecution.sync"),
+            Some(Pattern::Sync)
+        );
+        assert_eq!(
+            Pattern::of("arn:aws:states:::states:startExecution.sync:2"),
+            Some(Pattern::Sync2)
+        );
+        assert_eq!(
+            Pattern::of("arn:aws:states:::states:startExecution.waitForTaskToken"),
+            Some(Pattern::WaitForTaskToken)
+        );
+        assert_eq!(
+            Pattern::of("arn:aws:states:::states:startExecution.nope"),
+            None
+        );
+    }
+
+    #[test]
+    fn derived_child_names_are_stable_uuids() {
+        let a = child_name("arn#1#S#0");
+        assert_eq!(a, child_name("arn#1#S#0"));
+        assert_ne!(a, child_name("arn#1#S#1"));
+        assert_eq!(a.len(), 36);
+        assert_eq!(a.matches('-').count(), 4);
+    }
+}
