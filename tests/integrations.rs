@@ -525,3 +525,160 @@ fn lambda_tasks_through_stepfn_run_and_serve() {
     let _ = function.wait();
     report("integrations: Lambda tasks (success, Retry on a thrown error, Catch of a thrown error) through stepfn run and stepfn serve");
 }
+
+/// A peer whose `/slow` answers after 3 s and records the idempotency key of every call.
+fn start_recording_peer() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind peer");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("addr");
+    let state = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let app = Router::new()
+                .route(
+                    "/slow",
+                    get(
+                        |State(seen): State<Arc<std::sync::Mutex<Vec<String>>>>,
+                         headers: HeaderMap| async move {
+                            let key = headers
+                                .get("x-stepfn-idempotency-key")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default()
+                                .to_string();
+                            if let Ok(mut s) = seen.lock() {
+                                s.push(key);
+                            }
+                            tokio::time::sleep(Duration::from_secs(3)).await;
+                            (StatusCode::OK, JSON, json!({"done": true}).to_string())
+                        },
+                    ),
+                )
+                .with_state(state);
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let _ = axum::serve(listener, app).await;
+        });
+    });
+    (format!("http://{addr}"), seen)
+}
+
+#[test]
+fn a_worker_killed_during_an_http_call_reruns_that_attempt_once_with_its_key() {
+    let (peer, seen) = start_recording_peer();
+    let conn = connections();
+    let endpoint = dynamodb_endpoint();
+    let table = format!("killhttp{}", uuid_like());
+    let store = [
+        "--store",
+        "dynamodb",
+        "--table",
+        &table,
+        "--dynamodb-endpoint",
+        &endpoint,
+    ];
+    let ok = |out: std::process::Output| -> Value {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    ok(stepfn().arg("init").args(store).output().expect("init"));
+    let definition = json!({"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+        "Parameters": {"ApiEndpoint": format!("{peer}/slow"), "Method": "GET",
+                       "Authentication": {"ConnectionArn": CONNECTION}},
+        "ResultSelector": {"body.$": "$.ResponseBody"}, "End": true}}});
+    let path = temp("killhttp.asl.json", &definition);
+    let started = ok(stepfn()
+        .arg("start")
+        .arg(&path)
+        .args(["--name", "k1"])
+        .args(store)
+        .output()
+        .expect("start"));
+    let arn = started["executionArn"].as_str().expect("arn").to_string();
+    let worker = || {
+        stepfn()
+            .arg("worker")
+            .args(store)
+            .args(["--lease-seconds", "2", "--connections"])
+            .arg(&conn)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("worker")
+    };
+    let mut first = worker();
+    let begin = Instant::now();
+    while seen.lock().map(|s| s.is_empty()).unwrap_or(true) {
+        assert!(
+            begin.elapsed() < Duration::from_secs(30),
+            "the call never came"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Killed in the middle of the call.
+    let _ = first.kill();
+    let _ = first.wait();
+    let mut second = worker();
+    let done = loop {
+        let d = ok(stepfn()
+            .args(["describe", &arn])
+            .args(store)
+            .output()
+            .expect("describe"));
+        if d["status"] != "RUNNING" {
+            break d;
+        }
+        assert!(
+            begin.elapsed() < Duration::from_secs(60),
+            "still running: {d}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = second.kill();
+    let _ = second.wait();
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["output"], json!({"body": {"done": true}}).to_string());
+    let keys = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    assert_eq!(
+        keys.len(),
+        2,
+        "the attempt ran again once after the takeover: {keys:?}"
+    );
+    assert!(
+        !keys[0].is_empty() && keys[0] == keys[1],
+        "same idempotency key: {keys:?}"
+    );
+    let history = ok(stepfn()
+        .args(["history", &arn])
+        .args(store)
+        .output()
+        .expect("history"));
+    let types: Vec<&str> = history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ],
+        "the attempt shows once in the history"
+    );
+    report("integrations: a worker killed during an HTTP call; the attempt re-ran once with the same idempotency key, history exact");
+}
