@@ -682,3 +682,48 @@ fn a_worker_killed_during_an_http_call_reruns_that_attempt_once_with_its_key() {
     );
     report("integrations: a worker killed during an HTTP call; the attempt re-ran once with the same idempotency key, history exact");
 }
+
+#[test]
+fn the_live_order_saga_example_runs_against_its_local_peers() {
+    // The README's one command, with this build's binary.
+    let out = Command::new("bash")
+        .arg("state-machines/order-saga-live/run.sh")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("STEPFN", env!("CARGO_BIN_EXE_stepfn"))
+        .output()
+        .expect("bash runs the example");
+    assert!(
+        out.status.success(),
+        "the example failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(v["shipped"]["status"], "SUCCEEDED", "{v}");
+    assert_eq!(
+        v["shipped"]["output"],
+        json!({"status": "SHIPPED", "tracking": "TRK-order-1"})
+    );
+    assert_eq!(v["undeliverable"]["status"], "FAILED");
+    assert_eq!(v["undeliverable"]["error"], "Order.Cancelled");
+    let mut orders: Vec<(String, String)> = v["orders"]["Items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            (
+                i["id"]["S"].as_str().unwrap_or("").to_string(),
+                i["status"]["S"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    orders.sort();
+    assert_eq!(
+        orders,
+        [
+            ("order-1".to_string(), "SHIPPED".to_string()),
+            ("order-2".to_string(), "CANCELLED".to_string())
+        ]
+    );
+    report("integrations: the live order saga (DynamoDB, HTTP with retry, nested shipping) ships one order and compensates one");
+}
