@@ -267,6 +267,39 @@ fn nested_executions_through_stepfn_serve() {
         serde_json::from_str(done["output"].as_str().expect("output")).expect("JSON");
     check_parent_output(&output, &arn);
     assert_eq!(children(&server).len(), 4, "one child per task");
+    let history = api(&server, "GetExecutionHistory", json!({"executionArn": arn}));
+    let events = history["events"].as_array().expect("events");
+    let submitted: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "TaskSubmitted")
+        .collect();
+    assert_eq!(
+        submitted.len(),
+        3,
+        "one TaskSubmitted per .sync task: {history}"
+    );
+    let details = &submitted[0]["taskSubmittedEventDetails"];
+    assert_eq!(details["resourceType"], "states", "{details}");
+    assert_eq!(details["resource"], "startExecution.sync");
+    let answer: Value =
+        serde_json::from_str(details["output"].as_str().expect("output")).expect("JSON");
+    assert!(answer["ExecutionArn"]
+        .as_str()
+        .is_some_and(|a| a.contains(":execution:child:")));
+    let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    let first = types
+        .iter()
+        .position(|t| *t == "TaskSubmitted")
+        .expect("submitted");
+    assert_eq!(
+        &types[first - 2..=first + 1],
+        [
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSubmitted",
+            "TaskSucceeded"
+        ]
+    );
 
     // .waitForTaskToken: the child gets the token; the parent waits for the callback.
     let waiting = create(
@@ -321,6 +354,27 @@ fn nested_executions_through_stepfn_serve() {
     let asked = wait_while(&server, &asking, "RUNNING");
     assert_eq!(asked["status"], "SUCCEEDED", "{asked}");
     assert_eq!(asked["output"], json!({"approved": true}).to_string());
+    let history = api(
+        &server,
+        "GetExecutionHistory",
+        json!({"executionArn": asking}),
+    );
+    let types: Vec<&str> = history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert!(
+        types.windows(4).any(|w| w
+            == [
+                "TaskScheduled",
+                "TaskStarted",
+                "TaskSubmitted",
+                "TaskSucceeded"
+            ]),
+        "{types:?}"
+    );
 
     // A stopped parent stops the child its .sync task waits for.
     let slow_parent = create(

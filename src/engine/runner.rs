@@ -182,9 +182,10 @@ pub(crate) async fn drive_with<P: Persist>(
     let mut ready: VecDeque<Ready> = VecDeque::new();
     let mut timers: BinaryHeap<Reverse<(i64, u64, TimerKind)>> = BinaryHeap::new();
     let mut seq = 0u64;
-    let mut pending: JoinSet<(FrameId, u64, Result<Value, StatesError>)> = JoinSet::new();
-    // Requests of `.waitForTaskToken` tasks being sent; only a failure is a result.
-    let mut submissions: JoinSet<(FrameId, u64, Option<StatesError>)> = JoinSet::new();
+    let mut pending: JoinSet<(FrameId, u64, Stage)> = JoinSet::new();
+    // Requests of `.waitForTaskToken` tasks being sent: their answer is TaskSubmitted, only a
+    // failure ends the task.
+    let mut submissions: JoinSet<(FrameId, u64, Result<Value, StatesError>)> = JoinSet::new();
     // Effects wait here until what precedes them is durable.
     let mut effects: Vec<Command> = Vec::new();
     if let Some(secs) = exec.machine.timeout_seconds {
@@ -257,7 +258,7 @@ pub(crate) async fn drive_with<P: Persist>(
                 } => match invoker.invoke(&request) {
                     Invocation::Ready(r) => ready.push_back(Ready::TaskDone(frame, wait, r)),
                     Invocation::Submitted(fut) => {
-                        submissions.spawn(async move { (frame, wait, fut.await.err()) });
+                        submissions.spawn(async move { (frame, wait, fut.await) });
                         if let Some(due) = request.timeout_at {
                             timers.push(Reverse((due, seq, TimerKind::TaskTimeout(frame, wait))));
                             seq += 1;
@@ -286,7 +287,21 @@ pub(crate) async fn drive_with<P: Persist>(
                             timers.push(Reverse((due, seq, TimerKind::TaskTimeout(frame, wait))));
                             seq += 1;
                         }
-                        pending.spawn(async move { (frame, wait, fut.await) });
+                        pending.spawn(async move { (frame, wait, Stage::Done(fut.await)) });
+                    }
+                    Invocation::Staged(submit, then) => {
+                        if let Some(t) = request.timeout_seconds {
+                            let due = clock.now() + (t as i64) * 1000;
+                            timers.push(Reverse((due, seq, TimerKind::TaskTimeout(frame, wait))));
+                            seq += 1;
+                        }
+                        pending.spawn(async move {
+                            let stage = match submit.await {
+                                Ok(answer) => Stage::Submitted(answer, then),
+                                Err(e) => Stage::Done(Err(e)),
+                            };
+                            (frame, wait, stage)
+                        });
                     }
                 },
                 Command::Run(f) => ready.push_back(Ready::Run(f)),
@@ -315,8 +330,22 @@ pub(crate) async fn drive_with<P: Persist>(
         // Nothing ready. Requests of callback tasks being sent come first (they are short):
         // only their failure moves the execution.
         if let Some(done) = submissions.join_next().await {
-            if let Ok((frame, wait, Some(error))) = done {
-                ready.push_back(Ready::TaskDone(frame, wait, Err(error)));
+            match done {
+                Ok((frame, wait, Err(error))) => {
+                    ready.push_back(Ready::TaskDone(frame, wait, Err(error)))
+                }
+                Ok((frame, wait, Ok(output))) => {
+                    let before = exec.last_event_id;
+                    let time = clock.now();
+                    exec.step(Event::TaskSubmitted {
+                        frame,
+                        wait,
+                        output,
+                        time,
+                    });
+                    since_checkpoint += (exec.last_event_id - before) as usize;
+                }
+                Err(_) => {}
             }
             continue;
         }
@@ -385,8 +414,9 @@ pub(crate) async fn drive_with<P: Persist>(
         }
         if clock.is_virtual() {
             // Tasks in flight take real time; timers only fire once they are all done.
-            if let Some(Ok((frame, wait, result))) = pending.join_next().await {
-                ready.push_back(Ready::TaskDone(frame, wait, result));
+            if let Some(Ok((frame, wait, stage))) = pending.join_next().await {
+                since_checkpoint +=
+                    stage_done(exec, &mut pending, &mut ready, clock, frame, wait, stage);
             }
             continue;
         }
@@ -407,8 +437,9 @@ pub(crate) async fn drive_with<P: Persist>(
                 return Err(DriveStop::Deadline);
             }
             done = pending.join_next() => {
-                if let Some(Ok((frame, wait, result))) = done {
-                    ready.push_back(Ready::TaskDone(frame, wait, result));
+                if let Some(Ok((frame, wait, stage))) = done {
+                    since_checkpoint +=
+                        stage_done(exec, &mut pending, &mut ready, clock, frame, wait, stage);
                 }
             }
             _ = tokio::time::sleep(std::time::Duration::from_millis(sleep)) => {
@@ -416,6 +447,45 @@ pub(crate) async fn drive_with<P: Persist>(
                 fire_timer(exec, &mut timers, clock);
                 since_checkpoint += (exec.last_event_id - before) as usize;
             }
+        }
+    }
+}
+
+/// Where a task in flight got to.
+enum Stage {
+    /// Its result.
+    Done(Result<Value, StatesError>),
+    /// Its job was submitted (this answer); the continuation waits for the result.
+    Submitted(Value, crate::tasks::Continuation),
+}
+
+/// Takes in a task's stage: a result is ready; a submission is recorded (TaskSubmitted) and
+/// its continuation starts. Returns the events written.
+fn stage_done(
+    exec: &mut Execution,
+    pending: &mut JoinSet<(FrameId, u64, Stage)>,
+    ready: &mut VecDeque<Ready>,
+    clock: &Clock,
+    frame: FrameId,
+    wait: u64,
+    stage: Stage,
+) -> usize {
+    match stage {
+        Stage::Done(result) => {
+            ready.push_back(Ready::TaskDone(frame, wait, result));
+            0
+        }
+        Stage::Submitted(answer, then) => {
+            let before = exec.last_event_id;
+            let fut = then(answer.clone());
+            exec.step(Event::TaskSubmitted {
+                frame,
+                wait,
+                output: answer,
+                time: clock.now(),
+            });
+            pending.spawn(async move { (frame, wait, Stage::Done(fut.await)) });
+            (exec.last_event_id - before) as usize
         }
     }
 }

@@ -240,6 +240,9 @@ pub struct TaskRequest {
     /// The task token, for `.waitForTaskToken` and activity tasks.
     #[serde(default)]
     pub token: Option<String>,
+    /// The request was accepted (TaskSubmitted is in the history).
+    #[serde(default)]
+    pub submitted: bool,
 }
 
 /// True for an activity ARN (`arn:aws:states:<region>:<account>:activity:<name>`).

@@ -51,6 +51,18 @@ pub enum Event {
         /// Now.
         time: i64,
     },
+    /// A task's request was accepted (`.sync` and `.waitForTaskToken` patterns): recorded as
+    /// TaskSubmitted, once per attempt.
+    TaskSubmitted {
+        /// The waiting frame.
+        frame: FrameId,
+        /// The wait of the task.
+        wait: u64,
+        /// What the submission answered.
+        output: Value,
+        /// Now.
+        time: i64,
+    },
     /// A timer fired (Wait over, retry delay over).
     Timer {
         /// The waiting frame.
@@ -264,6 +276,16 @@ impl Execution {
             } => {
                 if self.frame(frame).is_some_and(|f| f.wait == wait) {
                     self.task_done(frame, result, time)
+                }
+            }
+            Event::TaskSubmitted {
+                frame,
+                wait,
+                output,
+                time,
+            } => {
+                if self.frame(frame).is_some_and(|f| f.wait == wait) {
+                    self.task_submitted(frame, output, time)
                 }
             }
             Event::Timer { frame, wait, time } => {
@@ -650,6 +672,7 @@ impl Execution {
             timeout_at: timeout.map(|t| now + (t as i64) * 1000),
             heartbeat_at: heartbeat.map(|h| now + (h as i64) * 1000),
             token,
+            submitted: false,
         };
         let keep = self.durable.then(|| Box::new(request.clone()));
         if let Some(f) = self.frame_mut(id) {
@@ -684,6 +707,38 @@ impl Execution {
             };
         }
         Ok(None)
+    }
+
+    fn task_submitted(&mut self, id: FrameId, output: Value, time: i64) {
+        let machine = Arc::clone(&self.machine);
+        let Some(frame) = self.frame_mut(id) else {
+            return;
+        };
+        if !matches!(frame.phase, Phase::Task { .. }) {
+            return;
+        }
+        // A durable execution keeps its task: a submission repeated after a takeover is not
+        // recorded twice.
+        if let Some(task) = frame.task.as_mut() {
+            if task.submitted {
+                return;
+            }
+            task.submitted = true;
+        }
+        let Some(frame) = self.frame(id) else { return };
+        let body = body_at(&machine, &frame.body);
+        let (_, state) = body.state(frame.current);
+        let State::Task(t) = state else { return };
+        let output = self.history.as_ref().map(|_| to_json_string(&output));
+        self.emit(Some(id), time, "TaskSubmitted", || {
+            let (rtype, rname) = resource_parts(&t.resource);
+            let mut d = Map::new();
+            d.insert("resourceType".into(), Value::String(rtype));
+            d.insert("resource".into(), Value::String(rname));
+            d.insert("output".into(), Value::String(output.unwrap_or_default()));
+            d.insert("outputDetails".into(), json!({"truncated": false}));
+            Some(d)
+        });
     }
 
     fn task_done(&mut self, id: FrameId, result: Result<Value, StatesError>, time: i64) {

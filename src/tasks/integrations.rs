@@ -102,11 +102,7 @@ impl TaskInvoker for Integrations {
             let Some(states) = &self.states else {
                 return NoIntegrations.invoke(request);
             };
-            let future = states.invoke(pattern, request);
-            return match pattern {
-                Pattern::WaitForTaskToken => Invocation::Submitted(future),
-                _ => Invocation::Pending(future),
-            };
+            return states.invoke(pattern, request);
         }
         if request.resource == format!("{}.waitForTaskToken", crate::tasks::lambda::INVOKE) {
             let cell = Arc::clone(&self.lambda);

@@ -22,6 +22,9 @@ pub mod states;
 /// A task result still to come.
 pub type TaskFuture = Pin<Box<dyn Future<Output = Result<Value, StatesError>> + Send>>;
 
+/// What runs once a submission is accepted: it gets the submission's answer.
+pub type Continuation = Box<dyn FnOnce(Value) -> TaskFuture + Send>;
+
 /// The answer of an invoker.
 pub enum Invocation {
     /// The result is known now.
@@ -32,8 +35,12 @@ pub enum Invocation {
     /// delivered to the execution's inbox (SendTaskSuccess, SendTaskFailure).
     External,
     /// Like [`Invocation::External`], once this future has sent the integration's request
-    /// (`.waitForTaskToken` of Lambda or a nested execution); its failure fails the task.
+    /// (`.waitForTaskToken` of Lambda or a nested execution); its answer is recorded as
+    /// TaskSubmitted, its failure fails the task.
     Submitted(TaskFuture),
+    /// A `.sync` task: the first future submits the job (its answer is recorded as
+    /// TaskSubmitted), the continuation waits for the job's result.
+    Staged(TaskFuture, Continuation),
 }
 
 /// Runs the work of Task states.

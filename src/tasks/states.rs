@@ -28,7 +28,7 @@ use crate::engine::durable::{
 };
 use crate::engine::state::{Status, TaskRequest};
 use crate::store::{ExecutionRecord, Store};
-use crate::tasks::{TaskFuture, TaskInvoker};
+use crate::tasks::{Continuation, Invocation, TaskFuture, TaskInvoker};
 
 /// The resource prefix of the integration.
 pub const START_EXECUTION: &str = "arn:aws:states:::states:startExecution";
@@ -267,32 +267,39 @@ impl StatesTasks {
         }
     }
 
-    /// Runs a nested Step Functions task of `pattern`; for `.waitForTaskToken`, the future
-    /// ends when the child is started.
-    pub fn invoke(self: &Arc<Self>, pattern: Pattern, request: &TaskRequest) -> TaskFuture {
+    /// Runs a nested Step Functions task of `pattern`: request-response answers the start;
+    /// `.waitForTaskToken` starts the child and waits for the callback; `.sync` and `.sync:2`
+    /// start it (TaskSubmitted) and wait for its end.
+    pub fn invoke(self: &Arc<Self>, pattern: Pattern, request: &TaskRequest) -> Invocation {
         let me = Arc::clone(self);
         let request = request.clone();
-        Box::pin(async move {
+        let submit: TaskFuture = Box::pin(async move {
             let child = me.start(&request).await?;
-            match pattern {
-                Pattern::RequestResponse | Pattern::WaitForTaskToken => Ok(json!({
-                    "ExecutionArn": child.info.arn,
-                    "StartDate": child.info.start_time,
-                })),
-                Pattern::Sync | Pattern::Sync2 => {
-                    let done = me.wait_for(&child.info.arn).await?;
-                    let described = description(&done, pattern == Pattern::Sync2);
-                    if done.status == Status::Succeeded {
-                        Ok(described)
-                    } else {
-                        Err(StatesError::new(
-                            crate::asl::error::TASK_FAILED,
-                            described.to_string(),
-                        ))
-                    }
-                }
+            Ok(json!({"ExecutionArn": child.info.arn, "StartDate": child.info.start_time}))
+        });
+        match pattern {
+            Pattern::RequestResponse => Invocation::Pending(submit),
+            Pattern::WaitForTaskToken => Invocation::Submitted(submit),
+            Pattern::Sync | Pattern::Sync2 => {
+                let me = Arc::clone(self);
+                let then: Continuation = Box::new(move |started: Value| {
+                    Box::pin(async move {
+                        let arn = started["ExecutionArn"].as_str().unwrap_or_default();
+                        let done = me.wait_for(arn).await?;
+                        let described = description(&done, pattern == Pattern::Sync2);
+                        if done.status == Status::Succeeded {
+                            Ok(described)
+                        } else {
+                            Err(StatesError::new(
+                                crate::asl::error::TASK_FAILED,
+                                described.to_string(),
+                            ))
+                        }
+                    })
+                });
+                Invocation::Staged(submit, then)
             }
-        })
+        }
     }
 }
 
