@@ -70,6 +70,43 @@ fn start_peer() -> String {
                     }),
                 )
                 .route(
+                    "/basic",
+                    get(|headers: HeaderMap| async move {
+                        let want = format!("Basic {}", b64("ann:pw1"));
+                        if headers.get("authorization").and_then(|v| v.to_str().ok())
+                            != Some(want.as_str())
+                        {
+                            return (StatusCode::UNAUTHORIZED, JSON, "{}".to_string());
+                        }
+                        (StatusCode::OK, JSON, json!({"who": "basic"}).to_string())
+                    }),
+                )
+                .route(
+                    "/token",
+                    axum::routing::post(|headers: HeaderMap, body: String| async move {
+                        let want = format!("Basic {}", b64("client-1:secret-1"));
+                        if headers.get("authorization").and_then(|v| v.to_str().ok())
+                            != Some(want.as_str())
+                            || !body.contains("grant_type=client_credentials")
+                        {
+                            return (StatusCode::UNAUTHORIZED, JSON, "{}".to_string());
+                        }
+                        let token = json!({"access_token": "tok-1", "token_type": "Bearer", "expires_in": 3600});
+                        (StatusCode::OK, JSON, token.to_string())
+                    }),
+                )
+                .route(
+                    "/oauth",
+                    get(|headers: HeaderMap| async move {
+                        if headers.get("authorization").and_then(|v| v.to_str().ok())
+                            != Some("Bearer tok-1")
+                        {
+                            return (StatusCode::UNAUTHORIZED, JSON, "{}".to_string());
+                        }
+                        (StatusCode::OK, JSON, json!({"who": "oauth"}).to_string())
+                    }),
+                )
+                .route(
                     "/missing",
                     get(|| async { (StatusCode::NOT_FOUND, "nothing here") }),
                 )
@@ -111,23 +148,50 @@ const JSON: [(axum::http::header::HeaderName, &str); 1] =
 
 const CONNECTION: &str = "arn:aws:events:us-east-1:111111111111:connection/peer/1";
 
-fn connections() -> PathBuf {
+const BASIC: &str = "arn:aws:events:us-east-1:111111111111:connection/basic/1";
+const OAUTH: &str = "arn:aws:events:us-east-1:111111111111:connection/oauth/1";
+
+fn b64(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// The three connection types: an API key, basic auth, OAuth client credentials (whose token
+/// endpoint is `peer`'s `/token`).
+fn connections_for(peer: &str) -> PathBuf {
     temp(
-        "connections.json",
-        &json!({CONNECTION: {"AuthorizationType": "API_KEY",
-            "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "s3cret"}}}}),
+        &format!("connections-{}.json", uuid_like()),
+        &json!({
+            CONNECTION: {"AuthorizationType": "API_KEY",
+                "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "s3cret"}}},
+            BASIC: {"AuthorizationType": "BASIC",
+                "AuthParameters": {"BasicAuthParameters": {"Username": "ann", "Password": "pw1"}}},
+            OAUTH: {"AuthorizationType": "OAUTH_CLIENT_CREDENTIALS",
+                "AuthParameters": {"OAuthParameters": {
+                    "AuthorizationEndpoint": format!("{peer}/token"), "HttpMethod": "POST",
+                    "ClientParameters": {"ClientID": "client-1", "ClientSecret": "secret-1"}}}}
+        }),
     )
 }
 
+fn connections() -> PathBuf {
+    connections_for("http://127.0.0.1:9")
+}
+
 fn http_machine(peer: &str) -> Value {
-    let call = |path: &str| {
+    let call_with = |path: &str, connection: &str| {
         json!({"ApiEndpoint": format!("{peer}{path}"), "Method": "GET",
-               "Authentication": {"ConnectionArn": CONNECTION}})
+               "Authentication": {"ConnectionArn": connection}})
     };
+    let call = |path: &str| call_with(path, CONNECTION);
     json!({"StartAt": "Ok", "States": {
         "Ok": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke", "Parameters": call("/ok"),
                "ResultSelector": {"body.$": "$.ResponseBody", "code.$": "$.StatusCode"},
-               "ResultPath": "$.ok", "Next": "Flaky"},
+               "ResultPath": "$.ok", "Next": "Basic"},
+        "Basic": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke", "Parameters": call_with("/basic", BASIC),
+               "ResultSelector": {"who.$": "$.ResponseBody.who"}, "ResultPath": "$.basic", "Next": "OAuth"},
+        "OAuth": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke", "Parameters": call_with("/oauth", OAUTH),
+               "ResultSelector": {"who.$": "$.ResponseBody.who"}, "ResultPath": "$.oauth", "Next": "Flaky"},
         "Flaky": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke", "Parameters": call("/flaky"),
                "Retry": [{"ErrorEquals": ["States.Http.StatusCode.500"], "IntervalSeconds": 1, "MaxAttempts": 2}],
                "ResultSelector": {"body.$": "$.ResponseBody"}, "ResultPath": "$.flaky", "Next": "Missing"},
@@ -139,6 +203,7 @@ fn http_machine(peer: &str) -> Value {
                "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.slow", "Next": "Done"}],
                "End": true},
         "Done": {"Type": "Pass", "Parameters": {"ok.$": "$.ok", "flaky.$": "$.flaky",
+                 "basic.$": "$.basic.who", "oauth.$": "$.oauth.who",
                  "missing.$": "$.missing.Error", "slow.$": "$.slow.Error"}, "End": true}}})
 }
 
@@ -149,6 +214,8 @@ fn check_http_output(output: &Value) {
         "{output}"
     );
     assert_eq!(output["ok"]["code"], 200);
+    assert_eq!(output["basic"], "basic", "{output}");
+    assert_eq!(output["oauth"], "oauth", "{output}");
     assert_eq!(output["flaky"]["body"], json!({"flaky": "recovered"}));
     assert_eq!(output["missing"], "States.Http.StatusCode.404");
     assert_eq!(output["slow"], "States.Timeout");
@@ -193,7 +260,7 @@ fn uuid_like() -> String {
 #[test]
 fn http_tasks_through_stepfn_run() {
     let peer = start_peer();
-    let conn = connections();
+    let conn = connections_for(&peer);
     let result = run(
         &http_machine(&peer),
         &json!({}),
@@ -221,7 +288,7 @@ fn http_tasks_through_stepfn_run() {
             .is_some_and(|c| c.contains("connection/nope/1")),
         "{unknown}"
     );
-    report("integrations: HTTP tasks (success, 500 retried, 404 caught, timeout caught, unknown connection) through stepfn run");
+    report("integrations: HTTP tasks (API key, basic and OAuth connections, 500 retried, 404 caught, timeout caught, unknown connection) through stepfn run");
 }
 
 /// A running `stepfn serve`, stopped on drop.
@@ -310,7 +377,7 @@ fn run_on_serve(server: &Server, name: &str, definition: &Value, input: &Value) 
 #[test]
 fn http_tasks_through_stepfn_serve() {
     let peer = start_peer();
-    let conn = connections();
+    let conn = connections_for(&peer);
     let server = serve(&["--connections", &conn.display().to_string()]);
     let done = run_on_serve(&server, "http", &http_machine(&peer), &json!({}));
     assert_eq!(done["status"], "SUCCEEDED", "{done}");
