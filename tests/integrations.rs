@@ -1,7 +1,7 @@
 //! Real Task integrations against peers on loopback: an HTTP server started by the test (with an
 //! API-key connection) and DynamoDB Local, through `stepfn run` and through `stepfn serve`.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -291,54 +291,17 @@ fn http_tasks_through_stepfn_run() {
     report("integrations: HTTP tasks (API key, basic and OAuth connections, 500 retried, 404 caught, timeout caught, unknown connection) through stepfn run");
 }
 
-/// A running `stepfn serve`, stopped on drop.
-struct Server {
-    child: Child,
-    endpoint: String,
-}
+#[path = "support/serve.rs"]
+mod serve_support;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use serve_support::Server;
 
 fn serve(extra: &[&str]) -> Server {
-    let mut child = stepfn()
-        .args(["serve", "--port", "0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("endpoint line");
-    let v: Value = serde_json::from_str(&line).expect("endpoint JSON");
-    let endpoint = v["endpoint"].as_str().expect("endpoint").to_string();
-    Server { child, endpoint }
+    Server::start(stepfn(), extra)
 }
 
 fn api(server: &Server, operation: &str, body: Value) -> Value {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let answer = reqwest::Client::new()
-            .post(&server.endpoint)
-            .header("X-Amz-Target", format!("AWSStepFunctions.{operation}"))
-            .header("Content-Type", "application/x-amz-json-1.0")
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("request");
-        let text = answer.text().await.expect("body");
-        serde_json::from_str(&text).expect("JSON answer")
-    })
+    server.api(operation, body)
 }
 
 fn run_on_serve(server: &Server, name: &str, definition: &Value, input: &Value) -> Value {
@@ -561,23 +524,9 @@ fn lambda_tasks_through_stepfn_run_and_serve() {
     assert_eq!(result["status"], "SUCCEEDED", "{result}");
     check_lambda_output(&result["output"], "run");
 
-    let mut child = stepfn()
-        .args(["serve", "--port", "0"])
-        .env("AWS_ENDPOINT_URL_LAMBDA", &endpoint)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("endpoint line");
-    let v: Value = serde_json::from_str(&line).expect("endpoint JSON");
-    let server = Server {
-        child,
-        endpoint: v["endpoint"].as_str().expect("endpoint").to_string(),
-    };
+    let mut serve_cmd = stepfn();
+    serve_cmd.env("AWS_ENDPOINT_URL_LAMBDA", &endpoint);
+    let server = Server::start(serve_cmd, &[]);
     let done = run_on_serve(
         &server,
         "lambda",

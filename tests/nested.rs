@@ -2,9 +2,9 @@
 //! `.waitForTaskToken`) through `stepfn run --machine` and through `stepfn serve`: success,
 //! child failure, a callback from outside, and a stopped parent stopping its child.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -156,53 +156,17 @@ fn nested_executions_through_stepfn_run() {
     );
 }
 
-/// A running `stepfn serve`, stopped on drop.
-struct Server {
-    child: Child,
-    endpoint: String,
-}
+#[path = "support/serve.rs"]
+mod serve_support;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use serve_support::Server;
 
 fn serve() -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stepfn"))
-        .args(["serve", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("endpoint line");
-    let v: Value = serde_json::from_str(&line).expect("endpoint JSON");
-    let endpoint = v["endpoint"].as_str().expect("endpoint").to_string();
-    Server { child, endpoint }
+    Server::start(Command::new(env!("CARGO_BIN_EXE_stepfn")), &[])
 }
 
 fn api(server: &Server, operation: &str, body: Value) -> Value {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let answer = reqwest::Client::new()
-            .post(&server.endpoint)
-            .header("X-Amz-Target", format!("AWSStepFunctions.{operation}"))
-            .header("Content-Type", "application/x-amz-json-1.0")
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("request");
-        let text = answer.text().await.expect("body");
-        serde_json::from_str(&text).expect("JSON answer")
-    })
+    server.api(operation, body)
 }
 
 fn create(server: &Server, name: &str, definition: &Value) -> String {
