@@ -208,8 +208,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
+            // The AWS config's probing of credential and region sources is noise here: a task
+            // that cannot reach AWS fails with a cause that says so.
             tracing_subscriber::EnvFilter::try_from_env("STEPFN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,aws_config=error")),
         )
         .with_writer(std::io::stderr)
         .init();

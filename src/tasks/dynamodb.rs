@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::Region;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
 use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder;
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
@@ -377,7 +377,7 @@ where
         format!("{ERROR_PREFIX}SdkClientException"),
         format!(
             "Unable to execute HTTP request: {}",
-            DisplayErrorContext(&err)
+            crate::tasks::sdk::error_chain(&err)
         ),
     )
 }

@@ -15,7 +15,7 @@
 
 use aws_config::BehaviorVersion;
 use aws_sdk_lambda::config::Region;
-use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{InvocationType, LogType};
 use aws_sdk_lambda::Client;
@@ -272,7 +272,7 @@ impl Invoke {
                     "Lambda.SdkClientException",
                     format!(
                         "Unable to execute HTTP request: {}",
-                        DisplayErrorContext(&e)
+                        crate::tasks::sdk::error_chain(&e)
                     ),
                 ))
             }

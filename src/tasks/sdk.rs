@@ -109,6 +109,21 @@ impl Intercept for HttpCapture {
     }
 }
 
+/// An error and its sources, each by its message: the cause of an SDK client failure, short
+/// of the debug dump `DisplayErrorContext` adds.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
+}
+
 impl HttpMetadata {
     /// The `x-amzn-RequestId` header, if any.
     pub(crate) fn request_id(&self) -> Option<String> {
