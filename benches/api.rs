@@ -11,9 +11,10 @@ use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sfn::types::StateMachineType;
 
 use stepfn::api::Service;
-use stepfn::commands::{self, AnyStore};
-use stepfn::engine::durable::DurableOptions;
+use stepfn::runtime::commands;
+use stepfn::runtime::durable::DurableOptions;
 use stepfn::store::memory::MemoryStore;
+use stepfn::store::AnyStore;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

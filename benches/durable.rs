@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use stepfn::commands::{self, AnyStore};
-use stepfn::engine::durable::DurableOptions;
 use stepfn::engine::history::HistoryEvent;
+use stepfn::runtime::commands;
+use stepfn::runtime::durable::DurableOptions;
 use stepfn::store::dynamodb::DynamoStore;
+use stepfn::store::AnyStore;
 use stepfn::store::{
     ActivityRecord, ActivityTask, Commit, Created, ExecutionRecord, InboxMessage, MachineRecord,
     StopRequest, Store, StoreError,
@@ -166,7 +167,7 @@ async fn run_bench(
     let started = Instant::now();
     let mut transitions = 0u64;
     for i in 0..executions {
-        let rec = stepfn::engine::durable::start_execution(
+        let rec = stepfn::runtime::durable::start_execution(
             store,
             &machine,
             &format!("{name}-{}-{i}", uuid::Uuid::new_v4().simple()),
@@ -175,8 +176,8 @@ async fn run_bench(
         )
         .await
         .expect("start");
-        let cache = stepfn::engine::durable::MachineCache::default();
-        let out = stepfn::engine::durable::drive_execution(
+        let cache = stepfn::runtime::durable::MachineCache::default();
+        let out = stepfn::runtime::durable::drive_execution(
             store,
             &rec.info.arn,
             Arc::clone(&invoker),
@@ -188,7 +189,7 @@ async fn run_bench(
         .expect("drive");
         assert_eq!(
             out,
-            stepfn::engine::durable::DriveOutcome::Finished(stepfn::engine::Status::Succeeded),
+            stepfn::runtime::durable::DriveOutcome::Finished(stepfn::engine::Status::Succeeded),
             "{name}"
         );
         let done = store

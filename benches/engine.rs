@@ -10,9 +10,9 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::Value;
 
-use stepfn::engine::runner::{self, RunOptions};
+use stepfn::asl::load::load;
 use stepfn::engine::{ExecutionInfo, Status};
-use stepfn::local::load;
+use stepfn::runtime::driver::{self, RunOptions};
 use stepfn::tasks::mock::{MockInvoker, TestCase};
 use stepfn::tasks::{NoIntegrations, TaskInvoker};
 
@@ -90,7 +90,7 @@ fn engine(c: &mut Criterion) {
         };
         let run_once = |i: u64| {
             let info = ExecutionInfo::local(name, &format!("bench-{i}"), 0);
-            let exec = runtime.block_on(runner::run(
+            let exec = runtime.block_on(driver::run(
                 Arc::clone(&machine),
                 info,
                 input.clone(),

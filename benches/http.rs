@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use stepfn::engine::runner::RunOptions;
-use stepfn::local::{run_local, LocalRun};
+use stepfn::runtime::driver::RunOptions;
+use stepfn::runtime::local::{run_local, LocalRun};
 use stepfn::tasks::integrations::Integrations;
 use stepfn::tasks::TaskInvoker;
 

@@ -30,9 +30,9 @@ use serde_json::{json, Value};
 
 use crate::api::http::ApiError;
 use crate::api::Service;
-use crate::commands::AnyStore;
-use crate::engine::durable::{drive_execution, DriveOutcome, DurableOptions, MachineCache};
+use crate::runtime::durable::{drive_execution, DriveOutcome, DurableOptions, MachineCache};
 use crate::store::dynamodb::DynamoStore;
+use crate::store::AnyStore;
 use crate::store::Store;
 
 /// The operation that drives one execution (stepfn's own, not a Step Functions operation).
@@ -149,7 +149,7 @@ fn woken_execution(operation: &str, request: &Value, response: &Value) -> Option
         "StartExecution" => text(response, "executionArn"),
         "StopExecution" => text(request, "executionArn"),
         "SendTaskSuccess" | "SendTaskFailure" => text(request, "taskToken")
-            .and_then(|t| crate::engine::state::parse_task_token(&t))
+            .and_then(|t| crate::engine::task::parse_task_token(&t))
             .map(|(arn, _, _)| arn),
         _ => None,
     }

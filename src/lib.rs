@@ -12,9 +12,8 @@
 
 pub mod api;
 pub mod asl;
-pub mod commands;
 pub mod engine;
 pub mod lambda;
-pub mod local;
+pub mod runtime;
 pub mod store;
 pub mod tasks;

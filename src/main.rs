@@ -9,14 +9,17 @@ use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
 use stepfn::asl::error::StatesError;
+use stepfn::asl::load::load;
 use stepfn::asl::validate::validate_text;
-use stepfn::commands::{self, AnyStore, CommandError, StoreConfig, StoreKind};
-use stepfn::engine::durable::DurableOptions;
 use stepfn::engine::history::HistoryEvent;
-use stepfn::engine::runner::RunOptions;
 use stepfn::engine::Status;
-use stepfn::local::{load, run_local, LocalRun, RunError};
+use stepfn::runtime::commands::{self, CommandError};
+use stepfn::runtime::describe;
+use stepfn::runtime::driver::RunOptions;
+use stepfn::runtime::durable::DurableOptions;
+use stepfn::runtime::local::{run_local, LocalRun, RunError};
 use stepfn::store::Store;
+use stepfn::store::{AnyStore, StoreConfig, StoreKind};
 use stepfn::tasks::integrations::Integrations;
 use stepfn::tasks::mock::{MockInvoker, TestCase};
 use stepfn::tasks::TaskInvoker;
@@ -123,8 +126,8 @@ enum Command {
 #[derive(clap::Args, Clone)]
 struct StoreArgs {
     /// Where executions live.
-    #[arg(long, value_enum, default_value_t = StoreKind::Memory)]
-    store: StoreKind,
+    #[arg(long, value_enum, default_value_t = StoreArg::Memory)]
+    store: StoreArg,
     /// The DynamoDB table.
     #[arg(long, default_value = "stepfn")]
     table: String,
@@ -137,11 +140,23 @@ struct StoreArgs {
 impl StoreArgs {
     fn config(&self) -> StoreConfig {
         StoreConfig {
-            kind: self.store,
+            kind: match self.store {
+                StoreArg::Memory => StoreKind::Memory,
+                StoreArg::Dynamodb => StoreKind::Dynamodb,
+            },
             table: self.table.clone(),
             endpoint: self.dynamodb_endpoint.clone(),
         }
     }
+}
+
+/// The store backends, as `--store` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StoreArg {
+    /// In process; executions end with the process.
+    Memory,
+    /// DynamoDB: executions survive the process.
+    Dynamodb,
 }
 
 #[derive(clap::Args, Clone)]
@@ -220,7 +235,7 @@ fn main() -> ExitCode {
         Command::Run(args) => block_on(run(args)),
         Command::Init { store } => block_on(async move {
             let store = store.config().open().await?;
-            commands::init(&store).await?;
+            store.init().await?;
             println!("{}", json!({"initialized": true}));
             Ok(ExitCode::SUCCESS)
         }),
@@ -256,17 +271,17 @@ fn main() -> ExitCode {
         } => block_on(serve(host, port, store, mocks, connections, concurrency)),
         Command::Describe { arn, store } => block_on(async move {
             let config = store.config();
-            config.require_durable("describe")?;
+            commands::require_durable(&config, "describe")?;
             let store = config.open().await?;
             let record = store.get_execution(&arn).await?.ok_or_else(|| {
                 CommandError::Invalid(format!("Execution Does Not Exist: '{arn}'"))
             })?;
-            println!("{}", commands::describe_json(&record));
+            println!("{}", describe::describe_json(&record));
             Ok(ExitCode::SUCCESS)
         }),
         Command::History { arn, store } => block_on(async move {
             let config = store.config();
-            config.require_durable("history")?;
+            commands::require_durable(&config, "history")?;
             let store = config.open().await?;
             if store.get_execution(&arn).await?.is_none() {
                 return Err(CommandError::Invalid(format!(
@@ -455,7 +470,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
     let store = args.store.config().open().await?;
     register_machines(&store, &args.machines).await?;
     let fallback = integrations(args.mocks.connections.clone(), &store, args.virtual_clock)?;
-    if args.store.store == StoreKind::Memory {
+    if args.store.store == StoreArg::Memory {
         let run = LocalRun {
             definition,
             input,
@@ -523,7 +538,7 @@ fn report(
         Format::Json => {
             println!(
                 "{}",
-                stepfn::local::result_object(status, output, error, history, with_history)
+                stepfn::runtime::local::result_object(status, output, error, history, with_history)
             );
         }
         Format::Text => {
@@ -560,7 +575,7 @@ async fn start(
     store: StoreArgs,
 ) -> Result<ExitCode, CommandError> {
     let config = store.config();
-    config.require_durable("start")?;
+    commands::require_durable(&config, "start")?;
     let def = read_definition(&definition)?;
     loadable(&def)?;
     let input = read_input(&input)?;
@@ -569,7 +584,7 @@ async fn start(
     let machine = commands::machine_record(&machine_name_of(&definition, &machine_name), def, now);
     let name = name.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let record = commands::start(&store, &machine, &name, input, now).await?;
-    println!("{}", commands::started_json(&record));
+    println!("{}", describe::started_json(&record));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -582,7 +597,7 @@ async fn worker(
     mocks: MockArgs,
 ) -> Result<ExitCode, CommandError> {
     let config = store.config();
-    config.require_durable("worker")?;
+    commands::require_durable(&config, "worker")?;
     let connections = mocks.connections.clone();
     let mocks = read_mocks(&mocks)?;
     let store: AnyStore = config.open().await?;
@@ -653,7 +668,7 @@ async fn serve(
         None => None,
     };
     let store: AnyStore = store.config().open().await?;
-    commands::init(&store).await?;
+    store.init().await?;
     let integrations = integrations(connections, &store, false)?;
     let service = Arc::new(stepfn::api::Service::with_integrations(
         store.clone(),

@@ -14,11 +14,14 @@ use serde_json::Value;
 
 use std::sync::Arc;
 use stepfn::asl::validate::validate_text;
-use stepfn::engine::runner::RunOptions;
+use stepfn::runtime::driver::RunOptions;
 
-use stepfn::commands::{self, AnyStore, StoreConfig, StoreKind};
-use stepfn::engine::durable::DurableOptions;
-use stepfn::local::{mock_config_from_responses, result_json, result_object, run_local, LocalRun};
+use stepfn::runtime::commands;
+use stepfn::runtime::durable::DurableOptions;
+use stepfn::runtime::local::{
+    mock_config_from_responses, result_json, result_object, run_local, LocalRun,
+};
+use stepfn::store::{AnyStore, StoreConfig, StoreKind};
 use stepfn::tasks::mock::{MockInvoker, TestCase};
 use stepfn::tasks::{NoIntegrations, TaskInvoker};
 
@@ -275,7 +278,7 @@ fn main() -> ExitCode {
             };
             let store = runtime.block_on(async {
                 let store = config.open().await.expect("connect to DynamoDB Local");
-                commands::init(&store).await.expect("create the table");
+                store.init().await.expect("create the table");
                 store
             });
             for path in json_files(&root().join("conformance/cases")) {

@@ -11,13 +11,14 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
+use crate::asl::load::load;
 use crate::asl::validate::validate_text;
-use crate::commands::{describe_json, AnyStore};
-use crate::engine::durable::{execution_arn, start_execution, StartError};
+use crate::engine::execution::{ExecutionInfo, Status};
 use crate::engine::history::HistoryEvent;
-use crate::engine::runner::{self, RunOptions};
-use crate::engine::state::{ExecutionInfo, Status};
-use crate::local::load;
+use crate::runtime::describe::describe_json;
+use crate::runtime::driver::{self, RunOptions};
+use crate::runtime::durable::{execution_arn, start_execution, StartError};
+use crate::store::AnyStore;
 use crate::store::{
     ActivityRecord, ActivityTask, InboxKind, InboxMessage, MachineRecord, StopRequest, Store,
     StoreError,
@@ -88,7 +89,7 @@ impl MockRouter {
 }
 
 impl TaskInvoker for MockRouter {
-    fn invoke(&self, request: &crate::engine::state::TaskRequest) -> Invocation {
+    fn invoke(&self, request: &crate::engine::task::TaskRequest) -> Invocation {
         let route = self
             .routes
             .lock()
@@ -99,7 +100,7 @@ impl TaskInvoker for MockRouter {
             return invoker.invoke(request);
         }
         if let (Some(store), Some(token)) = (&self.store, &request.token) {
-            if crate::engine::state::is_activity_arn(&request.resource) {
+            if crate::engine::task::is_activity_arn(&request.resource) {
                 // Queue the task for an activity worker; its answer comes as a callback. The
                 // enqueue is idempotent on the token, and a worker taking over re-issues it.
                 let (store, activity) = (store.clone(), request.resource.clone());
@@ -492,7 +493,7 @@ impl Service {
             }
             None => self.invoker(),
         };
-        let exec = runner::run(
+        let exec = driver::run(
             machine,
             info,
             input.clone(),
@@ -619,7 +620,7 @@ impl Service {
         record: &crate::store::ExecutionRecord,
         request: &StopRequest,
     ) -> Result<(), ApiError> {
-        use crate::tasks::states::{child_arn, Pattern};
+        use crate::runtime::nested::{child_arn, Pattern};
         let Some(snapshot) = &record.snapshot else {
             return Ok(());
         };
@@ -669,7 +670,7 @@ impl Service {
         let token = field(req, "taskToken")?;
         let invalid = || err("InvalidToken", format!("Invalid Token: '{token}'"));
         let (arn, frame, wait) =
-            crate::engine::state::parse_task_token(token).ok_or_else(invalid)?;
+            crate::engine::task::parse_task_token(token).ok_or_else(invalid)?;
         let record = self.store.get_execution(&arn).await?.ok_or_else(invalid)?;
         let gone = || {
             err(
@@ -684,7 +685,7 @@ impl Service {
             s.frames.iter().any(|(id, f)| {
                 *id == frame
                     && f.wait == wait
-                    && matches!(f.phase, crate::engine::state::Phase::Task { .. })
+                    && matches!(f.phase, crate::engine::execution::Phase::Task { .. })
             })
         });
         if !waiting {
@@ -915,7 +916,7 @@ fn parse_input(req: &Value) -> Result<Value, ApiError> {
     match opt_field(req, "input")? {
         None => Ok(json!({})),
         Some(text) => {
-            if text.len() > crate::asl::error::PAYLOAD_LIMIT_BYTES {
+            if text.len() > crate::asl::payload::PAYLOAD_LIMIT_BYTES {
                 return Err(err(
                     "ValidationException",
                     "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to 262144",

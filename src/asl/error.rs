@@ -36,9 +36,6 @@ pub const PERMISSIONS: &str = "States.Permissions";
 /// A JSONata expression failed or returned the wrong type.
 pub const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
 
-/// The largest state input or output Step Functions accepts: 256 KiB of UTF-8 JSON.
-pub const PAYLOAD_LIMIT_BYTES: usize = 256 * 1024;
-
 /// A failure as ASL sees it: matched by `ErrorEquals`, shown in history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatesError {

@@ -1,12 +1,16 @@
-//! The Amazon States Language: definitions, validation, paths, payload templates, intrinsic
-//! functions and Choice rules. Pure: no I/O, no clock, no async.
+//! The Amazon States Language: the typed model of a definition, its validation and loading,
+//! and everything that evaluates inside a state (JSONPath, payload templates, intrinsic
+//! functions, JSONata, Choice rules). Pure and synchronous; imports nothing else of the crate.
 
 pub mod choice;
 pub mod diagnostic;
 pub mod error;
 pub mod intrinsics;
 pub mod jsonata;
+pub mod load;
 pub mod model;
 pub mod path;
+pub mod payload;
 pub mod template;
+pub mod timestamp;
 pub mod validate;

@@ -1,13 +1,12 @@
-//! The engine: the deterministic `step` function, execution state, history, retry backoff,
-//! and the in-memory driver that carries out commands.
+//! The core: an execution's state, the deterministic `step` function, history events, retry
+//! backoff and the task seam. No I/O, no clock, no OS randomness: time and seeds come in events.
 
-pub mod durable;
+pub mod execution;
 pub mod history;
 pub mod retry;
-pub mod runner;
-pub mod state;
 mod states;
 pub mod step;
+pub mod task;
 
-pub use state::{Execution, ExecutionInfo, Status};
+pub use execution::{Execution, ExecutionInfo, Status};
 pub use step::Event;

@@ -16,8 +16,9 @@ use crate::asl::model::{
 };
 use crate::asl::path::Scope;
 use crate::asl::template::Template;
-use crate::engine::state::{Execution, FrameId};
-use crate::engine::step::{parse_timestamp, Outcome};
+use crate::asl::timestamp::parse_timestamp;
+use crate::engine::execution::{Execution, FrameId};
+use crate::engine::step::Outcome;
 
 /// What the expressions of the current state read besides its input: the context object
 /// (`Value::Null` when no expression needs it) and the variables in scope.

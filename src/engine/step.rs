@@ -9,7 +9,6 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use rand::{RngCore, SeedableRng};
 use serde_json::{json, Map, Value};
 
@@ -18,12 +17,14 @@ use crate::asl::model::{
     Body, Catcher, MapState, ParallelState, State, StateMachine, TaskState, Transition, WaitState,
 };
 use crate::asl::path::{Path, Scope};
+use crate::asl::payload::{json_len, PAYLOAD_LIMIT_BYTES};
+use crate::asl::timestamp::iso_time;
+use crate::engine::execution::{
+    body_at, BodyPath, Children, Command, Execution, ExecutionInfo, Frame, FrameId, Phase, Status,
+};
 use crate::engine::history::{details_key, HistoryEvent};
 use crate::engine::retry::retry_delay_ms;
-use crate::engine::state::{
-    body_at, BodyPath, Children, Command, Execution, ExecutionInfo, Frame, FrameId, Phase, Status,
-    TaskRequest,
-};
+use crate::engine::task::TaskRequest;
 
 /// Something that happened to an execution.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,56 +150,8 @@ fn event_name(state: &State, what: &str) -> &'static str {
     }
 }
 
-/// Formats ms since the epoch as Step Functions does (`2024-01-01T00:00:00.000Z`).
-pub fn iso_time(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 fn to_json_string(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
-}
-
-/// Length of `v` serialized as compact JSON, counting at most up to `limit + 1`.
-pub fn json_len(v: &Value, limit: usize) -> usize {
-    fn walk(v: &Value, acc: &mut usize, limit: usize) {
-        if *acc > limit {
-            return;
-        }
-        match v {
-            Value::Null => *acc += 4,
-            Value::Bool(b) => *acc += if *b { 4 } else { 5 },
-            Value::Number(n) => {
-                *acc += match n.as_i64() {
-                    Some(i) => {
-                        i.unsigned_abs().checked_ilog10().unwrap_or(0) as usize
-                            + 1
-                            + usize::from(i < 0)
-                    }
-                    // A finite f64 prints in at most 24 characters.
-                    None => 24,
-                }
-            }
-            Value::String(s) => *acc += s.len() + 2,
-            Value::Array(items) => {
-                *acc += 1 + items.len().max(1);
-                for i in items {
-                    walk(i, acc, limit);
-                }
-            }
-            Value::Object(map) => {
-                *acc += 1 + map.len().max(1);
-                for (k, i) in map {
-                    *acc += k.len() + 3;
-                    walk(i, acc, limit);
-                }
-            }
-        }
-    }
-    let mut acc = 0;
-    walk(v, &mut acc, limit);
-    acc
 }
 
 fn fnv(s: &str) -> u64 {
@@ -607,8 +560,8 @@ impl Execution {
     ) -> Result<Outcome, StatesError> {
         // The wait this task will be; a `.waitForTaskToken` task's token names it.
         let token = (t.resource.ends_with(".waitForTaskToken")
-            || crate::engine::state::is_activity_arn(&t.resource))
-        .then(|| crate::engine::state::task_token(&self.info.arn, id, self.waits + 1));
+            || crate::engine::task::is_activity_arn(&t.resource))
+        .then(|| crate::engine::task::task_token(&self.info.arn, id, self.waits + 1));
         let params = self.task_input(id, name, t, token.as_deref())?;
         let timeout = self.task_seconds(&t.timeout_seconds, &t.timeout_seconds_path, id)?;
         let heartbeat = self.task_seconds(&t.heartbeat_seconds, &t.heartbeat_seconds_path, id)?;
@@ -773,7 +726,7 @@ impl Execution {
                     d.insert("outputDetails".into(), json!({"truncated": false}));
                     Some(d)
                 });
-                if json_len(&raw, error::PAYLOAD_LIMIT_BYTES) > error::PAYLOAD_LIMIT_BYTES {
+                if json_len(&raw, PAYLOAD_LIMIT_BYTES) > PAYLOAD_LIMIT_BYTES {
                     Outcome::Failed(StatesError::new(
                         error::DATA_LIMIT_EXCEEDED,
                         format!("The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."),
@@ -837,7 +790,7 @@ impl Execution {
                     }
                     return true;
                 }
-                if json_len(&output, error::PAYLOAD_LIMIT_BYTES) > error::PAYLOAD_LIMIT_BYTES {
+                if json_len(&output, PAYLOAD_LIMIT_BYTES) > PAYLOAD_LIMIT_BYTES {
                     let err = StatesError::new(
                         error::DATA_LIMIT_EXCEEDED,
                         format!("The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."),
@@ -1024,7 +977,7 @@ impl Execution {
         let current = frame.current as u32;
         let vars = Arc::clone(&frame.vars);
         let n = p.branches.len();
-        let mut live = crate::engine::state::FrameSet::default();
+        let mut live = crate::engine::execution::FrameSet::default();
         for (i, branch) in p.branches.iter().enumerate() {
             let mut path = base.clone();
             path.push((current, i as u32));
@@ -1366,14 +1319,4 @@ impl Execution {
         }
         self.commands.clear();
     }
-}
-
-/// Parses an ISO-8601 extended offset date-time (`2016-03-14T01:59:00Z`) to ms.
-pub fn parse_timestamp(s: &str) -> Option<i64> {
-    if s.as_bytes().get(10) != Some(&b'T') {
-        return None;
-    }
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|d| d.timestamp_millis())
 }

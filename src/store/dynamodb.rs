@@ -152,8 +152,8 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::asl::error::StatesError;
+use crate::engine::execution::{ExecutionInfo, Snapshot, Status};
 use crate::engine::history::HistoryEvent;
-use crate::engine::state::{ExecutionInfo, Snapshot, Status};
 use crate::store::{
     check_activity_task_size, inbox_message_too_large, ActivityRecord, ActivityTask, Commit,
     Created, ExecutionRecord, InboxMessage, Lease, MachineRecord, StopRequest, Store, StoreError,

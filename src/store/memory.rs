@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::engine::execution::Status;
 use crate::engine::history::HistoryEvent;
-use crate::engine::state::Status;
 use crate::store::{
     check_activity_task_size, inbox_message_too_large, ActivityRecord, ActivityTask, Commit,
     Created, ExecutionRecord, InboxMessage, Lease, MachineRecord, StopRequest, Store, StoreError,

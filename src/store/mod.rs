@@ -24,12 +24,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::asl::error::StatesError;
+use crate::engine::execution::{ExecutionInfo, Snapshot, Status};
 use crate::engine::history::HistoryEvent;
-use crate::engine::state::{ExecutionInfo, Snapshot, Status};
 
+pub mod any;
 pub mod capacity;
 pub mod dynamodb;
 pub mod memory;
+
+pub use any::{AnyStore, StoreConfig, StoreKind};
 
 #[cfg(test)]
 pub(crate) mod suite;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use crate::asl::error::StatesError;
+use crate::engine::execution::{ExecutionInfo, Snapshot, Status};
 use crate::engine::history::HistoryEvent;
-use crate::engine::state::{ExecutionInfo, Snapshot, Status};
 use crate::store::{
     ActivityRecord, ActivityTask, Commit, Created, ExecutionRecord, InboxKind, InboxMessage,
     MachineRecord, StopRequest, Store, StoreError,

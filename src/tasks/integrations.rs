@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
-use crate::engine::state::TaskRequest;
+use crate::engine::task::TaskRequest;
+use crate::runtime::nested::{Pattern, StatesTasks};
 use crate::tasks::dynamodb::DynamoDbTasks;
 use crate::tasks::http::{Connections, HttpTasks, RESOURCE as HTTP_RESOURCE};
 use crate::tasks::lambda::LambdaTasks;
-use crate::tasks::states::{Pattern, StatesTasks};
 use crate::tasks::{Invocation, NoIntegrations, TaskInvoker};
 
 /// HTTP and DynamoDB tasks.
@@ -44,7 +44,7 @@ impl Integrations {
     /// tasks run by these integrations too); `virtual_clock` skips the children's waits.
     pub fn with_states(
         self,
-        store: crate::commands::AnyStore,
+        store: crate::store::AnyStore,
         virtual_clock: bool,
     ) -> Arc<Integrations> {
         Arc::new_cyclic(|me: &std::sync::Weak<Integrations>| {

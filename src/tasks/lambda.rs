@@ -23,7 +23,7 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use crate::asl::error::StatesError;
-use crate::engine::state::TaskRequest;
+use crate::engine::task::TaskRequest;
 use crate::tasks::sdk::HttpCapture;
 use crate::tasks::TaskFuture;
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::asl::error::StatesError;
-use crate::engine::state::TaskRequest;
+use crate::engine::task::TaskRequest;
 use crate::tasks::{Invocation, TaskInvoker};
 
 /// A mock config that cannot be used.

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use serde_json::Value;
 
 use crate::asl::error::StatesError;
-use crate::engine::state::TaskRequest;
+use crate::engine::task::TaskRequest;
 
 pub mod dynamodb;
 pub mod http;
@@ -17,7 +17,6 @@ pub mod integrations;
 pub mod lambda;
 pub mod mock;
 pub(crate) mod sdk;
-pub mod states;
 
 /// A task result still to come.
 pub type TaskFuture = Pin<Box<dyn Future<Output = Result<Value, StatesError>> + Send>>;
@@ -56,7 +55,7 @@ pub struct NoIntegrations;
 impl TaskInvoker for NoIntegrations {
     fn invoke(&self, request: &TaskRequest) -> Invocation {
         if request.resource.ends_with(".waitForTaskToken")
-            || crate::engine::state::is_activity_arn(&request.resource)
+            || crate::engine::task::is_activity_arn(&request.resource)
         {
             // The integration's own request is not sent; the task waits for its callback
             // (an activity worker's answer comes the same way).

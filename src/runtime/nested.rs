@@ -22,11 +22,13 @@ use serde_json::{json, Map, Value};
 use sha2::Digest as _;
 
 use crate::asl::error::StatesError;
-use crate::commands::{describe_json, AnyStore};
-use crate::engine::durable::{
+use crate::engine::execution::Status;
+use crate::engine::task::TaskRequest;
+use crate::runtime::describe::describe_json;
+use crate::runtime::durable::{
     drive_execution, start_execution, DurableOptions, MachineCache, StartError,
 };
-use crate::engine::state::{Status, TaskRequest};
+use crate::store::AnyStore;
 use crate::store::{ExecutionRecord, Store};
 use crate::tasks::{Continuation, Invocation, TaskFuture, TaskInvoker};
 
@@ -109,7 +111,7 @@ pub fn child_arn(request: &TaskRequest) -> Option<String> {
         Some(n) => n.to_string(),
         None => child_name(&request.idempotency_key()),
     };
-    Some(crate::engine::durable::execution_arn(machine, &name))
+    Some(crate::runtime::durable::execution_arn(machine, &name))
 }
 
 /// DescribeExecution as the integration answers it: PascalCase keys, dates in epoch ms;
@@ -255,7 +257,7 @@ impl StatesTasks {
             };
             let driven =
                 drive_execution(&self.store, arn, invoker, &self.machines, &options, None).await;
-            use crate::engine::durable::DriveOutcome;
+            use crate::runtime::durable::DriveOutcome;
             let pause = match driven {
                 Ok(DriveOutcome::Finished(_)) => 0,
                 Ok(DriveOutcome::Parked) => 500,

@@ -14,8 +14,9 @@ use tokio::task::JoinSet;
 
 use crate::asl::error::{self, StatesError};
 use crate::asl::model::StateMachine;
-use crate::engine::state::{Command, Execution, ExecutionInfo, FrameId, Status};
+use crate::engine::execution::{Command, Execution, ExecutionInfo, FrameId, Status};
 use crate::engine::step::Event;
+use crate::runtime::clock::Clock;
 use crate::tasks::{Invocation, TaskInvoker};
 
 /// How to drive an execution.
@@ -25,40 +26,6 @@ pub struct RunOptions {
     pub virtual_clock: bool,
     /// Keep the full history with event details.
     pub record_history: bool,
-}
-
-/// A clock in ms since the epoch.
-#[derive(Debug, Clone)]
-pub struct Clock {
-    virtual_now: Option<i64>,
-}
-
-impl Clock {
-    /// Real time, or a virtual clock starting now.
-    pub fn new(virtual_clock: bool) -> Self {
-        Clock {
-            virtual_now: virtual_clock.then(real_now),
-        }
-    }
-
-    /// Now.
-    pub fn now(&self) -> i64 {
-        self.virtual_now.unwrap_or_else(real_now)
-    }
-
-    fn is_virtual(&self) -> bool {
-        self.virtual_now.is_some()
-    }
-
-    fn advance_to(&mut self, t: i64) {
-        if let Some(now) = self.virtual_now.as_mut() {
-            *now = (*now).max(t);
-        }
-    }
-}
-
-fn real_now() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -356,7 +323,7 @@ pub(crate) async fn drive_with<P: Persist>(
                 .frames
                 .iter()
                 .flatten()
-                .any(|f| matches!(f.phase, crate::engine::state::Phase::Task { .. }));
+                .any(|f| matches!(f.phase, crate::engine::execution::Phase::Task { .. }));
         let timer_far = |limit: i64| next_timer.is_none_or(|due| due - clock.now() > limit);
         if awaiting_callback && persist.park_after_ms().is_some_and(timer_far) {
             // Only a callback (or a timeout) can move this execution: commit when it is due
@@ -578,9 +545,9 @@ mod tests {
         let entered = exec.output.as_ref().expect("output")["t"]
             .as_str()
             .expect("time");
-        let started = crate::engine::step::iso_time(exec.info.start_time);
-        let waited = crate::engine::step::parse_timestamp(entered).expect("iso")
-            - crate::engine::step::parse_timestamp(&started).expect("iso");
+        let started = crate::asl::timestamp::iso_time(exec.info.start_time);
+        let waited = crate::asl::timestamp::parse_timestamp(entered).expect("iso")
+            - crate::asl::timestamp::parse_timestamp(&started).expect("iso");
         assert_eq!(waited, 90_000);
     }
 

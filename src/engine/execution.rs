@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::asl::error::StatesError;
 use crate::asl::model::{Body, State, StateMachine};
 use crate::engine::history::HistoryEvent;
+use crate::engine::task::TaskRequest;
 
 /// Index of a frame in [`Execution::frames`]; never reused within an execution.
 pub type FrameId = usize;
@@ -210,81 +211,6 @@ pub enum Command {
         /// When.
         due: i64,
     },
-}
-
-/// A task invocation, as the driver hands it to a task invoker.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TaskRequest {
-    /// The execution the task belongs to.
-    pub execution_arn: String,
-    /// The Task state's name.
-    pub state_name: String,
-    /// The `Resource` ARN.
-    pub resource: String,
-    /// The effective parameters.
-    pub input: Value,
-    /// Attempt number (0 for the first try).
-    pub attempt: u32,
-    /// Timeout in seconds, if any.
-    pub timeout_seconds: Option<u64>,
-    /// Heartbeat in seconds, if any.
-    pub heartbeat_seconds: Option<u64>,
-    /// The frame that runs the task (part of the idempotency key).
-    pub frame: FrameId,
-    /// When the task times out (`TimeoutSeconds` after it started), ms since the epoch.
-    #[serde(default)]
-    pub timeout_at: Option<i64>,
-    /// When the task times out without a heartbeat, ms since the epoch (moved by heartbeats).
-    #[serde(default)]
-    pub heartbeat_at: Option<i64>,
-    /// The task token, for `.waitForTaskToken` and activity tasks.
-    #[serde(default)]
-    pub token: Option<String>,
-    /// The request was accepted (TaskSubmitted is in the history).
-    #[serde(default)]
-    pub submitted: bool,
-}
-
-/// True for an activity ARN (`arn:aws:states:<region>:<account>:activity:<name>`).
-pub fn is_activity_arn(resource: &str) -> bool {
-    let parts: Vec<&str> = resource.splitn(7, ':').collect();
-    matches!(parts.as_slice(), ["arn", "aws", "states", _, _, "activity", name] if !name.is_empty())
-}
-
-/// The task token of a `.waitForTaskToken` task: names the execution, frame and wait, so a
-/// callback finds its task and a stale one is recognised.
-pub fn task_token(execution_arn: &str, frame: FrameId, wait: u64) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(format!("v1|{frame}|{wait}|{execution_arn}"))
-}
-
-/// Reads a task token: (execution ARN, frame, wait); `None` when it is not one of ours.
-pub fn parse_task_token(token: &str) -> Option<(String, FrameId, u64)> {
-    use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token)
-        .ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let mut parts = text.splitn(4, '|');
-    if parts.next()? != "v1" {
-        return None;
-    }
-    let frame = parts.next()?.parse().ok()?;
-    let wait = parts.next()?.parse().ok()?;
-    let arn = parts.next()?.to_string();
-    Some((arn, frame, wait))
-}
-
-impl TaskRequest {
-    /// A stable key for at-least-once de-duplication: execution, frame, state and attempt.
-    /// A re-run of the same attempt after a crash carries the same key.
-    pub fn idempotency_key(&self) -> String {
-        format!(
-            "{}#{}#{}#{}",
-            self.execution_arn, self.frame, self.state_name, self.attempt
-        )
-    }
 }
 
 /// One execution: everything `step` reads and writes.

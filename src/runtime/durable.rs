@@ -15,9 +15,10 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use crate::asl::model::StateMachine;
-use crate::engine::runner::{drive_with, Clock, DriveStop, Persist};
-use crate::engine::state::{Execution, ExecutionInfo, Status};
+use crate::engine::execution::{Execution, ExecutionInfo, Status};
 use crate::engine::step::Event;
+use crate::runtime::clock::Clock;
+use crate::runtime::driver::{drive_with, DriveStop, Persist};
 use crate::store::{Commit, Created, ExecutionRecord, MachineRecord, Store, StoreError};
 use crate::tasks::TaskInvoker;
 
@@ -402,120 +403,6 @@ async fn drive_once<S: Store>(
     Ok(outcome)
 }
 
-/// What a worker did before it stopped.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct WorkerStats {
-    /// Executions driven to their end.
-    pub finished: u64,
-    /// Drives that parked on a timer.
-    pub parked: u64,
-    /// Drives that lost their lease or found it held.
-    pub contended: u64,
-    /// Drives that failed on a store error (left to be resumed).
-    pub failed: u64,
-}
-
-/// Drives due executions until `shutdown` is set (or, with `idle_exit_ms`, until nothing
-/// has been due for that long). Store failures are logged and retried after a pause, so a
-/// worker rides out an outage of its store.
-///
-/// # Errors
-/// None so far: failures are counted in the stats and logged; the signature leaves room.
-pub async fn run_worker<S: Store + Clone>(
-    store: S,
-    invoker: Arc<dyn TaskInvoker>,
-    options: DurableOptions,
-    concurrency: usize,
-    shutdown: Arc<AtomicBool>,
-    idle_exit_ms: Option<i64>,
-) -> Result<WorkerStats, DriveError> {
-    let machines = MachineCache::default();
-    let mut stats = WorkerStats::default();
-    let mut running: tokio::task::JoinSet<(String, Result<DriveOutcome, DriveError>)> =
-        tokio::task::JoinSet::new();
-    let mut in_flight: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let mut idle_since = chrono::Utc::now().timestamp_millis();
-    let concurrency = concurrency.max(1);
-    loop {
-        while let Some(done) = running.try_join_next() {
-            let Ok((arn, result)) = done else { continue };
-            in_flight.remove(&arn);
-            match result {
-                Ok(DriveOutcome::Finished(_)) => stats.finished += 1,
-                Ok(DriveOutcome::Parked | DriveOutcome::Stopped | DriveOutcome::Yielded) => {
-                    stats.parked += 1
-                }
-                Ok(DriveOutcome::Busy) | Ok(DriveOutcome::Lost) => stats.contended += 1,
-                Err(e) => {
-                    stats.failed += 1;
-                    tracing::warn!(execution = %arn, error = %e, "drive failed; will retry");
-                }
-            }
-        }
-        let stopping = shutdown.load(Ordering::Relaxed);
-        if stopping {
-            while let Some(done) = running.join_next().await {
-                if let Ok((_, Ok(DriveOutcome::Finished(_)))) = done {
-                    stats.finished += 1;
-                }
-            }
-            return Ok(stats);
-        }
-        let now = chrono::Utc::now().timestamp_millis();
-        let free = concurrency.saturating_sub(running.len());
-        let mut started = 0;
-        if free > 0 {
-            match store.due_executions(now, free + in_flight.len()).await {
-                Ok(due) => {
-                    for arn in due {
-                        if started >= free || in_flight.contains(&arn) {
-                            continue;
-                        }
-                        in_flight.insert(arn.clone());
-                        started += 1;
-                        let store = store.clone();
-                        let invoker = Arc::clone(&invoker);
-                        let machines = machines.clone();
-                        let options = options.clone();
-                        let shutdown = Arc::clone(&shutdown);
-                        running.spawn(async move {
-                            let r = drive_execution(
-                                &store,
-                                &arn,
-                                invoker,
-                                &machines,
-                                &options,
-                                Some(&shutdown),
-                            )
-                            .await;
-                            (arn, r)
-                        });
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot list due executions; retrying in 1 s");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    continue;
-                }
-            }
-        }
-        if started == 0 && running.is_empty() {
-            if let Some(limit) = idle_exit_ms {
-                if now - idle_since > limit {
-                    return Ok(stats);
-                }
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        } else {
-            idle_since = now;
-            if started == 0 {
-                // Let drives progress before looking for new work again.
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -719,7 +606,7 @@ mod tests {
     }
 
     impl TaskInvoker for GatedInvoker {
-        fn invoke(&self, _request: &crate::engine::state::TaskRequest) -> Invocation {
+        fn invoke(&self, _request: &crate::engine::task::TaskRequest) -> Invocation {
             self.started.notify_one();
             let gate = Arc::clone(&self.gate);
             Invocation::Pending(Box::pin(async move {
@@ -873,7 +760,7 @@ mod callback_tests {
 
     async fn setup(definition: Value) -> (MemoryStore, String) {
         let store = MemoryStore::new();
-        let m = crate::commands::machine_record("cb", definition, 0);
+        let m = crate::runtime::commands::machine_record("cb", definition, 0);
         store.put_machine(&m).await.expect("put");
         let rec = start_execution(&store, &m, "e", json!({"n": 1}), 0)
             .await
@@ -909,7 +796,7 @@ mod callback_tests {
         )
         .expect("json");
         let token = params["token"].as_str().expect("token").to_string();
-        let (a, frame, wait) = crate::engine::state::parse_task_token(&token).expect("ours");
+        let (a, frame, wait) = crate::engine::task::parse_task_token(&token).expect("ours");
         assert_eq!(a, arn);
         (token, frame, wait)
     }

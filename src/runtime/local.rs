@@ -6,13 +6,13 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use crate::asl::diagnostic::Diagnostic;
-use crate::asl::error::{StatesError, PAYLOAD_LIMIT_BYTES};
-use crate::asl::model::StateMachine;
-use crate::asl::validate::validate;
+use crate::asl::error::StatesError;
+use crate::asl::load::load;
+use crate::asl::payload::json_len;
+use crate::asl::payload::PAYLOAD_LIMIT_BYTES;
+use crate::engine::execution::{Execution, ExecutionInfo, Status};
 use crate::engine::history::HistoryEvent;
-use crate::engine::runner::{self, RunOptions};
-use crate::engine::state::{Execution, ExecutionInfo, Status};
-use crate::engine::step::json_len;
+use crate::runtime::driver::{self, RunOptions};
 use crate::tasks::mock::{MockError, MockInvoker, TestCase};
 use crate::tasks::{NoIntegrations, TaskInvoker};
 
@@ -57,18 +57,6 @@ pub struct LocalRun {
     pub integrations: Option<Arc<dyn TaskInvoker>>,
 }
 
-/// Validates and loads a definition.
-///
-/// # Errors
-/// Every problem, located by JSON Pointer.
-pub fn load(definition: &Value) -> Result<Arc<StateMachine>, Vec<Diagnostic>> {
-    let diags = validate(definition);
-    if !diags.is_empty() {
-        return Err(diags);
-    }
-    StateMachine::from_value(definition).map(Arc::new)
-}
-
 /// Runs `run` to its end.
 ///
 /// # Errors
@@ -92,7 +80,7 @@ pub async fn run_local(run: LocalRun) -> Result<Execution, RunError> {
         None => fallback,
     };
     let info = ExecutionInfo::local(&run.machine_name, &run.execution_name, 0);
-    Ok(runner::run(machine, info, run.input, invoker, run.options).await)
+    Ok(driver::run(machine, info, run.input, invoker, run.options).await)
 }
 
 /// The `--format json` result object: status, output, error, cause (and history).

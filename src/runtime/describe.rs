@@ -1,0 +1,59 @@
+//! What the API and the CLI show of a stored execution: DescribeExecution's response, and
+//! `stepfn start`'s answer.
+
+use serde_json::{json, Map, Value};
+
+use crate::asl::timestamp::iso_time;
+use crate::engine::Status;
+use crate::store::ExecutionRecord;
+
+fn epoch_seconds(ms: i64) -> Value {
+    serde_json::Number::from_f64(ms as f64 / 1000.0)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
+}
+
+/// DescribeExecution's response for a record.
+pub fn describe_json(record: &ExecutionRecord) -> Value {
+    let mut out = Map::new();
+    out.insert("executionArn".into(), json!(record.info.arn));
+    out.insert(
+        "stateMachineArn".into(),
+        json!(record.info.state_machine_arn),
+    );
+    out.insert("name".into(), json!(record.info.name));
+    out.insert("status".into(), json!(record.status.as_str()));
+    out.insert("startDate".into(), epoch_seconds(record.info.start_time));
+    if let Some(stop) = record.stop_time {
+        out.insert("stopDate".into(), epoch_seconds(stop));
+    }
+    out.insert(
+        "input".into(),
+        json!(serde_json::to_string(&record.input).unwrap_or_default()),
+    );
+    out.insert("inputDetails".into(), json!({"included": true}));
+    if record.status == Status::Succeeded {
+        let output = record.output.clone().unwrap_or(Value::Null);
+        out.insert(
+            "output".into(),
+            json!(serde_json::to_string(&output).unwrap_or_default()),
+        );
+        out.insert("outputDetails".into(), json!({"included": true}));
+    }
+    if let Some(e) = &record.error {
+        if !e.error.is_empty() {
+            out.insert("error".into(), json!(e.error));
+        }
+        if let Some(c) = &e.cause {
+            out.insert("cause".into(), json!(c));
+        }
+    }
+    out.insert("redriveCount".into(), json!(0));
+    out.insert("redriveStatus".into(), json!("NOT_REDRIVABLE"));
+    Value::Object(out)
+}
+
+/// `stepfn start`'s output.
+pub fn started_json(record: &ExecutionRecord) -> Value {
+    json!({"executionArn": record.info.arn, "startDate": iso_time(record.info.start_time)})
+}

@@ -1,0 +1,13 @@
+//! The shell around the engine: the only layer that spawns, sleeps, reads the clock or holds
+//! leases. It drives executions in memory ([`driver`], [`local`]) or durably on a store
+//! ([`durable`], [`worker`]), runs nested executions ([`nested`]), and shapes what the CLI and
+//! the API show of them ([`describe`]).
+
+pub mod clock;
+pub mod commands;
+pub mod describe;
+pub mod driver;
+pub mod durable;
+pub mod local;
+pub mod nested;
+pub mod worker;
