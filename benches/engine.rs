@@ -90,13 +90,15 @@ fn engine(c: &mut Criterion) {
         };
         let run_once = |i: u64| {
             let info = ExecutionInfo::local(name, &format!("bench-{i}"), 0);
-            let exec = runtime.block_on(driver::run(
-                Arc::clone(&machine),
-                info,
-                input.clone(),
-                Arc::clone(&invoker),
-                options,
-            ));
+            let exec = runtime
+                .block_on(driver::run(
+                    Arc::clone(&machine),
+                    info,
+                    input.clone(),
+                    Arc::clone(&invoker),
+                    options,
+                ))
+                .execution;
             assert_eq!(exec.status, Status::Succeeded, "{name}: {:?}", exec.error);
             assert_eq!(exec.transitions, states, "{name}: states entered");
             exec

@@ -84,7 +84,7 @@ fn main() {
             .await
             .expect("run");
             let s = t.elapsed();
-            assert_eq!(exec.status, stepfn::engine::Status::Succeeded);
+            assert_eq!(exec.execution.status, stepfn::engine::Status::Succeeded);
             if i >= 200 {
                 direct.push(d);
                 through.push(s);

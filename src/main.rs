@@ -483,16 +483,17 @@ async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
             },
             integrations: Some(Arc::clone(&fallback)),
         };
-        let exec = run_local(run).await.map_err(|e| match e {
+        let finished = run_local(run).await.map_err(|e| match e {
             RunError::InvalidDefinition(_) | RunError::InvalidInput(_) | RunError::Mock(_) => {
                 CommandError::Invalid(e.to_string())
             }
         })?;
+        let exec = &finished.execution;
         return Ok(report(
             exec.status,
             exec.output.as_ref(),
             exec.error.as_ref(),
-            exec.history.as_deref(),
+            finished.history.as_deref(),
             args.format,
             args.history,
         ));

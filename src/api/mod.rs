@@ -503,7 +503,8 @@ impl Service {
                 record_history: false,
             },
         )
-        .await;
+        .await
+        .execution;
         let mut out = Map::new();
         out.insert("executionArn".into(), json!(exec.info.arn));
         out.insert("stateMachineArn".into(), json!(m.arn));

@@ -5,14 +5,13 @@
 //! comes in through events (time) or is derived from the execution ARN (randomness), so the
 //! same events on the same state give the same result.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use serde_json::Value;
 
 use crate::asl::error::StatesError;
 use crate::asl::model::{Body, State, StateMachine};
-use crate::engine::history::HistoryEvent;
+use crate::engine::step::Command;
 use crate::engine::task::TaskRequest;
 
 /// Index of a frame in [`Execution::frames`]; never reused within an execution.
@@ -188,31 +187,6 @@ pub struct Frame {
     pub vars: Arc<serde_json::Map<String, Value>>,
 }
 
-/// Something the driver must do after a step.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Command {
-    /// Run the frame (it was created or made ready).
-    Run(FrameId),
-    /// Invoke the task of the frame's current state.
-    Invoke {
-        /// The waiting frame.
-        frame: FrameId,
-        /// Which wait of the frame the result ends (see [`Frame::wait`]).
-        wait: u64,
-        /// What to invoke.
-        request: Box<TaskRequest>,
-    },
-    /// Fire a timer event for the frame at `due` (ms since the epoch).
-    Timer {
-        /// The waiting frame.
-        frame: FrameId,
-        /// Which wait of the frame the timer ends (see [`Frame::wait`]).
-        wait: u64,
-        /// When.
-        due: i64,
-    },
-}
-
 /// One execution: everything `step` reads and writes.
 #[derive(Debug, Clone)]
 pub struct Execution {
@@ -234,12 +208,8 @@ pub struct Execution {
     pub stop_time: Option<i64>,
     /// Id of the last history event.
     pub last_event_id: u64,
-    /// History, when recorded.
-    pub history: Option<Vec<HistoryEvent>>,
     /// States entered so far (a transition count).
     pub transitions: u64,
-    /// Commands for the driver, in order.
-    pub commands: VecDeque<Command>,
     /// Waits begun so far; numbers each frame's waits uniquely.
     pub waits: u64,
     /// Seed of the execution's randomness, from its ARN.
@@ -247,6 +217,9 @@ pub struct Execution {
     /// True when a durable driver persists the execution: frames then keep their task
     /// requests so that another worker can invoke them again.
     pub durable: bool,
+    /// True when steps return their history events with details (as GetExecutionHistory
+    /// shows them); false when only event ids are counted.
+    pub record_history: bool,
 }
 
 /// The durable part of an execution's state: everything `step` reads besides the state
@@ -281,6 +254,33 @@ impl PartialEq for Frame {
 }
 
 impl Execution {
+    /// A new execution of `machine`, not started yet. With `record_history` every history
+    /// event is kept with its details; without, only event ids are counted.
+    pub fn new(
+        machine: Arc<StateMachine>,
+        info: ExecutionInfo,
+        input: Value,
+        record_history: bool,
+    ) -> Self {
+        let seed = fnv(&info.arn);
+        Execution {
+            machine,
+            info,
+            input,
+            frames: Vec::new(),
+            status: Status::Running,
+            output: None,
+            error: None,
+            stop_time: None,
+            last_event_id: 0,
+            transitions: 0,
+            waits: 0,
+            seed,
+            durable: false,
+            record_history,
+        }
+    }
+
     /// The durable state, to store after a commit.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
@@ -359,4 +359,10 @@ impl Execution {
         }
         out
     }
+}
+
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }

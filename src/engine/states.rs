@@ -17,8 +17,8 @@ use crate::asl::model::{
 use crate::asl::path::Scope;
 use crate::asl::template::Template;
 use crate::asl::timestamp::parse_timestamp;
-use crate::engine::execution::{Execution, FrameId};
-use crate::engine::step::Outcome;
+use crate::engine::execution::FrameId;
+use crate::engine::step::{Outcome, Stepper};
 
 /// What the expressions of the current state read besides its input: the context object
 /// (`Value::Null` when no expression needs it) and the variables in scope.
@@ -108,7 +108,7 @@ fn error_output(err: &StatesError) -> Value {
     Value::Object(o)
 }
 
-impl Execution {
+impl Stepper<'_> {
     /// The environment of the frame's current state.
     pub(crate) fn env(&self, id: FrameId, name: &str, context: bool, with_retry: bool) -> Env {
         match self.frames.get(id).and_then(Option::as_ref) {

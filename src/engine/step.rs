@@ -1,12 +1,13 @@
-//! The transition function: `Execution::step(event)`.
+//! The transition function: [`step`]`(&mut Execution, Event) -> Transition`.
 //!
 //! `step` is deterministic and does no I/O: time comes in the event, randomness is seeded
-//! from the execution ARN and the event id. It changes the execution in place, appends history
-//! events, and queues [`Command`]s for the driver (run a frame, invoke a task, arm a timer).
-//! Pure states (Pass, Choice, Succeed, Fail, bookkeeping of Parallel and Map) run to the next
-//! blocking point inside one step, so a driver can persist them as one group.
+//! from the execution ARN and the event id. It changes the execution in place and returns what
+//! it did: the history events it wrote and the [`Command`]s the driver must carry out (run a
+//! frame, invoke a task, arm a timer). Pure states (Pass, Choice, Succeed, Fail, bookkeeping of
+//! Parallel and Map) run to the next blocking point inside one step, so a driver can persist
+//! them as one group.
 
-use std::collections::VecDeque;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use rand::{RngCore, SeedableRng};
@@ -14,17 +15,83 @@ use serde_json::{json, Map, Value};
 
 use crate::asl::error::{self, error_matches, StatesError};
 use crate::asl::model::{
-    Body, Catcher, MapState, ParallelState, State, StateMachine, TaskState, Transition, WaitState,
+    Body, Catcher, MapState, ParallelState, State, TaskState, Transition as Flow, WaitState,
 };
 use crate::asl::path::{Path, Scope};
 use crate::asl::payload::{json_len, PAYLOAD_LIMIT_BYTES};
 use crate::asl::timestamp::iso_time;
 use crate::engine::execution::{
-    body_at, BodyPath, Children, Command, Execution, ExecutionInfo, Frame, FrameId, Phase, Status,
+    body_at, BodyPath, Children, Execution, Frame, FrameId, Phase, Status,
 };
 use crate::engine::history::{details_key, HistoryEvent};
 use crate::engine::retry::retry_delay_ms;
 use crate::engine::task::TaskRequest;
+
+/// What one event did to an execution: the history it wrote and the work it asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Transition {
+    /// The history events written, in order (only when the execution records history; event
+    /// ids are counted either way).
+    pub events: Vec<HistoryEvent>,
+    /// What the driver must do, in order.
+    pub commands: Vec<Command>,
+}
+
+/// Something the driver must do after a step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Run the frame (it was created or made ready).
+    Run(FrameId),
+    /// Invoke the task of the frame's current state.
+    Invoke {
+        /// The waiting frame.
+        frame: FrameId,
+        /// Which wait of the frame the result ends (see [`Frame::wait`]).
+        wait: u64,
+        /// What to invoke.
+        request: Box<TaskRequest>,
+    },
+    /// Fire a timer event for the frame at `due` (ms since the epoch).
+    Timer {
+        /// The waiting frame.
+        frame: FrameId,
+        /// Which wait of the frame the timer ends (see [`Frame::wait`]).
+        wait: u64,
+        /// When.
+        due: i64,
+    },
+}
+
+/// Applies one event to an execution and returns what it did. An event for an execution that
+/// has ended, or for a wait a frame has left (a stale task result or timer), changes nothing.
+pub fn step(execution: &mut Execution, event: Event) -> Transition {
+    let mut stepper = Stepper {
+        exec: execution,
+        out: Transition::default(),
+    };
+    stepper.apply(event);
+    stepper.out
+}
+
+/// An execution while one event is applied, and what the event has done so far.
+pub(crate) struct Stepper<'e> {
+    exec: &'e mut Execution,
+    pub(crate) out: Transition,
+}
+
+impl Deref for Stepper<'_> {
+    type Target = Execution;
+
+    fn deref(&self) -> &Execution {
+        self.exec
+    }
+}
+
+impl DerefMut for Stepper<'_> {
+    fn deref_mut(&mut self) -> &mut Execution {
+        self.exec
+    }
+}
 
 /// Something that happened to an execution.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,12 +221,6 @@ fn to_json_string(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
 /// Resource type and name as history events show them.
 fn resource_parts(resource: &str) -> (String, String) {
     if let Some(rest) = resource.strip_prefix("arn:aws:states:::") {
@@ -184,37 +245,9 @@ fn is_lambda_function_arn(resource: &str) -> bool {
     resource.starts_with("arn:aws:lambda:")
 }
 
-impl Execution {
-    /// A new execution of `machine`, not started yet. With `record_history` every history
-    /// event is kept with its details; without, only event ids are counted.
-    pub fn new(
-        machine: Arc<StateMachine>,
-        info: ExecutionInfo,
-        input: Value,
-        record_history: bool,
-    ) -> Self {
-        let seed = fnv(&info.arn);
-        Execution {
-            machine,
-            info,
-            input,
-            frames: Vec::new(),
-            status: Status::Running,
-            output: None,
-            error: None,
-            stop_time: None,
-            last_event_id: 0,
-            history: record_history.then(Vec::new),
-            transitions: 0,
-            commands: VecDeque::new(),
-            waits: 0,
-            seed,
-            durable: false,
-        }
-    }
-
-    /// Applies one event. Commands for the driver are queued in `self.commands`.
-    pub fn step(&mut self, event: Event) {
+impl Stepper<'_> {
+    /// Applies one event; what it wrote and asks for goes to `self.out`.
+    fn apply(&mut self, event: Event) {
         if self.status != Status::Running {
             return;
         }
@@ -282,7 +315,7 @@ impl Execution {
             Some(fr) => std::mem::replace(&mut fr.last_event, id),
             None => id - 1,
         };
-        if let Some(history) = self.history.as_mut() {
+        if self.record_history {
             let mut event = HistoryEvent {
                 id,
                 previous_event_id: previous,
@@ -295,13 +328,13 @@ impl Execution {
                     .details
                     .insert(details_key(event_type), Value::Object(d));
             }
-            history.push(event);
+            self.out.events.push(event);
         }
         id
     }
 
     fn start(&mut self, time: i64) {
-        let input = self.history.as_ref().map(|_| to_json_string(&self.input));
+        let input = self.record_history.then(|| to_json_string(&self.input));
         let role = self.info.role_arn.clone();
         self.emit(None, time, "ExecutionStarted", || {
             let mut d = Map::new();
@@ -319,8 +352,9 @@ impl Execution {
             None,
             Arc::default(),
         );
+        let last = self.last_event_id;
         if let Some(f) = self.frames[id].as_mut() {
-            f.last_event = self.last_event_id;
+            f.last_event = last;
         }
         self.run_frame(id, time);
     }
@@ -453,9 +487,9 @@ impl Execution {
         self.transitions += 1;
         let event_type = event_name(state, "Entered");
         let input = self
-            .history
-            .as_ref()
-            .and_then(|_| self.frame(id).map(|f| to_json_string(&f.input)));
+            .record_history
+            .then_some(())
+            .and_then(|()| self.frame(id).map(|f| to_json_string(&f.input)));
         let event = self.emit(Some(id), time, event_type, || {
             let mut d = Map::new();
             d.insert("name".into(), Value::String(name.to_string()));
@@ -543,7 +577,7 @@ impl Execution {
             f.input = output;
             f.phase = Phase::Timer { retry: false, due };
         }
-        self.commands.push_back(Command::Timer {
+        self.out.commands.push(Command::Timer {
             frame: id,
             wait,
             due,
@@ -568,7 +602,7 @@ impl Execution {
         let attempt = self.frame(id).map(|f| f.retry_count).unwrap_or_default();
         let lambda = is_lambda_function_arn(&t.resource);
         let time = self.frame(id).map(|f| f.entered_time).unwrap_or_default();
-        let params_str = self.history.as_ref().map(|_| to_json_string(&params));
+        let params_str = self.record_history.then(|| to_json_string(&params));
         let resource = t.resource.clone();
         if lambda {
             self.emit(Some(id), time, "LambdaFunctionScheduled", || {
@@ -632,7 +666,7 @@ impl Execution {
             f.phase = Phase::Task { attempt };
             f.task = keep;
         }
-        self.commands.push_back(Command::Invoke {
+        self.out.commands.push(Command::Invoke {
             frame: id,
             wait,
             request: Box::new(request),
@@ -682,7 +716,7 @@ impl Execution {
         let body = body_at(&machine, &frame.body);
         let (_, state) = body.state(frame.current);
         let State::Task(t) = state else { return };
-        let output = self.history.as_ref().map(|_| to_json_string(&output));
+        let output = self.record_history.then(|| to_json_string(&output));
         self.emit(Some(id), time, "TaskSubmitted", || {
             let (rtype, rname) = resource_parts(&t.resource);
             let mut d = Map::new();
@@ -709,7 +743,7 @@ impl Execution {
         }
         let outcome = match result {
             Ok(raw) => {
-                let out_str = self.history.as_ref().map(|_| to_json_string(&raw));
+                let out_str = self.record_history.then(|| to_json_string(&raw));
                 let ev = if lambda {
                     "LambdaFunctionSucceeded"
                 } else {
@@ -801,19 +835,19 @@ impl Execution {
                     f.input = output;
                 }
                 let transition = match state {
-                    State::Succeed(_) => Transition::End,
+                    State::Succeed(_) => Flow::End,
                     s => s.common().map(|c| c.transition).unwrap_or_default(),
                 };
                 self.exit(id, name, state, time);
                 match transition {
-                    Transition::Next(next) => {
+                    Flow::Next(next) => {
                         if let Some(f) = self.frame_mut(id) {
                             f.current = next;
                             f.phase = Phase::Enter;
                         }
                         true
                     }
-                    Transition::End => {
+                    Flow::End => {
                         let out = self.take_input(id);
                         self.end_frame(id, Ok(out), time);
                         false
@@ -829,9 +863,9 @@ impl Execution {
 
     fn exit(&mut self, id: FrameId, name: &str, state: &State, time: i64) {
         let output = self
-            .history
-            .as_ref()
-            .and_then(|_| self.frame(id).map(|f| to_json_string(&f.input)));
+            .record_history
+            .then_some(())
+            .and_then(|()| self.frame(id).map(|f| to_json_string(&f.input)));
         self.emit(Some(id), time, event_name(state, "Exited"), || {
             let mut d = Map::new();
             d.insert("name".into(), Value::String(name.to_string()));
@@ -883,7 +917,7 @@ impl Execution {
                     };
                     f.pending_error = Some(err);
                 }
-                self.commands.push_back(Command::Timer {
+                self.out.commands.push(Command::Timer {
                     frame: id,
                     wait,
                     due: time + delay,
@@ -990,7 +1024,7 @@ impl Execution {
                 Arc::clone(&vars),
             );
             live.insert(child);
-            self.commands.push_back(Command::Run(child));
+            self.out.commands.push(Command::Run(child));
         }
         if let Some(f) = self.frame_mut(id) {
             f.phase = Phase::Children;
@@ -1114,7 +1148,7 @@ impl Execution {
                 ch.live.insert(child);
                 ch.child_body.get_or_insert(path);
             }
-            self.commands.push_back(Command::Run(child));
+            self.out.commands.push(Command::Run(child));
         }
     }
 
@@ -1290,9 +1324,9 @@ impl Execution {
             Status::Running => return,
         };
         let out_str = self
-            .history
-            .as_ref()
-            .and_then(|_| output.as_ref().map(to_json_string));
+            .record_history
+            .then_some(())
+            .and_then(|()| output.as_ref().map(to_json_string));
         let e2 = err.clone();
         self.emit(None, time, ev, || {
             let mut d = Map::new();
@@ -1317,6 +1351,6 @@ impl Execution {
         for f in self.frames.iter_mut() {
             *f = None;
         }
-        self.commands.clear();
+        self.out.commands.clear();
     }
 }

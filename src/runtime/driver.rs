@@ -14,8 +14,9 @@ use tokio::task::JoinSet;
 
 use crate::asl::error::{self, StatesError};
 use crate::asl::model::StateMachine;
-use crate::engine::execution::{Command, Execution, ExecutionInfo, FrameId, Status};
-use crate::engine::step::Event;
+use crate::engine::execution::{Execution, ExecutionInfo, FrameId, Status};
+use crate::engine::history::HistoryEvent;
+use crate::engine::step::{step, Command, Event};
 use crate::runtime::clock::Clock;
 use crate::tasks::{Invocation, TaskInvoker};
 
@@ -41,26 +42,57 @@ enum Ready {
     TaskDone(FrameId, u64, Result<Value, StatesError>),
 }
 
-/// Runs a new execution of `machine` on `input` to its end and returns it.
+/// An execution driven to its end in memory, and its history when it was recorded.
+#[derive(Debug)]
+pub struct Finished {
+    /// The ended execution.
+    pub execution: Execution,
+    /// Every history event, with details (`None` unless [`RunOptions::record_history`]).
+    pub history: Option<Vec<HistoryEvent>>,
+}
+
+/// Runs a new execution of `machine` on `input` to its end.
 pub async fn run(
     machine: Arc<StateMachine>,
     info: ExecutionInfo,
     input: Value,
     invoker: Arc<dyn TaskInvoker>,
     options: RunOptions,
-) -> Execution {
+) -> Finished {
     let mut clock = Clock::new(options.virtual_clock);
     let mut info = info;
     info.start_time = clock.now();
     let mut exec = Execution::new(machine, info, input, options.record_history);
-    drive(&mut exec, invoker, &mut clock).await;
-    exec
+    let mut history = Vec::new();
+    drive(&mut exec, invoker, &mut clock, &mut history).await;
+    Finished {
+        execution: exec,
+        history: options.record_history.then_some(history),
+    }
 }
 
-/// Drives a started or new execution in memory until it ends.
-pub async fn drive(exec: &mut Execution, invoker: Arc<dyn TaskInvoker>, clock: &mut Clock) {
+/// Applies `event` and takes in what it did: its commands join `queue`, its events `log`.
+fn apply(
+    exec: &mut Execution,
+    event: Event,
+    queue: &mut VecDeque<Command>,
+    log: &mut Vec<HistoryEvent>,
+) {
+    let transition = step(exec, event);
+    queue.extend(transition.commands);
+    log.extend(transition.events);
+}
+
+/// Drives a started or new execution in memory until it ends; its history events are
+/// appended to `history` (when the execution records them).
+pub async fn drive(
+    exec: &mut Execution,
+    invoker: Arc<dyn TaskInvoker>,
+    clock: &mut Clock,
+    history: &mut Vec<HistoryEvent>,
+) {
     // In memory nothing can fail to persist and nothing parks.
-    let _ = drive_with(exec, invoker, clock, &mut InMemory).await;
+    let _ = drive_with(exec, invoker, clock, &mut InMemory, history).await;
 }
 
 /// Where a driver keeps an execution between steps.
@@ -68,11 +100,13 @@ pub(crate) trait Persist: Send {
     /// True when effects must wait for a checkpoint (a durable store).
     fn durable(&self) -> bool;
 
-    /// Makes every event so far durable; `due` is when a worker should drive the execution
-    /// next if this one stops now.
+    /// Makes every event so far durable: `events` (those not yet committed, drained by a
+    /// successful checkpoint) and the execution's snapshot; `due` is when a worker should
+    /// drive the execution next if this one stops now.
     fn checkpoint(
         &mut self,
         exec: &mut Execution,
+        events: &mut Vec<HistoryEvent>,
         due: Option<i64>,
         now: i64,
     ) -> impl std::future::Future<Output = Result<(), DriveStop>> + Send;
@@ -124,6 +158,7 @@ impl Persist for InMemory {
     async fn checkpoint(
         &mut self,
         _exec: &mut Execution,
+        _events: &mut Vec<HistoryEvent>,
         _due: Option<i64>,
         _now: i64,
     ) -> Result<(), DriveStop> {
@@ -139,13 +174,17 @@ impl Persist for InMemory {
 const MAX_EVENTS_PER_CHECKPOINT: usize = 4096;
 
 /// Drives an execution until it ends, persisting through `persist`. A new execution is
-/// started; a restored one resumes from its pending work.
+/// started; a restored one resumes from its pending work. `log` holds the events not handed to
+/// a checkpoint yet (in memory: the whole history); it may come with events already (those of
+/// callbacks applied before the drive), which the first checkpoint commits.
 pub(crate) async fn drive_with<P: Persist>(
     exec: &mut Execution,
     invoker: Arc<dyn TaskInvoker>,
     clock: &mut Clock,
     persist: &mut P,
+    log: &mut Vec<HistoryEvent>,
 ) -> Result<(), DriveStop> {
+    let mut queue: VecDeque<Command> = VecDeque::new();
     let mut ready: VecDeque<Ready> = VecDeque::new();
     let mut timers: BinaryHeap<Reverse<(i64, u64, TimerKind)>> = BinaryHeap::new();
     let mut seq = 0u64;
@@ -161,14 +200,14 @@ pub(crate) async fn drive_with<P: Persist>(
         seq += 1;
     }
     if exec.last_event_id == 0 {
-        exec.step(Event::Start { time: clock.now() });
+        apply(exec, Event::Start { time: clock.now() }, &mut queue, log);
     } else {
-        exec.commands.extend(exec.pending_work());
+        queue.extend(exec.pending_work());
     }
     let durable = persist.durable();
-    let mut since_checkpoint = 0usize;
+    let mut since_checkpoint = log.len();
     loop {
-        while let Some(cmd) = exec.commands.pop_front() {
+        while let Some(cmd) = queue.pop_front() {
             match cmd {
                 Command::Run(f) => ready.push_back(Ready::Run(f)),
                 other => effects.push(other),
@@ -196,7 +235,7 @@ pub(crate) async fn drive_with<P: Persist>(
                 || !pending.is_empty()
                 || effects.iter().any(|c| matches!(c, Command::Invoke { .. }));
             let due = if busy { Some(now) } else { next_timer };
-            persist.checkpoint(exec, due, now).await?;
+            persist.checkpoint(exec, log, due, now).await?;
             since_checkpoint = 0;
             if persist.stop_requested() && !ended {
                 pending.abort_all();
@@ -283,13 +322,18 @@ pub(crate) async fn drive_with<P: Persist>(
             let time = clock.now();
             let before = exec.last_event_id;
             match r {
-                Ready::Run(frame) => exec.step(Event::Run { frame, time }),
-                Ready::TaskDone(frame, wait, result) => exec.step(Event::TaskDone {
-                    frame,
-                    wait,
-                    result,
-                    time,
-                }),
+                Ready::Run(frame) => apply(exec, Event::Run { frame, time }, &mut queue, log),
+                Ready::TaskDone(frame, wait, result) => apply(
+                    exec,
+                    Event::TaskDone {
+                        frame,
+                        wait,
+                        result,
+                        time,
+                    },
+                    &mut queue,
+                    log,
+                ),
             }
             since_checkpoint += (exec.last_event_id - before) as usize;
             continue;
@@ -304,12 +348,17 @@ pub(crate) async fn drive_with<P: Persist>(
                 Ok((frame, wait, Ok(output))) => {
                     let before = exec.last_event_id;
                     let time = clock.now();
-                    exec.step(Event::TaskSubmitted {
-                        frame,
-                        wait,
-                        output,
-                        time,
-                    });
+                    apply(
+                        exec,
+                        Event::TaskSubmitted {
+                            frame,
+                            wait,
+                            output,
+                            time,
+                        },
+                        &mut queue,
+                        log,
+                    );
                     since_checkpoint += (exec.last_event_id - before) as usize;
                 }
                 Err(_) => {}
@@ -328,30 +377,37 @@ pub(crate) async fn drive_with<P: Persist>(
         if awaiting_callback && persist.park_after_ms().is_some_and(timer_far) {
             // Only a callback (or a timeout) can move this execution: commit when it is due
             // next and let it go; a callback makes it due at once.
-            persist.checkpoint(exec, next_timer, clock.now()).await?;
+            persist
+                .checkpoint(exec, log, next_timer, clock.now())
+                .await?;
             return Err(DriveStop::Parked);
         }
         if pending.is_empty() {
             let Some(due) = next_timer else {
                 if awaiting_callback {
                     let time = clock.now();
-                    exec.step(Event::Stop {
+                    apply(exec, Event::Stop {
                         error: Some(error::RUNTIME.to_string()),
                         cause: Some(
                             "a .waitForTaskToken or activity task waits for a callback (SendTaskSuccess) that cannot come here: run it under `stepfn serve` or a worker, or mock it".into(),
                         ),
                         time,
-                    });
+                    }, &mut queue, log);
                     since_checkpoint += 1;
                     continue;
                 }
                 // Nothing can happen any more; the execution cannot progress.
                 let time = clock.now();
-                exec.step(Event::Stop {
-                    error: Some(error::RUNTIME.to_string()),
-                    cause: Some("the execution has no work left but did not end".into()),
-                    time,
-                });
+                apply(
+                    exec,
+                    Event::Stop {
+                        error: Some(error::RUNTIME.to_string()),
+                        cause: Some("the execution has no work left but did not end".into()),
+                        time,
+                    },
+                    &mut queue,
+                    log,
+                );
                 since_checkpoint += 1;
                 continue;
             };
@@ -375,15 +431,21 @@ pub(crate) async fn drive_with<P: Persist>(
                 }
             }
             let before = exec.last_event_id;
-            fire_timer(exec, &mut timers, clock);
+            fire_timer(exec, &mut timers, clock, &mut queue, log);
             since_checkpoint += (exec.last_event_id - before) as usize;
             continue;
         }
         if clock.is_virtual() {
             // Tasks in flight take real time; timers only fire once they are all done.
             if let Some(Ok((frame, wait, stage))) = pending.join_next().await {
-                since_checkpoint +=
-                    stage_done(exec, &mut pending, &mut ready, clock, frame, wait, stage);
+                since_checkpoint += stage_done(
+                    exec,
+                    &mut pending,
+                    &mut ready,
+                    clock,
+                    (frame, wait, stage),
+                    (&mut queue, log),
+                );
             }
             continue;
         }
@@ -406,12 +468,12 @@ pub(crate) async fn drive_with<P: Persist>(
             done = pending.join_next() => {
                 if let Some(Ok((frame, wait, stage))) = done {
                     since_checkpoint +=
-                        stage_done(exec, &mut pending, &mut ready, clock, frame, wait, stage);
+                        stage_done(exec, &mut pending, &mut ready, clock, (frame, wait, stage), (&mut queue, log));
                 }
             }
             _ = tokio::time::sleep(std::time::Duration::from_millis(sleep)) => {
                 let before = exec.last_event_id;
-                fire_timer(exec, &mut timers, clock);
+                fire_timer(exec, &mut timers, clock, &mut queue, log);
                 since_checkpoint += (exec.last_event_id - before) as usize;
             }
         }
@@ -433,9 +495,8 @@ fn stage_done(
     pending: &mut JoinSet<(FrameId, u64, Stage)>,
     ready: &mut VecDeque<Ready>,
     clock: &Clock,
-    frame: FrameId,
-    wait: u64,
-    stage: Stage,
+    (frame, wait, stage): (FrameId, u64, Stage),
+    (queue, log): (&mut VecDeque<Command>, &mut Vec<HistoryEvent>),
 ) -> usize {
     match stage {
         Stage::Done(result) => {
@@ -445,12 +506,17 @@ fn stage_done(
         Stage::Submitted(answer, then) => {
             let before = exec.last_event_id;
             let fut = then(answer.clone());
-            exec.step(Event::TaskSubmitted {
-                frame,
-                wait,
-                output: answer,
-                time: clock.now(),
-            });
+            apply(
+                exec,
+                Event::TaskSubmitted {
+                    frame,
+                    wait,
+                    output: answer,
+                    time: clock.now(),
+                },
+                queue,
+                log,
+            );
             pending.spawn(async move { (frame, wait, Stage::Done(fut.await)) });
             (exec.last_event_id - before) as usize
         }
@@ -461,40 +527,55 @@ fn fire_timer(
     exec: &mut Execution,
     timers: &mut BinaryHeap<Reverse<(i64, u64, TimerKind)>>,
     clock: &Clock,
+    queue: &mut VecDeque<Command>,
+    log: &mut Vec<HistoryEvent>,
 ) {
     let Some(Reverse((_, _, kind))) = timers.pop() else {
         return;
     };
     let time = clock.now();
     match kind {
-        TimerKind::Frame(frame, wait) => exec.step(Event::Timer { frame, wait, time }),
-        TimerKind::Execution => exec.step(Event::ExecutionTimeout { time }),
-        TimerKind::Heartbeat(frame, wait) => exec.step(Event::TaskDone {
-            frame,
-            wait,
-            result: Err(StatesError::new(
-                error::HEARTBEAT_TIMEOUT,
-                "The task did not send a heartbeat in time.",
-            )),
-            time,
-        }),
-        TimerKind::TaskTimeout(frame, wait) => exec.step(Event::TaskDone {
-            frame,
-            wait,
-            result: Err(StatesError::new(error::TIMEOUT, "Task timed out.")),
-            time,
-        }),
+        TimerKind::Frame(frame, wait) => {
+            apply(exec, Event::Timer { frame, wait, time }, queue, log)
+        }
+        TimerKind::Execution => apply(exec, Event::ExecutionTimeout { time }, queue, log),
+        TimerKind::Heartbeat(frame, wait) => apply(
+            exec,
+            Event::TaskDone {
+                frame,
+                wait,
+                result: Err(StatesError::new(
+                    error::HEARTBEAT_TIMEOUT,
+                    "The task did not send a heartbeat in time.",
+                )),
+                time,
+            },
+            queue,
+            log,
+        ),
+        TimerKind::TaskTimeout(frame, wait) => apply(
+            exec,
+            Event::TaskDone {
+                frame,
+                wait,
+                result: Err(StatesError::new(error::TIMEOUT, "Task timed out.")),
+                time,
+            },
+            queue,
+            log,
+        ),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::step::Transition;
     use crate::tasks::mock::{MockInvoker, TestCase};
     use crate::tasks::NoIntegrations;
     use serde_json::json;
 
-    async fn run_with(definition: Value, input: Value, mocks: Value) -> Execution {
+    async fn run_with(definition: Value, input: Value, mocks: Value) -> Finished {
         let machine = Arc::new(StateMachine::from_value(&definition).expect("valid definition"));
         let case = TestCase::from_state_responses(&mocks).expect("valid mocks");
         let invoker = Arc::new(MockInvoker::new(case, Arc::new(NoIntegrations)));
@@ -506,8 +587,8 @@ mod tests {
         run(machine, info, input, invoker, options).await
     }
 
-    fn types(exec: &Execution) -> Vec<String> {
-        let history = exec.history.as_ref().expect("history recorded");
+    fn types(run: &Finished) -> Vec<String> {
+        let history = run.history.as_ref().expect("history recorded");
         history.iter().map(|e| e.event_type.clone()).collect()
     }
 
@@ -520,9 +601,9 @@ mod tests {
             json!({}),
         )
         .await;
-        assert_eq!(exec.status, Status::TimedOut);
+        assert_eq!(exec.execution.status, Status::TimedOut);
         assert_eq!(
-            exec.error.as_ref().map(|e| e.error.as_str()),
+            exec.execution.error.as_ref().map(|e| e.error.as_str()),
             Some("States.Timeout")
         );
         assert_eq!(
@@ -541,11 +622,11 @@ mod tests {
             json!({}),
         )
         .await;
-        assert_eq!(exec.status, Status::Succeeded);
-        let entered = exec.output.as_ref().expect("output")["t"]
+        assert_eq!(exec.execution.status, Status::Succeeded);
+        let entered = exec.execution.output.as_ref().expect("output")["t"]
             .as_str()
             .expect("time");
-        let started = crate::asl::timestamp::iso_time(exec.info.start_time);
+        let started = crate::asl::timestamp::iso_time(exec.execution.info.start_time);
         let waited = crate::asl::timestamp::parse_timestamp(entered).expect("iso")
             - crate::asl::timestamp::parse_timestamp(&started).expect("iso");
         assert_eq!(waited, 90_000);
@@ -560,9 +641,9 @@ mod tests {
             json!({}),
         )
         .await;
-        assert_eq!(exec.status, Status::Failed);
+        assert_eq!(exec.execution.status, Status::Failed);
         assert_eq!(
-            exec.error.as_ref().map(|e| e.error.as_str()),
+            exec.execution.error.as_ref().map(|e| e.error.as_str()),
             Some("States.DataLimitExceeded")
         );
     }
@@ -580,9 +661,9 @@ mod tests {
             json!({"T": {"0-9": {"Throw": {"Error": "Boom", "Cause": "bad"}}}}),
         )
         .await;
-        assert_eq!(exec.status, Status::Succeeded);
+        assert_eq!(exec.execution.status, Status::Succeeded);
         assert_eq!(
-            exec.output,
+            exec.execution.output,
             Some(json!({"in": 1, "err": {"Error": "Boom", "Cause": "bad"}}))
         );
         let failed = types(&exec)
@@ -603,11 +684,11 @@ mod tests {
                 "End": true}}})
         };
         let ok = run_with(def(1), json!([1, 0, 2]), json!({})).await;
-        assert_eq!(ok.status, Status::Succeeded);
-        assert_eq!(ok.output, Some(json!([1, {"Error": "Zero"}, 2])));
+        assert_eq!(ok.execution.status, Status::Succeeded);
+        assert_eq!(ok.execution.output, Some(json!([1, {"Error": "Zero"}, 2])));
         let failed = run_with(def(1), json!([0, 0, 2]), json!({})).await;
         assert_eq!(
-            failed.error.as_ref().map(|e| e.error.as_str()),
+            failed.execution.error.as_ref().map(|e| e.error.as_str()),
             Some("States.ExceedToleratedFailureThreshold")
         );
     }
@@ -622,9 +703,9 @@ mod tests {
             json!({}),
         )
         .await;
-        assert_eq!(exec.status, Status::Failed);
+        assert_eq!(exec.execution.status, Status::Failed);
         assert_eq!(
-            exec.error.as_ref().map(|e| e.error.as_str()),
+            exec.execution.error.as_ref().map(|e| e.error.as_str()),
             Some("Branch.Broke")
         );
         let t = types(&exec);
@@ -647,7 +728,7 @@ mod tests {
             json!({"T": {"0": {"Throw": {"Error": "E"}}, "1": {"Return": {"ok": true}}}}),
         )
         .await;
-        assert_eq!(exec.status, Status::Succeeded);
+        assert_eq!(exec.execution.status, Status::Succeeded);
         let history = exec.history.as_ref().expect("history");
         for (i, e) in history.iter().enumerate() {
             assert_eq!(e.id, i as u64 + 1);
@@ -668,7 +749,7 @@ mod tests {
         let entered = t.iter().filter(|x| x.ends_with("StateEntered")).count();
         let exited = t.iter().filter(|x| x.ends_with("StateExited")).count();
         assert_eq!(entered, exited);
-        assert_eq!(exec.transitions, 4);
+        assert_eq!(exec.execution.transitions, 4);
     }
 
     #[tokio::test]
@@ -678,22 +759,31 @@ mod tests {
                 .expect("valid"),
         );
         let mut exec = Execution::new(machine, ExecutionInfo::local("m", "e", 0), json!({}), true);
-        exec.step(Event::Start { time: 0 });
-        exec.step(Event::Stop {
-            error: Some("User.Stop".into()),
-            cause: Some("enough".into()),
-            time: 1,
-        });
-        assert_eq!(exec.status, Status::Aborted);
-        assert_eq!(
-            types(&exec).last().map(String::as_str),
-            Some("ExecutionAborted")
+        step(&mut exec, Event::Start { time: 0 });
+        let stopped = step(
+            &mut exec,
+            Event::Stop {
+                error: Some("User.Stop".into()),
+                cause: Some("enough".into()),
+                time: 1,
+            },
         );
-        exec.step(Event::Timer {
-            frame: 0,
-            wait: 1,
-            time: 5000,
-        });
+        assert_eq!(exec.status, Status::Aborted);
+        let types: Vec<&str> = stopped
+            .events
+            .iter()
+            .map(|e| e.event_type.as_str())
+            .collect();
+        assert_eq!(types, ["ExecutionAborted"]);
+        let late = step(
+            &mut exec,
+            Event::Timer {
+                frame: 0,
+                wait: 1,
+                time: 5000,
+            },
+        );
+        assert_eq!(late, Transition::default());
         assert_eq!(
             exec.status,
             Status::Aborted,

@@ -16,7 +16,8 @@ use serde_json::Value;
 
 use crate::asl::model::StateMachine;
 use crate::engine::execution::{Execution, ExecutionInfo, Status};
-use crate::engine::step::Event;
+use crate::engine::history::HistoryEvent;
+use crate::engine::step::{step, Event};
 use crate::runtime::clock::Clock;
 use crate::runtime::driver::{drive_with, DriveStop, Persist};
 use crate::store::{Commit, Created, ExecutionRecord, MachineRecord, Store, StoreError};
@@ -202,6 +203,7 @@ impl<S: Store> Persist for StorePersist<'_, S> {
     async fn checkpoint(
         &mut self,
         exec: &mut Execution,
+        events: &mut Vec<HistoryEvent>,
         due: Option<i64>,
         now: i64,
     ) -> Result<(), DriveStop> {
@@ -215,14 +217,12 @@ impl<S: Store> Persist for StorePersist<'_, S> {
             }
             self.lease_expires = now + self.lease_ms;
         }
-        let events = exec.history.take().unwrap_or_default();
-        exec.history = Some(Vec::new());
         let snapshot = exec.snapshot();
         let commit = Commit {
             arn: &self.arn,
             expected_version: self.version,
             owner: &self.owner,
-            events: &events,
+            events: events.as_slice(),
             snapshot: &snapshot,
             due,
             consumed_inbox: self.consumed_inbox,
@@ -231,6 +231,7 @@ impl<S: Store> Persist for StorePersist<'_, S> {
             Ok(v) => {
                 self.version = v;
                 self.consumed_inbox = 0;
+                events.clear();
                 Ok(())
             }
             Err(StoreError::Conflict { .. }) => Err(DriveStop::Lost),
@@ -252,8 +253,14 @@ impl<S: Store> Persist for StorePersist<'_, S> {
 }
 
 /// Applies callbacks delivered to the execution: task results become `TaskDone` events (stale
-/// ones are ignored by `step`), heartbeats move the task's heartbeat deadline.
-fn apply_inbox(exec: &mut Execution, inbox: &[crate::store::InboxMessage]) {
+/// ones are ignored by `step`), heartbeats move the task's heartbeat deadline. The events
+/// written join `log`; the commands are dropped, as the driver rebuilds what runs next from the
+/// frames (pending work).
+fn apply_inbox(
+    exec: &mut Execution,
+    inbox: &[crate::store::InboxMessage],
+    log: &mut Vec<HistoryEvent>,
+) {
     use crate::store::InboxKind;
     if inbox.is_empty() || exec.status != Status::Running {
         return;
@@ -277,15 +284,17 @@ fn apply_inbox(exec: &mut Execution, inbox: &[crate::store::InboxMessage]) {
                 continue;
             }
         };
-        exec.step(Event::TaskDone {
-            frame: message.frame,
-            wait: message.wait,
-            result,
-            time: message.time,
-        });
+        let transition = step(
+            exec,
+            Event::TaskDone {
+                frame: message.frame,
+                wait: message.wait,
+                result,
+                time: message.time,
+            },
+        );
+        log.extend(transition.events);
     }
-    // What runs next is rebuilt from the frames by the driver (pending work).
-    exec.commands.clear();
 }
 
 /// Drives execution `arn` as far as it goes now: to its end, or until it parks on a timer.
@@ -354,27 +363,33 @@ async fn drive_once<S: Store>(
         None => Execution::new(machine, record.info.clone(), record.input.clone(), true),
     };
     exec.durable = true;
+    // Events written before the drive (a stop, callbacks), committed by its first checkpoint.
+    let mut log = Vec::new();
     if let Some(stop) = &record.stop_request {
         if exec.last_event_id == 0 {
             // An execution stopped before any driver ran it gets its ExecutionStarted, and no
             // more: `Event::Start` would also run the start state (a machine of Pass states to
             // its end), so only its first event is kept.
             let mut started = exec.clone();
-            started.step(Event::Start {
+            let start = Event::Start {
                 time: record.info.start_time.min(stop.time),
-            });
-            if let Some(event) = started.history.and_then(|h| h.into_iter().next()) {
+            };
+            if let Some(event) = step(&mut started, start).events.into_iter().next() {
                 exec.last_event_id = event.id;
-                exec.history = Some(vec![event]);
+                log.push(event);
             }
         }
-        exec.step(Event::Stop {
-            error: stop.error.clone(),
-            cause: stop.cause.clone(),
-            time: stop.time,
-        });
+        let stopped = step(
+            &mut exec,
+            Event::Stop {
+                error: stop.error.clone(),
+                cause: stop.cause.clone(),
+                time: stop.time,
+            },
+        );
+        log.extend(stopped.events);
     }
-    apply_inbox(&mut exec, &record.inbox);
+    apply_inbox(&mut exec, &record.inbox, &mut log);
     let mut persist = StorePersist {
         store,
         arn: arn.to_string(),
@@ -387,7 +402,7 @@ async fn drive_once<S: Store>(
         consumed_inbox: record.inbox.len(),
         deadline: options.deadline_ms,
     };
-    let result = drive_with(&mut exec, invoker, &mut clock, &mut persist).await;
+    let result = drive_with(&mut exec, invoker, &mut clock, &mut persist, &mut log).await;
     let outcome = match result {
         Ok(()) => DriveOutcome::Finished(exec.status),
         Err(DriveStop::Parked) => DriveOutcome::Parked,

@@ -10,9 +10,9 @@ use crate::asl::error::StatesError;
 use crate::asl::load::load;
 use crate::asl::payload::json_len;
 use crate::asl::payload::PAYLOAD_LIMIT_BYTES;
-use crate::engine::execution::{Execution, ExecutionInfo, Status};
+use crate::engine::execution::{ExecutionInfo, Status};
 use crate::engine::history::HistoryEvent;
-use crate::runtime::driver::{self, RunOptions};
+use crate::runtime::driver::{self, Finished, RunOptions};
 use crate::tasks::mock::{MockError, MockInvoker, TestCase};
 use crate::tasks::{NoIntegrations, TaskInvoker};
 
@@ -61,7 +61,7 @@ pub struct LocalRun {
 ///
 /// # Errors
 /// [`RunError`] when the definition, input or mocks are unusable; nothing ran then.
-pub async fn run_local(run: LocalRun) -> Result<Execution, RunError> {
+pub async fn run_local(run: LocalRun) -> Result<Finished, RunError> {
     let machine = load(&run.definition).map_err(RunError::InvalidDefinition)?;
     if json_len(&run.input, PAYLOAD_LIMIT_BYTES) > PAYLOAD_LIMIT_BYTES {
         return Err(RunError::InvalidInput(format!(
@@ -84,12 +84,13 @@ pub async fn run_local(run: LocalRun) -> Result<Execution, RunError> {
 }
 
 /// The `--format json` result object: status, output, error, cause (and history).
-pub fn result_json(exec: &Execution, with_history: bool) -> Value {
+pub fn result_json(run: &Finished, with_history: bool) -> Value {
+    let exec = &run.execution;
     result_object(
         exec.status,
         exec.output.as_ref(),
         exec.error.as_ref(),
-        exec.history.as_deref(),
+        run.history.as_deref(),
         with_history,
     )
 }
