@@ -100,10 +100,10 @@ impl TaskInvoker for MockRouter {
             return invoker.invoke(request);
         }
         if let (Some(store), Some(token)) = (&self.store, &request.token) {
-            if crate::engine::task::is_activity_arn(&request.resource) {
+            if request.resource.is_activity() {
                 // Queue the task for an activity worker; its answer comes as a callback. The
                 // enqueue is idempotent on the token, and a worker taking over re-issues it.
-                let (store, activity) = (store.clone(), request.resource.clone());
+                let (store, activity) = (store.clone(), request.resource.to_string());
                 let task = ActivityTask {
                     token: token.clone(),
                     input: request.input.clone(),
@@ -621,14 +621,15 @@ impl Service {
         record: &crate::store::ExecutionRecord,
         request: &StopRequest,
     ) -> Result<(), ApiError> {
-        use crate::runtime::nested::{child_arn, Pattern};
+        use crate::asl::resource::Pattern;
+        use crate::runtime::nested::{child_arn, nested_pattern};
         let Some(snapshot) = &record.snapshot else {
             return Ok(());
         };
         for (_, frame) in &snapshot.frames {
             let Some(task) = &frame.task else { continue };
             if !matches!(
-                Pattern::of(&task.resource),
+                nested_pattern(&task.resource),
                 Some(Pattern::Sync | Pattern::Sync2)
             ) {
                 continue;

@@ -11,6 +11,7 @@ pub mod load;
 pub mod model;
 pub mod path;
 pub mod payload;
+pub mod resource;
 pub mod template;
 pub mod timestamp;
 pub mod validate;

@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::asl::choice::ChoiceRule;
 use crate::asl::diagnostic::{join, Diagnostic};
 use crate::asl::path::Path;
+use crate::asl::resource::Resource;
 use crate::asl::template::{Dynamic, Template};
 
 /// Which language a state's fields are written in.
@@ -297,7 +298,7 @@ pub struct TaskState {
     #[serde(flatten)]
     pub result: ResultFields,
     /// The resource ARN.
-    pub resource: String,
+    pub resource: Resource,
     /// `Parameters`.
     #[serde(default)]
     pub parameters: Option<Template>,

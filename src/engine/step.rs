@@ -221,30 +221,6 @@ fn to_json_string(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
-/// Resource type and name as history events show them.
-fn resource_parts(resource: &str) -> (String, String) {
-    if let Some(rest) = resource.strip_prefix("arn:aws:states:::") {
-        let mut it = rest.splitn(2, ':');
-        let kind = it.next().unwrap_or_default().to_string();
-        let name = it.next().unwrap_or_default().to_string();
-        return (kind, name);
-    }
-    let parts: Vec<&str> = resource.split(':').collect();
-    match parts.get(2) {
-        Some(&"lambda") => ("lambda".into(), "invoke".into()),
-        Some(&"states") if parts.get(5) == Some(&"activity") => {
-            ("activity".into(), resource.to_string())
-        }
-        Some(kind) => ((*kind).to_string(), resource.to_string()),
-        None => ("unknown".into(), resource.to_string()),
-    }
-}
-
-/// True for a Lambda function ARN used directly as `Resource` (legacy events).
-fn is_lambda_function_arn(resource: &str) -> bool {
-    resource.starts_with("arn:aws:lambda:")
-}
-
 impl Stepper<'_> {
     /// Applies one event; what it wrote and asks for goes to `self.out`.
     fn apply(&mut self, event: Event) {
@@ -593,21 +569,22 @@ impl Stepper<'_> {
         now: i64,
     ) -> Result<Outcome, StatesError> {
         // The wait this task will be; a `.waitForTaskToken` task's token names it.
-        let token = (t.resource.ends_with(".waitForTaskToken")
-            || crate::engine::task::is_activity_arn(&t.resource))
-        .then(|| crate::engine::task::task_token(&self.info.arn, id, self.waits + 1));
+        let token = t
+            .resource
+            .takes_task_token()
+            .then(|| crate::engine::task::task_token(&self.info.arn, id, self.waits + 1));
         let params = self.task_input(id, name, t, token.as_deref())?;
         let timeout = self.task_seconds(&t.timeout_seconds, &t.timeout_seconds_path, id)?;
         let heartbeat = self.task_seconds(&t.heartbeat_seconds, &t.heartbeat_seconds_path, id)?;
         let attempt = self.frame(id).map(|f| f.retry_count).unwrap_or_default();
-        let lambda = is_lambda_function_arn(&t.resource);
+        let lambda = t.resource.is_lambda_function();
         let time = self.frame(id).map(|f| f.entered_time).unwrap_or_default();
         let params_str = self.record_history.then(|| to_json_string(&params));
         let resource = t.resource.clone();
         if lambda {
             self.emit(Some(id), time, "LambdaFunctionScheduled", || {
                 let mut d = Map::new();
-                d.insert("resource".into(), Value::String(resource.clone()));
+                d.insert("resource".into(), Value::String(resource.to_string()));
                 d.insert(
                     "input".into(),
                     Value::String(params_str.clone().unwrap_or_default()),
@@ -621,7 +598,7 @@ impl Stepper<'_> {
             self.emit(Some(id), time, "LambdaFunctionStarted", || None);
         } else {
             self.emit(Some(id), time, "TaskScheduled", || {
-                let (rt, rn) = resource_parts(&t.resource);
+                let (rt, rn) = t.resource.history_parts();
                 let mut d = Map::new();
                 d.insert("resourceType".into(), Value::String(rt));
                 d.insert("resource".into(), Value::String(rn));
@@ -639,7 +616,7 @@ impl Stepper<'_> {
                 Some(d)
             });
             self.emit(Some(id), time, "TaskStarted", || {
-                let (rtype, rname) = resource_parts(&t.resource);
+                let (rtype, rname) = t.resource.history_parts();
                 let mut d = Map::new();
                 d.insert("resourceType".into(), Value::String(rtype));
                 d.insert("resource".into(), Value::String(rname));
@@ -718,7 +695,7 @@ impl Stepper<'_> {
         let State::Task(t) = state else { return };
         let output = self.record_history.then(|| to_json_string(&output));
         self.emit(Some(id), time, "TaskSubmitted", || {
-            let (rtype, rname) = resource_parts(&t.resource);
+            let (rtype, rname) = t.resource.history_parts();
             let mut d = Map::new();
             d.insert("resourceType".into(), Value::String(rtype));
             d.insert("resource".into(), Value::String(rname));
@@ -737,7 +714,7 @@ impl Stepper<'_> {
         let body = body_at(&machine, &frame.body);
         let (name, state) = body.state(frame.current);
         let State::Task(t) = state else { return };
-        let lambda = is_lambda_function_arn(&t.resource);
+        let lambda = t.resource.is_lambda_function();
         if let Some(f) = self.frame_mut(id) {
             f.task = None;
         }
@@ -752,7 +729,7 @@ impl Stepper<'_> {
                 self.emit(Some(id), time, ev, || {
                     let mut d = Map::new();
                     if !lambda {
-                        let (rtype, rname) = resource_parts(&t.resource);
+                        let (rtype, rname) = t.resource.history_parts();
                         d.insert("resourceType".into(), Value::String(rtype));
                         d.insert("resource".into(), Value::String(rname));
                     }
@@ -784,7 +761,7 @@ impl Stepper<'_> {
                 self.emit(Some(id), time, ev, || {
                     let mut d = Map::new();
                     if !lambda {
-                        let (rtype, rname) = resource_parts(&t.resource);
+                        let (rtype, rname) = t.resource.history_parts();
                         d.insert("resourceType".into(), Value::String(rtype));
                         d.insert("resource".into(), Value::String(rname));
                     }

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use crate::asl::resource::Resource;
 use crate::engine::execution::FrameId;
 
 /// A task invocation, as the driver hands it to a task invoker.
@@ -13,7 +14,7 @@ pub struct TaskRequest {
     /// The Task state's name.
     pub state_name: String,
     /// The `Resource` ARN.
-    pub resource: String,
+    pub resource: Resource,
     /// The effective parameters.
     pub input: Value,
     /// Attempt number (0 for the first try).
@@ -36,12 +37,6 @@ pub struct TaskRequest {
     /// The request was accepted (TaskSubmitted is in the history).
     #[serde(default)]
     pub submitted: bool,
-}
-
-/// True for an activity ARN (`arn:aws:states:<region>:<account>:activity:<name>`).
-pub fn is_activity_arn(resource: &str) -> bool {
-    let parts: Vec<&str> = resource.splitn(7, ':').collect();
-    matches!(parts.as_slice(), ["arn", "aws", "states", _, _, "activity", name] if !name.is_empty())
 }
 
 /// The task token of a `.waitForTaskToken` task: names the execution, frame and wait, so a

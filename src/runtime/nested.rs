@@ -22,6 +22,7 @@ use serde_json::{json, Map, Value};
 use sha2::Digest as _;
 
 use crate::asl::error::StatesError;
+use crate::asl::resource::{Pattern, Resource};
 use crate::engine::execution::Status;
 use crate::engine::task::TaskRequest;
 use crate::runtime::describe::describe_json;
@@ -32,32 +33,12 @@ use crate::store::AnyStore;
 use crate::store::{ExecutionRecord, Store};
 use crate::tasks::{Continuation, Invocation, TaskFuture, TaskInvoker};
 
-/// The resource prefix of the integration.
-pub const START_EXECUTION: &str = "arn:aws:states:::states:startExecution";
-
-/// How a task waits for its child.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pattern {
-    /// Answer at once with the new execution's ARN and start date.
-    RequestResponse,
-    /// Wait for the child; its output as a string.
-    Sync,
-    /// Wait for the child; its input and output as JSON.
-    Sync2,
-    /// Start the child and wait for a callback.
-    WaitForTaskToken,
-}
-
-impl Pattern {
-    /// The pattern of `resource`, if it is a nested Step Functions resource.
-    pub fn of(resource: &str) -> Option<Pattern> {
-        match resource.strip_prefix(START_EXECUTION)? {
-            "" => Some(Pattern::RequestResponse),
-            ".sync" => Some(Pattern::Sync),
-            ".sync:2" => Some(Pattern::Sync2),
-            ".waitForTaskToken" => Some(Pattern::WaitForTaskToken),
-            _ => None,
-        }
+/// The pattern of `resource` when it is a nested Step Functions task
+/// (`arn:aws:states:::states:startExecution[.sync|.sync:2|.waitForTaskToken]`).
+pub fn nested_pattern(resource: &Resource) -> Option<Pattern> {
+    match resource.integration()? {
+        ("states", "startExecution", pattern) => Some(pattern),
+        _ => None,
     }
 }
 
@@ -105,7 +86,7 @@ pub fn child_name(idempotency_key: &str) -> String {
 /// The ARN of the child execution `request` starts (or started), when it is a nested
 /// Step Functions task.
 pub fn child_arn(request: &TaskRequest) -> Option<String> {
-    Pattern::of(&request.resource)?;
+    nested_pattern(&request.resource)?;
     let machine = request.input.get("StateMachineArn")?.as_str()?;
     let name = match request.input.get("Name").and_then(Value::as_str) {
         Some(n) => n.to_string(),
@@ -310,24 +291,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn patterns_come_from_the_resource() {
-        assert_eq!(Pattern::of(START_EXECUTION), Some(Pattern::RequestResponse));
+    fn nested_patterns_come_from_the_resource() {
+        let pattern = |arn: &str| nested_pattern(&Resource::parse(arn));
         assert_eq!(
-            Pattern::of("arn:aws:states:::states:startExecution.sync"),
-            Some(Pattern::Sync)
+            pattern("arn:aws:states:::states:startExecution"),
+            Some(Pattern::RequestResponse)
         );
         assert_eq!(
-            Pattern::of("arn:aws:states:::states:startExecution.sync:2"),
+            pattern("arn:aws:states:::states:startExecution.sync:2"),
             Some(Pattern::Sync2)
         );
-        assert_eq!(
-            Pattern::of("arn:aws:states:::states:startExecution.waitForTaskToken"),
-            Some(Pattern::WaitForTaskToken)
-        );
-        assert_eq!(
-            Pattern::of("arn:aws:states:::states:startExecution.nope"),
-            None
-        );
+        assert_eq!(pattern("arn:aws:states:::states:startExecution.nope"), None);
+        assert_eq!(pattern("arn:aws:states:::lambda:invoke.sync"), None);
     }
 
     #[test]

@@ -48,6 +48,7 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use crate::asl::error::StatesError;
+use crate::asl::resource::{Pattern, Resource};
 use crate::tasks::sdk::HttpCapture;
 use crate::tasks::TaskFuture;
 
@@ -90,7 +91,7 @@ impl DynamoDbTasks {
     /// False with a `.sync` or `.waitForTaskToken` suffix: Step Functions supports neither for
     /// DynamoDB and refuses such a resource when the state machine is created ("The resource
     /// provided ... is not recognized").
-    pub fn handles(resource: &str) -> bool {
+    pub fn handles(resource: &Resource) -> bool {
         Operation::from_resource(resource).is_some()
     }
 
@@ -108,7 +109,7 @@ impl DynamoDbTasks {
     /// `DynamoDB.<exception>` when DynamoDB refuses the request (or would: an attribute value
     /// with no type or several), and with `DynamoDB.SdkClientException` when DynamoDB cannot be
     /// reached.
-    pub fn invoke(&self, resource: &str, params: Value) -> TaskFuture {
+    pub fn invoke(&self, resource: &Resource, params: Value) -> TaskFuture {
         let operation = Operation::from_resource(resource);
         let client = self.client.clone();
         let resource = resource.to_string();
@@ -137,13 +138,11 @@ enum Operation {
 
 impl Operation {
     /// The action of an `arn:<partition>:states:::dynamodb:<action>` resource.
-    fn from_resource(resource: &str) -> Option<Self> {
-        let rest = resource.strip_prefix("arn:")?;
-        let (partition, rest) = rest.split_once(':')?;
-        if !partition.starts_with("aws") {
+    fn from_resource(resource: &Resource) -> Option<Self> {
+        let ("dynamodb", action, Pattern::RequestResponse) = resource.integration()? else {
             return None;
-        }
-        match rest.strip_prefix("states:::dynamodb:")? {
+        };
+        match action {
             "getItem" => Some(Operation::Get),
             "putItem" => Some(Operation::Put),
             "updateItem" => Some(Operation::Update),
@@ -1006,13 +1005,16 @@ mod tests {
 
     async fn run(tasks: &DynamoDbTasks, resource: &str, params: Value) -> Value {
         tasks
-            .invoke(resource, params.clone())
+            .invoke(&Resource::parse(resource), params.clone())
             .await
             .unwrap_or_else(|e| panic!("{resource} with {params} failed: {e}"))
     }
 
     async fn fail(tasks: &DynamoDbTasks, resource: &str, params: Value) -> StatesError {
-        match tasks.invoke(resource, params.clone()).await {
+        match tasks
+            .invoke(&Resource::parse(resource), params.clone())
+            .await
+        {
             Ok(v) => panic!("{resource} with {params} succeeded: {v}"),
             Err(e) => e,
         }
@@ -1063,16 +1065,16 @@ mod tests {
     #[test]
     fn handles_only_the_four_request_response_resources() {
         for action in ["getItem", "putItem", "updateItem", "deleteItem"] {
-            assert!(DynamoDbTasks::handles(&format!(
+            assert!(DynamoDbTasks::handles(&Resource::parse(&format!(
                 "arn:aws:states:::dynamodb:{action}"
-            )));
-            assert!(DynamoDbTasks::handles(&format!(
+            ))));
+            assert!(DynamoDbTasks::handles(&Resource::parse(&format!(
                 "arn:aws-cn:states:::dynamodb:{action}"
-            )));
+            ))));
             for suffix in [".sync", ".waitForTaskToken", ".sync:2"] {
-                assert!(!DynamoDbTasks::handles(&format!(
+                assert!(!DynamoDbTasks::handles(&Resource::parse(&format!(
                     "arn:aws:states:::dynamodb:{action}{suffix}"
-                )));
+                ))));
             }
         }
         for other in [
@@ -1083,7 +1085,7 @@ mod tests {
             "arn:aws:states:::lambda:invoke",
             "dynamodb:getItem",
         ] {
-            assert!(!DynamoDbTasks::handles(other), "{other}");
+            assert!(!DynamoDbTasks::handles(&Resource::parse(other)), "{other}");
         }
     }
 

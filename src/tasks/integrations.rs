@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
+use crate::asl::resource::Pattern;
 use crate::engine::task::TaskRequest;
-use crate::runtime::nested::{Pattern, StatesTasks};
+use crate::runtime::nested::{nested_pattern, StatesTasks};
 use crate::tasks::dynamodb::DynamoDbTasks;
-use crate::tasks::http::{Connections, HttpTasks, RESOURCE as HTTP_RESOURCE};
+use crate::tasks::http::{Connections, HttpTasks};
 use crate::tasks::lambda::LambdaTasks;
 use crate::tasks::{Invocation, NoIntegrations, TaskInvoker};
 
@@ -81,7 +82,7 @@ impl Integrations {
 
 impl TaskInvoker for Integrations {
     fn invoke(&self, request: &TaskRequest) -> Invocation {
-        if request.resource == HTTP_RESOURCE {
+        if request.resource.integration() == Some(("http", "invoke", Pattern::RequestResponse)) {
             let timeout = request.timeout_seconds.map(Duration::from_secs);
             return Invocation::Pending(self.http.invoke(
                 request.input.clone(),
@@ -98,16 +99,15 @@ impl TaskInvoker for Integrations {
                 tasks.invoke(&resource, params).await
             }));
         }
-        if let Some(pattern) = Pattern::of(&request.resource) {
+        if let Some(pattern) = nested_pattern(&request.resource) {
             let Some(states) = &self.states else {
                 return NoIntegrations.invoke(request);
             };
             return states.invoke(pattern, request);
         }
-        if request.resource == format!("{}.waitForTaskToken", crate::tasks::lambda::INVOKE) {
+        if request.resource.integration() == Some(("lambda", "invoke", Pattern::WaitForTaskToken)) {
             let cell = Arc::clone(&self.lambda);
-            let mut request = request.clone();
-            request.resource = crate::tasks::lambda::INVOKE.to_string();
+            let request = request.clone();
             return Invocation::Submitted(Box::pin(async move {
                 let tasks = cell.get_or_init(LambdaTasks::from_env).await;
                 tasks.invoke(&request).await

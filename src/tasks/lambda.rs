@@ -23,6 +23,7 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use crate::asl::error::StatesError;
+use crate::asl::resource::{Pattern, Resource};
 use crate::engine::task::TaskRequest;
 use crate::tasks::sdk::HttpCapture;
 use crate::tasks::TaskFuture;
@@ -36,12 +37,6 @@ pub const IDEMPOTENCY_KEY: &str = "stepfn-idempotency-key";
 #[derive(Debug, Clone)]
 pub struct LambdaTasks {
     client: Client,
-}
-
-/// True for a Lambda function ARN (`arn:aws:lambda:<region>:<account>:function:<name>`).
-pub fn is_function_arn(resource: &str) -> bool {
-    let parts: Vec<&str> = resource.splitn(7, ':').collect();
-    matches!(parts.as_slice(), ["arn", p, "lambda", _, _, "function", name, ..] if p.starts_with("aws") && !name.is_empty())
 }
 
 impl LambdaTasks {
@@ -62,8 +57,9 @@ impl LambdaTasks {
     }
 
     /// True for the resources this runs: a function ARN, or `lambda:invoke`.
-    pub fn handles(resource: &str) -> bool {
-        resource == INVOKE || is_function_arn(resource)
+    pub fn handles(resource: &Resource) -> bool {
+        resource.is_lambda_function()
+            || resource.integration() == Some(("lambda", "invoke", Pattern::RequestResponse))
     }
 
     /// Runs the task of `request`.
@@ -73,11 +69,11 @@ impl LambdaTasks {
         let params = request.input.clone();
         let key = request.idempotency_key();
         Box::pin(async move {
-            if resource == INVOKE {
+            if resource.is("lambda", "invoke") {
                 invoke_api(&client, &params, &key).await
             } else {
                 let call = Invoke {
-                    function: resource.clone(),
+                    function: resource.to_string(),
                     payload: Some(params.to_string().into_bytes()),
                     invocation_type: None,
                     qualifier: None,
@@ -316,19 +312,19 @@ mod tests {
 
     #[test]
     fn function_arns_and_the_invoke_resource_are_handled() {
-        assert!(LambdaTasks::handles(
+        assert!(LambdaTasks::handles(&Resource::parse(
             "arn:aws:lambda:us-east-1:111111111111:function:f"
-        ));
-        assert!(LambdaTasks::handles(
+        )));
+        assert!(LambdaTasks::handles(&Resource::parse(
             "arn:aws:lambda:us-east-1:111111111111:function:f:live"
-        ));
-        assert!(LambdaTasks::handles(INVOKE));
-        assert!(!LambdaTasks::handles(
+        )));
+        assert!(LambdaTasks::handles(&Resource::parse(INVOKE)));
+        assert!(!LambdaTasks::handles(&Resource::parse(
             "arn:aws:states:::lambda:invoke.waitForTaskToken"
-        ));
-        assert!(!LambdaTasks::handles(
+        )));
+        assert!(!LambdaTasks::handles(&Resource::parse(
             "arn:aws:lambda:us-east-1:111111111111:layer:l"
-        ));
+        )));
     }
 
     #[test]

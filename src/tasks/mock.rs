@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::asl::error::StatesError;
+use crate::asl::resource::Resource;
 use crate::engine::task::TaskRequest;
 use crate::tasks::{Invocation, TaskInvoker};
 
@@ -256,11 +257,11 @@ impl TaskInvoker for MockInvoker {
 /// whose `Resource` is a function ARN receives only the function's return value, so, as Step
 /// Functions Local does, such a response is unwrapped to its `Payload`; any other value is the
 /// return value itself.
-fn function_result(resource: &str, value: &Value) -> Value {
+fn function_result(resource: &Resource, value: &Value) -> Value {
     let invoke_shaped = value
         .as_object()
         .is_some_and(|o| o.contains_key("StatusCode") && o.contains_key("Payload"));
-    if resource.starts_with("arn:aws:lambda:") && invoke_shaped {
+    if resource.is_lambda_function() && invoke_shaped {
         value["Payload"].clone()
     } else {
         value.clone()
@@ -287,9 +288,10 @@ mod tests {
     #[test]
     fn invoke_shaped_returns_unwrap_for_function_arns_only() {
         let v = json!({"StatusCode": 200, "Payload": {"ok": true}});
-        let arn = "arn:aws:lambda:us-east-1:111111111111:function:f";
+        let arn = &Resource::parse("arn:aws:lambda:us-east-1:111111111111:function:f");
         assert_eq!(function_result(arn, &v), json!({"ok": true}));
-        assert_eq!(function_result("arn:aws:states:::lambda:invoke", &v), v);
+        let invoke = Resource::parse("arn:aws:states:::lambda:invoke");
+        assert_eq!(function_result(&invoke, &v), v);
         assert_eq!(function_result(arn, &json!(0.0)), json!(0.0));
     }
 

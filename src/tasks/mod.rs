@@ -54,9 +54,7 @@ pub struct NoIntegrations;
 
 impl TaskInvoker for NoIntegrations {
     fn invoke(&self, request: &TaskRequest) -> Invocation {
-        if request.resource.ends_with(".waitForTaskToken")
-            || crate::engine::task::is_activity_arn(&request.resource)
-        {
+        if request.resource.takes_task_token() {
             // The integration's own request is not sent; the task waits for its callback
             // (an activity worker's answer comes the same way).
             return Invocation::External;
