@@ -11,8 +11,8 @@ use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sfn::types::StateMachineType;
 
 use stepfn::api::Service;
-use stepfn::runtime::commands;
 use stepfn::runtime::durable::DurableOptions;
+use stepfn::runtime::worker::run_worker;
 use stepfn::store::memory::MemoryStore;
 use stepfn::store::AnyStore;
 
@@ -79,9 +79,9 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let store = AnyStore::Memory(MemoryStore::new());
-        let service = Arc::new(Service::new(store.clone(), None));
+        let service = Arc::new(Service::with_mocks(store.clone(), None));
         let shutdown = Arc::new(AtomicBool::new(false));
-        let worker = tokio::spawn(commands::worker(
+        let worker = tokio::spawn(run_worker(
             store,
             service.invoker(),
             DurableOptions::worker("bench"),

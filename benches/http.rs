@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use stepfn::runtime::driver::RunOptions;
+use stepfn::runtime::invokers::{Invokers, Mocks, Setup};
 use stepfn::runtime::local::{run_local, LocalRun};
+use stepfn::store::memory::MemoryStore;
+use stepfn::store::AnyStore;
 use stepfn::tasks::integrations::Integrations;
 use stepfn::tasks::TaskInvoker;
 
@@ -49,6 +52,13 @@ fn main() {
             "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "k"}}}}))
         .expect("connections");
         let integrations: Arc<dyn TaskInvoker> = Arc::new(Integrations::new(connections));
+        let invokers = Invokers::new(Setup {
+            store: AnyStore::Memory(MemoryStore::new()),
+            integrations: Some(integrations),
+            mocks: Mocks::None,
+            virtual_clock: false,
+        })
+        .expect("no mocks to check");
         let definition = json!({"StartAt": "Get", "States": {"Get": {
             "Type": "Task", "Resource": "arn:aws:states:::http:invoke",
             "Parameters": {"ApiEndpoint": url, "Method": "GET",
@@ -77,9 +87,8 @@ fn main() {
                 input: json!({}),
                 machine_name: "bench".into(),
                 execution_name: format!("e{i}"),
-                mocks: None,
                 options: RunOptions::default(),
-                integrations: Some(Arc::clone(&integrations)),
+                invoker: Arc::clone(&invokers) as Arc<dyn TaskInvoker>,
             })
             .await
             .expect("run");

@@ -31,6 +31,7 @@ use serde_json::{json, Value};
 use crate::api::http::ApiError;
 use crate::api::Service;
 use crate::runtime::durable::{drive_execution, DriveOutcome, DurableOptions, MachineCache};
+use crate::runtime::invokers::{Invokers, Mocks, Setup};
 use crate::store::dynamodb::DynamoStore;
 use crate::store::AnyStore;
 use crate::store::Store;
@@ -176,20 +177,27 @@ impl Function {
             None => None,
         };
         let store = AnyStore::Dynamo(store);
-        let integrations =
-            crate::tasks::integrations::Integrations::from_env()?.with_states(store.clone(), false);
-        Ok(Function::new(store, settings, lambda, integrations))
+        let integrations = Arc::new(crate::tasks::integrations::Integrations::from_env()?);
+        Ok(Function::new(store, settings, lambda, Some(integrations)))
     }
 
-    /// A function over `store`; `lambda` sends self-invocations (none: the sweep drives).
+    /// A function over `store` whose tasks run through `integrations` (none: no integrations);
+    /// `lambda` sends self-invocations (none: the sweep drives).
     pub fn new(
         store: AnyStore,
         settings: Settings,
         lambda: Option<aws_sdk_lambda::Client>,
-        integrations: Arc<dyn crate::tasks::TaskInvoker>,
+        integrations: Option<Arc<dyn crate::tasks::TaskInvoker>>,
     ) -> Self {
+        let invokers = Invokers::new(Setup {
+            store: store.clone(),
+            integrations,
+            mocks: Mocks::Routed(settings.mocks.clone()),
+            virtual_clock: false,
+        })
+        .expect("routed mocks are checked per execution, not at construction");
         Function {
-            service: Service::with_integrations(store, settings.mocks.clone(), integrations),
+            service: Service::new(store, invokers),
             machines: MachineCache::default(),
             lambda: lambda.filter(|_| settings.function_name.is_some()),
             settings,
@@ -428,12 +436,7 @@ mod tests {
     }
 
     fn function() -> Function {
-        Function::new(
-            AnyStore::Memory(MemoryStore::new()),
-            settings(),
-            None,
-            Arc::new(crate::tasks::NoIntegrations),
-        )
+        Function::new(AnyStore::Memory(MemoryStore::new()), settings(), None, None)
     }
 
     #[test]

@@ -8,21 +8,15 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
-use stepfn::asl::error::StatesError;
-use stepfn::asl::load::load;
 use stepfn::asl::validate::validate_text;
 use stepfn::engine::history::HistoryEvent;
 use stepfn::engine::Status;
-use stepfn::runtime::commands::{self, CommandError};
+use stepfn::runtime::commands::{self, CommandError, RunReport, RunRequest, WorkerRequest};
 use stepfn::runtime::describe;
-use stepfn::runtime::driver::RunOptions;
 use stepfn::runtime::durable::DurableOptions;
-use stepfn::runtime::local::{run_local, LocalRun, RunError};
-use stepfn::store::Store;
-use stepfn::store::{AnyStore, StoreConfig, StoreKind};
-use stepfn::tasks::integrations::Integrations;
-use stepfn::tasks::mock::{MockInvoker, TestCase};
-use stepfn::tasks::TaskInvoker;
+use stepfn::runtime::invokers::{Invokers, Mocks, Setup};
+use stepfn::runtime::worker::run_worker;
+use stepfn::store::{AnyStore, Store, StoreConfig, StoreKind};
 
 // JSON values allocate at every transition; mimalloc makes that markedly cheaper than glibc.
 #[global_allocator]
@@ -234,8 +228,7 @@ fn main() -> ExitCode {
         Command::Validate { files } => validate_files(&files),
         Command::Run(args) => block_on(run(args)),
         Command::Init { store } => block_on(async move {
-            let store = store.config().open().await?;
-            store.init().await?;
+            store.config().open().await?.init().await?;
             println!("{}", json!({"initialized": true}));
             Ok(ExitCode::SUCCESS)
         }),
@@ -253,14 +246,23 @@ fn main() -> ExitCode {
             idle_exit_seconds,
             worker_name,
             mocks,
-        } => block_on(worker(
-            store,
-            concurrency,
-            lease_seconds,
-            idle_exit_seconds,
-            worker_name,
-            mocks,
-        )),
+        } => block_on(async move {
+            let request = WorkerRequest {
+                store: store.config(),
+                mocks: read_mocks(&mocks)?,
+                connections: mocks.connections,
+                concurrency,
+                lease_ms: (lease_seconds.max(1) * 1000) as i64,
+                idle_exit_ms: idle_exit_seconds.map(|s| (s * 1000) as i64),
+                name: worker_name.unwrap_or_else(|| format!("worker-{}", uuid::Uuid::new_v4())),
+            };
+            let stats = commands::worker(request, shutdown_on_signal()).await?;
+            eprintln!(
+                "worker stopped: {} finished, {} parked, {} contended, {} failed",
+                stats.finished, stats.parked, stats.contended, stats.failed
+            );
+            Ok(ExitCode::SUCCESS)
+        }),
         Command::Serve {
             host,
             port,
@@ -270,9 +272,7 @@ fn main() -> ExitCode {
             concurrency,
         } => block_on(serve(host, port, store, mocks, connections, concurrency)),
         Command::Describe { arn, store } => block_on(async move {
-            let config = store.config();
-            commands::require_durable(&config, "describe")?;
-            let store = config.open().await?;
+            let store = durable_store(&store, "describe").await?;
             let record = store.get_execution(&arn).await?.ok_or_else(|| {
                 CommandError::Invalid(format!("Execution Does Not Exist: '{arn}'"))
             })?;
@@ -280,9 +280,7 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }),
         Command::History { arn, store } => block_on(async move {
-            let config = store.config();
-            commands::require_durable(&config, "history")?;
-            let store = config.open().await?;
+            let store = durable_store(&store, "history").await?;
             if store.get_execution(&arn).await?.is_none() {
                 return Err(CommandError::Invalid(format!(
                     "Execution Does Not Exist: '{arn}'"
@@ -323,6 +321,12 @@ fn block_on(fut: impl std::future::Future<Output = Result<ExitCode, CommandError
             ExitCode::from(1)
         }
     }
+}
+
+async fn durable_store(store: &StoreArgs, command: &str) -> Result<AnyStore, CommandError> {
+    let config = store.config();
+    commands::require_durable(&config, command)?;
+    Ok(config.open().await?)
 }
 
 fn validate_files(files: &[PathBuf]) -> ExitCode {
@@ -374,18 +378,6 @@ fn read_definition(path: &Path) -> Result<Value, CommandError> {
     })
 }
 
-/// Checks that a validated definition also loads (paths, templates, rules compile).
-fn loadable(definition: &Value) -> Result<(), CommandError> {
-    load(definition).map(|_| ()).map_err(|d| {
-        CommandError::Invalid(
-            d.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })
-}
-
 fn read_input(args: &InputArgs) -> Result<Value, CommandError> {
     match (&args.input, &args.input_file) {
         (Some(s), _) => serde_json::from_str(s)
@@ -402,6 +394,19 @@ fn read_mocks(args: &MockArgs) -> Result<Option<(Value, String)>, CommandError> 
     }
 }
 
+/// The state machines of `--machine NAME=DEFINITION.json`, read and validated.
+fn read_machines(specs: &[String]) -> Result<Vec<(String, Value)>, CommandError> {
+    specs
+        .iter()
+        .map(|spec| {
+            let (name, path) = spec.split_once('=').ok_or_else(|| {
+                CommandError::Invalid(format!("--machine {spec}: expected NAME=DEFINITION.json"))
+            })?;
+            Ok((name.to_string(), read_definition(Path::new(path))?))
+        })
+        .collect()
+}
+
 fn machine_name_of(definition: &Path, name: &Option<String>) -> String {
     name.clone().unwrap_or_else(|| {
         let stem = definition
@@ -414,140 +419,44 @@ fn machine_name_of(definition: &Path, name: &Option<String>) -> String {
     })
 }
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// The real integrations (HTTP, DynamoDB, Lambda, nested executions in `store`), with the
-/// connections of `--connections` or `STEPFN_CONNECTIONS`.
-fn integrations(
-    connections: Option<PathBuf>,
-    store: &AnyStore,
-    virtual_clock: bool,
-) -> Result<Arc<dyn TaskInvoker>, CommandError> {
-    let path = connections.or_else(|| std::env::var_os("STEPFN_CONNECTIONS").map(PathBuf::from));
-    let integrations = Integrations::with_connections_file(path).map_err(CommandError::Invalid)?;
-    Ok(integrations.with_states(store.clone(), virtual_clock))
-}
-
-/// Stores the state machines of `--machine NAME=DEFINITION.json`, for nested executions.
-async fn register_machines(store: &AnyStore, machines: &[String]) -> Result<(), CommandError> {
-    for spec in machines {
-        let Some((name, path)) = spec.split_once('=') else {
-            return Err(CommandError::Invalid(format!(
-                "--machine {spec}: expected NAME=DEFINITION.json"
-            )));
-        };
-        let definition = read_definition(&PathBuf::from(path))?;
-        loadable(&definition)?;
-        let record = commands::machine_record(name, definition, now_ms());
-        store.put_machine(&record).await?;
-    }
-    Ok(())
-}
-
-fn invoker_for(
-    mocks: Option<(Value, String)>,
-    machine_name: &str,
-    fallback: Arc<dyn TaskInvoker>,
-) -> Result<Arc<dyn TaskInvoker>, CommandError> {
-    Ok(match mocks {
-        Some((config, case)) => {
-            let case = TestCase::from_config(&config, machine_name, &case)
-                .map_err(|e| CommandError::Invalid(e.to_string()))?;
-            Arc::new(MockInvoker::new(case, fallback))
-        }
-        None => fallback,
-    })
-}
-
 async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
-    let definition = read_definition(&args.definition)?;
-    let input = read_input(&args.input)?;
-    let mocks = read_mocks(&args.mocks)?;
-    let machine_name = machine_name_of(&args.definition, &args.name);
-    let execution_name = uuid::Uuid::new_v4().to_string();
-    let store = args.store.config().open().await?;
-    register_machines(&store, &args.machines).await?;
-    let fallback = integrations(args.mocks.connections.clone(), &store, args.virtual_clock)?;
-    if args.store.store == StoreArg::Memory {
-        let run = LocalRun {
-            definition,
-            input,
-            machine_name,
-            execution_name,
-            mocks,
-            options: RunOptions {
-                virtual_clock: args.virtual_clock,
-                record_history: args.history,
-            },
-            integrations: Some(Arc::clone(&fallback)),
-        };
-        let finished = run_local(run).await.map_err(|e| match e {
-            RunError::InvalidDefinition(_) | RunError::InvalidInput(_) | RunError::Mock(_) => {
-                CommandError::Invalid(e.to_string())
-            }
-        })?;
-        let exec = &finished.execution;
-        return Ok(report(
-            exec.status,
-            exec.output.as_ref(),
-            exec.error.as_ref(),
-            finished.history.as_deref(),
-            args.format,
-            args.history,
-        ));
-    }
-    loadable(&definition)?;
-    let invoker = invoker_for(mocks, &machine_name, fallback)?;
-    let now = now_ms();
-    let machine = commands::machine_record(&machine_name, definition, now);
-    let record = commands::start(&store, &machine, &execution_name, input, now).await?;
-    let options = DurableOptions {
-        owner: format!("run-{}", uuid::Uuid::new_v4()),
-        lease_ms: 60_000,
-        park_after_ms: None,
-        deadline_ms: None,
+    let request = RunRequest {
+        definition: read_definition(&args.definition)?,
+        input: read_input(&args.input)?,
+        machine_name: machine_name_of(&args.definition, &args.name),
+        mocks: read_mocks(&args.mocks)?,
+        machines: read_machines(&args.machines)?,
+        store: args.store.config(),
+        connections: args.mocks.connections.clone(),
         virtual_clock: args.virtual_clock,
+        record_history: args.history,
     };
-    let done = commands::run_durably(&store, &record.info.arn, invoker, &options).await?;
-    let history = if args.history {
-        Some(store.history(&done.info.arn).await?)
-    } else {
-        None
-    };
-    Ok(report(
-        done.status,
-        done.output.as_ref(),
-        done.error.as_ref(),
-        history.as_deref(),
-        args.format,
-        args.history,
-    ))
+    let report = commands::run(request).await?;
+    Ok(print_report(&report, args.format, args.history))
 }
 
-fn report(
-    status: Status,
-    output: Option<&Value>,
-    error: Option<&StatesError>,
-    history: Option<&[HistoryEvent]>,
-    format: Format,
-    with_history: bool,
-) -> ExitCode {
-    let succeeded = status == Status::Succeeded;
+fn print_report(report: &RunReport, format: Format, with_history: bool) -> ExitCode {
+    let succeeded = report.status == Status::Succeeded;
+    let history = report.history.as_deref();
     match format {
         Format::Json => {
             println!(
                 "{}",
-                stepfn::runtime::local::result_object(status, output, error, history, with_history)
+                stepfn::runtime::local::result_object(
+                    report.status,
+                    report.output.as_ref(),
+                    report.error.as_ref(),
+                    history,
+                    with_history
+                )
             );
         }
         Format::Text => {
             if succeeded {
-                println!("{}", output.cloned().unwrap_or(Value::Null));
+                println!("{}", report.output.clone().unwrap_or(Value::Null));
             } else {
-                eprintln!("status: {}", status.as_str());
-                if let Some(e) = error {
+                eprintln!("status: {}", report.status.as_str());
+                if let Some(e) = &report.error {
                     eprintln!("error: {}", e.error);
                     if let Some(c) = &e.cause {
                         eprintln!("cause: {c}");
@@ -578,10 +487,10 @@ async fn start(
     let config = store.config();
     commands::require_durable(&config, "start")?;
     let def = read_definition(&definition)?;
-    loadable(&def)?;
+    commands::loadable(&def)?;
     let input = read_input(&input)?;
     let store = config.open().await?;
-    let now = now_ms();
+    let now = chrono::Utc::now().timestamp_millis();
     let machine = commands::machine_record(&machine_name_of(&definition, &machine_name), def, now);
     let name = name.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let record = commands::start(&store, &machine, &name, input, now).await?;
@@ -589,56 +498,15 @@ async fn start(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn worker(
-    store: StoreArgs,
-    concurrency: usize,
-    lease_seconds: u64,
-    idle_exit_seconds: Option<u64>,
-    worker_name: Option<String>,
-    mocks: MockArgs,
-) -> Result<ExitCode, CommandError> {
-    let config = store.config();
-    commands::require_durable(&config, "worker")?;
-    let connections = mocks.connections.clone();
-    let mocks = read_mocks(&mocks)?;
-    let store: AnyStore = config.open().await?;
-    let fallback = integrations(connections, &store, false)?;
-    // Mocks apply to every state machine: match them under the config's own machine names.
-    let invoker: Arc<dyn TaskInvoker> = match mocks {
-        Some((config, case)) => {
-            let machine = config["StateMachines"]
-                .as_object()
-                .and_then(|m| m.keys().next().cloned())
-                .unwrap_or_default();
-            invoker_for(Some((config, case)), &machine, fallback)?
-        }
-        None => fallback,
-    };
+/// A flag set when SIGTERM or SIGINT arrives.
+fn shutdown_on_signal() -> Arc<AtomicBool> {
     let shutdown = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&shutdown);
     tokio::spawn(async move {
         wait_for_signal().await;
         flag.store(true, Ordering::Relaxed);
     });
-    let owner = worker_name.unwrap_or_else(|| format!("worker-{}", uuid::Uuid::new_v4()));
-    let options = DurableOptions {
-        lease_ms: (lease_seconds.max(1) * 1000) as i64,
-        ..DurableOptions::worker(owner)
-    };
-    let stats = commands::worker(
-        store,
-        invoker,
-        options,
-        concurrency,
-        shutdown,
-        idle_exit_seconds.map(|s| (s * 1000) as i64),
-    )
-    .await?;
-    eprintln!(
-        "worker stopped: {} finished, {} parked, {} contended, {} failed",
-        stats.finished, stats.parked, stats.contended, stats.failed
-    );
-    Ok(ExitCode::SUCCESS)
+    shutdown
 }
 
 async fn wait_for_signal() {
@@ -670,12 +538,14 @@ async fn serve(
     };
     let store: AnyStore = store.config().open().await?;
     store.init().await?;
-    let integrations = integrations(connections, &store, false)?;
-    let service = Arc::new(stepfn::api::Service::with_integrations(
-        store.clone(),
-        mocks,
-        integrations,
-    ));
+    let invokers = Invokers::new(Setup {
+        store: store.clone(),
+        integrations: Some(commands::integrations(connections)?),
+        mocks: Mocks::Routed(mocks),
+        virtual_clock: false,
+    })
+    .map_err(|e| CommandError::Invalid(e.to_string()))?;
+    let service = Arc::new(stepfn::api::Service::new(store.clone(), invokers));
     let listener = tokio::net::TcpListener::bind((host.as_str(), port))
         .await
         .map_err(|e| CommandError::Invalid(format!("cannot bind {host}:{port}: {e}")))?;
@@ -684,7 +554,7 @@ async fn serve(
         .map_err(|e| CommandError::Invalid(format!("cannot read the bound address: {e}")))?;
     println!("{}", json!({"endpoint": format!("http://{addr}")}));
     let shutdown = Arc::new(AtomicBool::new(false));
-    let worker = tokio::spawn(commands::worker(
+    let worker = tokio::spawn(run_worker(
         store,
         service.invoker(),
         DurableOptions::worker(format!("serve-{}", uuid::Uuid::new_v4())),

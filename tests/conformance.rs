@@ -18,12 +18,12 @@ use stepfn::runtime::driver::RunOptions;
 
 use stepfn::runtime::commands;
 use stepfn::runtime::durable::DurableOptions;
+use stepfn::runtime::invokers::{Invokers, Mocks, Setup};
 use stepfn::runtime::local::{
     mock_config_from_responses, result_json, result_object, run_local, LocalRun,
 };
+use stepfn::store::memory::MemoryStore;
 use stepfn::store::{AnyStore, StoreConfig, StoreKind};
-use stepfn::tasks::mock::{MockInvoker, TestCase};
-use stepfn::tasks::{NoIntegrations, TaskInvoker};
 
 const AREAS: &[&str] = &[
     "basic-states",
@@ -93,21 +93,35 @@ fn blank(doc: &mut Value, pointer: &str) -> bool {
     }
 }
 
+/// The invoker stack `stepfn run` builds, over `store`, with the case's mocks as the test case
+/// `Conformance` of a MockConfigFile and no integrations.
+fn invokers(case: &Value, store: &AnyStore) -> Result<Arc<Invokers>, String> {
+    let name = case["name"].as_str().unwrap_or("case");
+    let mocks = match case.get("mocks").filter(|m| !m.is_null()) {
+        Some(m) => Mocks::Case {
+            config: mock_config_from_responses(name, "Conformance", m),
+            machine: name.to_string(),
+            case: "Conformance".into(),
+        },
+        None => Mocks::None,
+    };
+    Invokers::new(Setup {
+        store: store.clone(),
+        integrations: None,
+        mocks,
+        virtual_clock: true,
+    })
+    .map_err(|e| format!("mocks: {e}"))
+}
+
 fn check_case(case: &Value, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
     let name = case["name"].as_str().unwrap_or("case");
-    let mocks = case.get("mocks").filter(|m| !m.is_null()).map(|m| {
-        (
-            mock_config_from_responses(name, "Conformance", m),
-            "Conformance".to_string(),
-        )
-    });
     let run = LocalRun {
-        integrations: None,
+        invoker: invokers(case, &AnyStore::Memory(MemoryStore::new()))?,
         definition: case["definition"].clone(),
         input: case["input"].clone(),
         machine_name: name.to_string(),
         execution_name: "conformance".into(),
-        mocks,
         options: RunOptions {
             virtual_clock: true,
             record_history: false,
@@ -167,13 +181,7 @@ fn check_case_durable(
     runtime: &tokio::runtime::Runtime,
 ) -> Result<(), String> {
     let name = case["name"].as_str().unwrap_or("case");
-    let invoker: Arc<dyn TaskInvoker> = match case.get("mocks").filter(|m| !m.is_null()) {
-        Some(m) => Arc::new(MockInvoker::new(
-            TestCase::from_state_responses(m).map_err(|e| e.to_string())?,
-            Arc::new(NoIntegrations),
-        )),
-        None => Arc::new(NoIntegrations),
-    };
+    let invoker = invokers(case, store)?;
     let record = runtime.block_on(async {
         let now = chrono::Utc::now().timestamp_millis();
         let machine = commands::machine_record(name, case["definition"].clone(), now);

@@ -587,3 +587,72 @@ fn sigterm_commits_and_releases_the_lease() {
     assert_eq!(describe(&table, &endpoint, &arn)["status"], "SUCCEEDED");
     check_history(&history(&table, &endpoint, &arn));
 }
+
+/// An activity task of an execution `stepfn worker` drives is queued in the table, so an
+/// activity worker gets it through the API (`GetActivityTask`) and its answer
+/// (`SendTaskSuccess`) finishes the execution. The API here is the dispatcher `stepfn serve`
+/// and the Lambda function share, over the same table, with no worker of its own.
+#[test]
+fn an_activity_task_of_a_worker_is_answered_through_the_api() {
+    let endpoint = endpoint();
+    let table = new_table(&endpoint);
+    let activity = "arn:aws:states:us-east-1:111111111111:activity:stepfn-test-work";
+    let def = write_temp(
+        "activity.asl.json",
+        &json!({"StartAt": "Work", "States": {
+            "Work": {"Type": "Task", "Resource": activity, "HeartbeatSeconds": 120,
+                     "TimeoutSeconds": 300, "Next": "Done"},
+            "Done": {"Type": "Pass", "Parameters": {"answer.$": "$.answer"}, "End": true}}}),
+    );
+    let started = ok_json(&start(&def, &table, &endpoint, "act-1", &json!({"job": 7})));
+    let arn = started["executionArn"].as_str().expect("arn").to_string();
+    let mut worker = spawn_worker(&table, &endpoint, &["--idle-exit-seconds", "60"]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let outcome = rt.block_on(async {
+        let store = stepfn::store::dynamodb::DynamoStore::connect(&table, Some(&endpoint))
+            .await
+            .expect("connect");
+        let api = stepfn::api::Service::with_mocks(stepfn::store::AnyStore::Dynamo(store), None);
+        api.call("CreateActivity", json!({"name": "stepfn-test-work"}))
+            .await
+            .expect("create the activity");
+        let task = api
+            .call(
+                "GetActivityTask",
+                json!({"activityArn": activity, "workerName": "w"}),
+            )
+            .await
+            .expect("poll");
+        let token = task["taskToken"].as_str().unwrap_or_else(|| {
+            panic!("no activity task within the 60 s poll: the worker did not queue it ({task})")
+        });
+        let input: Value =
+            serde_json::from_str(task["input"].as_str().expect("input")).expect("JSON input");
+        assert_eq!(input, json!({"job": 7}));
+        api.call(
+            "SendTaskSuccess",
+            json!({"taskToken": token, "output": "{\"answer\": 42}"}),
+        )
+        .await
+        .expect("send task success");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let d = api
+                .call("DescribeExecution", json!({"executionArn": arn}))
+                .await
+                .expect("describe");
+            if d["status"] != "RUNNING" || Instant::now() > deadline {
+                return d;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let _ = worker.kill();
+    let _ = worker.wait();
+    assert_eq!(outcome["status"], "SUCCEEDED", "{outcome}");
+    assert_eq!(outcome["output"], "{\"answer\":42}");
+    report("durable: an activity task queued by `stepfn worker`, answered through GetActivityTask and SendTaskSuccess");
+}

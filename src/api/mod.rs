@@ -5,8 +5,7 @@
 //! Executions started here are driven by a worker loop running beside the dispatcher; EXPRESS
 //! machines' `StartSyncExecution` runs in memory within the request.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
@@ -18,13 +17,12 @@ use crate::engine::history::HistoryEvent;
 use crate::runtime::describe::describe_json;
 use crate::runtime::driver::{self, RunOptions};
 use crate::runtime::durable::{execution_arn, start_execution, StartError};
+use crate::runtime::invokers::{Invokers, Mocks, RouteError, Setup};
 use crate::store::AnyStore;
 use crate::store::{
-    ActivityRecord, ActivityTask, InboxKind, InboxMessage, MachineRecord, StopRequest, Store,
-    StoreError,
+    ActivityRecord, InboxKind, InboxMessage, MachineRecord, StopRequest, Store, StoreError,
 };
-use crate::tasks::mock::{MockInvoker, TestCase};
-use crate::tasks::{Invocation, NoIntegrations, TaskInvoker};
+use crate::tasks::TaskInvoker;
 
 pub mod http;
 
@@ -40,91 +38,22 @@ fn err(kind: &str, message: impl Into<String>) -> ApiError {
     }
 }
 
+impl From<RouteError> for ApiError {
+    fn from(e: RouteError) -> Self {
+        err("ValidationException", e.to_string())
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         err("InternalFailure", e.to_string())
     }
 }
 
-/// Routes each task to the mocked test case its execution was started with
-/// (`stateMachineArn#TestCase`), as Step Functions Local does.
-pub struct MockRouter {
-    config: Option<Value>,
-    routes: Mutex<HashMap<String, Arc<MockInvoker>>>,
-    /// Where activity tasks are queued for GetActivityTask.
-    store: Option<AnyStore>,
-    /// What runs tasks no mock answers.
-    fallback: Arc<dyn TaskInvoker>,
-}
-
-impl MockRouter {
-    /// A router over a MockConfigFile (or none).
-    pub fn new(config: Option<Value>) -> Self {
-        MockRouter {
-            config,
-            routes: Mutex::new(HashMap::new()),
-            store: None,
-            fallback: Arc::new(NoIntegrations),
-        }
-    }
-
-    fn route(&self, execution_arn: &str, machine: &str, case: &str) -> Result<(), ApiError> {
-        let Some(config) = &self.config else {
-            return Err(err(
-                "ValidationException",
-                format!("test case '{case}' requested but the server has no --mocks config"),
-            ));
-        };
-        let case = TestCase::from_config(config, machine, case)
-            .map_err(|e| err("ValidationException", e.to_string()))?;
-        self.routes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(
-                execution_arn.to_string(),
-                Arc::new(MockInvoker::new(case, Arc::clone(&self.fallback))),
-            );
-        Ok(())
-    }
-}
-
-impl TaskInvoker for MockRouter {
-    fn invoke(&self, request: &crate::engine::task::TaskRequest) -> Invocation {
-        let route = self
-            .routes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&request.execution_arn)
-            .cloned();
-        if let Some(invoker) = route {
-            return invoker.invoke(request);
-        }
-        if let (Some(store), Some(token)) = (&self.store, &request.token) {
-            if request.resource.is_activity() {
-                // Queue the task for an activity worker; its answer comes as a callback. The
-                // enqueue is idempotent on the token, and a worker taking over re-issues it.
-                let (store, activity) = (store.clone(), request.resource.to_string());
-                let task = ActivityTask {
-                    token: token.clone(),
-                    input: request.input.clone(),
-                    enqueued: now_ms(),
-                };
-                tokio::spawn(async move {
-                    if let Err(e) = store.enqueue_activity_task(&activity, &task).await {
-                        tracing::warn!(activity = %activity, error = %e, "cannot queue the activity task");
-                    }
-                });
-                return Invocation::External;
-            }
-        }
-        self.fallback.invoke(request)
-    }
-}
-
 /// The Step Functions API over a store.
 pub struct Service {
     store: AnyStore,
-    mocks: Arc<MockRouter>,
+    invokers: Arc<Invokers>,
 }
 
 fn now_ms() -> i64 {
@@ -272,29 +201,27 @@ fn tags_of(req: &Value) -> Result<Vec<(String, String)>, ApiError> {
 }
 
 impl Service {
-    /// A service over `store`, with optional mocks (a MockConfigFile).
-    pub fn new(store: AnyStore, mocks: Option<Value>) -> Self {
-        Self::with_integrations(store, mocks, Arc::new(NoIntegrations))
+    /// A service over `store` whose executions run their tasks through `invokers` (built with
+    /// [`Mocks::Routed`], so `stateMachineArn#TestCase` selects a test case).
+    pub fn new(store: AnyStore, invokers: Arc<Invokers>) -> Self {
+        Service { store, invokers }
     }
 
-    /// A service whose executions run tasks no mock answers through `integrations`.
-    pub fn with_integrations(
-        store: AnyStore,
-        mocks: Option<Value>,
-        integrations: Arc<dyn TaskInvoker>,
-    ) -> Self {
-        let mut router = MockRouter::new(mocks);
-        router.store = Some(store.clone());
-        router.fallback = integrations;
-        Service {
-            store,
-            mocks: Arc::new(router),
-        }
+    /// A service over `store` with no integrations, and the MockConfigFile `mocks` if any.
+    pub fn with_mocks(store: AnyStore, mocks: Option<Value>) -> Self {
+        let invokers = Invokers::new(Setup {
+            store: store.clone(),
+            integrations: None,
+            mocks: Mocks::Routed(mocks),
+            virtual_clock: false,
+        })
+        .expect("routed mocks are checked per execution, not at construction");
+        Service::new(store, invokers)
     }
 
     /// The task invoker executions of this service use (mocks routed by test case).
     pub fn invoker(&self) -> Arc<dyn TaskInvoker> {
-        Arc::clone(&self.mocks) as Arc<dyn TaskInvoker>
+        Arc::clone(&self.invokers) as Arc<dyn TaskInvoker>
     }
 
     /// The store.
@@ -444,7 +371,7 @@ impl Service {
         let name = execution_name(req)?;
         let input = parse_input(req)?;
         if let Some(case) = case {
-            self.mocks
+            self.invokers
                 .route(&execution_arn(&machine.arn, &name), &machine.name, case)?;
         }
         let record = start_execution(&self.store, &machine, &name, input, now_ms())
@@ -488,7 +415,7 @@ impl Service {
         };
         let invoker: Arc<dyn TaskInvoker> = match case {
             Some(case) => {
-                self.mocks.route(&info.arn, &m.name, case)?;
+                self.invokers.route(&info.arn, &m.name, case)?;
                 self.invoker()
             }
             None => self.invoker(),
@@ -963,7 +890,7 @@ mod tests {
     use crate::store::memory::MemoryStore;
 
     fn service() -> Service {
-        Service::new(AnyStore::Memory(MemoryStore::new()), None)
+        Service::with_mocks(AnyStore::Memory(MemoryStore::new()), None)
     }
 
     #[test]
@@ -1053,7 +980,7 @@ mod tests {
                 "Boom": {"0": {"Throw": {"Error": "Mock.Error", "Cause": "sad path"}}}
             }
         });
-        let s = Service::new(AnyStore::Memory(MemoryStore::new()), Some(mocks));
+        let s = Service::with_mocks(AnyStore::Memory(MemoryStore::new()), Some(mocks));
         let def = r#"{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:111111111111:function:f","End":true}}}"#;
         let arn = s
             .call(

@@ -1,17 +1,27 @@
-//! The durable commands behind the CLI (`start`, `worker`, `run --store dynamodb`) over
-//! either store, and the error they map to exit codes.
+//! What the CLI's commands do (`run`, `start`, `worker`), over either store, and the error
+//! they map to exit codes. The CLI reads files and prints; these take values.
 
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::asl::error::StatesError;
+use crate::asl::load::load;
+use crate::engine::history::HistoryEvent;
+use crate::engine::Status;
+use crate::runtime::clock::real_now;
+use crate::runtime::driver::RunOptions;
 use crate::runtime::durable::{
     drive_execution, start_execution, DriveError, DriveOutcome, DurableOptions, MachineCache,
     StartError,
 };
+use crate::runtime::invokers::{Invokers, Mocks, Setup};
+use crate::runtime::local::{run_local, LocalRun};
 use crate::runtime::worker::{run_worker, WorkerStats};
-use crate::store::{AnyStore, ExecutionRecord, MachineRecord, Store, StoreError};
+use crate::store::{AnyStore, ExecutionRecord, MachineRecord, Store, StoreConfig, StoreError};
+use crate::tasks::integrations::Integrations;
 use crate::tasks::TaskInvoker;
 
 /// A command failure, with the exit code it maps to.
@@ -35,10 +45,7 @@ pub enum CommandError {
 ///
 /// # Errors
 /// [`CommandError::Invalid`] for the memory store.
-pub fn require_durable(
-    config: &crate::store::StoreConfig,
-    command: &str,
-) -> Result<(), CommandError> {
+pub fn require_durable(config: &StoreConfig, command: &str) -> Result<(), CommandError> {
     if config.is_durable() {
         Ok(())
     } else {
@@ -77,21 +84,6 @@ pub async fn start(
     Ok(start_execution(store, machine, name, input, now).await?)
 }
 
-/// `stepfn worker`.
-///
-/// # Errors
-/// As [`run_worker`].
-pub async fn worker(
-    store: AnyStore,
-    invoker: Arc<dyn TaskInvoker>,
-    options: DurableOptions,
-    concurrency: usize,
-    shutdown: Arc<AtomicBool>,
-    idle_exit_ms: Option<i64>,
-) -> Result<WorkerStats, CommandError> {
-    Ok(run_worker(store, invoker, options, concurrency, shutdown, idle_exit_ms).await?)
-}
-
 /// Drives one execution to its end in this process (`stepfn run --store dynamodb`).
 ///
 /// # Errors
@@ -118,4 +110,208 @@ pub async fn run_durably(
         .get_execution(arn)
         .await?
         .ok_or_else(|| CommandError::Store(StoreError::NotFound(arn.to_string())))
+}
+
+/// The real integrations (HTTP, DynamoDB, Lambda), with the HTTP connections of `connections`
+/// or, when it is `None`, of the file `STEPFN_CONNECTIONS` names.
+///
+/// # Errors
+/// [`CommandError::Invalid`] when the connections file cannot be used.
+pub fn integrations(connections: Option<PathBuf>) -> Result<Arc<dyn TaskInvoker>, CommandError> {
+    let path = connections.or_else(|| std::env::var_os("STEPFN_CONNECTIONS").map(PathBuf::from));
+    let integrations = Integrations::with_connections_file(path).map_err(CommandError::Invalid)?;
+    Ok(Arc::new(integrations))
+}
+
+/// The invoker stack of a CLI command: the real integrations, nested executions in `store`,
+/// and the test case `mocks` (config and case) of the config's state machine `machine`.
+///
+/// # Errors
+/// [`CommandError::Invalid`] when the connections file or the test case cannot be used.
+pub fn invokers(
+    store: &AnyStore,
+    connections: Option<PathBuf>,
+    mocks: Option<(Value, String)>,
+    machine: &str,
+    virtual_clock: bool,
+) -> Result<Arc<Invokers>, CommandError> {
+    let mocks = match mocks {
+        Some((config, case)) => Mocks::Case {
+            config,
+            machine: machine.to_string(),
+            case,
+        },
+        None => Mocks::None,
+    };
+    Invokers::new(Setup {
+        store: store.clone(),
+        integrations: Some(integrations(connections)?),
+        mocks,
+        virtual_clock,
+    })
+    .map_err(|e| CommandError::Invalid(e.to_string()))
+}
+
+/// Checks that a definition loads (paths, templates and rules compile), every problem on one
+/// line each.
+///
+/// # Errors
+/// [`CommandError::Invalid`] with the problems.
+pub fn loadable(definition: &Value) -> Result<(), CommandError> {
+    load(definition).map(|_| ()).map_err(|d| {
+        CommandError::Invalid(
+            d.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })
+}
+
+/// What `stepfn run` runs.
+pub struct RunRequest {
+    /// The definition (validated).
+    pub definition: Value,
+    /// The execution input.
+    pub input: Value,
+    /// The state machine name (matched against the MockConfigFile).
+    pub machine_name: String,
+    /// A MockConfigFile and the test case to use.
+    pub mocks: Option<(Value, String)>,
+    /// State machines nested tasks can start, by name.
+    pub machines: Vec<(String, Value)>,
+    /// Where the execution lives.
+    pub store: StoreConfig,
+    /// The HTTP connections file (`--connections`).
+    pub connections: Option<PathBuf>,
+    /// Skip waits and retry delays.
+    pub virtual_clock: bool,
+    /// Keep the history.
+    pub record_history: bool,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct RunReport {
+    /// The status.
+    pub status: Status,
+    /// The output, once succeeded.
+    pub output: Option<Value>,
+    /// The error, once failed.
+    pub error: Option<StatesError>,
+    /// The history events, when asked for.
+    pub history: Option<Vec<HistoryEvent>>,
+}
+
+/// `stepfn run`: one execution to its end, in memory or durably on the store.
+///
+/// # Errors
+/// [`CommandError::Invalid`] for a definition, input, mock config or connections file that
+/// cannot be used; store failures.
+pub async fn run(request: RunRequest) -> Result<RunReport, CommandError> {
+    let execution_name = uuid::Uuid::new_v4().to_string();
+    let store = request.store.open().await?;
+    for (name, definition) in &request.machines {
+        loadable(definition)?;
+        let record = machine_record(name, definition.clone(), real_now());
+        store.put_machine(&record).await?;
+    }
+    let invoker = invokers(
+        &store,
+        request.connections,
+        request.mocks,
+        &request.machine_name,
+        request.virtual_clock,
+    )?;
+    if !request.store.is_durable() {
+        let run = LocalRun {
+            definition: request.definition,
+            input: request.input,
+            machine_name: request.machine_name,
+            execution_name,
+            options: RunOptions {
+                virtual_clock: request.virtual_clock,
+                record_history: request.record_history,
+            },
+            invoker,
+        };
+        let finished = run_local(run)
+            .await
+            .map_err(|e| CommandError::Invalid(e.to_string()))?;
+        let exec = finished.execution;
+        return Ok(RunReport {
+            status: exec.status,
+            output: exec.output,
+            error: exec.error,
+            history: finished.history,
+        });
+    }
+    loadable(&request.definition)?;
+    let now = real_now();
+    let machine = machine_record(&request.machine_name, request.definition, now);
+    let record = start(&store, &machine, &execution_name, request.input, now).await?;
+    let options = DurableOptions {
+        owner: format!("run-{}", uuid::Uuid::new_v4()),
+        lease_ms: 60_000,
+        park_after_ms: None,
+        deadline_ms: None,
+        virtual_clock: request.virtual_clock,
+    };
+    let done = run_durably(&store, &record.info.arn, invoker, &options).await?;
+    let history = if request.record_history {
+        Some(store.history(&done.info.arn).await?)
+    } else {
+        None
+    };
+    Ok(RunReport {
+        status: done.status,
+        output: done.output,
+        error: done.error,
+        history,
+    })
+}
+
+/// What `stepfn worker` runs.
+pub struct WorkerRequest {
+    /// The store of the executions.
+    pub store: StoreConfig,
+    /// A MockConfigFile and the test case for every execution (matched under the config's
+    /// first state machine).
+    pub mocks: Option<(Value, String)>,
+    /// The HTTP connections file.
+    pub connections: Option<PathBuf>,
+    /// Executions driven at once.
+    pub concurrency: usize,
+    /// Lease length, ms.
+    pub lease_ms: i64,
+    /// Exit after this long with nothing to do, ms.
+    pub idle_exit_ms: Option<i64>,
+    /// The worker's name.
+    pub name: String,
+}
+
+/// `stepfn worker`: drives due executions until `shutdown` is set.
+///
+/// # Errors
+/// A store that is not durable, unusable mocks or connections, store failures.
+pub async fn worker(
+    request: WorkerRequest,
+    shutdown: Arc<AtomicBool>,
+) -> Result<WorkerStats, CommandError> {
+    require_durable(&request.store, "worker")?;
+    let store = request.store.open().await?;
+    // Mocks apply to every state machine: match them under the config's own machine name.
+    let machine = request
+        .mocks
+        .as_ref()
+        .and_then(|(config, _)| config["StateMachines"].as_object())
+        .and_then(|m| m.keys().next().cloned())
+        .unwrap_or_default();
+    let invoker = invokers(&store, request.connections, request.mocks, &machine, false)?;
+    let options = DurableOptions {
+        lease_ms: request.lease_ms.max(1_000),
+        ..DurableOptions::worker(request.name)
+    };
+    let idle = request.idle_exit_ms;
+    Ok(run_worker(store, invoker, options, request.concurrency, shutdown, idle).await?)
 }

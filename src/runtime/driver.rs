@@ -189,9 +189,10 @@ pub(crate) async fn drive_with<P: Persist>(
     let mut timers: BinaryHeap<Reverse<(i64, u64, TimerKind)>> = BinaryHeap::new();
     let mut seq = 0u64;
     let mut pending: JoinSet<(FrameId, u64, Stage)> = JoinSet::new();
-    // Requests of `.waitForTaskToken` tasks being sent: their answer is TaskSubmitted, only a
-    // failure ends the task.
-    let mut submissions: JoinSet<(FrameId, u64, Result<Value, StatesError>)> = JoinSet::new();
+    // Requests of `.waitForTaskToken` tasks being sent (their answer is TaskSubmitted) and
+    // activity tasks being queued (`None`: nothing to record); only a failure ends the task.
+    let mut submissions: JoinSet<(FrameId, u64, Result<Option<Value>, StatesError>)> =
+        JoinSet::new();
     // Effects wait here until what precedes them is durable.
     let mut effects: Vec<Command> = Vec::new();
     if let Some(secs) = exec.machine.timeout_seconds {
@@ -264,7 +265,18 @@ pub(crate) async fn drive_with<P: Persist>(
                 } => match invoker.invoke(&request) {
                     Invocation::Ready(r) => ready.push_back(Ready::TaskDone(frame, wait, r)),
                     Invocation::Submitted(fut) => {
-                        submissions.spawn(async move { (frame, wait, fut.await) });
+                        submissions.spawn(async move { (frame, wait, fut.await.map(Some)) });
+                        if let Some(due) = request.timeout_at {
+                            timers.push(Reverse((due, seq, TimerKind::TaskTimeout(frame, wait))));
+                            seq += 1;
+                        }
+                        if let Some(due) = request.heartbeat_at {
+                            timers.push(Reverse((due, seq, TimerKind::Heartbeat(frame, wait))));
+                            seq += 1;
+                        }
+                    }
+                    Invocation::Queued(fut) => {
+                        submissions.spawn(async move { (frame, wait, fut.await.map(|()| None)) });
                         if let Some(due) = request.timeout_at {
                             timers.push(Reverse((due, seq, TimerKind::TaskTimeout(frame, wait))));
                             seq += 1;
@@ -345,7 +357,8 @@ pub(crate) async fn drive_with<P: Persist>(
                 Ok((frame, wait, Err(error))) => {
                     ready.push_back(Ready::TaskDone(frame, wait, Err(error)))
                 }
-                Ok((frame, wait, Ok(output))) => {
+                Ok((_, _, Ok(None))) | Err(_) => {}
+                Ok((frame, wait, Ok(Some(output)))) => {
                     let before = exec.last_event_id;
                     let time = clock.now();
                     apply(
@@ -361,7 +374,6 @@ pub(crate) async fn drive_with<P: Persist>(
                     );
                     since_checkpoint += (exec.last_event_id - before) as usize;
                 }
-                Err(_) => {}
             }
             continue;
         }

@@ -1,5 +1,5 @@
-//! One execution in memory, as `stepfn run` does it: validate the definition and input, load
-//! mocks, drive the execution, and shape the result.
+//! One execution in memory, as `stepfn run` does it: validate the definition and input, drive
+//! the execution, and shape the result.
 
 use std::sync::Arc;
 
@@ -13,8 +13,7 @@ use crate::asl::payload::PAYLOAD_LIMIT_BYTES;
 use crate::engine::execution::{ExecutionInfo, Status};
 use crate::engine::history::HistoryEvent;
 use crate::runtime::driver::{self, Finished, RunOptions};
-use crate::tasks::mock::{MockError, MockInvoker, TestCase};
-use crate::tasks::{NoIntegrations, TaskInvoker};
+use crate::tasks::TaskInvoker;
 
 /// Why a local run could not start.
 #[derive(Debug, thiserror::Error)]
@@ -25,9 +24,6 @@ pub enum RunError {
     /// The input is not acceptable.
     #[error("invalid input: {0}")]
     InvalidInput(String),
-    /// The mock config cannot be used.
-    #[error(transparent)]
-    Mock(#[from] MockError),
 }
 
 fn list(diags: &[Diagnostic]) -> String {
@@ -49,18 +45,16 @@ pub struct LocalRun {
     pub machine_name: String,
     /// The execution name.
     pub execution_name: String,
-    /// A MockConfigFile and the test case to use.
-    pub mocks: Option<(Value, String)>,
     /// Driving options.
     pub options: RunOptions,
-    /// What runs tasks the mocks do not answer (`None`: no integrations).
-    pub integrations: Option<Arc<dyn TaskInvoker>>,
+    /// What runs the tasks (an [`Invokers`](crate::runtime::invokers::Invokers) stack).
+    pub invoker: Arc<dyn TaskInvoker>,
 }
 
 /// Runs `run` to its end.
 ///
 /// # Errors
-/// [`RunError`] when the definition, input or mocks are unusable; nothing ran then.
+/// [`RunError`] when the definition or input is unusable; nothing ran then.
 pub async fn run_local(run: LocalRun) -> Result<Finished, RunError> {
     let machine = load(&run.definition).map_err(RunError::InvalidDefinition)?;
     if json_len(&run.input, PAYLOAD_LIMIT_BYTES) > PAYLOAD_LIMIT_BYTES {
@@ -68,19 +62,8 @@ pub async fn run_local(run: LocalRun) -> Result<Finished, RunError> {
             "the input is over the {PAYLOAD_LIMIT_BYTES}-byte limit"
         )));
     }
-    let fallback = run
-        .integrations
-        .clone()
-        .unwrap_or_else(|| Arc::new(NoIntegrations));
-    let invoker: Arc<dyn TaskInvoker> = match &run.mocks {
-        Some((config, case)) => {
-            let case = TestCase::from_config(config, &run.machine_name, case)?;
-            Arc::new(MockInvoker::new(case, fallback))
-        }
-        None => fallback,
-    };
     let info = ExecutionInfo::local(&run.machine_name, &run.execution_name, 0);
-    Ok(driver::run(machine, info, run.input, invoker, run.options).await)
+    Ok(driver::run(machine, info, run.input, run.invoker, run.options).await)
 }
 
 /// The `--format json` result object: status, output, error, cause (and history).

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod describe;
 pub mod driver;
 pub mod durable;
+pub mod invokers;
 pub mod local;
 pub mod nested;
 pub mod worker;

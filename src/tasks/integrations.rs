@@ -12,7 +12,6 @@ use tokio::sync::OnceCell;
 
 use crate::asl::resource::Pattern;
 use crate::engine::task::TaskRequest;
-use crate::runtime::nested::{nested_pattern, StatesTasks};
 use crate::tasks::dynamodb::DynamoDbTasks;
 use crate::tasks::http::{Connections, HttpTasks};
 use crate::tasks::lambda::LambdaTasks;
@@ -26,8 +25,6 @@ pub struct Integrations {
     dynamodb: Arc<OnceCell<DynamoDbTasks>>,
     /// Built on first use, from the standard AWS settings.
     lambda: Arc<OnceCell<LambdaTasks>>,
-    /// Nested executions, when a store holds them.
-    states: Option<Arc<StatesTasks>>,
 }
 
 impl Integrations {
@@ -37,24 +34,7 @@ impl Integrations {
             http: HttpTasks::new(connections),
             dynamodb: Arc::new(OnceCell::new()),
             lambda: Arc::new(OnceCell::new()),
-            states: None,
         }
-    }
-
-    /// These integrations, with nested Step Functions executions stored in `store` (their
-    /// tasks run by these integrations too); `virtual_clock` skips the children's waits.
-    pub fn with_states(
-        self,
-        store: crate::store::AnyStore,
-        virtual_clock: bool,
-    ) -> Arc<Integrations> {
-        Arc::new_cyclic(|me: &std::sync::Weak<Integrations>| {
-            let invoker: std::sync::Weak<dyn TaskInvoker> = me.clone();
-            Integrations {
-                states: Some(Arc::new(StatesTasks::new(store, invoker, virtual_clock))),
-                ..self
-            }
-        })
     }
 
     /// The connections file named by `STEPFN_CONNECTIONS` (or none).
@@ -98,12 +78,6 @@ impl TaskInvoker for Integrations {
                 let tasks = cell.get_or_init(DynamoDbTasks::from_env).await;
                 tasks.invoke(&resource, params).await
             }));
-        }
-        if let Some(pattern) = nested_pattern(&request.resource) {
-            let Some(states) = &self.states else {
-                return NoIntegrations.invoke(request);
-            };
-            return states.invoke(pattern, request);
         }
         if request.resource.integration() == Some(("lambda", "invoke", Pattern::WaitForTaskToken)) {
             let cell = Arc::clone(&self.lambda);

@@ -21,6 +21,9 @@ pub(crate) mod sdk;
 /// A task result still to come.
 pub type TaskFuture = Pin<Box<dyn Future<Output = Result<Value, StatesError>> + Send>>;
 
+/// A task's request being queued somewhere a worker takes it from (an activity task).
+pub type QueueFuture = Pin<Box<dyn Future<Output = Result<(), StatesError>> + Send>>;
+
 /// What runs once a submission is accepted: it gets the submission's answer.
 pub type Continuation = Box<dyn FnOnce(Value) -> TaskFuture + Send>;
 
@@ -37,6 +40,9 @@ pub enum Invocation {
     /// (`.waitForTaskToken` of Lambda or a nested execution); its answer is recorded as
     /// TaskSubmitted, its failure fails the task.
     Submitted(TaskFuture),
+    /// Like [`Invocation::External`], once this future has queued the task for a worker (an
+    /// activity task); its failure fails the task, its success is not recorded.
+    Queued(QueueFuture),
     /// A `.sync` task: the first future submits the job (its answer is recorded as
     /// TaskSubmitted), the continuation waits for the job's result.
     Staged(TaskFuture, Continuation),
