@@ -11,7 +11,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::Value;
 
 use stepfn::asl::load::load;
-use stepfn::engine::{ExecutionInfo, Status};
+use stepfn::engine::Status;
 use stepfn::runtime::driver::{self, RunOptions};
 use stepfn::tasks::mock::{MockInvoker, TestCase};
 use stepfn::tasks::{NoIntegrations, TaskInvoker};
@@ -89,7 +89,7 @@ fn engine(c: &mut Criterion) {
             record_history: false,
         };
         let run_once = |i: u64| {
-            let info = ExecutionInfo::local(name, &format!("bench-{i}"), 0);
+            let info = stepfn::runtime::arn::local_execution(name, &format!("bench-{i}"), 0);
             let exec = runtime
                 .block_on(driver::run(
                     Arc::clone(&machine),

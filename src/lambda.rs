@@ -135,7 +135,7 @@ pub struct Function {
 }
 
 fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    crate::runtime::clock::real_now()
 }
 
 fn api_error(e: &ApiError) -> Value {

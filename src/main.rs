@@ -490,7 +490,7 @@ async fn start(
     commands::loadable(&def)?;
     let input = read_input(&input)?;
     let store = config.open().await?;
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = stepfn::runtime::clock::real_now();
     let machine = commands::machine_record(&machine_name_of(&definition, &machine_name), def, now);
     let name = name.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let record = commands::start(&store, &machine, &name, input, now).await?;

@@ -14,9 +14,11 @@ use crate::asl::load::load;
 use crate::asl::validate::validate_text;
 use crate::engine::execution::{ExecutionInfo, Status};
 use crate::engine::history::HistoryEvent;
+use crate::runtime::arn::{self, StatesArn};
+use crate::runtime::clock::real_now;
 use crate::runtime::describe::describe_json;
 use crate::runtime::driver::{self, RunOptions};
-use crate::runtime::durable::{execution_arn, start_execution, StartError};
+use crate::runtime::durable::{start_execution, StartError};
 use crate::runtime::invokers::{Invokers, Mocks, RouteError, Setup};
 use crate::store::AnyStore;
 use crate::store::{
@@ -27,9 +29,6 @@ use crate::tasks::TaskInvoker;
 pub mod http;
 
 pub use http::ApiError;
-
-const REGION: &str = "us-east-1";
-const ACCOUNT: &str = "111111111111";
 
 fn err(kind: &str, message: impl Into<String>) -> ApiError {
     ApiError {
@@ -57,7 +56,7 @@ pub struct Service {
 }
 
 fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    real_now()
 }
 
 fn epoch(ms: i64) -> Value {
@@ -124,16 +123,11 @@ fn execution_name(req: &Value) -> Result<String, ApiError> {
     }
 }
 
-fn machine_arn(name: &str) -> String {
-    format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}")
-}
-
 /// Splits `arn:aws:states:<region>:<account>:<kind>:<rest>`; checks the kind.
-fn check_arn<'a>(arn: &'a str, kind: &str) -> Result<&'a str, ApiError> {
-    let parts: Vec<&str> = arn.splitn(7, ':').collect();
-    match parts.as_slice() {
-        ["arn", "aws", "states", _, _, k, rest] if *k == kind && !rest.is_empty() => Ok(rest),
-        _ => Err(err("InvalidArn", format!("Invalid Arn: '{arn}'"))),
+fn check_arn<'a>(text: &'a str, kind: &str) -> Result<&'a str, ApiError> {
+    match StatesArn::parse(text) {
+        Some(parsed) if parsed.kind == kind => Ok(parsed.rest),
+        _ => Err(err("InvalidArn", format!("Invalid Arn: '{text}'"))),
     }
 }
 
@@ -287,9 +281,7 @@ impl Service {
         check_name(name)?;
         let text = field(req, "definition")?;
         let definition = parse_definition(text)?;
-        let role = opt_field(req, "roleArn")?
-            .unwrap_or("arn:aws:iam::111111111111:role/stepfn")
-            .to_string();
+        let role = opt_field(req, "roleArn")?.map_or_else(arn::default_role, str::to_string);
         let kind = opt_field(req, "type")?.unwrap_or("STANDARD").to_string();
         if kind != "STANDARD" && kind != "EXPRESS" {
             return Err(err(
@@ -297,7 +289,7 @@ impl Service {
                 format!("1 validation error detected: Value '{kind}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"),
             ));
         }
-        let arn = machine_arn(name);
+        let arn = arn::state_machine(name);
         if let Some(existing) = self.store.get_machine(&arn).await? {
             if existing.definition == definition
                 && existing.role_arn == role
@@ -372,7 +364,7 @@ impl Service {
         let input = parse_input(req)?;
         if let Some(case) = case {
             self.invokers
-                .route(&execution_arn(&machine.arn, &name), &machine.name, case)?;
+                .route(&arn::execution(&machine.arn, &name), &machine.name, case)?;
         }
         let record = start_execution(&self.store, &machine, &name, input, now_ms())
             .await
@@ -404,14 +396,15 @@ impl Service {
         let machine =
             load(&m.definition).map_err(|d| err("InvalidDefinition", diagnostics_text(&d)))?;
         let info = {
-            let mut info = ExecutionInfo::local(&m.name, &name, now_ms());
-            info.state_machine_arn = m.arn.clone();
-            info.arn = format!(
-                "arn:aws:states:{REGION}:{ACCOUNT}:express:{}:{name}:{}",
-                m.name,
-                uuid::Uuid::new_v4()
-            );
-            info
+            let id = uuid::Uuid::new_v4().to_string();
+            ExecutionInfo {
+                arn: arn::express_execution(&m.name, &name, &id),
+                name: name.clone(),
+                state_machine_arn: m.arn.clone(),
+                state_machine_name: m.name.clone(),
+                role_arn: m.role_arn.clone(),
+                start_time: now_ms(),
+            }
         };
         let invoker: Arc<dyn TaskInvoker> = match case {
             Some(case) => {
@@ -658,7 +651,7 @@ impl Service {
     async fn create_activity(&self, req: &Value) -> Result<Value, ApiError> {
         let name = field(req, "name")?;
         check_name(name)?;
-        let arn = format!("arn:aws:states:{REGION}:{ACCOUNT}:activity:{name}");
+        let arn = arn::activity(name);
         if let Some(existing) = self.store.get_activity(&arn).await? {
             return Ok(json!({"activityArn": arn, "creationDate": epoch(existing.created)}));
         }

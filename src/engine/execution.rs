@@ -63,21 +63,6 @@ pub struct ExecutionInfo {
     pub start_time: i64,
 }
 
-impl ExecutionInfo {
-    /// ARNs for execution `name` of machine `machine_name` in the default local account.
-    pub fn local(machine_name: &str, name: &str, start_time: i64) -> Self {
-        let prefix = "arn:aws:states:us-east-1:111111111111";
-        ExecutionInfo {
-            arn: format!("{prefix}:execution:{machine_name}:{name}"),
-            name: name.to_string(),
-            state_machine_arn: format!("{prefix}:stateMachine:{machine_name}"),
-            state_machine_name: machine_name.to_string(),
-            role_arn: "arn:aws:iam::111111111111:role/stepfn".to_string(),
-            start_time,
-        }
-    }
-}
-
 /// Where a frame's states are: a path of (state index, branch index) from the top level.
 /// Branch index is the Parallel branch, and 0 for a Map item processor.
 pub type BodyPath = Arc<[(u32, u32)]>;

@@ -11,6 +11,7 @@ use crate::asl::error::StatesError;
 use crate::asl::load::load;
 use crate::engine::history::HistoryEvent;
 use crate::engine::Status;
+use crate::runtime::arn;
 use crate::runtime::clock::real_now;
 use crate::runtime::driver::RunOptions;
 use crate::runtime::durable::{
@@ -58,11 +59,11 @@ pub fn require_durable(config: &StoreConfig, command: &str) -> Result<(), Comman
 /// The state machine record for a definition registered under `name`.
 pub fn machine_record(name: &str, definition: Value, now: i64) -> MachineRecord {
     MachineRecord {
-        arn: format!("arn:aws:states:us-east-1:111111111111:stateMachine:{name}"),
+        arn: arn::state_machine(name),
         name: name.to_string(),
         definition,
         kind: "STANDARD".into(),
-        role_arn: "arn:aws:iam::111111111111:role/stepfn".into(),
+        role_arn: arn::default_role(),
         created: now,
         tags: Default::default(),
         definition_text: None,

@@ -591,7 +591,7 @@ mod tests {
         let machine = Arc::new(StateMachine::from_value(&definition).expect("valid definition"));
         let case = TestCase::from_state_responses(&mocks).expect("valid mocks");
         let invoker = Arc::new(MockInvoker::new(case, Arc::new(NoIntegrations)));
-        let info = ExecutionInfo::local("m", "e", 0);
+        let info = crate::runtime::arn::local_execution("m", "e", 0);
         let options = RunOptions {
             virtual_clock: true,
             record_history: true,
@@ -770,7 +770,12 @@ mod tests {
             StateMachine::from_value(&json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": true}}}))
                 .expect("valid"),
         );
-        let mut exec = Execution::new(machine, ExecutionInfo::local("m", "e", 0), json!({}), true);
+        let mut exec = Execution::new(
+            machine,
+            crate::runtime::arn::local_execution("m", "e", 0),
+            json!({}),
+            true,
+        );
         step(&mut exec, Event::Start { time: 0 });
         let stopped = step(
             &mut exec,

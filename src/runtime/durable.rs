@@ -18,6 +18,7 @@ use crate::asl::model::StateMachine;
 use crate::engine::execution::{Execution, ExecutionInfo, Status};
 use crate::engine::history::HistoryEvent;
 use crate::engine::step::{step, Event};
+use crate::runtime::arn;
 use crate::runtime::clock::Clock;
 use crate::runtime::driver::{drive_with, DriveStop, Persist};
 use crate::store::{Commit, Created, ExecutionRecord, MachineRecord, Store, StoreError};
@@ -154,10 +155,14 @@ pub async fn start_execution<S: Store>(
     input: Value,
     now: i64,
 ) -> Result<ExecutionRecord, StartError> {
-    let mut info = ExecutionInfo::local(&machine.name, name, now);
-    info.state_machine_arn = machine.arn.clone();
-    info.arn = execution_arn(&machine.arn, name);
-    info.role_arn = machine.role_arn.clone();
+    let info = ExecutionInfo {
+        arn: arn::execution(&machine.arn, name),
+        name: name.to_string(),
+        state_machine_arn: machine.arn.clone(),
+        state_machine_name: machine.name.clone(),
+        role_arn: machine.role_arn.clone(),
+        start_time: now,
+    };
     let record = ExecutionRecord::new(info, input);
     match store.create_execution(&record).await? {
         Created::New => Ok(record),
@@ -170,15 +175,6 @@ pub async fn start_execution<S: Store>(
         }
         Created::Existing(existing) => Err(StartError::AlreadyExists(existing.info.arn)),
     }
-}
-
-/// The execution ARN of `name` under the state machine `machine_arn`.
-pub fn execution_arn(machine_arn: &str, name: &str) -> String {
-    format!(
-        "{}:{}",
-        machine_arn.replacen(":stateMachine:", ":execution:", 1),
-        name
-    )
 }
 
 struct StorePersist<'a, S: Store> {
@@ -557,7 +553,7 @@ mod tests {
             }
         };
         assert_eq!(drive(parking).await, DriveOutcome::Parked);
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = crate::runtime::clock::real_now();
         let request = user_stop(now);
         assert!(store.request_stop(arn, &request).await.expect("stop"));
         assert_eq!(
@@ -664,7 +660,7 @@ mod tests {
             })
         };
         started.notified().await;
-        let request = user_stop(chrono::Utc::now().timestamp_millis());
+        let request = user_stop(crate::runtime::clock::real_now());
         assert!(store.request_stop(&arn, &request).await.expect("stop"));
         gate.notify_one();
         let out = driving.await.expect("task").expect("drive");

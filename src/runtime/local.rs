@@ -10,7 +10,7 @@ use crate::asl::error::StatesError;
 use crate::asl::load::load;
 use crate::asl::payload::json_len;
 use crate::asl::payload::PAYLOAD_LIMIT_BYTES;
-use crate::engine::execution::{ExecutionInfo, Status};
+use crate::engine::execution::Status;
 use crate::engine::history::HistoryEvent;
 use crate::runtime::driver::{self, Finished, RunOptions};
 use crate::tasks::TaskInvoker;
@@ -62,7 +62,7 @@ pub async fn run_local(run: LocalRun) -> Result<Finished, RunError> {
             "the input is over the {PAYLOAD_LIMIT_BYTES}-byte limit"
         )));
     }
-    let info = ExecutionInfo::local(&run.machine_name, &run.execution_name, 0);
+    let info = crate::runtime::arn::local_execution(&run.machine_name, &run.execution_name, 0);
     Ok(driver::run(machine, info, run.input, run.invoker, run.options).await)
 }
 

@@ -3,6 +3,7 @@
 //! ([`durable`], [`worker`]), runs nested executions ([`nested`]), and shapes what the CLI and
 //! the API show of them ([`describe`]).
 
+pub mod arn;
 pub mod clock;
 pub mod commands;
 pub mod describe;

@@ -92,7 +92,7 @@ pub fn child_arn(request: &TaskRequest) -> Option<String> {
         Some(n) => n.to_string(),
         None => child_name(&request.idempotency_key()),
     };
-    Some(crate::runtime::durable::execution_arn(machine, &name))
+    Some(crate::runtime::arn::execution(machine, &name))
 }
 
 /// DescribeExecution as the integration answers it: PascalCase keys, dates in epoch ms;
@@ -191,7 +191,7 @@ impl StatesTasks {
                     &format!("State Machine Does Not Exist: '{machine_arn}'"),
                 )
             })?;
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = crate::runtime::clock::real_now();
         match start_execution(&self.store, &machine, &name, input.clone(), now).await {
             Ok(record) => Ok(record),
             Err(StartError::AlreadyExists(arn)) => {

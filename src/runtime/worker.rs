@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::runtime::clock::real_now;
 use crate::runtime::durable::{
     drive_execution, DriveError, DriveOutcome, DurableOptions, MachineCache,
 };
@@ -42,7 +43,7 @@ pub async fn run_worker<S: Store + Clone>(
     let mut running: tokio::task::JoinSet<(String, Result<DriveOutcome, DriveError>)> =
         tokio::task::JoinSet::new();
     let mut in_flight: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let mut idle_since = chrono::Utc::now().timestamp_millis();
+    let mut idle_since = real_now();
     let concurrency = concurrency.max(1);
     loop {
         while let Some(done) = running.try_join_next() {
@@ -69,7 +70,7 @@ pub async fn run_worker<S: Store + Clone>(
             }
             return Ok(stats);
         }
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = real_now();
         let free = concurrency.saturating_sub(running.len());
         let mut started = 0;
         if free > 0 {

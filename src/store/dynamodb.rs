@@ -2907,7 +2907,7 @@ mod tests {
 
     /// A new execution, due at `due`, created in `store`.
     async fn execution(store: &DynamoStore, name: &str, due: Option<i64>) -> String {
-        let info = ExecutionInfo::local("m", &format!("{name}-{}", nonce()), 1_000);
+        let info = crate::store::test_info("m", &format!("{name}-{}", nonce()), 1_000);
         let mut record = ExecutionRecord::new(info, json!({"n": name}));
         record.due = due;
         let arn = record.info.arn.clone();

@@ -37,6 +37,20 @@ pub use any::{AnyStore, StoreConfig, StoreKind};
 #[cfg(test)]
 pub(crate) mod suite;
 
+/// Names and ARNs of execution `name` of state machine `machine`, for the store's tests.
+#[cfg(test)]
+pub(crate) fn test_info(machine: &str, name: &str, start_time: i64) -> ExecutionInfo {
+    let prefix = "arn:aws:states:us-east-1:111111111111";
+    ExecutionInfo {
+        arn: format!("{prefix}:execution:{machine}:{name}"),
+        name: name.to_string(),
+        state_machine_arn: format!("{prefix}:stateMachine:{machine}"),
+        state_machine_name: machine.to_string(),
+        role_arn: "arn:aws:iam::111111111111:role/stepfn".to_string(),
+        start_time,
+    }
+}
+
 /// A stored state machine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MachineRecord {

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use crate::asl::error::StatesError;
-use crate::engine::execution::{ExecutionInfo, Snapshot, Status};
+use crate::engine::execution::{Snapshot, Status};
 use crate::engine::history::HistoryEvent;
+use crate::store::test_info;
 use crate::store::{
     ActivityRecord, ActivityTask, Commit, Created, ExecutionRecord, InboxKind, InboxMessage,
     MachineRecord, StopRequest, Store, StoreError,
@@ -61,7 +62,7 @@ pub(crate) async fn run<S: Store>(store: &S) {
     );
     assert_eq!(store.get_machine("arn:nope").await.expect("get"), None);
 
-    let info = ExecutionInfo::local(&machine.name, &format!("e{unique}"), 1_000);
+    let info = test_info(&machine.name, &format!("e{unique}"), 1_000);
     let arn = info.arn.clone();
     let record = ExecutionRecord::new(info, json!({"in": 1}));
     assert_eq!(
@@ -283,7 +284,7 @@ async fn machines<S: Store>(store: &S, unique: &str) {
     );
 
     // Deleting: the executions stay readable.
-    let info = ExecutionInfo::local(&c.name, "e", 1_000);
+    let info = test_info(&c.name, "e", 1_000);
     store
         .create_execution(&ExecutionRecord::new(info.clone(), json!({})))
         .await
@@ -323,7 +324,7 @@ async fn executions_by_machine<S: Store>(store: &S, unique: &str) {
         (&x, "e4", 200),
         (&x, "e5", 300),
     ] {
-        let info = ExecutionInfo::local(machine, name, start);
+        let info = test_info(machine, name, start);
         let mut record = ExecutionRecord::new(info, json!({"big": "i".repeat(40 * 1024)}));
         record.due = None;
         store.create_execution(&record).await.expect("create");
@@ -370,7 +371,7 @@ fn aborted(last_event_id: u64, request: &StopRequest) -> Snapshot {
 
 /// Stop requests: pending ones refuse every commit but the aborting one.
 async fn stop_requests<S: Store>(store: &S, unique: &str) {
-    let info = ExecutionInfo::local(&format!("s{unique}"), "e", 1_000);
+    let info = test_info(&format!("s{unique}"), "e", 1_000);
     let arn = info.arn.clone();
     let machine_arn = info.state_machine_arn.clone();
     store
@@ -508,7 +509,7 @@ async fn stop_requests<S: Store>(store: &S, unique: &str) {
     );
 
     // A never-driven execution can be stopped, and leased to apply it.
-    let info = ExecutionInfo::local(&format!("s{unique}"), "fresh", 1_000);
+    let info = test_info(&format!("s{unique}"), "fresh", 1_000);
     let fresh = info.arn.clone();
     store
         .create_execution(&ExecutionRecord::new(info, json!({})))
@@ -557,7 +558,7 @@ fn message(wait: u64, kind: InboxKind, time: i64) -> InboxMessage {
 /// The inbox: delivery appends and makes due without a version change; a commit removes
 /// exactly the messages it consumed.
 async fn inbox<S: Store>(store: &S, unique: &str) {
-    let info = ExecutionInfo::local(&format!("s{unique}"), "inbox", 1_000);
+    let info = test_info(&format!("s{unique}"), "inbox", 1_000);
     let arn = info.arn.clone();
     store
         .create_execution(&ExecutionRecord::new(info, json!({})))

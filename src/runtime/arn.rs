@@ -1,0 +1,121 @@
+//! Every ARN stepfn makes or takes apart: state machines, executions (standard and express),
+//! activities and the default role, in the account and region executions run under.
+
+use crate::engine::ExecutionInfo;
+
+/// The region ARNs are made in.
+pub const REGION: &str = "us-east-1";
+
+/// The account ARNs are made in.
+pub const ACCOUNT: &str = "111111111111";
+
+/// The role an execution runs as when none is given.
+pub fn default_role() -> String {
+    format!("arn:aws:iam::{ACCOUNT}:role/stepfn")
+}
+
+/// The ARN of state machine `name`.
+pub fn state_machine(name: &str) -> String {
+    format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}")
+}
+
+/// The ARN of activity `name`.
+pub fn activity(name: &str) -> String {
+    format!("arn:aws:states:{REGION}:{ACCOUNT}:activity:{name}")
+}
+
+/// The ARN of execution `name` of the state machine `machine_arn`.
+pub fn execution(machine_arn: &str, name: &str) -> String {
+    format!(
+        "{}:{}",
+        machine_arn.replacen(":stateMachine:", ":execution:", 1),
+        name
+    )
+}
+
+/// The ARN of an express execution `name` of state machine `machine_name`, unique by `id`.
+pub fn express_execution(machine_name: &str, name: &str, id: &str) -> String {
+    format!("arn:aws:states:{REGION}:{ACCOUNT}:express:{machine_name}:{name}:{id}")
+}
+
+/// The names and ARNs of execution `name` of the state machine registered as `machine_name`,
+/// started at `start_time` (ms since the epoch), as `stepfn run` has them.
+pub fn local_execution(machine_name: &str, name: &str, start_time: i64) -> ExecutionInfo {
+    let machine = state_machine(machine_name);
+    ExecutionInfo {
+        arn: execution(&machine, name),
+        name: name.to_string(),
+        state_machine_arn: machine,
+        state_machine_name: machine_name.to_string(),
+        role_arn: default_role(),
+        start_time,
+    }
+}
+
+/// A Step Functions ARN taken apart: `arn:aws:states:<region>:<account>:<kind>:<rest>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatesArn<'a> {
+    /// The region.
+    pub region: &'a str,
+    /// The account.
+    pub account: &'a str,
+    /// `stateMachine`, `execution`, `express`, `activity`, ...
+    pub kind: &'a str,
+    /// What follows the kind (the name, or machine and execution names).
+    pub rest: &'a str,
+}
+
+impl<'a> StatesArn<'a> {
+    /// Parses a Step Functions ARN; `None` when `arn` is not one.
+    pub fn parse(arn: &'a str) -> Option<StatesArn<'a>> {
+        let parts: Vec<&str> = arn.splitn(7, ':').collect();
+        match parts.as_slice() {
+            ["arn", "aws", "states", region, account, kind, rest] if !rest.is_empty() => {
+                Some(StatesArn {
+                    region,
+                    account,
+                    kind,
+                    rest,
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn executions_live_under_their_state_machine() {
+        let m = state_machine("orders");
+        assert_eq!(
+            m,
+            "arn:aws:states:us-east-1:111111111111:stateMachine:orders"
+        );
+        assert_eq!(
+            execution(&m, "e1"),
+            "arn:aws:states:us-east-1:111111111111:execution:orders:e1"
+        );
+        let info = local_execution("orders", "e1", 5);
+        assert_eq!(info.arn, execution(&m, "e1"));
+        assert_eq!(info.state_machine_arn, m);
+    }
+
+    #[test]
+    fn states_arns_parse_into_their_parts() {
+        let arn = "arn:aws:states:eu-west-1:123456789012:execution:m:e";
+        assert_eq!(
+            StatesArn::parse(arn),
+            Some(StatesArn {
+                region: "eu-west-1",
+                account: "123456789012",
+                kind: "execution",
+                rest: "m:e"
+            })
+        );
+        assert_eq!(StatesArn::parse("arn:aws:states:r:a:activity:"), None);
+        assert_eq!(StatesArn::parse("nope"), None);
+    }
+}
