@@ -17,13 +17,15 @@
 //! Which fields hold expressions, what type each must yield and the state-level
 //! "An error occurred while executing the state ..." prefix belong to the engine.
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use bumpalo::Bump;
 use jsonata_rs::{ArrayFlags, Error as JsonataError, FunctionContext, JsonAta, Value as JValue};
 use md5::Md5;
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde_json::{Map, Number, Value};
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384, Sha512};
@@ -141,8 +143,78 @@ const ORIGINAL_BUILTIN_PREFIX: &str = "__stepfn_builtin_";
 const GUARDED_BUILTIN_PREFIX: &str = "__stepfn_guarded_";
 /// Name under which the seeded `$random` is bound before it replaces the built-in one.
 const SEEDED_RANDOM_BINDING: &str = "__stepfn_random";
+/// Name under which `$millis` (the step's time) is bound before it replaces the built-in one.
+const MILLIS_BINDING: &str = "__stepfn_millis";
+/// Name under which the seeded `$uuid` is bound before it replaces the built-in one.
+const UUID_BINDING: &str = "__stepfn_uuid";
 /// Prefix of the binding that carries a workflow variable named like a built-in.
 const SHADOWED_VARIABLE_PREFIX: &str = "__stepfn_var_";
+
+/// What an expression may read besides `$states` and the variables: the time of the step it
+/// runs in and the seed of the step's randomness. `$now()`, `$millis()`, `$uuid()`,
+/// `$random()` and `$shuffle()` read only these, so the same step evaluates to the same
+/// values every time (a replay, a virtual clock), and `$now()` is the step's time.
+#[derive(Debug)]
+pub struct Moment {
+    now_ms: i64,
+    seed: u64,
+    /// Evaluations so far: each one draws from its own stream of the seed.
+    evaluations: Cell<u64>,
+}
+
+impl Moment {
+    /// The moment of a step at `now_ms` (ms since the epoch) with randomness seeded by `seed`.
+    pub fn new(now_ms: i64, seed: u64) -> Moment {
+        Moment {
+            now_ms,
+            seed,
+            evaluations: Cell::new(0),
+        }
+    }
+
+    /// Makes this moment the one the native functions read, until the guard drops.
+    fn draws(&self) -> DrawGuard {
+        let n = self.evaluations.get();
+        self.evaluations.set(n + 1);
+        let seed = self.seed ^ n.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let previous = DRAWS.with(|d| {
+            d.borrow_mut().replace(Draws {
+                now_ms: self.now_ms,
+                rng: StdRng::seed_from_u64(seed),
+            })
+        });
+        DrawGuard(previous)
+    }
+}
+
+/// The time and randomness of the evaluation running on this thread.
+struct Draws {
+    now_ms: i64,
+    rng: StdRng,
+}
+
+thread_local! {
+    static DRAWS: RefCell<Option<Draws>> = const { RefCell::new(None) };
+}
+
+/// Puts back the evaluation's predecessor (evaluations do not nest today; this keeps them
+/// right if they ever do).
+struct DrawGuard(Option<Draws>);
+
+impl Drop for DrawGuard {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        DRAWS.with(|d| *d.borrow_mut() = previous);
+    }
+}
+
+/// Runs `f` with the randomness of the evaluation on this thread (a fixed seed outside one).
+fn with_rng<T>(f: impl FnOnce(&mut StdRng) -> T) -> T {
+    DRAWS.with(|d| match d.borrow_mut().as_mut() {
+        Some(draws) => f(&mut draws.rng),
+        None => f(&mut StdRng::seed_from_u64(0)),
+    })
+}
 
 /// True if `s` is a JSONata expression field: starts with `{%` and ends with `%}`.
 ///
@@ -173,9 +245,10 @@ pub fn eval(
     expr: &str,
     states: &Value,
     vars: &Map<String, Value>,
+    moment: &Moment,
 ) -> Result<Option<Value>, StatesError> {
     let text = expression_text(expr).unwrap_or(expr);
-    evaluate(text, states, vars).map_err(|failure| {
+    evaluate(text, states, vars, moment).map_err(|failure| {
         query_error(format!(
             "The JSONata expression '{text}' threw an error during evaluation{}",
             failure.tail()
@@ -196,9 +269,10 @@ pub fn eval_field(
     field: &str,
     states: &Value,
     vars: &Map<String, Value>,
+    moment: &Moment,
 ) -> Result<Value, StatesError> {
     let text = expression_text(expr).unwrap_or(expr);
-    match evaluate(text, states, vars) {
+    match evaluate(text, states, vars, moment) {
         Ok(Some(value)) => Ok(value),
         Ok(None) => Err(query_error(format!(
             "The JSONata expression '{text}' specified for the field '{field}' returned nothing (undefined)."
@@ -224,21 +298,25 @@ pub fn eval_template(
     field: &str,
     states: &Value,
     vars: &Map<String, Value>,
+    moment: &Moment,
 ) -> Result<Value, StatesError> {
     match value {
-        Value::String(s) if is_expression(s) => eval_field(s, field, states, vars),
+        Value::String(s) if is_expression(s) => eval_field(s, field, states, vars, moment),
         Value::Object(map) => {
             let mut out = Map::with_capacity(map.len());
             for (key, item) in map {
                 let path = format!("{field}/{key}");
-                out.insert(key.clone(), eval_template(item, &path, states, vars)?);
+                out.insert(
+                    key.clone(),
+                    eval_template(item, &path, states, vars, moment)?,
+                );
             }
             Ok(Value::Object(out))
         }
         Value::Array(items) => items
             .iter()
             .enumerate()
-            .map(|(i, item)| eval_template(item, &format!("{field}[{i}]"), states, vars))
+            .map(|(i, item)| eval_template(item, &format!("{field}[{i}]"), states, vars, moment))
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array),
         literal => Ok(literal.clone()),
@@ -327,6 +405,7 @@ fn evaluate(
     text: &str,
     states: &Value,
     vars: &Map<String, Value>,
+    moment: &Moment,
 ) -> Result<Option<Value>, Failure> {
     let nesting = nesting_estimate(text);
     if nesting > MAX_TEXT_NESTING {
@@ -341,6 +420,7 @@ fn evaluate(
     stacker::maybe_grow(needed, 2 * needed, || {
         // jsonata-rs is incomplete and has panicking paths; a panic there must fail the state,
         // not the execution thread.
+        let _draws = moment.draws();
         catch_unwind(AssertUnwindSafe(|| evaluate_unguarded(text, states, vars))).unwrap_or_else(
             |_| {
                 Err(Failure::Bare(
@@ -411,6 +491,21 @@ fn prelude<'v>(text: &str, variables: impl Iterator<Item = &'v str>) -> String {
     }
     if text.contains("$random") {
         prelude.push_str(&format!("$random := ${SEEDED_RANDOM_BINDING}; "));
+    }
+    if text.contains("$millis") || text.contains("$now") {
+        prelude.push_str(&format!("$millis := ${MILLIS_BINDING}; "));
+    }
+    if text.contains("$now") {
+        // `$now(picture, timezone)` is `$fromMillis($millis(), picture, timezone)` (JSONata
+        // 2.0); the arguments given are passed on, so `$fromMillis` checks them.
+        prelude.push_str(
+            "$now := function($picture, $timezone) { $exists($timezone) \
+             ? $fromMillis($millis(), $picture, $timezone) : $exists($picture) \
+             ? $fromMillis($millis(), $picture) : $fromMillis($millis()) }; ",
+        );
+    }
+    if text.contains("$uuid") {
+        prelude.push_str(&format!("$uuid := ${UUID_BINDING}; "));
     }
     for name in variables {
         if ENGINE_BUILTINS.contains(&name) {
@@ -794,6 +889,11 @@ fn register_functions<'a>(program: &JsonAta<'a>, arena: &'a Bump) {
         SEEDED_RANDOM_BINDING,
         JValue::nativefn(arena, "random", 1, fn_random),
     );
+    program.assign_var(
+        MILLIS_BINDING,
+        JValue::nativefn(arena, "millis", 0, fn_millis),
+    );
+    program.assign_var(UUID_BINDING, JValue::nativefn(arena, "uuid", 0, fn_uuid));
     for (name, arity) in HIGHER_ORDER_BUILTINS {
         program.assign_var(
             &format!("{GUARDED_BUILTIN_PREFIX}{name}"),
@@ -966,10 +1066,26 @@ fn hex(bytes: &[u8]) -> String {
 fn fn_random<'a>(context: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> NativeResult<'a> {
     check_max_args(&context, args, 1)?;
     let n = match arg(args, 0) {
-        JValue::Undefined => rand::rng().random::<f64>(),
+        JValue::Undefined => with_rng(|rng| rng.random::<f64>()),
         seed => java_random_double(integer_arg(&context, seed, 1)?),
     };
     Ok(JValue::number(context.arena, n))
+}
+
+/// `$millis()`: the time of the step, ms since the epoch (the same in every expression of it,
+/// as JSONata has it for one evaluation).
+fn fn_millis<'a>(context: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> NativeResult<'a> {
+    check_max_args(&context, args, 0)?;
+    let now = DRAWS.with(|d| d.borrow().as_ref().map_or(0, |d| d.now_ms));
+    Ok(JValue::number(context.arena, now as f64))
+}
+
+/// `$uuid()`: a version 4 UUID from the step's seeded randomness.
+fn fn_uuid<'a>(context: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> NativeResult<'a> {
+    check_max_args(&context, args, 0)?;
+    let bytes: [u8; 16] = with_rng(|rng| rng.random());
+    let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
+    Ok(JValue::string(context.arena, &uuid.to_string()))
 }
 
 /// `new java.util.Random(seed).nextDouble()`.
@@ -1087,10 +1203,11 @@ fn fn_shuffle<'a>(context: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> 
     }
     let array = JValue::wrap_in_array_if_needed(context.arena, value, ArrayFlags::empty());
     let mut members: Vec<&'a JValue<'a>> = array.members().collect();
-    let mut rng = rand::rng();
-    for i in (1..members.len()).rev() {
-        members.swap(i, rng.random_range(0..=i));
-    }
+    with_rng(|rng| {
+        for i in (1..members.len()).rev() {
+            members.swap(i, rng.random_range(0..=i));
+        }
+    });
     let result = JValue::array_with_capacity(context.arena, members.len(), ArrayFlags::empty());
     for member in members {
         result.push(member);
@@ -1288,6 +1405,10 @@ mod tests {
         json!({ "input": input, "context": {} })
     }
 
+    fn moment() -> Moment {
+        Moment::new(1_700_000_000_000, 7)
+    }
+
     fn no_vars() -> Map<String, Value> {
         Map::new()
     }
@@ -1301,7 +1422,7 @@ mod tests {
 
     /// Evaluates `expr` (text) against `input`, panicking on failure or undefined.
     fn run(expr: &str, input: Value) -> Value {
-        eval(expr, &states(input), &no_vars())
+        eval(expr, &states(input), &no_vars(), &moment())
             .expect("evaluates")
             .expect("defined")
     }
@@ -1334,7 +1455,7 @@ mod tests {
             format!("{}1", "true ? ".repeat(300)),
         ] {
             assert!(
-                eval(&deep, &states(json!({})), &no_vars()).is_err(),
+                eval(&deep, &states(json!({})), &no_vars(), &moment()).is_err(),
                 "{deep}"
             );
         }
@@ -1385,7 +1506,7 @@ mod tests {
             "errorOutput": {"Error": "Exception", "Cause": "boom"},
             "context": {"Map": {"Item": {"Value": "Item1", "Index": 0}}}
         });
-        let value = |expr: &str| eval(expr, &states, &no_vars()).expect("evaluates");
+        let value = |expr: &str| eval(expr, &states, &no_vars(), &moment()).expect("evaluates");
         assert_eq!(value("$states.result.ja_expr"), Some(json!(7)));
         assert_eq!(value("$states.errorOutput.Error"), Some(json!("Exception")));
         assert_eq!(
@@ -1404,7 +1525,7 @@ mod tests {
             "var": "\""
         }));
         let states = states(json!({"input_values": [1, 2, 3]}));
-        let value = |expr: &str| eval(expr, &states, &vars).expect("evaluates");
+        let value = |expr: &str| eval(expr, &states, &vars, &moment()).expect("evaluates");
         assert_eq!(value("$var_input_value"), Some(json!("string literal")));
         assert_eq!(
             value("$sum($states.input.input_values) + $var_constant_1"),
@@ -1421,15 +1542,15 @@ mod tests {
         let vars = vars(json!({"count": 5, "random": "mine"}));
         let states = states(json!({}));
         assert_eq!(
-            eval("$count + 1", &states, &vars).expect("evaluates"),
+            eval("$count + 1", &states, &vars, &moment()).expect("evaluates"),
             Some(json!(6))
         );
         assert_eq!(
-            eval("$random", &states, &vars).expect("evaluates"),
+            eval("$random", &states, &vars, &moment()).expect("evaluates"),
             Some(json!("mine"))
         );
         assert_eq!(
-            eval("$sum([1, 2])", &states, &vars).expect("evaluates"),
+            eval("$sum([1, 2])", &states, &vars, &moment()).expect("evaluates"),
             Some(json!(3))
         );
     }
@@ -1437,7 +1558,13 @@ mod tests {
     #[test]
     fn states_cannot_be_hidden_by_a_variable() {
         let vars = vars(json!({"states": "nope"}));
-        let value = eval("$states.input.a", &states(json!({"a": 1})), &vars).expect("evaluates");
+        let value = eval(
+            "$states.input.a",
+            &states(json!({"a": 1})),
+            &vars,
+            &moment(),
+        )
+        .expect("evaluates");
         assert_eq!(value, Some(json!(1)));
     }
 
@@ -1504,7 +1631,7 @@ mod tests {
 
     #[test]
     fn partition_edge_cases() {
-        let value = |expr: &str| eval(expr, &states(json!({})), &no_vars());
+        let value = |expr: &str| eval(expr, &states(json!({})), &no_vars(), &moment());
         assert_eq!(value("$partition([], 2)").expect("evaluates"), None);
         assert_eq!(value("$partition([1, 2], 0)").expect("evaluates"), None);
         assert_eq!(
@@ -1541,21 +1668,35 @@ mod tests {
             run("$range(-1.2, 2.8, 1.9)", json!({})),
             json!([-1, 0, 1, 2])
         );
-        let undefined = |expr: &str| eval(expr, &states(json!({})), &no_vars()).expect("evaluates");
+        let undefined =
+            |expr: &str| eval(expr, &states(json!({})), &no_vars(), &moment()).expect("evaluates");
         assert_eq!(undefined("$range(3, 1, 1)"), None);
         assert_eq!(undefined("$range(0, 4, 0)"), None);
         assert_eq!(undefined("$range(0, 4)"), None);
-        let err = eval("$range('0', 4, 1)", &states(json!({})), &no_vars()).expect_err("string");
+        let err = eval(
+            "$range('0', 4, 1)",
+            &states(json!({})),
+            &no_vars(),
+            &moment(),
+        )
+        .expect_err("string");
         assert!(cause(err).ends_with(
             "T0410: Argument 1 of function \"range\" does not match function signature"
         ));
-        let err = eval("$range(0, 1e12, 1)", &states(json!({})), &no_vars()).expect_err("huge");
+        let err = eval(
+            "$range(0, 1e12, 1)",
+            &states(json!({})),
+            &no_vars(),
+            &moment(),
+        )
+        .expect_err("huge");
         assert_eq!(
             cause(err),
             "The JSONata expression '$range(0, 1e12, 1)' threw an error during evaluation: \
              Expression evaluation memory limit exceeded: Check for excessive memory usage"
         );
-        let err = eval("[0..2000000]", &states(json!({})), &no_vars()).expect_err("huge");
+        let err =
+            eval("[0..2000000]", &states(json!({})), &no_vars(), &moment()).expect_err("huge");
         assert!(cause(err).ends_with(
             "during evaluation: Expression evaluation memory limit exceeded: Check for excessive memory usage"
         ));
@@ -1582,7 +1723,8 @@ mod tests {
                 "{text}"
             );
         }
-        let err = eval("$parse('{')", &states(json!({})), &no_vars()).expect_err("invalid");
+        let err =
+            eval("$parse('{')", &states(json!({})), &no_vars(), &moment()).expect_err("invalid");
         assert!(cause(err).ends_with(". D3137: Invalid JSON"));
     }
 
@@ -1596,7 +1738,13 @@ mod tests {
             run("$hash('abc', 'MD5')", json!({})),
             json!("900150983cd24fb0d6963f7d28e17f72")
         );
-        let err = eval("$hash('a', 'SHA-2')", &states(json!({})), &no_vars()).expect_err("algo");
+        let err = eval(
+            "$hash('a', 'SHA-2')",
+            &states(json!({})),
+            &no_vars(),
+            &moment(),
+        )
+        .expect_err("algo");
         assert!(cause(err).ends_with(
             "D3137: Hash algorithm 'SHA-2' must be one of SHA-1, SHA-384, SHA-256, SHA-512, MD5"
         ));
@@ -1604,6 +1752,50 @@ mod tests {
         let unseeded = run("$random()", json!({}));
         assert!(unseeded.as_f64().is_some_and(|n| (0.0..1.0).contains(&n)));
         assert_eq!(run("$length($uuid())", json!({})), json!(36));
+    }
+
+    #[test]
+    fn now_and_millis_are_the_moment_of_the_step() {
+        let at = |expr: &str| {
+            eval(
+                expr,
+                &states(json!({})),
+                &no_vars(),
+                &Moment::new(1_700_000_000_123, 1),
+            )
+            .expect("evaluates")
+            .expect("defined")
+        };
+        assert_eq!(at("$millis()"), json!(1_700_000_000_123_i64));
+        assert_eq!(at("$now()"), json!("2023-11-14T22:13:20.123Z"));
+        assert_eq!(at("$now() = $fromMillis($millis())"), json!(true));
+        assert_eq!(at("$now('[Y0001]-[M01]-[D01]')"), json!("2023-11-14"));
+        assert_eq!(at("$now('[H01]:[m01]', '+0100')"), json!("23:13"));
+    }
+
+    #[test]
+    fn uuid_random_and_shuffle_draw_from_the_seed() {
+        let draw = |seed: u64| {
+            let moment = Moment::new(0, seed);
+            let expr = "[$uuid(), $uuid(), $random(), $shuffle([1, 2, 3, 4, 5, 6, 7, 8])]";
+            let first = eval(expr, &states(json!({})), &no_vars(), &moment).expect("evaluates");
+            let second = eval(expr, &states(json!({})), &no_vars(), &moment).expect("evaluates");
+            (first, second)
+        };
+        let (a, a_next) = draw(42);
+        let (b, b_next) = draw(42);
+        assert_eq!((&a, &a_next), (&b, &b_next), "the same seed draws the same");
+        assert_ne!(a, a_next, "each evaluation of a step draws anew");
+        let a = a.expect("defined");
+        assert_ne!(a[0], a[1], "two $uuid() calls differ");
+        let uuid = a[0].as_str().expect("string");
+        assert_eq!(uuid.len(), 36);
+        assert_eq!(uuid.as_bytes()[14], b'4', "a version 4 UUID: {uuid}");
+        assert_ne!(
+            draw(43).0.expect("defined"),
+            a,
+            "another seed draws otherwise"
+        );
     }
 
     #[test]
@@ -1630,7 +1822,13 @@ mod tests {
         assert_eq!(run("$formatBase(100, 2)", json!({})), json!("1100100"));
         assert_eq!(run("$formatBase(2555, 16)", json!({})), json!("9fb"));
         assert_eq!(run("$formatBase(-10)", json!({})), json!("-10"));
-        assert!(eval("$formatBase(1, 40)", &states(json!({})), &no_vars()).is_err());
+        assert!(eval(
+            "$formatBase(1, 40)",
+            &states(json!({})),
+            &no_vars(),
+            &moment()
+        )
+        .is_err());
         assert_eq!(
             run("$encodeUrlComponent('?x=test')", json!({})),
             json!("%3Fx%3Dtest")
@@ -1650,12 +1848,19 @@ mod tests {
             ),
             json!("https://mozilla.org/?x=шеллы")
         );
-        assert!(eval("$decodeUrl('%E0%A4%A')", &states(json!({})), &no_vars()).is_err());
+        assert!(eval(
+            "$decodeUrl('%E0%A4%A')",
+            &states(json!({})),
+            &no_vars(),
+            &moment()
+        )
+        .is_err());
     }
 
     #[test]
     fn eval_is_not_available() {
-        let err = eval("$eval('1')", &states(json!({})), &no_vars()).expect_err("no $eval");
+        let err =
+            eval("$eval('1')", &states(json!({})), &no_vars(), &moment()).expect_err("no $eval");
         assert!(cause(err).ends_with(". T1006: Attempted to invoke a non-function"));
     }
 
@@ -1666,6 +1871,7 @@ mod tests {
             "Assign/result",
             &states(json!({})),
             &no_vars(),
+            &moment(),
         )
         .expect_err("undefined");
         assert_eq!(
@@ -1677,8 +1883,14 @@ mod tests {
 
     #[test]
     fn throwing_fields_name_the_field() {
-        let err = eval_field("{% $sum('a') %}", "Output", &states(json!({})), &no_vars())
-            .expect_err("throws");
+        let err = eval_field(
+            "{% $sum('a') %}",
+            "Output",
+            &states(json!({})),
+            &no_vars(),
+            &moment(),
+        )
+        .expect_err("throws");
         assert_eq!(
             cause(err),
             "The JSONata expression '$sum('a')' specified for the field 'Output' threw an error \
@@ -1689,11 +1901,18 @@ mod tests {
             "Output",
             &states(json!({})),
             &no_vars(),
+            &moment(),
         )
         .expect_err("throws");
         assert!(cause(err).ends_with("threw an error during evaluation. D3137: boom"));
-        let err =
-            eval_field("{% 1; 2 %}", "Output", &states(json!({})), &no_vars()).expect_err("syntax");
+        let err = eval_field(
+            "{% 1; 2 %}",
+            "Output",
+            &states(json!({})),
+            &no_vars(),
+            &moment(),
+        )
+        .expect_err("syntax");
         assert!(cause(err).ends_with(". S0201: Syntax error `;`"));
     }
 
@@ -1702,7 +1921,7 @@ mod tests {
         let expr = "($f := function($n) { $n = 0 ? 0 : 1 + $f($n - 1) }; $f(31))";
         assert_eq!(run(expr, json!({})), json!(31));
         let expr = "($f := function($n) { $n = 0 ? 0 : 1 + $f($n - 1) }; $f(32))";
-        let err = eval(expr, &states(json!({})), &no_vars()).expect_err("too deep");
+        let err = eval(expr, &states(json!({})), &no_vars(), &moment()).expect_err("too deep");
         assert!(cause(err).contains(". U1001: Stack overflow error"));
     }
 
@@ -1713,7 +1932,7 @@ mod tests {
             "($f := function($n) { $n = 0 ? 0 : $map([1], $f) }; $f(3))",
             "($f := function($n) { $reduce([1, 2], function($a, $b) { $f($n) }) }; $f(1))",
         ] {
-            let err = eval(expr, &states(json!({})), &no_vars()).expect_err(expr);
+            let err = eval(expr, &states(json!({})), &no_vars(), &moment()).expect_err(expr);
             assert_eq!(err.error, QUERY_EVALUATION_ERROR, "{expr}");
         }
         // These end early in jsonata-rs (a tail call comes back unevaluated); they must not
@@ -1725,7 +1944,7 @@ mod tests {
             "($f := function($n) { $sort([1, 2], function($a, $b) { $f($n) }) }; $f(1))",
             "($f := function($n) { $replace('a', 'a', function($m) { $f($n) }) }; $f(1))",
         ] {
-            let _ = eval(expr, &states(json!({})), &no_vars());
+            let _ = eval(expr, &states(json!({})), &no_vars(), &moment());
         }
         assert_eq!(
             run("$map([1, 2], function($v) { $v * 2 })", json!({})),
@@ -1759,11 +1978,24 @@ mod tests {
             "constant_lst": [null, 0, 0.1, true, [], {"constant": 0}, " {% states.input %} "],
             "constant_obj_empty": {}
         });
-        let value = eval_template(&template, "Output", &states(json!({"a": 1})), &no_vars())
-            .expect("evaluates");
+        let value = eval_template(
+            &template,
+            "Output",
+            &states(json!({"a": 1})),
+            &no_vars(),
+            &moment(),
+        )
+        .expect("evaluates");
         assert_eq!(value, template);
         assert_eq!(
-            eval_template(&json!({}), "Arguments", &states(json!({})), &no_vars()).expect("{}"),
+            eval_template(
+                &json!({}),
+                "Arguments",
+                &states(json!({})),
+                &no_vars(),
+                &moment()
+            )
+            .expect("{}"),
             json!({})
         );
     }
@@ -1775,8 +2007,8 @@ mod tests {
             "{% $states.input %}", {"key": "{% true %}"}
         ]);
         let input = json!({"input_value": "stringliteral"});
-        let value =
-            eval_template(&template, "Output", &states(input), &no_vars()).expect("evaluates");
+        let value = eval_template(&template, "Output", &states(input), &no_vars(), &moment())
+            .expect("evaluates");
         assert_eq!(
             value,
             json!([
@@ -1786,7 +2018,8 @@ mod tests {
         );
         let items = json!([1, "{% $number(\"2\") %}", 3]);
         assert_eq!(
-            eval_template(&items, "Items", &states(json!({})), &no_vars()).expect("items"),
+            eval_template(&items, "Items", &states(json!({})), &no_vars(), &moment())
+                .expect("items"),
             json!([1, 2, 3])
         );
     }
@@ -1794,16 +2027,28 @@ mod tests {
     #[test]
     fn template_errors_carry_the_nested_field() {
         let template = json!({"result": "{% $doesNotExist %}"});
-        let err = eval_template(&template, "Output", &states(json!({})), &no_vars())
-            .expect_err("undefined");
+        let err = eval_template(
+            &template,
+            "Output",
+            &states(json!({})),
+            &no_vars(),
+            &moment(),
+        )
+        .expect_err("undefined");
         assert_eq!(
             cause(err),
             "The JSONata expression '$doesNotExist' specified for the field 'Output/result' \
              returned nothing (undefined)."
         );
         let template = json!({"a": [1, "{% $nope %}"]});
-        let err = eval_template(&template, "Arguments", &states(json!({})), &no_vars())
-            .expect_err("undefined");
+        let err = eval_template(
+            &template,
+            "Arguments",
+            &states(json!({})),
+            &no_vars(),
+            &moment(),
+        )
+        .expect_err("undefined");
         assert!(cause(err).contains("for the field 'Arguments/a[1]'"));
     }
 
@@ -1932,11 +2177,17 @@ mod tests {
             "a.b.c[0].d",
             "a.%.b",
         ] {
-            let _ = eval(expr, &states(json!({"a": [1, {"b": null}]})), &no_vars());
+            let _ = eval(
+                expr,
+                &states(json!({"a": [1, {"b": null}]})),
+                &no_vars(),
+                &moment(),
+            );
         }
         // jsonata-rs panics on the parent operator; the panic becomes an error.
-        assert!(eval("a.%.b", &states(json!({})), &no_vars()).is_err());
-        let err = eval("$round()", &states(json!({})), &no_vars()).expect_err("panics inside");
+        assert!(eval("a.%.b", &states(json!({})), &no_vars(), &moment()).is_err());
+        let err =
+            eval("$round()", &states(json!({})), &no_vars(), &moment()).expect_err("panics inside");
         assert!(cause(err).ends_with(": The JSONata engine does not support this expression"));
     }
 }

@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::asl::error::StatesError;
+
 /// One history event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -62,4 +64,196 @@ pub fn details_key(event_type: &str) -> String {
         s
     };
     format!("{stem}EventDetails")
+}
+
+/// What a history event records: one variant per shape of `*EventDetails` the engine writes,
+/// turned into the JSON GetExecutionHistory shows by [`Details::into_json`]. Text fields hold
+/// JSON documents as text, as the API returns them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Details {
+    /// No details object (`ParallelStateStarted`, `MapStateSucceeded`, `*StateFailed`, ...).
+    None,
+    /// `ExecutionStarted`.
+    ExecutionStarted {
+        /// The execution input.
+        input: String,
+        /// The role it runs as.
+        role_arn: String,
+    },
+    /// `ExecutionSucceeded`, `ExecutionFailed`, `ExecutionTimedOut`, `ExecutionAborted`.
+    ExecutionEnded {
+        /// The output, when it succeeded.
+        output: Option<String>,
+        /// The error and cause, when it did not (an empty error is left out).
+        error: Option<StatesError>,
+    },
+    /// `<Type>StateEntered`.
+    StateEntered {
+        /// The state.
+        name: String,
+        /// Its input.
+        input: String,
+    },
+    /// `<Type>StateExited`.
+    StateExited {
+        /// The state.
+        name: String,
+        /// Its output.
+        output: String,
+    },
+    /// `MapStateStarted`.
+    MapStarted {
+        /// The number of items.
+        length: usize,
+    },
+    /// `MapIterationStarted`, `MapIterationSucceeded`, `MapIterationFailed`.
+    MapIteration {
+        /// The Map state.
+        name: String,
+        /// The iteration's index.
+        index: usize,
+    },
+    /// `TaskScheduled`.
+    TaskScheduled {
+        /// `resourceType` and `resource`.
+        resource: (String, String),
+        /// The region the task runs in.
+        region: String,
+        /// The effective parameters.
+        parameters: String,
+        /// `TimeoutSeconds`.
+        timeout: Option<u64>,
+        /// `HeartbeatSeconds`.
+        heartbeat: Option<u64>,
+    },
+    /// `LambdaFunctionScheduled` (a function ARN as `Resource`).
+    LambdaScheduled {
+        /// The function ARN.
+        resource: String,
+        /// The effective input.
+        input: String,
+        /// `TimeoutSeconds`.
+        timeout: Option<u64>,
+    },
+    /// `TaskStarted`.
+    TaskStarted {
+        /// `resourceType` and `resource`.
+        resource: (String, String),
+    },
+    /// `TaskSubmitted`, `TaskSucceeded`, and `LambdaFunctionSucceeded` (no resource).
+    TaskOutput {
+        /// `resourceType` and `resource`, except for the legacy Lambda events.
+        resource: Option<(String, String)>,
+        /// What the task answered.
+        output: String,
+    },
+    /// `TaskFailed`, `TaskTimedOut`, and `LambdaFunctionFailed` (no resource).
+    TaskError {
+        /// `resourceType` and `resource`, except for the legacy Lambda events.
+        resource: Option<(String, String)>,
+        /// The error and cause.
+        error: StatesError,
+    },
+}
+
+fn not_truncated() -> Value {
+    let mut m = Map::new();
+    m.insert("truncated".into(), Value::Bool(false));
+    Value::Object(m)
+}
+
+fn put_resource(d: &mut Map<String, Value>, resource: Option<(String, String)>) {
+    if let Some((kind, name)) = resource {
+        d.insert("resourceType".into(), Value::String(kind));
+        d.insert("resource".into(), Value::String(name));
+    }
+}
+
+impl Details {
+    /// The details object as GetExecutionHistory shows it; `None` for [`Details::None`].
+    pub(crate) fn into_json(self) -> Option<Map<String, Value>> {
+        let mut d = Map::new();
+        match self {
+            Details::None => return None,
+            Details::ExecutionStarted { input, role_arn } => {
+                d.insert("input".into(), Value::String(input));
+                d.insert("inputDetails".into(), not_truncated());
+                d.insert("roleArn".into(), Value::String(role_arn));
+            }
+            Details::ExecutionEnded { output, error } => {
+                if let Some(o) = output {
+                    d.insert("output".into(), Value::String(o));
+                    d.insert("outputDetails".into(), not_truncated());
+                }
+                if let Some(e) = error {
+                    if !e.error.is_empty() {
+                        d.insert("error".into(), Value::String(e.error));
+                    }
+                    if let Some(c) = e.cause {
+                        d.insert("cause".into(), Value::String(c));
+                    }
+                }
+            }
+            Details::StateEntered { name, input } => {
+                d.insert("name".into(), Value::String(name));
+                d.insert("input".into(), Value::String(input));
+                d.insert("inputDetails".into(), not_truncated());
+            }
+            Details::StateExited { name, output } => {
+                d.insert("name".into(), Value::String(name));
+                d.insert("output".into(), Value::String(output));
+                d.insert("outputDetails".into(), not_truncated());
+            }
+            Details::MapStarted { length } => {
+                d.insert("length".into(), Value::from(length));
+            }
+            Details::MapIteration { name, index } => {
+                d.insert("name".into(), Value::String(name));
+                d.insert("index".into(), Value::from(index));
+            }
+            Details::TaskScheduled {
+                resource,
+                region,
+                parameters,
+                timeout,
+                heartbeat,
+            } => {
+                put_resource(&mut d, Some(resource));
+                d.insert("region".into(), Value::String(region));
+                d.insert("parameters".into(), Value::String(parameters));
+                if let Some(t) = timeout {
+                    d.insert("timeoutInSeconds".into(), Value::from(t));
+                }
+                if let Some(h) = heartbeat {
+                    d.insert("heartbeatInSeconds".into(), Value::from(h));
+                }
+            }
+            Details::LambdaScheduled {
+                resource,
+                input,
+                timeout,
+            } => {
+                d.insert("resource".into(), Value::String(resource));
+                d.insert("input".into(), Value::String(input));
+                d.insert("inputDetails".into(), not_truncated());
+                if let Some(t) = timeout {
+                    d.insert("timeoutInSeconds".into(), Value::from(t));
+                }
+            }
+            Details::TaskStarted { resource } => put_resource(&mut d, Some(resource)),
+            Details::TaskOutput { resource, output } => {
+                put_resource(&mut d, resource);
+                d.insert("output".into(), Value::String(output));
+                d.insert("outputDetails".into(), not_truncated());
+            }
+            Details::TaskError { resource, error } => {
+                put_resource(&mut d, resource);
+                d.insert("error".into(), Value::String(error.error));
+                if let Some(c) = error.cause {
+                    d.insert("cause".into(), Value::String(c));
+                }
+            }
+        }
+        Some(d)
+    }
 }

@@ -14,16 +14,11 @@ use rand::{RngCore, SeedableRng};
 use serde_json::{json, Map, Value};
 
 use crate::asl::error::{self, error_matches, StatesError};
-use crate::asl::model::{
-    Body, Catcher, MapState, ParallelState, State, TaskState, Transition as Flow, WaitState,
-};
-use crate::asl::path::{Path, Scope};
+use crate::asl::model::{Body, Catcher, State, Transition as Flow};
 use crate::asl::payload::{json_len, PAYLOAD_LIMIT_BYTES};
 use crate::asl::timestamp::iso_time;
-use crate::engine::execution::{
-    body_at, BodyPath, Children, Execution, Frame, FrameId, Phase, Status,
-};
-use crate::engine::history::{details_key, HistoryEvent};
+use crate::engine::execution::{body_at, BodyPath, Execution, Frame, FrameId, Phase, Status};
+use crate::engine::history::{details_key, Details, HistoryEvent};
 use crate::engine::retry::retry_delay_ms;
 use crate::engine::task::TaskRequest;
 
@@ -66,6 +61,7 @@ pub enum Command {
 /// has ended, or for a wait a frame has left (a stale task result or timer), changes nothing.
 pub fn step(execution: &mut Execution, event: Event) -> Transition {
     let mut stepper = Stepper {
+        now: event.time(),
         exec: execution,
         out: Transition::default(),
     };
@@ -77,6 +73,8 @@ pub fn step(execution: &mut Execution, event: Event) -> Transition {
 pub(crate) struct Stepper<'e> {
     exec: &'e mut Execution,
     pub(crate) out: Transition,
+    /// The time of the event being applied.
+    pub(crate) now: i64,
 }
 
 impl Deref for Stepper<'_> {
@@ -156,6 +154,21 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// When it happened, ms since the epoch.
+    pub fn time(&self) -> i64 {
+        match self {
+            Event::Start { time }
+            | Event::Run { time, .. }
+            | Event::TaskDone { time, .. }
+            | Event::TaskSubmitted { time, .. }
+            | Event::Timer { time, .. }
+            | Event::ExecutionTimeout { time }
+            | Event::Stop { time, .. } => *time,
+        }
+    }
+}
+
 /// Randomness derived from a seed, created on first use.
 pub(crate) struct LazyRng {
     seed: u64,
@@ -217,13 +230,13 @@ fn event_name(state: &State, what: &str) -> &'static str {
     }
 }
 
-fn to_json_string(v: &Value) -> String {
+pub(crate) fn to_json_string(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
 impl Stepper<'_> {
     /// Applies one event; what it wrote and asks for goes to `self.out`.
-    fn apply(&mut self, event: Event) {
+    pub(crate) fn apply(&mut self, event: Event) {
         if self.status != Status::Running {
             return;
         }
@@ -275,12 +288,12 @@ impl Stepper<'_> {
         }
     }
 
-    fn emit(
+    pub(crate) fn emit(
         &mut self,
         frame: Option<FrameId>,
         time: i64,
-        event_type: &str,
-        details: impl FnOnce() -> Option<Map<String, Value>>,
+        event_type: &'static str,
+        details: impl FnOnce() -> Details,
     ) -> u64 {
         self.last_event_id += 1;
         let id = self.last_event_id;
@@ -299,7 +312,7 @@ impl Stepper<'_> {
                 event_type: event_type.to_string(),
                 details: Map::new(),
             };
-            if let Some(d) = details() {
+            if let Some(d) = details().into_json() {
                 event
                     .details
                     .insert(details_key(event_type), Value::Object(d));
@@ -309,15 +322,14 @@ impl Stepper<'_> {
         id
     }
 
-    fn start(&mut self, time: i64) {
+    pub(crate) fn start(&mut self, time: i64) {
         let input = self.record_history.then(|| to_json_string(&self.input));
         let role = self.info.role_arn.clone();
         self.emit(None, time, "ExecutionStarted", || {
-            let mut d = Map::new();
-            d.insert("input".into(), Value::String(input.unwrap_or_default()));
-            d.insert("inputDetails".into(), json!({"truncated": false}));
-            d.insert("roleArn".into(), Value::String(role));
-            Some(d)
+            Details::ExecutionStarted {
+                input: input.unwrap_or_default(),
+                role_arn: role,
+            }
         });
         let start = self.machine.body.start;
         let id = self.new_frame(
@@ -335,7 +347,7 @@ impl Stepper<'_> {
         self.run_frame(id, time);
     }
 
-    fn new_frame(
+    pub(crate) fn new_frame(
         &mut self,
         parent: Option<(FrameId, usize)>,
         body: BodyPath,
@@ -367,7 +379,7 @@ impl Stepper<'_> {
     }
 
     /// Starts a new wait for the frame and returns its number.
-    fn begin_wait(&mut self, id: FrameId) -> u64 {
+    pub(crate) fn begin_wait(&mut self, id: FrameId) -> u64 {
         self.waits += 1;
         let wait = self.waits;
         if let Some(f) = self.frame_mut(id) {
@@ -376,11 +388,11 @@ impl Stepper<'_> {
         wait
     }
 
-    fn frame(&self, id: FrameId) -> Option<&Frame> {
+    pub(crate) fn frame(&self, id: FrameId) -> Option<&Frame> {
         self.frames.get(id).and_then(Option::as_ref)
     }
 
-    fn frame_mut(&mut self, id: FrameId) -> Option<&mut Frame> {
+    pub(crate) fn frame_mut(&mut self, id: FrameId) -> Option<&mut Frame> {
         self.frames.get_mut(id).and_then(Option::as_mut)
     }
 
@@ -430,12 +442,18 @@ impl Stepper<'_> {
 
     pub(crate) fn rng(&self) -> LazyRng {
         LazyRng {
-            seed: self.seed ^ self.last_event_id.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            seed: self.seed_now(),
             rng: None,
         }
     }
 
-    fn run_frame(&mut self, id: FrameId, time: i64) {
+    /// The seed of the randomness drawn now: the execution's seed moved on by the events so
+    /// far, so every step draws differently and a replay draws the same.
+    pub(crate) fn seed_now(&self) -> u64 {
+        self.seed ^ self.last_event_id.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
+    pub(crate) fn run_frame(&mut self, id: FrameId, time: i64) {
         let machine = Arc::clone(&self.machine);
         loop {
             if self.status != Status::Running {
@@ -459,19 +477,16 @@ impl Stepper<'_> {
         }
     }
 
-    fn enter(&mut self, id: FrameId, name: &str, state: &State, time: i64) {
+    pub(crate) fn enter(&mut self, id: FrameId, name: &str, state: &State, time: i64) {
         self.transitions += 1;
         let event_type = event_name(state, "Entered");
         let input = self
             .record_history
             .then_some(())
             .and_then(|()| self.frame(id).map(|f| to_json_string(&f.input)));
-        let event = self.emit(Some(id), time, event_type, || {
-            let mut d = Map::new();
-            d.insert("name".into(), Value::String(name.to_string()));
-            d.insert("input".into(), Value::String(input.unwrap_or_default()));
-            d.insert("inputDetails".into(), json!({"truncated": false}));
-            Some(d)
+        let event = self.emit(Some(id), time, event_type, || Details::StateEntered {
+            name: name.to_string(),
+            input: input.unwrap_or_default(),
         });
         if let Some(f) = self.frame_mut(id) {
             f.entered_event = event;
@@ -484,7 +499,7 @@ impl Stepper<'_> {
     }
 
     /// Prefixes a runtime failure's cause as Step Functions does.
-    fn located(&self, id: FrameId, name: &str, mut err: StatesError) -> StatesError {
+    pub(crate) fn located(&self, id: FrameId, name: &str, mut err: StatesError) -> StatesError {
         if matches!(
             err.error.as_str(),
             error::RUNTIME | error::QUERY_EVALUATION_ERROR
@@ -498,7 +513,7 @@ impl Stepper<'_> {
         err
     }
 
-    fn run_state(
+    pub(crate) fn run_state(
         &mut self,
         id: FrameId,
         body: &Body,
@@ -537,250 +552,8 @@ impl Stepper<'_> {
             .unwrap_or_default()
     }
 
-    fn run_wait(
-        &mut self,
-        id: FrameId,
-        name: &str,
-        w: &WaitState,
-        time: i64,
-    ) -> Result<Outcome, StatesError> {
-        let (due, output) = self.wait_until(id, name, w, time)?;
-        if due <= time {
-            return Ok(Outcome::Next(output));
-        }
-        let wait = self.begin_wait(id);
-        if let Some(f) = self.frame_mut(id) {
-            f.input = output;
-            f.phase = Phase::Timer { retry: false, due };
-        }
-        self.out.commands.push(Command::Timer {
-            frame: id,
-            wait,
-            due,
-        });
-        Ok(Outcome::Blocked)
-    }
-
-    fn run_task(
-        &mut self,
-        id: FrameId,
-        name: &str,
-        t: &TaskState,
-        now: i64,
-    ) -> Result<Outcome, StatesError> {
-        // The wait this task will be; a `.waitForTaskToken` task's token names it.
-        let token = t
-            .resource
-            .takes_task_token()
-            .then(|| crate::engine::task::task_token(&self.info.arn, id, self.waits + 1));
-        let params = self.task_input(id, name, t, token.as_deref())?;
-        let timeout = self.task_seconds(&t.timeout_seconds, &t.timeout_seconds_path, id)?;
-        let heartbeat = self.task_seconds(&t.heartbeat_seconds, &t.heartbeat_seconds_path, id)?;
-        let attempt = self.frame(id).map(|f| f.retry_count).unwrap_or_default();
-        let lambda = t.resource.is_lambda_function();
-        let time = self.frame(id).map(|f| f.entered_time).unwrap_or_default();
-        let params_str = self.record_history.then(|| to_json_string(&params));
-        let resource = t.resource.clone();
-        if lambda {
-            self.emit(Some(id), time, "LambdaFunctionScheduled", || {
-                let mut d = Map::new();
-                d.insert("resource".into(), Value::String(resource.to_string()));
-                d.insert(
-                    "input".into(),
-                    Value::String(params_str.clone().unwrap_or_default()),
-                );
-                d.insert("inputDetails".into(), json!({"truncated": false}));
-                if let Some(t) = timeout {
-                    d.insert("timeoutInSeconds".into(), Value::from(t));
-                }
-                Some(d)
-            });
-            self.emit(Some(id), time, "LambdaFunctionStarted", || None);
-        } else {
-            self.emit(Some(id), time, "TaskScheduled", || {
-                let (rt, rn) = t.resource.history_parts();
-                let mut d = Map::new();
-                d.insert("resourceType".into(), Value::String(rt));
-                d.insert("resource".into(), Value::String(rn));
-                d.insert("region".into(), Value::String("us-east-1".into()));
-                d.insert(
-                    "parameters".into(),
-                    Value::String(params_str.unwrap_or_default()),
-                );
-                if let Some(t) = timeout {
-                    d.insert("timeoutInSeconds".into(), Value::from(t));
-                }
-                if let Some(h) = heartbeat {
-                    d.insert("heartbeatInSeconds".into(), Value::from(h));
-                }
-                Some(d)
-            });
-            self.emit(Some(id), time, "TaskStarted", || {
-                let (rtype, rname) = t.resource.history_parts();
-                let mut d = Map::new();
-                d.insert("resourceType".into(), Value::String(rtype));
-                d.insert("resource".into(), Value::String(rname));
-                Some(d)
-            });
-        }
-        let wait = self.begin_wait(id);
-        let request = TaskRequest {
-            execution_arn: self.info.arn.clone(),
-            state_name: name.to_string(),
-            resource,
-            input: params,
-            attempt,
-            timeout_seconds: timeout,
-            heartbeat_seconds: heartbeat,
-            frame: id,
-            timeout_at: timeout.map(|t| now + (t as i64) * 1000),
-            heartbeat_at: heartbeat.map(|h| now + (h as i64) * 1000),
-            token,
-            submitted: false,
-        };
-        let keep = self.durable.then(|| Box::new(request.clone()));
-        if let Some(f) = self.frame_mut(id) {
-            f.phase = Phase::Task { attempt };
-            f.task = keep;
-        }
-        self.out.commands.push(Command::Invoke {
-            frame: id,
-            wait,
-            request: Box::new(request),
-        });
-        Ok(Outcome::Blocked)
-    }
-
-    fn task_seconds(
-        &self,
-        fixed: &Option<Value>,
-        path: &Option<Path>,
-        id: FrameId,
-    ) -> Result<Option<u64>, StatesError> {
-        if let Some(v) = fixed {
-            return Ok(v.as_u64());
-        }
-        if let Some(p) = path {
-            let input = self.frame(id).map(|f| &f.input).unwrap_or(&Value::Null);
-            let v = p.lookup(&Scope::new(input, &Value::Null));
-            return match v.and_then(Value::as_u64) {
-                Some(s) if s > 0 => Ok(Some(s)),
-                _ => Err(StatesError::runtime(format!(
-                    "The {p} path does not reference a positive integer"
-                ))),
-            };
-        }
-        Ok(None)
-    }
-
-    fn task_submitted(&mut self, id: FrameId, output: Value, time: i64) {
-        let machine = Arc::clone(&self.machine);
-        let Some(frame) = self.frame_mut(id) else {
-            return;
-        };
-        if !matches!(frame.phase, Phase::Task { .. }) {
-            return;
-        }
-        // A durable execution keeps its task: a submission repeated after a takeover is not
-        // recorded twice.
-        if let Some(task) = frame.task.as_mut() {
-            if task.submitted {
-                return;
-            }
-            task.submitted = true;
-        }
-        let Some(frame) = self.frame(id) else { return };
-        let body = body_at(&machine, &frame.body);
-        let (_, state) = body.state(frame.current);
-        let State::Task(t) = state else { return };
-        let output = self.record_history.then(|| to_json_string(&output));
-        self.emit(Some(id), time, "TaskSubmitted", || {
-            let (rtype, rname) = t.resource.history_parts();
-            let mut d = Map::new();
-            d.insert("resourceType".into(), Value::String(rtype));
-            d.insert("resource".into(), Value::String(rname));
-            d.insert("output".into(), Value::String(output.unwrap_or_default()));
-            d.insert("outputDetails".into(), json!({"truncated": false}));
-            Some(d)
-        });
-    }
-
-    fn task_done(&mut self, id: FrameId, result: Result<Value, StatesError>, time: i64) {
-        let machine = Arc::clone(&self.machine);
-        let Some(frame) = self.frame(id) else { return };
-        if !matches!(frame.phase, Phase::Task { .. }) {
-            return;
-        }
-        let body = body_at(&machine, &frame.body);
-        let (name, state) = body.state(frame.current);
-        let State::Task(t) = state else { return };
-        let lambda = t.resource.is_lambda_function();
-        if let Some(f) = self.frame_mut(id) {
-            f.task = None;
-        }
-        let outcome = match result {
-            Ok(raw) => {
-                let out_str = self.record_history.then(|| to_json_string(&raw));
-                let ev = if lambda {
-                    "LambdaFunctionSucceeded"
-                } else {
-                    "TaskSucceeded"
-                };
-                self.emit(Some(id), time, ev, || {
-                    let mut d = Map::new();
-                    if !lambda {
-                        let (rtype, rname) = t.resource.history_parts();
-                        d.insert("resourceType".into(), Value::String(rtype));
-                        d.insert("resource".into(), Value::String(rname));
-                    }
-                    d.insert("output".into(), Value::String(out_str.unwrap_or_default()));
-                    d.insert("outputDetails".into(), json!({"truncated": false}));
-                    Some(d)
-                });
-                if json_len(&raw, PAYLOAD_LIMIT_BYTES) > PAYLOAD_LIMIT_BYTES {
-                    Outcome::Failed(StatesError::new(
-                        error::DATA_LIMIT_EXCEEDED,
-                        format!("The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."),
-                    ))
-                } else {
-                    match self.state_output(id, name, &t.common, &t.result, raw) {
-                        Ok(v) => Outcome::Next(v),
-                        Err(e) => Outcome::Failed(e),
-                    }
-                }
-            }
-            Err(err) => {
-                let ev = if lambda {
-                    "LambdaFunctionFailed"
-                } else if err.error == error::TIMEOUT {
-                    "TaskTimedOut"
-                } else {
-                    "TaskFailed"
-                };
-                let e2 = err.clone();
-                self.emit(Some(id), time, ev, || {
-                    let mut d = Map::new();
-                    if !lambda {
-                        let (rtype, rname) = t.resource.history_parts();
-                        d.insert("resourceType".into(), Value::String(rtype));
-                        d.insert("resource".into(), Value::String(rname));
-                    }
-                    d.insert("error".into(), Value::String(e2.error));
-                    if let Some(c) = e2.cause {
-                        d.insert("cause".into(), Value::String(c));
-                    }
-                    Some(d)
-                });
-                Outcome::Failed(err)
-            }
-        };
-        if self.handle_outcome(id, body, name, state, outcome, time) {
-            self.run_frame(id, time);
-        }
-    }
-
     /// Acts on a state's outcome. Returns true when the frame can go on running now.
-    fn handle_outcome(
+    pub(crate) fn handle_outcome(
         &mut self,
         id: FrameId,
         body: &Body,
@@ -838,22 +611,21 @@ impl Stepper<'_> {
         }
     }
 
-    fn exit(&mut self, id: FrameId, name: &str, state: &State, time: i64) {
+    pub(crate) fn exit(&mut self, id: FrameId, name: &str, state: &State, time: i64) {
         let output = self
             .record_history
             .then_some(())
             .and_then(|()| self.frame(id).map(|f| to_json_string(&f.input)));
         self.emit(Some(id), time, event_name(state, "Exited"), || {
-            let mut d = Map::new();
-            d.insert("name".into(), Value::String(name.to_string()));
-            d.insert("output".into(), Value::String(output.unwrap_or_default()));
-            d.insert("outputDetails".into(), json!({"truncated": false}));
-            Some(d)
+            Details::StateExited {
+                name: name.to_string(),
+                output: output.unwrap_or_default(),
+            }
         });
     }
 
     /// Retry, catch, or fail the frame. Returns true when the frame can run on now.
-    fn fail_state(
+    pub(crate) fn fail_state(
         &mut self,
         id: FrameId,
         body: &Body,
@@ -911,13 +683,15 @@ impl Stepper<'_> {
             return self.catch(id, name, state, catcher, err, time);
         }
         if let State::Map(_) | State::Parallel(_) = state {
-            self.emit(Some(id), time, event_name(state, "Failed"), || None);
+            self.emit(Some(id), time, event_name(state, "Failed"), || {
+                Details::None
+            });
         }
         self.end_frame(id, Err(err), time);
         false
     }
 
-    fn catch(
+    pub(crate) fn catch(
         &mut self,
         id: FrameId,
         name: &str,
@@ -946,191 +720,8 @@ impl Stepper<'_> {
         true
     }
 
-    fn timer(&mut self, id: FrameId, time: i64) {
-        let machine = Arc::clone(&self.machine);
-        let Some(frame) = self.frame(id) else { return };
-        let Phase::Timer { retry, .. } = frame.phase else {
-            return;
-        };
-        if retry {
-            if let Some(f) = self.frame_mut(id) {
-                f.phase = Phase::Run;
-                f.pending_error = None;
-            }
-            self.run_frame(id, time);
-            return;
-        }
-        let body = body_at(&machine, &frame.body);
-        let (name, state) = body.state(frame.current);
-        let State::Wait(_) = state else { return };
-        let outcome = Outcome::Next(self.take_input(id));
-        if let Some(f) = self.frame_mut(id) {
-            f.phase = Phase::Run;
-        }
-        if self.handle_outcome(id, body, name, state, outcome, time) {
-            self.run_frame(id, time);
-        }
-    }
-
-    fn run_parallel(
-        &mut self,
-        id: FrameId,
-        name: &str,
-        p: &ParallelState,
-        time: i64,
-    ) -> Result<Outcome, StatesError> {
-        let branch_input = self.branch_input(id, name, p)?;
-        self.emit(Some(id), time, "ParallelStateStarted", || None);
-        let Some(frame) = self.frame(id) else {
-            return Ok(Outcome::Blocked);
-        };
-        let base: Vec<(u32, u32)> = frame.body.to_vec();
-        let current = frame.current as u32;
-        let vars = Arc::clone(&frame.vars);
-        let n = p.branches.len();
-        let mut live = crate::engine::execution::FrameSet::default();
-        for (i, branch) in p.branches.iter().enumerate() {
-            let mut path = base.clone();
-            path.push((current, i as u32));
-            let child = self.new_frame(
-                Some((id, i)),
-                Arc::from(path),
-                branch.start,
-                branch_input.clone(),
-                None,
-                Arc::clone(&vars),
-            );
-            live.insert(child);
-            self.out.commands.push(Command::Run(child));
-        }
-        if let Some(f) = self.frame_mut(id) {
-            f.phase = Phase::Children;
-            f.children = Some(Box::new(Children {
-                results: vec![Value::Null; n],
-                live,
-                items: Vec::new(),
-                next: n,
-                selector_input: None,
-                max_concurrency: 0,
-                finished: 0,
-                failed: 0,
-                tolerated: 0.0,
-                has_tolerance: false,
-                child_body: None,
-            }));
-        }
-        Ok(Outcome::Blocked)
-    }
-
-    fn run_map(
-        &mut self,
-        id: FrameId,
-        name: &str,
-        m: &MapState,
-        time: i64,
-    ) -> Result<Outcome, StatesError> {
-        let setup = self.map_setup(id, name, m)?;
-        let n = setup.items.len();
-        self.emit(Some(id), time, "MapStateStarted", || {
-            let mut d = Map::new();
-            d.insert("length".into(), Value::from(n));
-            Some(d)
-        });
-        if let Some(f) = self.frame_mut(id) {
-            f.phase = Phase::Children;
-            f.children = Some(Box::new(Children {
-                results: vec![Value::Null; n],
-                live: Default::default(),
-                items: setup.items,
-                next: 0,
-                selector_input: setup.selector_input,
-                max_concurrency: setup.max_concurrency,
-                finished: 0,
-                failed: 0,
-                tolerated: setup.tolerated,
-                has_tolerance: setup.has_tolerance,
-                child_body: None,
-            }));
-        }
-        if n == 0 {
-            self.complete_children(id, time);
-            return Ok(Outcome::Blocked);
-        }
-        self.start_iterations(id, name, m, time)?;
-        Ok(Outcome::Blocked)
-    }
-
-    /// Starts Map iterations up to the concurrency limit.
-    fn start_iterations(
-        &mut self,
-        id: FrameId,
-        name: &str,
-        m: &MapState,
-        time: i64,
-    ) -> Result<(), StatesError> {
-        loop {
-            let Some(frame) = self.frame(id) else {
-                return Ok(());
-            };
-            let Some(ch) = frame.children.as_ref() else {
-                return Ok(());
-            };
-            if ch.next >= ch.items.len()
-                || (ch.max_concurrency > 0 && ch.live.len() >= ch.max_concurrency)
-            {
-                return Ok(());
-            }
-            let index = ch.next;
-            // Each item is read once, by the iteration that starts now: move it out.
-            let item = self
-                .frame_mut(id)
-                .and_then(|f| f.children.as_mut())
-                .map(|ch| std::mem::take(&mut ch.items[index]))
-                .unwrap_or_default();
-            let Some(frame) = self.frame(id) else {
-                return Ok(());
-            };
-            let Some(ch) = frame.children.as_ref() else {
-                return Ok(());
-            };
-            let selector_input = ch.selector_input.as_ref().unwrap_or(&frame.input);
-            let input = self.iteration_input(id, name, m, index, item, selector_input)?;
-            let vars = Arc::clone(&frame.vars);
-            let path = match &ch.child_body {
-                Some(p) => Arc::clone(p),
-                None => {
-                    let mut path: Vec<(u32, u32)> = frame.body.to_vec();
-                    path.push((frame.current as u32, 0));
-                    Arc::from(path)
-                }
-            };
-            let start = m.item_processor.start;
-            let map_name = name.to_string();
-            self.emit(Some(id), time, "MapIterationStarted", || {
-                let mut d = Map::new();
-                d.insert("name".into(), Value::String(map_name));
-                d.insert("index".into(), Value::from(index));
-                Some(d)
-            });
-            let child = self.new_frame(
-                Some((id, index)),
-                Arc::clone(&path),
-                start,
-                input,
-                Some(index),
-                vars,
-            );
-            if let Some(ch) = self.frame_mut(id).and_then(|f| f.children.as_mut()) {
-                ch.next += 1;
-                ch.live.insert(child);
-                ch.child_body.get_or_insert(path);
-            }
-            self.out.commands.push(Command::Run(child));
-        }
-    }
-
     /// A frame reached the end of its body (or failed without a catcher).
-    fn end_frame(&mut self, id: FrameId, result: Result<Value, StatesError>, time: i64) {
+    pub(crate) fn end_frame(&mut self, id: FrameId, result: Result<Value, StatesError>, time: i64) {
         let Some(frame) = self.frames.get_mut(id).and_then(Option::take) else {
             return;
         };
@@ -1150,7 +741,7 @@ impl Stepper<'_> {
         }
     }
 
-    fn cancel(&mut self, id: FrameId) {
+    pub(crate) fn cancel(&mut self, id: FrameId) {
         if let Some(frame) = self.frames.get_mut(id).and_then(Option::take) {
             if let Some(children) = frame.children {
                 for c in children.live {
@@ -1160,130 +751,7 @@ impl Stepper<'_> {
         }
     }
 
-    fn child_done(
-        &mut self,
-        parent: FrameId,
-        slot: usize,
-        child: FrameId,
-        map_index: Option<usize>,
-        result: Result<Value, StatesError>,
-        time: i64,
-    ) {
-        let machine = Arc::clone(&self.machine);
-        let Some(pf) = self.frame(parent) else { return };
-        let body = body_at(&machine, &pf.body);
-        let (name, state) = body.state(pf.current);
-        let is_map = map_index.is_some();
-        if is_map {
-            let map_name = name.to_string();
-            let ev = if result.is_ok() {
-                "MapIterationSucceeded"
-            } else {
-                "MapIterationFailed"
-            };
-            self.emit(Some(parent), time, ev, || {
-                let mut d = Map::new();
-                d.insert("name".into(), Value::String(map_name));
-                d.insert("index".into(), Value::from(slot));
-                Some(d)
-            });
-        }
-        let Some(ch) = self.frame_mut(parent).and_then(|f| f.children.as_mut()) else {
-            return;
-        };
-        ch.live.remove(&child);
-        ch.finished += 1;
-        match result {
-            Ok(v) => {
-                if let Some(r) = ch.results.get_mut(slot) {
-                    *r = v;
-                }
-            }
-            Err(err) => {
-                let fail = if is_map {
-                    ch.failed += 1;
-                    if let Some(r) = ch.results.get_mut(slot) {
-                        let mut o = Map::new();
-                        o.insert("Error".into(), Value::String(err.error.clone()));
-                        if let Some(c) = &err.cause {
-                            o.insert("Cause".into(), Value::String(c.clone()));
-                        }
-                        *r = Value::Object(o);
-                    }
-                    if err.is_runtime() || (ch.failed as f64) > ch.tolerated {
-                        Some(if ch.has_tolerance && !err.is_runtime() {
-                            StatesError::new(
-                                error::EXCEED_TOLERATED_FAILURE_THRESHOLD,
-                                "The specified tolerated failure threshold was exceeded",
-                            )
-                        } else {
-                            err
-                        })
-                    } else {
-                        None
-                    }
-                } else {
-                    Some(err)
-                };
-                if let Some(err) = fail {
-                    let live = std::mem::take(&mut ch.live);
-                    for c in live {
-                        self.cancel(c);
-                    }
-                    if let Some(f) = self.frame_mut(parent) {
-                        f.children = None;
-                        f.phase = Phase::Run;
-                    }
-                    if self.fail_state(parent, body, name, state, err, time) {
-                        self.run_frame(parent, time);
-                    }
-                    return;
-                }
-            }
-        }
-        let done = ch.finished >= ch.results.len();
-        if done {
-            self.complete_children(parent, time);
-        } else if let State::Map(m) = state {
-            if let Err(e) = self.start_iterations(parent, name, m, time) {
-                let e = self.located(parent, name, e);
-                if self.fail_state(parent, body, name, state, e, time) {
-                    self.run_frame(parent, time);
-                }
-            }
-        }
-    }
-
-    fn complete_children(&mut self, id: FrameId, time: i64) {
-        let machine = Arc::clone(&self.machine);
-        let Some(frame) = self.frame_mut(id) else {
-            return;
-        };
-        let Some(ch) = frame.children.take() else {
-            return;
-        };
-        frame.phase = Phase::Run;
-        let body_path = frame.body.clone();
-        let current = frame.current;
-        let body = body_at(&machine, &body_path);
-        let (name, state) = body.state(current);
-        let results = Value::Array(ch.results);
-        let (common, fields, ev) = match state {
-            State::Parallel(p) => (&p.common, &p.result, "ParallelStateSucceeded"),
-            State::Map(m) => (&m.common, &m.result, "MapStateSucceeded"),
-            _ => return,
-        };
-        self.emit(Some(id), time, ev, || None);
-        let outcome = match self.state_output(id, name, common, fields, results) {
-            Ok(v) => Outcome::Next(v),
-            Err(e) => Outcome::Failed(e),
-        };
-        if self.handle_outcome(id, body, name, state, outcome, time) {
-            self.run_frame(id, time);
-        }
-    }
-
-    fn finish(
+    pub(crate) fn finish(
         &mut self,
         status: Status,
         output: Option<Value>,
@@ -1304,22 +772,9 @@ impl Stepper<'_> {
             .record_history
             .then_some(())
             .and_then(|()| output.as_ref().map(to_json_string));
-        let e2 = err.clone();
-        self.emit(None, time, ev, || {
-            let mut d = Map::new();
-            if let Some(o) = out_str {
-                d.insert("output".into(), Value::String(o));
-                d.insert("outputDetails".into(), json!({"truncated": false}));
-            }
-            if let Some(e) = e2 {
-                if !e.error.is_empty() {
-                    d.insert("error".into(), Value::String(e.error));
-                }
-                if let Some(c) = e.cause {
-                    d.insert("cause".into(), Value::String(c));
-                }
-            }
-            Some(d)
+        self.emit(None, time, ev, || Details::ExecutionEnded {
+            output: out_str,
+            error: err.clone(),
         });
         self.status = status;
         self.output = output;

@@ -1,0 +1,135 @@
+//! The bookkeeping of Parallel branches and Map iterations: a child frame's end is recorded
+//! in its parent, and the last one completes the parent state (or a failure fails it).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::asl::error::{self, StatesError};
+use crate::asl::model::State;
+use crate::engine::execution::{body_at, FrameId, Phase};
+use crate::engine::history::Details;
+use crate::engine::step::{Outcome, Stepper};
+
+impl Stepper<'_> {
+    pub(crate) fn child_done(
+        &mut self,
+        parent: FrameId,
+        slot: usize,
+        child: FrameId,
+        map_index: Option<usize>,
+        result: Result<Value, StatesError>,
+        time: i64,
+    ) {
+        let machine = Arc::clone(&self.machine);
+        let Some(pf) = self.frame(parent) else { return };
+        let body = body_at(&machine, &pf.body);
+        let (name, state) = body.state(pf.current);
+        let is_map = map_index.is_some();
+        if is_map {
+            let map_name = name.to_string();
+            let ev = if result.is_ok() {
+                "MapIterationSucceeded"
+            } else {
+                "MapIterationFailed"
+            };
+            self.emit(Some(parent), time, ev, || Details::MapIteration {
+                name: map_name,
+                index: slot,
+            });
+        }
+        let Some(ch) = self.frame_mut(parent).and_then(|f| f.children.as_mut()) else {
+            return;
+        };
+        ch.live.remove(&child);
+        ch.finished += 1;
+        match result {
+            Ok(v) => {
+                if let Some(r) = ch.results.get_mut(slot) {
+                    *r = v;
+                }
+            }
+            Err(err) => {
+                let fail = if is_map {
+                    ch.failed += 1;
+                    if let Some(r) = ch.results.get_mut(slot) {
+                        let mut o = Map::new();
+                        o.insert("Error".into(), Value::String(err.error.clone()));
+                        if let Some(c) = &err.cause {
+                            o.insert("Cause".into(), Value::String(c.clone()));
+                        }
+                        *r = Value::Object(o);
+                    }
+                    if err.is_runtime() || (ch.failed as f64) > ch.tolerated {
+                        Some(if ch.has_tolerance && !err.is_runtime() {
+                            StatesError::new(
+                                error::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                                "The specified tolerated failure threshold was exceeded",
+                            )
+                        } else {
+                            err
+                        })
+                    } else {
+                        None
+                    }
+                } else {
+                    Some(err)
+                };
+                if let Some(err) = fail {
+                    let live = std::mem::take(&mut ch.live);
+                    for c in live {
+                        self.cancel(c);
+                    }
+                    if let Some(f) = self.frame_mut(parent) {
+                        f.children = None;
+                        f.phase = Phase::Run;
+                    }
+                    if self.fail_state(parent, body, name, state, err, time) {
+                        self.run_frame(parent, time);
+                    }
+                    return;
+                }
+            }
+        }
+        let done = ch.finished >= ch.results.len();
+        if done {
+            self.complete_children(parent, time);
+        } else if let State::Map(m) = state {
+            if let Err(e) = self.start_iterations(parent, name, m, time) {
+                let e = self.located(parent, name, e);
+                if self.fail_state(parent, body, name, state, e, time) {
+                    self.run_frame(parent, time);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn complete_children(&mut self, id: FrameId, time: i64) {
+        let machine = Arc::clone(&self.machine);
+        let Some(frame) = self.frame_mut(id) else {
+            return;
+        };
+        let Some(ch) = frame.children.take() else {
+            return;
+        };
+        frame.phase = Phase::Run;
+        let body_path = frame.body.clone();
+        let current = frame.current;
+        let body = body_at(&machine, &body_path);
+        let (name, state) = body.state(current);
+        let results = Value::Array(ch.results);
+        let (common, fields, ev) = match state {
+            State::Parallel(p) => (&p.common, &p.result, "ParallelStateSucceeded"),
+            State::Map(m) => (&m.common, &m.result, "MapStateSucceeded"),
+            _ => return,
+        };
+        self.emit(Some(id), time, ev, || Details::None);
+        let outcome = match self.state_output(id, name, common, fields, results) {
+            Ok(v) => Outcome::Next(v),
+            Err(e) => Outcome::Failed(e),
+        };
+        if self.handle_outcome(id, body, name, state, outcome, time) {
+            self.run_frame(id, time);
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! Map states: the items, the iterations started up to `MaxConcurrency`, and the tolerated
+//! failures.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::asl::error::{self, StatesError};
+use crate::asl::jsonata::{self};
+use crate::asl::model::{MapState, PathField, QueryLanguage};
+use crate::asl::template::Template;
+use crate::engine::execution::{Children, FrameId, Phase};
+use crate::engine::history::Details;
+use crate::engine::states::io::*;
+use crate::engine::step::{Command, Outcome, Stepper};
+
+/// A Map state's work list.
+pub(crate) struct MapSetup {
+    pub(crate) items: Vec<Value>,
+    /// The ItemSelector's `$` when InputPath selected it; `None`: the state's raw input.
+    pub(crate) selector_input: Option<Value>,
+    pub(crate) max_concurrency: usize,
+    pub(crate) tolerated: f64,
+    pub(crate) has_tolerance: bool,
+}
+
+impl Stepper<'_> {
+    pub(crate) fn run_map(
+        &mut self,
+        id: FrameId,
+        name: &str,
+        m: &MapState,
+        time: i64,
+    ) -> Result<Outcome, StatesError> {
+        let setup = self.map_setup(id, name, m)?;
+        let n = setup.items.len();
+        self.emit(Some(id), time, "MapStateStarted", || Details::MapStarted {
+            length: n,
+        });
+        if let Some(f) = self.frame_mut(id) {
+            f.phase = Phase::Children;
+            f.children = Some(Box::new(Children {
+                results: vec![Value::Null; n],
+                live: Default::default(),
+                items: setup.items,
+                next: 0,
+                selector_input: setup.selector_input,
+                max_concurrency: setup.max_concurrency,
+                finished: 0,
+                failed: 0,
+                tolerated: setup.tolerated,
+                has_tolerance: setup.has_tolerance,
+                child_body: None,
+            }));
+        }
+        if n == 0 {
+            self.complete_children(id, time);
+            return Ok(Outcome::Blocked);
+        }
+        self.start_iterations(id, name, m, time)?;
+        Ok(Outcome::Blocked)
+    }
+
+    /// Starts Map iterations up to the concurrency limit.
+    pub(crate) fn start_iterations(
+        &mut self,
+        id: FrameId,
+        name: &str,
+        m: &MapState,
+        time: i64,
+    ) -> Result<(), StatesError> {
+        loop {
+            let Some(frame) = self.frame(id) else {
+                return Ok(());
+            };
+            let Some(ch) = frame.children.as_ref() else {
+                return Ok(());
+            };
+            if ch.next >= ch.items.len()
+                || (ch.max_concurrency > 0 && ch.live.len() >= ch.max_concurrency)
+            {
+                return Ok(());
+            }
+            let index = ch.next;
+            // Each item is read once, by the iteration that starts now: move it out.
+            let item = self
+                .frame_mut(id)
+                .and_then(|f| f.children.as_mut())
+                .map(|ch| std::mem::take(&mut ch.items[index]))
+                .unwrap_or_default();
+            let Some(frame) = self.frame(id) else {
+                return Ok(());
+            };
+            let Some(ch) = frame.children.as_ref() else {
+                return Ok(());
+            };
+            let selector_input = ch.selector_input.as_ref().unwrap_or(&frame.input);
+            let input = self.iteration_input(id, name, m, index, item, selector_input)?;
+            let vars = Arc::clone(&frame.vars);
+            let path = match &ch.child_body {
+                Some(p) => Arc::clone(p),
+                None => {
+                    let mut path: Vec<(u32, u32)> = frame.body.to_vec();
+                    path.push((frame.current as u32, 0));
+                    Arc::from(path)
+                }
+            };
+            let start = m.item_processor.start;
+            let map_name = name.to_string();
+            self.emit(Some(id), time, "MapIterationStarted", || {
+                Details::MapIteration {
+                    name: map_name,
+                    index,
+                }
+            });
+            let child = self.new_frame(
+                Some((id, index)),
+                Arc::clone(&path),
+                start,
+                input,
+                Some(index),
+                vars,
+            );
+            if let Some(ch) = self.frame_mut(id).and_then(|f| f.children.as_mut()) {
+                ch.next += 1;
+                ch.live.insert(child);
+                ch.child_body.get_or_insert(path);
+            }
+            self.out.commands.push(Command::Run(child));
+        }
+    }
+
+    /// A Map state's items, concurrency and failure tolerance.
+    pub(crate) fn map_setup(
+        &self,
+        id: FrameId,
+        name: &str,
+        m: &MapState,
+    ) -> Result<MapSetup, StatesError> {
+        let Some(frame) = self.frames.get(id).and_then(Option::as_ref) else {
+            return Err(StatesError::runtime("the Map state's frame is gone"));
+        };
+        if m.common.lang == QueryLanguage::JSONata {
+            let env = self.env(id, name, true, true);
+            let states = env.states(&frame.input, None);
+            let items = match &m.items {
+                Some(v) => {
+                    let items =
+                        jsonata::eval_template(v, "Items", &states, &env.vars, &env.moment)?;
+                    if let Value::String(s) = v {
+                        let expr = jsonata::expression_text(s).unwrap_or(s);
+                        jsonata::expect_type(expr, "Items", &items, "array")?;
+                    }
+                    items
+                }
+                None => frame.input.clone(),
+            };
+            let Value::Array(items) = items else {
+                return Err(StatesError::new(
+                    error::QUERY_EVALUATION_ERROR,
+                    format!(
+                        "Map state input must be an array but was: {}",
+                        serde_json::to_string(&items).unwrap_or_default()
+                    ),
+                ));
+            };
+            let number = |field: &str, v: &Option<Value>| -> Result<Option<Value>, StatesError> {
+                v.as_ref()
+                    .map(|v| eval_field(v, field, &states, &env))
+                    .transpose()
+            };
+            let max_concurrency = number("MaxConcurrency", &m.max_concurrency)?
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0) as usize;
+            let count = number("ToleratedFailureCount", &m.tolerated_failure_count)?;
+            let pct = number(
+                "ToleratedFailurePercentage",
+                &m.tolerated_failure_percentage,
+            )?;
+            let (tolerated, has_tolerance) = tolerance_from(
+                count.map(|c| c.as_i64().unwrap_or(0)),
+                pct.and_then(|p| p.as_f64()),
+                items.len(),
+            )?;
+            return Ok(MapSetup {
+                items,
+                selector_input: None,
+                max_concurrency,
+                tolerated,
+                has_tolerance,
+            });
+        }
+        let env = self.env(id, name, common_uses_context(&m.common), true);
+        let selected = match &m.common.input_path {
+            PathField::Default => None,
+            f => Some(apply_path(f, frame.input.clone(), &env)?),
+        };
+        let effective = selected.as_ref().unwrap_or(&frame.input);
+        let scope = env.scope(effective);
+        let items_value = match &m.items_path {
+            PathField::Default | PathField::Null => effective.clone(),
+            PathField::Path(p) => p
+                .eval(&scope)
+                .map_err(|e| StatesError::runtime(e.to_string()))?,
+        };
+        let Value::Array(items) = items_value else {
+            return Err(StatesError::runtime(format!(
+                "Map state input must be an array but was: {}",
+                serde_json::to_string(&items_value).unwrap_or_default()
+            )));
+        };
+        let max_concurrency = match (&m.max_concurrency, &m.max_concurrency_path) {
+            (Some(v), _) => v.as_u64().unwrap_or(0) as usize,
+            (None, Some(p)) => {
+                let v = p.lookup(&scope).ok_or_else(|| {
+                    StatesError::runtime(format!(
+                        "The MaxConcurrencyPath field refers to a missing value: {p}"
+                    ))
+                })?;
+                match v.as_i64() {
+                    Some(n) if n >= 0 => n as usize,
+                    _ => {
+                        return Err(StatesError::runtime(format!(
+                            "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {p}",
+                            render_plain(v)
+                        )))
+                    }
+                }
+            }
+            (None, None) => 0,
+        };
+        let count = match (&m.tolerated_failure_count, &m.tolerated_failure_count_path) {
+            (Some(v), _) => Some(v.as_i64().unwrap_or(0)),
+            (None, Some(p)) => {
+                let v = p.lookup(&scope).cloned().unwrap_or(Value::Null);
+                match integer_like(&v) {
+                    Some(c) => Some(c),
+                    None => {
+                        return Err(StatesError::runtime(format!(
+                            "The ToleratedFailureCountPath field refers to value \"{}\" which is not a valid integer: {p}",
+                            render_plain(&v)
+                        )))
+                    }
+                }
+            }
+            (None, None) => None,
+        };
+        let pct = match (
+            &m.tolerated_failure_percentage,
+            &m.tolerated_failure_percentage_path,
+        ) {
+            (Some(v), _) => Some(v.as_f64().unwrap_or(0.0)),
+            (None, Some(p)) => {
+                let v = p.lookup(&scope).cloned().unwrap_or(Value::Null);
+                match float_like(&v) {
+                    Some(c) => Some(c),
+                    None => {
+                        return Err(StatesError::runtime(format!(
+                            "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {p}",
+                            render_plain(&v)
+                        )))
+                    }
+                }
+            }
+            (None, None) => None,
+        };
+        let (tolerated, has_tolerance) = tolerance_from(count, pct, items.len())?;
+        Ok(MapSetup {
+            items,
+            selector_input: selected,
+            max_concurrency,
+            tolerated,
+            has_tolerance,
+        })
+    }
+
+    /// The input of Map iteration `index` (ItemSelector, or the item itself).
+    pub(crate) fn iteration_input(
+        &self,
+        id: FrameId,
+        name: &str,
+        m: &MapState,
+        index: usize,
+        item: Value,
+        selector_input: &Value,
+    ) -> Result<Value, StatesError> {
+        let Some(selector) = &m.item_selector else {
+            return Ok(item);
+        };
+        let map_item = json!({"Item": {"Index": index, "Value": item}});
+        if m.common.lang == QueryLanguage::JSONata {
+            let mut env = self.env(id, name, true, true);
+            if let Value::Object(ctx) = &mut env.context {
+                ctx.insert("Map".into(), map_item);
+            }
+            let states = env.states(selector_input, None);
+            let raw = match selector {
+                Template::Literal(v) => v.clone(),
+                _ => {
+                    return Err(StatesError::runtime(
+                        "ItemSelector uses JSONPath in a JSONata state",
+                    ))
+                }
+            };
+            return jsonata::eval_template(&raw, "ItemSelector", &states, &env.vars, &env.moment);
+        }
+        let mut env = self.env(id, name, selector.uses_context(), true);
+        if let Value::Object(ctx) = &mut env.context {
+            ctx.insert("Map".into(), map_item);
+        }
+        let mut rng = self.rng();
+        selector.eval(&env.scope(selector_input), &mut rng)
+    }
+}
+
+/// Failures tolerated out of `n`: (count, whether any tolerance was set).
+fn tolerance_from(
+    count: Option<i64>,
+    pct: Option<f64>,
+    n: usize,
+) -> Result<(f64, bool), StatesError> {
+    let mut tolerated = 0.0;
+    let mut set = false;
+    if let Some(c) = count {
+        if c < 0 {
+            return Err(StatesError::runtime(
+                "ToleratedFailureCount cannot be negative.",
+            ));
+        }
+        tolerated = c as f64;
+        set = true;
+    }
+    if let Some(p) = pct {
+        if !(0.0..=100.0).contains(&p) {
+            return Err(StatesError::runtime(
+                "ToleratedFailurePercentage must be between 0 and 100.",
+            ));
+        }
+        let by_pct = (p / 100.0) * n as f64;
+        tolerated = if set { tolerated.min(by_pct) } else { by_pct };
+        set = true;
+    }
+    Ok((tolerated, set))
+}

@@ -1,0 +1,97 @@
+//! Parallel states: one frame per branch, all on the same input.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::asl::error::StatesError;
+use crate::asl::jsonata::{self};
+use crate::asl::model::{ParallelState, QueryLanguage};
+use crate::asl::template::Template;
+use crate::engine::execution::{Children, FrameId, Phase};
+use crate::engine::history::Details;
+use crate::engine::states::io::*;
+use crate::engine::step::{Command, Outcome, Stepper};
+
+impl Stepper<'_> {
+    pub(crate) fn run_parallel(
+        &mut self,
+        id: FrameId,
+        name: &str,
+        p: &ParallelState,
+        time: i64,
+    ) -> Result<Outcome, StatesError> {
+        let branch_input = self.branch_input(id, name, p)?;
+        self.emit(Some(id), time, "ParallelStateStarted", || Details::None);
+        let Some(frame) = self.frame(id) else {
+            return Ok(Outcome::Blocked);
+        };
+        let base: Vec<(u32, u32)> = frame.body.to_vec();
+        let current = frame.current as u32;
+        let vars = Arc::clone(&frame.vars);
+        let n = p.branches.len();
+        let mut live = crate::engine::execution::FrameSet::default();
+        for (i, branch) in p.branches.iter().enumerate() {
+            let mut path = base.clone();
+            path.push((current, i as u32));
+            let child = self.new_frame(
+                Some((id, i)),
+                Arc::from(path),
+                branch.start,
+                branch_input.clone(),
+                None,
+                Arc::clone(&vars),
+            );
+            live.insert(child);
+            self.out.commands.push(Command::Run(child));
+        }
+        if let Some(f) = self.frame_mut(id) {
+            f.phase = Phase::Children;
+            f.children = Some(Box::new(Children {
+                results: vec![Value::Null; n],
+                live,
+                items: Vec::new(),
+                next: n,
+                selector_input: None,
+                max_concurrency: 0,
+                finished: 0,
+                failed: 0,
+                tolerated: 0.0,
+                has_tolerance: false,
+                child_body: None,
+            }));
+        }
+        Ok(Outcome::Blocked)
+    }
+
+    /// The input of each Parallel branch (Parameters or Arguments).
+    pub(crate) fn branch_input(
+        &self,
+        id: FrameId,
+        name: &str,
+        p: &ParallelState,
+    ) -> Result<Value, StatesError> {
+        let Some(frame) = self.frames.get(id).and_then(Option::as_ref) else {
+            return Ok(Value::Null);
+        };
+        if p.common.lang == QueryLanguage::JSONata {
+            let env = self.env(id, name, true, true);
+            let states = env.states(&frame.input, None);
+            return match &p.arguments {
+                Some(a) => jsonata::eval_template(a, "Arguments", &states, &env.vars, &env.moment),
+                None => Ok(frame.input.clone()),
+            };
+        }
+        let needs_ctx = common_uses_context(&p.common)
+            || p.parameters.as_ref().is_some_and(Template::uses_context);
+        let env = self.env(id, name, needs_ctx, true);
+        let effective = apply_path(&p.common.input_path, frame.input.clone(), &env)?;
+        match &p.parameters {
+            Some(t) => {
+                let mut rng = self.rng();
+                t.eval(&env.scope(&effective), &mut rng)
+            }
+            None => Ok(effective),
+        }
+    }
+}

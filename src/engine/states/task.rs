@@ -1,0 +1,242 @@
+//! Task states: the request the driver invokes, its timeouts, and what its result or failure
+//! does (TaskScheduled, TaskStarted, TaskSubmitted, TaskSucceeded/Failed/TimedOut, and the
+//! legacy LambdaFunction* events for function ARNs).
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::asl::error::{self, StatesError};
+use crate::asl::jsonata::{self};
+use crate::asl::model::{PathField, QueryLanguage, State, TaskState};
+use crate::asl::path::{Path, Scope};
+use crate::asl::payload::{json_len, PAYLOAD_LIMIT_BYTES};
+use crate::asl::template::Template;
+use crate::engine::execution::{body_at, FrameId, Phase};
+use crate::engine::history::Details;
+use crate::engine::states::io::*;
+use crate::engine::step::{to_json_string, Command, Outcome, Stepper};
+use crate::engine::task::TaskRequest;
+
+impl Stepper<'_> {
+    pub(crate) fn run_task(
+        &mut self,
+        id: FrameId,
+        name: &str,
+        t: &TaskState,
+        now: i64,
+    ) -> Result<Outcome, StatesError> {
+        // The wait this task will be; a `.waitForTaskToken` task's token names it.
+        let token = t
+            .resource
+            .takes_task_token()
+            .then(|| crate::engine::task::task_token(&self.info.arn, id, self.waits + 1));
+        let params = self.task_input(id, name, t, token.as_deref())?;
+        let timeout = self.task_seconds(&t.timeout_seconds, &t.timeout_seconds_path, id)?;
+        let heartbeat = self.task_seconds(&t.heartbeat_seconds, &t.heartbeat_seconds_path, id)?;
+        let attempt = self.frame(id).map(|f| f.retry_count).unwrap_or_default();
+        let lambda = t.resource.is_lambda_function();
+        let time = self.frame(id).map(|f| f.entered_time).unwrap_or_default();
+        let params_str = self.record_history.then(|| to_json_string(&params));
+        let resource = t.resource.clone();
+        if lambda {
+            self.emit(Some(id), time, "LambdaFunctionScheduled", || {
+                Details::LambdaScheduled {
+                    resource: resource.to_string(),
+                    input: params_str.clone().unwrap_or_default(),
+                    timeout,
+                }
+            });
+            self.emit(Some(id), time, "LambdaFunctionStarted", || Details::None);
+        } else {
+            self.emit(Some(id), time, "TaskScheduled", || Details::TaskScheduled {
+                resource: t.resource.history_parts(),
+                region: "us-east-1".into(),
+                parameters: params_str.unwrap_or_default(),
+                timeout,
+                heartbeat,
+            });
+            self.emit(Some(id), time, "TaskStarted", || Details::TaskStarted {
+                resource: t.resource.history_parts(),
+            });
+        }
+        let wait = self.begin_wait(id);
+        let request = TaskRequest {
+            execution_arn: self.info.arn.clone(),
+            state_name: name.to_string(),
+            resource,
+            input: params,
+            attempt,
+            timeout_seconds: timeout,
+            heartbeat_seconds: heartbeat,
+            frame: id,
+            timeout_at: timeout.map(|t| now + (t as i64) * 1000),
+            heartbeat_at: heartbeat.map(|h| now + (h as i64) * 1000),
+            token,
+            submitted: false,
+        };
+        let keep = self.durable.then(|| Box::new(request.clone()));
+        if let Some(f) = self.frame_mut(id) {
+            f.phase = Phase::Task { attempt };
+            f.task = keep;
+        }
+        self.out.commands.push(Command::Invoke {
+            frame: id,
+            wait,
+            request: Box::new(request),
+        });
+        Ok(Outcome::Blocked)
+    }
+
+    pub(crate) fn task_seconds(
+        &self,
+        fixed: &Option<Value>,
+        path: &Option<Path>,
+        id: FrameId,
+    ) -> Result<Option<u64>, StatesError> {
+        if let Some(v) = fixed {
+            return Ok(v.as_u64());
+        }
+        if let Some(p) = path {
+            let input = self.frame(id).map(|f| &f.input).unwrap_or(&Value::Null);
+            let v = p.lookup(&Scope::new(input, &Value::Null));
+            return match v.and_then(Value::as_u64) {
+                Some(s) if s > 0 => Ok(Some(s)),
+                _ => Err(StatesError::runtime(format!(
+                    "The {p} path does not reference a positive integer"
+                ))),
+            };
+        }
+        Ok(None)
+    }
+
+    /// The input a Task sends to its resource (Parameters or Arguments).
+    pub(crate) fn task_input(
+        &self,
+        id: FrameId,
+        name: &str,
+        t: &TaskState,
+        token: Option<&str>,
+    ) -> Result<Value, StatesError> {
+        let Some(frame) = self.frames.get(id).and_then(Option::as_ref) else {
+            return Ok(Value::Null);
+        };
+        let with_token = |mut env: Env| {
+            if let (Some(token), Value::Object(ctx)) = (token, &mut env.context) {
+                ctx.insert("Task".into(), json!({"Token": token}));
+            }
+            env
+        };
+        if t.common.lang == QueryLanguage::JSONata {
+            let env = with_token(self.env(id, name, true, true));
+            let states = env.states(&frame.input, None);
+            return match &t.arguments {
+                Some(a) => jsonata::eval_template(a, "Arguments", &states, &env.vars, &env.moment),
+                None => Ok(frame.input.clone()),
+            };
+        }
+        let needs_ctx = common_uses_context(&t.common)
+            || t.parameters.as_ref().is_some_and(Template::uses_context);
+        let env = with_token(self.env(id, name, needs_ctx, true));
+        let owned;
+        let effective = match &t.common.input_path {
+            PathField::Default => &frame.input,
+            f => {
+                owned = apply_path(f, frame.input.clone(), &env)?;
+                &owned
+            }
+        };
+        match &t.parameters {
+            Some(tpl) => {
+                let mut rng = self.rng();
+                tpl.eval(&env.scope(effective), &mut rng)
+            }
+            None => Ok(effective.clone()),
+        }
+    }
+
+    pub(crate) fn task_submitted(&mut self, id: FrameId, output: Value, time: i64) {
+        let machine = Arc::clone(&self.machine);
+        let Some(frame) = self.frame_mut(id) else {
+            return;
+        };
+        if !matches!(frame.phase, Phase::Task { .. }) {
+            return;
+        }
+        // A durable execution keeps its task: a submission repeated after a takeover is not
+        // recorded twice.
+        if let Some(task) = frame.task.as_mut() {
+            if task.submitted {
+                return;
+            }
+            task.submitted = true;
+        }
+        let Some(frame) = self.frame(id) else { return };
+        let body = body_at(&machine, &frame.body);
+        let (_, state) = body.state(frame.current);
+        let State::Task(t) = state else { return };
+        let output = self.record_history.then(|| to_json_string(&output));
+        self.emit(Some(id), time, "TaskSubmitted", || Details::TaskOutput {
+            resource: Some(t.resource.history_parts()),
+            output: output.unwrap_or_default(),
+        });
+    }
+
+    pub(crate) fn task_done(&mut self, id: FrameId, result: Result<Value, StatesError>, time: i64) {
+        let machine = Arc::clone(&self.machine);
+        let Some(frame) = self.frame(id) else { return };
+        if !matches!(frame.phase, Phase::Task { .. }) {
+            return;
+        }
+        let body = body_at(&machine, &frame.body);
+        let (name, state) = body.state(frame.current);
+        let State::Task(t) = state else { return };
+        let lambda = t.resource.is_lambda_function();
+        if let Some(f) = self.frame_mut(id) {
+            f.task = None;
+        }
+        let outcome = match result {
+            Ok(raw) => {
+                let out_str = self.record_history.then(|| to_json_string(&raw));
+                let ev = if lambda {
+                    "LambdaFunctionSucceeded"
+                } else {
+                    "TaskSucceeded"
+                };
+                self.emit(Some(id), time, ev, || Details::TaskOutput {
+                    resource: (!lambda).then(|| t.resource.history_parts()),
+                    output: out_str.unwrap_or_default(),
+                });
+                if json_len(&raw, PAYLOAD_LIMIT_BYTES) > PAYLOAD_LIMIT_BYTES {
+                    Outcome::Failed(StatesError::new(
+                        error::DATA_LIMIT_EXCEEDED,
+                        format!("The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."),
+                    ))
+                } else {
+                    match self.state_output(id, name, &t.common, &t.result, raw) {
+                        Ok(v) => Outcome::Next(v),
+                        Err(e) => Outcome::Failed(e),
+                    }
+                }
+            }
+            Err(err) => {
+                let ev = if lambda {
+                    "LambdaFunctionFailed"
+                } else if err.error == error::TIMEOUT {
+                    "TaskTimedOut"
+                } else {
+                    "TaskFailed"
+                };
+                let e2 = err.clone();
+                self.emit(Some(id), time, ev, || Details::TaskError {
+                    resource: (!lambda).then(|| t.resource.history_parts()),
+                    error: e2,
+                });
+                Outcome::Failed(err)
+            }
+        };
+        if self.handle_outcome(id, body, name, state, outcome, time) {
+            self.run_frame(id, time);
+        }
+    }
+}
