@@ -12,8 +12,12 @@ need cargo "install Rust with rustup (https://rustup.rs); rust-toolchain.toml pi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+echo "== layer rules"
+bash infra/layers.sh
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 # Build the tests before DynamoDB Local starts, so it does not idle through compilation.
 echo "== cargo test --no-run"
 cargo test --locked --no-run

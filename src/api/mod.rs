@@ -603,13 +603,10 @@ impl Service {
         if record.status != Status::Running {
             return Err(gone());
         }
-        let waiting = record.snapshot.as_ref().is_some_and(|s| {
-            s.frames.iter().any(|(id, f)| {
-                *id == frame
-                    && f.wait == wait
-                    && matches!(f.phase, crate::engine::execution::Phase::Task { .. })
-            })
-        });
+        let waiting = record
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| s.awaits_task(frame, wait));
         if !waiting {
             return Err(gone());
         }

@@ -232,6 +232,16 @@ pub struct Snapshot {
     pub waits: u64,
 }
 
+impl Snapshot {
+    /// Whether frame `frame` still waits in a Task state for the answer to its wait number
+    /// `wait`: the question SendTaskSuccess/Failure/Heartbeat asks of a task token.
+    pub fn awaits_task(&self, frame: FrameId, wait: u64) -> bool {
+        self.frames
+            .iter()
+            .any(|(id, f)| *id == frame && f.wait == wait && matches!(f.phase, Phase::Task { .. }))
+    }
+}
+
 impl PartialEq for Frame {
     fn eq(&self, other: &Self) -> bool {
         serde_json::to_value(self).ok() == serde_json::to_value(other).ok()

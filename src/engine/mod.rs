@@ -7,6 +7,8 @@ pub mod retry;
 mod states;
 pub mod step;
 pub mod task;
+#[cfg(test)]
+mod tests;
 
 pub use execution::{Execution, ExecutionInfo, Status};
 pub use step::Event;

@@ -29,6 +29,7 @@ pub fn retry_delay_ms(retrier: &Retrier, used: u32, rng: &mut dyn rand::RngCore)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
 
     fn retrier(interval: u64, rate: f64, max: Option<u64>, jitter: Option<&str>) -> Retrier {
         Retrier {
@@ -45,7 +46,7 @@ mod tests {
     #[test]
     fn backoff_multiplies_interval_and_caps_at_max_delay() {
         let r = retrier(3, 2.0, Some(5), None);
-        let mut rng = rand::rng();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         assert_eq!(retry_delay_ms(&r, 0, &mut rng), 3000);
         assert_eq!(retry_delay_ms(&r, 1, &mut rng), 5000);
         assert_eq!(retry_delay_ms(&r, 5, &mut rng), 5000);
@@ -54,7 +55,7 @@ mod tests {
     #[test]
     fn full_jitter_stays_within_the_delay() {
         let r = retrier(2, 1.0, None, Some("FULL"));
-        let mut rng = rand::rng();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         for _ in 0..100 {
             let d = retry_delay_ms(&r, 0, &mut rng);
             assert!((0..=2000).contains(&d), "{d}");

@@ -807,4 +807,29 @@ mod tests {
             "events after the end change nothing"
         );
     }
+
+    #[tokio::test]
+    async fn under_the_virtual_clock_jsonata_now_is_the_state_entered_time() {
+        // A day-long wait: on the virtual clock it passes at once, and $now() after it is the
+        // virtual time the next state was entered at, not the OS clock's.
+        let exec = run_with(
+            json!({"QueryLanguage": "JSONata", "StartAt": "W", "States": {
+            "W": {"Type": "Wait", "Seconds": 86400, "Next": "P"},
+            "P": {"Type": "Pass", "End": true, "Output": {
+                "now": "{% $now() %}",
+                "millis": "{% $millis() %}",
+                "entered": "{% $states.context.State.EnteredTime %}",
+                "start": "{% $states.context.Execution.StartTime %}"
+            }}}}),
+            json!({}),
+            json!({}),
+        )
+        .await;
+        assert_eq!(exec.execution.status, Status::Succeeded);
+        let out = exec.execution.output.expect("output");
+        assert_eq!(out["now"], out["entered"], "{out}");
+        let start = exec.execution.info.start_time;
+        assert_eq!(out["millis"], json!(start + 86_400_000), "{out}");
+        assert_ne!(out["now"], out["start"]);
+    }
 }

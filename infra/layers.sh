@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The floor plan's rules (README "Layout"), checked by grep. Layers, lowest first:
+#   asl < engine < store, tasks < runtime < api < lambda, main
+# A layer may import only layers below it. Also: the engine is pure (no tokio, no wall clock,
+# no OS randomness), api/lambda/main never name the engine's Frame or Phase, and no file in
+# src/ is over 1,000 lines (except those still listed in OVERSIZE below, each with its reason;
+# the list may only shrink).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+failed=0
+fail() {
+  echo "layers: $*" >&2
+  failed=1
+}
+
+# forbid <what> <pattern> <paths...>: no line of the paths matches the extended regex.
+forbid() {
+  local what="$1" pattern="$2"
+  shift 2
+  local hits
+  hits="$(grep -rnE "$pattern" "$@" --include='*.rs' || true)"
+  if [[ -n "$hits" ]]; then
+    fail "$what"
+    echo "$hits" | sed 's/^/    /' >&2
+  fi
+}
+
+forbid "asl imports nothing else of the crate" \
+  'crate::(engine|store|tasks|runtime|api|lambda)\b' src/asl
+forbid "engine imports only asl" \
+  'crate::(store|tasks|runtime|api|lambda)\b' src/engine
+forbid "engine is sync and deterministic: no tokio, wall clock or OS randomness" \
+  '\btokio\b|Utc::now|SystemTime::now|Instant::now|rand::rng\(|thread_rng|OsRng|Uuid::new_v4|getrandom' src/engine
+forbid "store imports engine data and asl only, never tasks/runtime/api" \
+  'crate::(tasks|runtime|api|lambda)\b' src/store
+forbid "tasks import engine::task and asl only, never store/runtime/api" \
+  'crate::(store|runtime|api|lambda)\b' src/tasks
+forbid "runtime never imports api/lambda" \
+  'crate::(api|lambda)\b' src/runtime
+forbid "api never imports lambda" 'crate::lambda\b' src/api
+forbid "api, lambda and main never name the engine's Frame or Phase" \
+  '\b(Frame|Phase)\b' src/api src/lambda.rs src/main.rs src/bin
+
+# Files still over the limit, each to be split into a folder of one idea per file.
+declare -A OVERSIZE=(
+  [src/store/dynamodb.rs]="layout, chunks, commit, history, registry, activity queue, executions in one file: to become store/dynamodb/"
+  [src/asl/validate.rs]="the JSONata syntax checker lives inside: to move to asl/jsonata/, the rest to asl/validate/"
+  [src/tasks/http.rs]="request building, connections/OAuth and responses in one file: to become tasks/http/"
+  [src/asl/intrinsics.rs]="parser and the function families in one file: to become asl/intrinsics/"
+  [src/asl/jsonata.rs]="evaluator and the function library in one file: to become asl/jsonata/"
+  [src/asl/choice.rs]="rule parsing and comparison in one file, with long tests: to split"
+  [src/tasks/dynamodb.rs]="request shaping and error mapping with long tests: to split"
+  [src/api/mod.rs]="dispatch and every operation group in one file: to become one file per group"
+)
+while IFS= read -r file; do
+  lines=$(wc -l <"$file")
+  if ((lines > 1000)) && [[ -z "${OVERSIZE[$file]:-}" ]]; then
+    fail "$file has $lines lines (limit 1000): split it into files of one idea each"
+  fi
+done < <(find src -name '*.rs' | sort)
+for file in "${!OVERSIZE[@]}"; do
+  if [[ ! -f "$file" ]] || (($(wc -l <"$file") <= 1000)); then
+    fail "$file is no longer over 1000 lines: remove it from OVERSIZE in infra/layers.sh"
+  fi
+done
+
+if ((failed)); then
+  exit 1
+fi
+echo "layers: ok (${#OVERSIZE[@]} files still over 1000 lines, listed in infra/layers.sh)"
