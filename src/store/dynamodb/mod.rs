@@ -1,0 +1,412 @@
+//! The DynamoDB backend of [`Store`]: one table, keys `pk`/`sk` (both strings), billed per
+//! request, with two sparse global secondary indexes: `gsi1` for the executions that are due,
+//! `gsi2` for the executions of each state machine.
+//!
+//! It owns the item layout, the commit protocol and the retries of transient failures; the
+//! semantics (versions, leases, committed history) are those of [`crate::store::memory`], which
+//! both backends prove by passing `store::suite`.
+//!
+//! # Items
+//!
+//! | item | `pk` | `sk` | holds |
+//! | --- | --- | --- | --- |
+//! | state machine | `SM#<arn>` | `DEF` | the [`MachineRecord`] (tags included) as JSON |
+//! | state machine registry entry | `SMLIST` | `<arn>` | `name`, `created` |
+//! | execution | `EX#<arn>` | `META` | `version`, `last_event_id`, `status`, `lease_owner`, `lease_expires`, `due`, `gsi1pk`/`gsi1sk`, `gsi2pk`/`gsi2sk`, `info` (names, ARNs, start time), `rec` (info, input), `snap` (the snapshot), `stop_time`, `stop_req` (a [`StopRequest`]), `tail` (the latest events), `cid` |
+//! | history events | `EX#<arn>` | `EV#<id, 20 digits>` | one [`HistoryEvent`] (`ev`), or a block of consecutive ones from this id (`evz`, a JSON array deflated, and `last`; older blocks `evs`, plain JSON) |
+//! | activity | `ACT#<arn>` | `DEF` | the [`ActivityRecord`] (tags included) as JSON (`act`) |
+//! | activity registry entry | `ACTLIST` | `<arn>` | `name`, `created` |
+//! | queued activity task | `ACTQ#<activity arn>` | `Q#<enqueued, order-preserving>#<token>` | the [`ActivityTask`] as JSON (`task`) |
+//! | queued token marker | `ACTQ#<activity arn>` | `T#<token>` | nothing: the token is queued |
+//! | chunk | as its owner | `REC#…`, `SNAP#<version>#…`, `EVC#<id>#…`, `DEFC#…` | 350,000 bytes of a document too large for its item, deflated (behind a mark that JSON cannot start with; unmarked chunks are plain) |
+//!
+//! A JSON document (the execution's immutable part `rec`, its snapshot `snap`, an event `ev`, a
+//! definition `def`) is stored inline as a string attribute when it fits; otherwise its bytes go
+//! into chunk items under a key prefix that includes a fresh random nonce, and the owning item
+//! names the prefix (`<name>_ref`) and the chunk count (`<name>_chunks`). Chunks are written
+//! before the item that names them, and because no other writer can use the same keys, they are
+//! written with plain unconditional batch writes; chunks that no item names are garbage (a
+//! failed writer deletes its own; the older snapshot chunks go after a later commit).
+//!
+//! The META item carries `gsi1pk = DUE#<shard>` and `gsi1sk` (the due time, order-preserving)
+//! only while the execution is RUNNING and has a due time, so `due_executions` is one Query per
+//! shard with `gsi1sk <= now`, filtered on the projected `lease_expires`.
+//!
+//! # Listings
+//!
+//! State machines are listed from the registry partition `SMLIST` (one entry per machine,
+//! written after its DEF item and deleted after it), not from an index, so a listing reads its
+//! own writes: `list_machines` is a strongly consistent Query of the registry (one request per
+//! 1 MB of entries) and a consistent BatchGetItem of the DEF items (one request per 100
+//! machines; a chunked definition adds one Query). An entry whose DEF is gone (a delete that
+//! failed half-way) is skipped. `put_machine` is two PutItems (the DEF, then the entry),
+//! `delete_machine` two DeleteItems (the DEF, then the entry), both plus the chunk writes of
+//! large definitions. Machines stored before the registry existed are not listed until they
+//! are put again.
+//!
+//! Every META has `gsi2pk = SM#<state machine arn>` and `gsi2sk = <start time>#<name>` (the
+//! time order-preserving, as `gsi1sk`) from its creation; the executions index `gsi2` projects
+//! only `info`, `status`, `stop_time` and `stop_req`, which change at most a few times in an
+//! execution's life, so commits do not write to it until the last. `list_executions` is one
+//! Query of the index, newest first, per 1 MB of entries (some 2,000 executions), and gives
+//! summaries (no input, snapshot or output); it is eventually consistent, as Step Functions'
+//! ListExecutions is. `init` adds the index to an older table, but executions created before
+//! it (without `gsi2pk`) are not listed.
+//!
+//! Activities are listed like state machines, from the registry partition `ACTLIST`.
+//!
+//! # Activity tasks
+//!
+//! `enqueue_activity_task` is one `TransactWriteItems`: the token marker `T#<token>`, on
+//! condition that it does not exist, and the task item `Q#…`. A failed condition means the
+//! token is already queued, and nothing changes. A task is stored inline, so one whose JSON is
+//! larger than [`crate::store::ACTIVITY_TASK_MAX_BYTES`] (300 KiB; Step Functions allows 256
+//! KiB of input) is refused with [`StoreError::Backend`] in both backends.
+//! `take_activity_task` Queries the oldest `Q#` item (consistent, `Limit 1`), then deletes it,
+//! on condition that it still exists, together with its marker in one transaction; a lost
+//! race (another taker deleted it first) queries again. Deleting an activity leaves its queue.
+//!
+//! # Stop requests
+//!
+//! `request_stop` is one conditional UpdateItem of META (status RUNNING): it sets `stop_req`
+//! unless set and makes the execution due at its time. Every commit's condition then includes
+//! `attribute_not_exists(stop_req) OR status <> RUNNING`, except a commit that ends the
+//! execution as ABORTED, which applies the stop.
+//!
+//! # Inbox
+//!
+//! `deliver` is one conditional UpdateItem of META (status RUNNING, fewer than 100 entries):
+//! it appends to the list `inbox` (`list_append`) and makes the execution due at the message
+//! time. An entry is a map holding the message JSON (`m`) when at most 512 bytes, else the
+//! prefix and count of its chunks (`m_ref`, `m_chunks`, under `INBOX#<nonce>#`, written
+//! first), so a full inbox stays within the room META keeps for it. A commit that consumed N
+//! messages adds `REMOVE inbox[0], …, inbox[N-1]` (indexes of the list before the update).
+//! Chunks of consumed messages are left behind.
+//!
+//! # Commit
+//!
+//! History events are only ever written under the fence of the META condition (`version`,
+//! `lease_owner`, `last_event_id`): a blind write of `EV#n` by a worker whose lease lapsed could
+//! otherwise overwrite an event that the new lease holder has committed in the meantime. So:
+//!
+//! * small events (up to 32 of them and 16 KiB of JSON) go into META itself, in the map `tail`
+//!   (`e<id>` to JSON), and the commit is one conditional `UpdateItem`. When the tail would grow
+//!   past 16 KiB, the update is refused and returns the tail; its events, committed and so the
+//!   same for whoever copies them, are batch-written to their `EV#` items, and a second update
+//!   replaces the tail with the new events;
+//! * more events go to event items, packed into blocks of up to 350,000 bytes (an event too
+//!   large for a block has its own item, chunked): up to 3.1 MB of them in one
+//!   `TransactWriteItems` with the conditional META update, atomic; beyond that the commit
+//!   claims META with its nonce (conditional `UpdateItem`), writes the items in transactions
+//!   that each check the claim and the version, then makes the META update that also requires
+//!   its claim;
+//! * a commit without events is one conditional `UpdateItem`.
+//!
+//! Readers walk the ids from 1 to `last_event_id`: an id in the tail comes from there, else
+//! from the item at that id, a block moving the walk past its last event. Items the walk does
+//! not land on, or that the tail shadows, are leftovers of failed commits: every write of an
+//! event item that was not committed yet is fenced, so none lands after the commit of its id.
+//!
+//! Chunks of large snapshots and events are batch-written (25 items a request, several requests
+//! at once) before any of these. A failed condition is [`StoreError::Conflict`] (or `NotFound`
+//! when the execution does not exist).
+//!
+//! # Failures
+//!
+//! Throttling, 5xx answers, connection failures and timeouts are retried with exponential
+//! backoff for a bounded time (60 s unless [`DynamoStore::with_retry_window`] says otherwise),
+//! each retry logged with `tracing::warn!`. Retried writes are idempotent: every write is
+//! conditional or writes unique keys, transactions carry a client token, and a commit whose
+//! first attempt succeeded unseen recognizes its own nonce (`cid`) on the retry. Other errors
+//! are [`StoreError::Backend`] naming the operation and key; unreadable items are
+//! [`StoreError::Corrupt`].
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::Region;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::create_table::CreateTableError;
+use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck,
+    CreateGlobalSecondaryIndexAction, Delete, DeleteRequest, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, KeysAndAttributes,
+    Projection, ProjectionType, Put, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    ScalarAttributeType, TableDescription, TableStatus, TransactWriteItem, Update, WriteRequest,
+};
+use aws_sdk_dynamodb::Client;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::asl::error::StatesError;
+use crate::engine::execution::{ExecutionInfo, Snapshot, Status};
+use crate::engine::history::HistoryEvent;
+use crate::store::{
+    check_activity_task_size, inbox_message_too_large, ActivityRecord, ActivityTask, Commit,
+    Created, ExecutionRecord, InboxMessage, Lease, MachineRecord, StopRequest, Store, StoreError,
+    INBOX_MAX_MESSAGES,
+};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The due index.
+const DUE_INDEX: &str = "gsi1";
+/// The executions index: executions by state machine, by start time.
+const EXECUTIONS_INDEX: &str = "gsi2";
+/// The partition of the state machine registry.
+const MACHINES_PK: &str = "SMLIST";
+/// The partition of the activity registry.
+const ACTIVITIES_PK: &str = "ACTLIST";
+/// Keys of one BatchGetItem (DynamoDB's limit).
+const BATCH_GET_ITEMS: usize = 100;
+/// Partitions of the due index, so its writes spread over several keys. Changing it strands the
+/// entries of the shards that are no longer read.
+const DUE_SHARDS: u32 = 4;
+/// The largest document stored inline in an event or state machine item, and the size of a
+/// chunk (DynamoDB's item limit is 400 KB, names included).
+const INLINE_MAX: usize = 350_000;
+/// The largest immutable part of an execution (info and input) kept in META; larger ones are
+/// chunked, since META is rewritten, and paid for, at every commit.
+const REC_INLINE_MAX: usize = 32 * 1024;
+/// Room in META for the inline snapshot, besides the other attributes.
+const META_MAX: usize = 380_000;
+/// The largest total of event JSON kept in META's `tail` before it is copied to event items.
+/// A bigger tail means fewer copies (requests) but a bigger META, rewritten (and paid for) at
+/// every commit.
+const TAIL_MAX: usize = 16 * 1024;
+/// The most events one commit adds to the tail (an expression has at most 4 KB).
+const TAIL_EVENTS_MAX: usize = 32;
+/// The largest inbox message (JSON) kept in META itself; larger ones go to chunks.
+const INBOX_INLINE_MAX: usize = 512;
+/// The room META keeps for a full inbox (inline messages or chunk references).
+const INBOX_RESERVE: usize = INBOX_MAX_MESSAGES * (INBOX_INLINE_MAX + 64);
+/// Items of one transaction (DynamoDB allows 100; one is META).
+const TXN_MAX_PUTS: usize = 99;
+/// Bytes of one transaction (DynamoDB allows 4 MB).
+const TXN_MAX_BYTES: usize = 3_500_000;
+/// Items of one BatchWriteItem (DynamoDB's limit).
+const BATCH_ITEMS: usize = 25;
+/// Requests of one kind in flight at once for one operation.
+const CONCURRENCY: usize = 4;
+/// How long transient failures are retried by default.
+const DEFAULT_RETRY_WINDOW: Duration = Duration::from_secs(60);
+/// The first and the longest pause between retries.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// A [`Store`] in one DynamoDB table; clones share the client and the request count.
+#[derive(Clone)]
+pub struct DynamoStore {
+    inner: Arc<Inner>,
+    retry_window: Duration,
+}
+
+struct Inner {
+    client: Client,
+    table: String,
+    requests: AtomicU64,
+    /// Consumed capacity, when metered.
+    meter: Option<Arc<crate::store::capacity::CapacityMeter>>,
+    /// Executions whose committed snapshot this store saw in chunks: their next commit deletes
+    /// the older snapshot chunks.
+    chunked: Mutex<HashSet<String>>,
+}
+
+/// A message as an error source.
+#[derive(Debug)]
+struct Message(String);
+
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Message {}
+
+fn backend_msg(context: impl Into<String>, message: impl Into<String>) -> StoreError {
+    StoreError::Backend {
+        context: context.into(),
+        source: Box::new(Message(message.into())),
+    }
+}
+
+fn backend<E>(context: impl Into<String>, err: &SdkError<E>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    backend_msg(context, DisplayErrorContext(err).to_string())
+}
+
+fn corrupt(what: impl Into<String>, reason: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        what: what.into(),
+        reason: reason.into(),
+    }
+}
+
+mod calls;
+mod chunks;
+mod commit;
+mod expr;
+mod layout;
+mod store;
+mod table;
+#[cfg(test)]
+mod tests;
+
+use calls::*;
+use chunks::*;
+use commit::*;
+use expr::*;
+use layout::*;
+
+impl DynamoStore {
+    /// Connects using the standard AWS settings (region, credentials,
+    /// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL`); `endpoint` overrides the endpoint (the
+    /// CLI's `--dynamodb-endpoint`).
+    ///
+    /// With an endpoint override and no region configured, the region is `us-east-1` (DynamoDB
+    /// Local ignores it). Nothing is sent yet; [`DynamoStore::init`] creates the table.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] for an invalid table name, or no region for AWS itself.
+    pub async fn connect(table: &str, endpoint: Option<&str>) -> Result<DynamoStore, StoreError> {
+        Self::connect_with(table, endpoint, None).await
+    }
+
+    /// Like [`DynamoStore::connect`], and every request reports the capacity it consumed into
+    /// [`DynamoStore::capacity`] (for cost figures).
+    ///
+    /// # Errors
+    ///
+    /// As [`DynamoStore::connect`].
+    pub async fn connect_metered(
+        table: &str,
+        endpoint: Option<&str>,
+    ) -> Result<DynamoStore, StoreError> {
+        let meter = Arc::new(crate::store::capacity::CapacityMeter::default());
+        Self::connect_with(table, endpoint, Some(meter)).await
+    }
+
+    async fn connect_with(
+        table: &str,
+        endpoint: Option<&str>,
+        meter: Option<Arc<crate::store::capacity::CapacityMeter>>,
+    ) -> Result<DynamoStore, StoreError> {
+        let valid = (3..=255).contains(&table.len())
+            && table
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        if !valid {
+            return Err(backend_msg(
+                format!("connect to table {table:?}"),
+                "a table name has 3 to 255 characters among a-z, A-Z, 0-9, '_', '-' and '.'",
+            ));
+        }
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(endpoint) = endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let shared = loader.load().await;
+        let mut config = aws_sdk_dynamodb::config::Builder::from(&shared)
+            // Retries are ours: bounded in time, logged, and counted per request.
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(3))
+                    .operation_attempt_timeout(Duration::from_secs(30))
+                    .build(),
+            );
+        if shared.region().is_none() {
+            let overridden = endpoint.is_some()
+                || ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"]
+                    .iter()
+                    .any(|v| std::env::var_os(v).is_some());
+            if !overridden {
+                return Err(backend_msg(
+                    format!("connect to table {table}"),
+                    "no AWS region configured: set AWS_REGION or a profile's region",
+                ));
+            }
+            config = config.region(Region::new("us-east-1"));
+        }
+        if let Some(meter) = &meter {
+            config = config.interceptor(crate::store::capacity::CapacityInterceptor(Arc::clone(
+                meter,
+            )));
+        }
+        Ok(DynamoStore {
+            inner: Arc::new(Inner {
+                client: Client::from_conf(config.build()),
+                table: table.to_string(),
+                requests: AtomicU64::new(0),
+                chunked: Mutex::new(HashSet::new()),
+                meter,
+            }),
+            retry_window: DEFAULT_RETRY_WINDOW,
+        })
+    }
+
+    /// The same store, retrying transient failures for `window` before giving up (60 s by
+    /// default).
+    pub fn with_retry_window(mut self, window: Duration) -> Self {
+        self.retry_window = window;
+        self
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.inner.table
+    }
+
+    /// Consumed read and write units so far, when connected with
+    /// [`DynamoStore::connect_metered`].
+    pub fn capacity(&self) -> Option<(f64, f64)> {
+        self.inner
+            .meter
+            .as_ref()
+            .map(|m| (m.read_units(), m.write_units()))
+    }
+
+    /// DynamoDB requests made so far by this store (all clones), retries included.
+    pub fn request_count(&self) -> u64 {
+        self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    /// Raw single-item PutItem of a small item (for the benchmark's raw baseline in the same
+    /// run).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the request fails after retries.
+    pub async fn raw_put(&self, pk: &str, sk: &str) -> Result<(), StoreError> {
+        let mut item = key(pk, sk);
+        item.insert("v".into(), n(1));
+        let what = format!("put item {pk}/{sk}");
+        self.call(&what, || {
+            self.client()
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(item.clone()))
+                .send()
+        })
+        .await
+        .map_err(|e| backend(&what, &e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,899 @@
+//! The [`Store`] operations on DynamoDB: machines, activities and their task queue,
+//! executions, inboxes, history, leases and the due index.
+
+use super::*;
+
+impl Store for DynamoStore {
+    async fn put_machine(&self, machine: &MachineRecord) -> Result<(), StoreError> {
+        let pk = sm_pk(&machine.arn);
+        let what = format!("put state machine {}", machine.arn);
+        let json = to_json(machine, &what)?;
+        let prefix = format!("DEFC#{}#", nonce());
+        let placed = place("def", json, INLINE_MAX, &pk, prefix.clone());
+        self.put_chunks(&what, placed.chunks).await?;
+        let mut item = key(&pk, "DEF");
+        item.extend(placed.attrs);
+        let out = self
+            .call(&what, || {
+                self.client()
+                    .put_item()
+                    .table_name(self.table())
+                    .set_item(Some(item.clone()))
+                    .return_values(ReturnValue::AllOld)
+                    .send()
+            })
+            .await
+            .map_err(|e| backend(&what, &e))?;
+        // The chunks of a replaced definition (not ours: a retried put finds its own item).
+        if let Some(old) = out.attributes {
+            if let (Some(old_prefix), Some(count)) = (
+                get_s(&old, "def_ref", &what).ok().flatten(),
+                get_n::<usize>(&old, "def_chunks", &what).ok().flatten(),
+            ) {
+                let keys = (0..count.min(100_000))
+                    .filter(|_| old_prefix != prefix)
+                    .map(|i| key(&pk, &format!("{old_prefix}{i:05}")))
+                    .collect();
+                self.delete_quietly(&format!("delete old chunks of {what}"), keys)
+                    .await;
+            }
+        }
+        // Listed after it is stored: a failure in between leaves a machine that is stored but
+        // not listed, until the put is retried.
+        let mut entry = key(MACHINES_PK, &machine.arn);
+        entry.insert("name".into(), s(&machine.name));
+        entry.insert("created".into(), n(machine.created));
+        self.call(&what, || {
+            self.client()
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(entry.clone()))
+                .send()
+        })
+        .await
+        .map_err(|e| backend(&what, &e))?;
+        Ok(())
+    }
+
+    async fn get_machine(&self, arn: &str) -> Result<Option<MachineRecord>, StoreError> {
+        let pk = sm_pk(arn);
+        let what = format!("get state machine {arn}");
+        let out = self
+            .call(&what, || {
+                self.client()
+                    .get_item()
+                    .table_name(self.table())
+                    .set_key(Some(key(&pk, "DEF")))
+                    .consistent_read(true)
+                    .send()
+            })
+            .await
+            .map_err(|e| backend(&what, &e))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let what = format!("state machine {arn}");
+        let json = self
+            .read_doc(&item, &pk, "def", &what)
+            .await?
+            .ok_or_else(|| corrupt(&what, "attribute def is missing"))?;
+        parse_json(&json, &what).map(Some)
+    }
+
+    async fn list_machines(&self) -> Result<Vec<MachineRecord>, StoreError> {
+        let what = "list state machines";
+        let keys = self
+            .query_partition(what, MACHINES_PK)
+            .await?
+            .iter()
+            .map(|entry| Ok(key(&sm_pk(req_s(entry, "sk", what)?), "DEF")))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut machines = Vec::with_capacity(keys.len());
+        // An entry whose DEF is gone (a delete that failed half-way) is skipped.
+        for item in self.batch_get(what, keys).await? {
+            let pk = req_s(&item, "pk", what)?;
+            let item_what = format!("state machine {}", pk.trim_start_matches("SM#"));
+            let json = self
+                .read_doc(&item, pk, "def", &item_what)
+                .await?
+                .ok_or_else(|| corrupt(&item_what, "attribute def is missing"))?;
+            machines.push(parse_json::<MachineRecord>(&json, &item_what)?);
+        }
+        machines.sort_by(|a, b| (a.created, &a.name, &a.arn).cmp(&(b.created, &b.name, &b.arn)));
+        Ok(machines)
+    }
+
+    async fn delete_machine(&self, arn: &str) -> Result<bool, StoreError> {
+        let pk = sm_pk(arn);
+        let what = format!("delete state machine {arn}");
+        // The definition first, then the registry entry: a failure in between leaves an entry
+        // that `list_machines` skips, and a retry removes it.
+        let old = self
+            .call(&what, || {
+                self.client()
+                    .delete_item()
+                    .table_name(self.table())
+                    .set_key(Some(key(&pk, "DEF")))
+                    .return_values(ReturnValue::AllOld)
+                    .send()
+            })
+            .await
+            .map_err(|e| backend(&what, &e))?
+            .attributes
+            .filter(|item| !item.is_empty());
+        self.call(&what, || {
+            self.client()
+                .delete_item()
+                .table_name(self.table())
+                .set_key(Some(key(MACHINES_PK, arn)))
+                .send()
+        })
+        .await
+        .map_err(|e| backend(&what, &e))?;
+        let Some(old) = old else {
+            return Ok(false);
+        };
+        if let (Some(prefix), Some(count)) = (
+            get_s(&old, "def_ref", &what).ok().flatten(),
+            get_n::<usize>(&old, "def_chunks", &what).ok().flatten(),
+        ) {
+            let keys = (0..count.min(100_000))
+                .map(|i| key(&pk, &format!("{prefix}{i:05}")))
+                .collect();
+            self.delete_quietly(&format!("delete chunks of {what}"), keys)
+                .await;
+        }
+        Ok(true)
+    }
+
+    async fn put_activity(&self, activity: &ActivityRecord) -> Result<(), StoreError> {
+        let what = format!("put activity {}", activity.arn);
+        let mut item = key(&act_pk(&activity.arn), "DEF");
+        item.insert("act".into(), s(to_json(activity, &what)?));
+        self.call(&what, || {
+            self.client()
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(item.clone()))
+                .send()
+        })
+        .await
+        .map_err(|e| backend(&what, &e))?;
+        // Listed after it is stored, as state machines are.
+        let mut entry = key(ACTIVITIES_PK, &activity.arn);
+        entry.insert("name".into(), s(&activity.name));
+        entry.insert("created".into(), n(activity.created));
+        self.call(&what, || {
+            self.client()
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(entry.clone()))
+                .send()
+        })
+        .await
+        .map_err(|e| backend(&what, &e))?;
+        Ok(())
+    }
+
+    async fn get_activity(&self, arn: &str) -> Result<Option<ActivityRecord>, StoreError> {
+        let what = format!("get activity {arn}");
+        let out = self
+            .call(&what, || {
+                self.client()
+                    .get_item()
+                    .table_name(self.table())
+                    .set_key(Some(key(&act_pk(arn), "DEF")))
+                    .consistent_read(true)
+                    .send()
+            })
+            .await
+            .map_err(|e| backend(&what, &e))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let what = format!("activity {arn}");
+        parse_json(req_s(&item, "act", &what)?, &what).map(Some)
+    }
+
+    async fn list_activities(&self) -> Result<Vec<ActivityRecord>, StoreError> {
+        let what = "list activities";
+        let keys = self
+            .query_partition(what, ACTIVITIES_PK)
+            .await?
+            .iter()
+            .map(|entry| Ok(key(&act_pk(req_s(entry, "sk", what)?), "DEF")))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // An entry whose DEF is gone (a delete that failed half-way) is skipped.
+        let mut found = self
+            .batch_get(what, keys)
+            .await?
+            .iter()
+            .map(|item| {
+                let pk = req_s(item, "pk", what)?;
+                let item_what = format!("activity {}", pk.trim_start_matches("ACT#"));
+                parse_json::<ActivityRecord>(req_s(item, "act", &item_what)?, &item_what)
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        found.sort_by(|a, b| (a.created, &a.name, &a.arn).cmp(&(b.created, &b.name, &b.arn)));
+        Ok(found)
+    }
+
+    async fn delete_activity(&self, arn: &str) -> Result<bool, StoreError> {
+        let what = format!("delete activity {arn}");
+        let old = self
+            .call(&what, || {
+                self.client()
+                    .delete_item()
+                    .table_name(self.table())
+                    .set_key(Some(key(&act_pk(arn), "DEF")))
+                    .return_values(ReturnValue::AllOld)
+                    .send()
+            })
+            .await
+            .map_err(|e| backend(&what, &e))?
+            .attributes
+            .filter(|item| !item.is_empty());
+        self.call(&what, || {
+            self.client()
+                .delete_item()
+                .table_name(self.table())
+                .set_key(Some(key(ACTIVITIES_PK, arn)))
+                .send()
+        })
+        .await
+        .map_err(|e| backend(&what, &e))?;
+        Ok(old.is_some())
+    }
+
+    async fn enqueue_activity_task(
+        &self,
+        activity_arn: &str,
+        task: &ActivityTask,
+    ) -> Result<(), StoreError> {
+        check_activity_task_size(activity_arn, task)?;
+        let what = format!("enqueue activity task {} of {activity_arn}", task.token);
+        let pk = actq_pk(activity_arn);
+        let marker = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(key(&pk, &actq_token_sk(&task.token))))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", "pk")
+            .build()
+            .map_err(|e| backend_msg(&what, e.to_string()))?;
+        let mut item = key(&pk, &actq_task_sk(task));
+        item.insert("task".into(), s(to_json(task, &what)?));
+        let queued = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .build()
+            .map_err(|e| backend_msg(&what, e.to_string()))?;
+        let items = vec![
+            TransactWriteItem::builder().put(marker).build(),
+            TransactWriteItem::builder().put(queued).build(),
+        ];
+        let token = nonce();
+        let result = self
+            .call_retrying(&what, is_transient_transaction, || {
+                self.client()
+                    .transact_write_items()
+                    .set_transact_items(Some(items.clone()))
+                    .client_request_token(&token)
+                    .send()
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                // The marker exists: a task with this token is queued already.
+                Some(TransactWriteItemsError::TransactionCanceledException(c))
+                    if c.cancellation_reasons().first().and_then(|r| r.code())
+                        == Some("ConditionalCheckFailed") =>
+                {
+                    Ok(())
+                }
+                _ => Err(backend(&what, &e)),
+            },
+        }
+    }
+
+    async fn take_activity_task(
+        &self,
+        activity_arn: &str,
+    ) -> Result<Option<ActivityTask>, StoreError> {
+        let what = format!("take activity task of {activity_arn}");
+        let pk = actq_pk(activity_arn);
+        loop {
+            let out = self
+                .call(&what, || {
+                    self.client()
+                        .query()
+                        .table_name(self.table())
+                        .consistent_read(true)
+                        .key_condition_expression("#pk = :pk AND begins_with(#sk, :q)")
+                        .expression_attribute_names("#pk", "pk")
+                        .expression_attribute_names("#sk", "sk")
+                        .expression_attribute_values(":pk", s(&pk))
+                        .expression_attribute_values(":q", s("Q#"))
+                        .limit(1)
+                        .send()
+                })
+                .await
+                .map_err(|e| backend(&what, &e))?;
+            let Some(item) = out.items.unwrap_or_default().into_iter().next() else {
+                return Ok(None);
+            };
+            let sk = req_s(&item, "sk", &what)?.to_string();
+            let item_what = format!("activity task {sk} of {activity_arn}");
+            let task: ActivityTask = parse_json(req_s(&item, "task", &item_what)?, &item_what)?;
+            let queued = Delete::builder()
+                .table_name(self.table())
+                .set_key(Some(key(&pk, &sk)))
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#pk", "pk")
+                .build()
+                .map_err(|e| backend_msg(&what, e.to_string()))?;
+            let marker = Delete::builder()
+                .table_name(self.table())
+                .set_key(Some(key(&pk, &actq_token_sk(&task.token))))
+                .build()
+                .map_err(|e| backend_msg(&what, e.to_string()))?;
+            let items = vec![
+                TransactWriteItem::builder().delete(queued).build(),
+                TransactWriteItem::builder().delete(marker).build(),
+            ];
+            // One token for the retries of this attempt: a retry of a deletion that succeeded
+            // unseen succeeds again instead of looking like a lost race.
+            let token = nonce();
+            let result = self
+                .call_retrying(&what, is_transient_transaction, || {
+                    self.client()
+                        .transact_write_items()
+                        .set_transact_items(Some(items.clone()))
+                        .client_request_token(&token)
+                        .send()
+                })
+                .await;
+            match result {
+                Ok(_) => return Ok(Some(task)),
+                Err(e) => match e.as_service_error() {
+                    // Another taker deleted it first: look again.
+                    Some(TransactWriteItemsError::TransactionCanceledException(c))
+                        if c.cancellation_reasons().first().and_then(|r| r.code())
+                            == Some("ConditionalCheckFailed") => {}
+                    _ => return Err(backend(&what, &e)),
+                },
+            }
+        }
+    }
+
+    async fn list_executions(&self, machine_arn: &str) -> Result<Vec<ExecutionRecord>, StoreError> {
+        let what = format!("list executions of {machine_arn}");
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .call(&what, || {
+                    self.client()
+                        .query()
+                        .table_name(self.table())
+                        .index_name(EXECUTIONS_INDEX)
+                        .key_condition_expression("#gpk = :machine")
+                        .expression_attribute_names("#gpk", "gsi2pk")
+                        .expression_attribute_values(":machine", s(sm_pk(machine_arn)))
+                        .scan_index_forward(false)
+                        .set_exclusive_start_key(start.clone())
+                        .send()
+                })
+                .await
+                .map_err(|e| backend(&what, &e))?;
+            for item in out.items.unwrap_or_default() {
+                let pk = req_s(&item, "pk", &what)?;
+                found.push(decode_summary(
+                    &item,
+                    &format!("execution {}", pk.trim_start_matches("EX#")),
+                )?);
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(found),
+            }
+        }
+    }
+
+    async fn request_stop(&self, arn: &str, request: &StopRequest) -> Result<bool, StoreError> {
+        let what = format!("request stop of {arn}");
+        let mut expr = Expr::default();
+        expr.set_if_missing("stop_req", s(to_json(request, &what)?));
+        place_due(&mut expr, arn, Status::Running, Some(request.time));
+        expr.check("status", "=", s(Status::Running.as_str()));
+        match self.update_meta(&what, arn, &expr, None).await? {
+            Ok(_) => Ok(true),
+            Err(Failed::Missing) => Err(StoreError::NotFound(arn.to_string())),
+            Err(_) => Ok(false),
+        }
+    }
+
+    async fn deliver(&self, arn: &str, message: &InboxMessage) -> Result<bool, StoreError> {
+        let what = format!("deliver a message to {arn}");
+        if inbox_message_too_large(message) {
+            return Ok(false);
+        }
+        let json = to_json(message, &what)?;
+        let prefix = format!("INBOX#{}#", nonce());
+        let placed = place("m", json, INBOX_INLINE_MAX, &ex_pk(arn), prefix);
+        let chunk_keys = Self::keys_of(&placed.chunks);
+        self.put_chunks(&what, placed.chunks).await?;
+        let entry = AttributeValue::M(placed.attrs.into_iter().collect());
+        let mut expr = Expr::default();
+        let (inbox, appended) = expr.name_value("inbox", AttributeValue::L(vec![entry]));
+        let empty = expr.value(AttributeValue::L(Vec::new()));
+        expr.set.push(format!(
+            "{inbox} = list_append(if_not_exists({inbox}, {empty}), {appended})"
+        ));
+        place_due(&mut expr, arn, Status::Running, Some(message.time));
+        expr.check("status", "=", s(Status::Running.as_str()));
+        let max = expr.value(n(INBOX_MAX_MESSAGES));
+        expr.check_raw(format!(
+            "(attribute_not_exists({inbox}) OR size({inbox}) < {max})"
+        ));
+        let result = match self.update_meta(&what, arn, &expr, None).await? {
+            Ok(_) => return Ok(true),
+            Err(Failed::Missing) => Err(StoreError::NotFound(arn.to_string())),
+            Err(_) => Ok(false),
+        };
+        self.delete_quietly(&format!("delete unused chunks of {what}"), chunk_keys)
+            .await;
+        result
+    }
+
+    async fn create_execution(&self, record: &ExecutionRecord) -> Result<Created, StoreError> {
+        let arn = record.info.arn.as_str();
+        let pk = ex_pk(arn);
+        let what = format!("create execution {arn}");
+        let cid = nonce();
+        let rec = to_json(
+            &RecOut {
+                info: &record.info,
+                input: &record.input,
+                output: record.output.as_ref(),
+                error: record.error.as_ref(),
+                stop_time: record.stop_time,
+            },
+            &what,
+        )?;
+        let rec = place("rec", rec, REC_INLINE_MAX, &pk, format!("REC#{cid}#"));
+        let mut item = key(&pk, "META");
+        item.extend(rec.attrs);
+        item.insert("version".into(), n(record.version));
+        item.insert("last_event_id".into(), n(record.last_event_id));
+        item.insert("status".into(), s(record.status.as_str()));
+        item.insert("cid".into(), s(&cid));
+        item.insert("tail".into(), AttributeValue::M(HashMap::new()));
+        item.insert("tail_bytes".into(), n(0));
+        item.insert("info".into(), s(to_json(&record.info, &what)?));
+        item.extend(execution_index_keys(&record.info));
+        if let Some(time) = record.stop_time {
+            item.insert("stop_time".into(), n(time));
+        }
+        if let Some(request) = &record.stop_request {
+            item.insert("stop_req".into(), s(to_json(request, &what)?));
+        }
+        if let Some(lease) = &record.lease {
+            item.insert("lease_owner".into(), s(&lease.owner));
+            item.insert("lease_expires".into(), n(lease.expires));
+        }
+        if let Some(due) = record.due.filter(|_| record.status == Status::Running) {
+            item.insert("due".into(), n(due));
+            item.insert("gsi1pk".into(), s(format!("DUE#{}", due_shard(arn))));
+            item.insert("gsi1sk".into(), s(time_sort_key(due)));
+        }
+        let mut chunks = rec.chunks;
+        if let Some(snapshot) = &record.snapshot {
+            let room = META_MAX.saturating_sub(item_size(&item));
+            let json = to_json(snapshot, &what)?;
+            let placed = place(
+                "snap",
+                json,
+                room,
+                &pk,
+                format!("SNAP#{:020}#{cid}#", record.version),
+            );
+            item.extend(placed.attrs);
+            chunks.extend(placed.chunks);
+        }
+        let chunk_keys = Self::keys_of(&chunks);
+        self.put_chunks(&what, chunks).await?;
+        let result = self
+            .call(&what, || {
+                self.client()
+                    .put_item()
+                    .table_name(self.table())
+                    .set_item(Some(item.clone()))
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", "pk")
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .send()
+            })
+            .await;
+        let old = match result {
+            Ok(_) => return Ok(Created::New),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(c)) => {
+                    c.item().filter(|i| !i.is_empty()).cloned()
+                }
+                _ => return Err(backend(&what, &e)),
+            },
+        };
+        let old = match old {
+            Some(old) => old,
+            None => match self.meta_after_failure(arn, Failed::Unknown).await? {
+                Some(old) => old,
+                // Deleted in between: nothing in this store deletes executions.
+                None => return Err(backend_msg(&what, "the execution vanished")),
+            },
+        };
+        // An earlier attempt of this very call succeeded unseen.
+        if get_s(&old, "cid", &what)? == Some(cid.as_str()) {
+            return Ok(Created::New);
+        }
+        self.delete_quietly(&format!("delete unused chunks of {what}"), chunk_keys)
+            .await;
+        Ok(Created::Existing(Box::new(
+            self.decode_meta(arn, &old).await?,
+        )))
+    }
+
+    async fn get_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        let what = format!("get execution {arn}");
+        let out = self
+            .call(&what, || {
+                self.client()
+                    .get_item()
+                    .table_name(self.table())
+                    .set_key(Some(key(&ex_pk(arn), "META")))
+                    .consistent_read(true)
+                    .send()
+            })
+            .await
+            .map_err(|e| backend(&what, &e))?;
+        match out.item {
+            Some(item) => Ok(Some(self.decode_meta(arn, &item).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn commit(&self, commit: Commit<'_>) -> Result<u64, StoreError> {
+        let arn = commit.arn;
+        let version = commit.expected_version + 1;
+        let what = format!("commit version {version} of {arn}");
+        let cid = nonce();
+        let snap = commit.snapshot;
+
+        let mut expr = Expr::default();
+        commit_condition(&mut expr, &commit);
+        expr.set("version", n(version));
+        expr.set("last_event_id", n(snap.last_event_id));
+        expr.set("status", s(snap.status.as_str()));
+        expr.set("cid", s(&cid));
+        match snap.stop_time {
+            Some(time) => expr.set("stop_time", n(time)),
+            None => expr.remove("stop_time"),
+        }
+        place_due(&mut expr, arn, snap.status, commit.due);
+        // The consumed messages are the first ones: the version condition guarantees the
+        // inbox starts with what the writer read (delivery only appends), and the indexes of
+        // one REMOVE refer to the list before the update.
+        if commit.consumed_inbox > 0 {
+            let inbox = expr.name("inbox");
+            for i in 0..commit.consumed_inbox {
+                expr.remove.push(format!("{inbox}[{i}]"));
+            }
+        }
+
+        let mut tail = Vec::new();
+        for event in commit.events {
+            tail.push((event.id, to_json(event, &what)?));
+        }
+        let tail_size: usize = tail.iter().map(|(_, json)| json.len()).sum();
+        let (events, mut chunks) = if tail.len() > TAIL_EVENTS_MAX || tail_size > TAIL_MAX {
+            event_items(arn, std::mem::take(&mut tail), &cid)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let events_size: usize = events.iter().map(item_size).sum();
+        // META keeps `rec` (at most REC_INLINE_MAX inline) besides the snapshot.
+        // and the inbox (at most INBOX_RESERVE).
+        let room = META_MAX - REC_INLINE_MAX - TAIL_MAX - INBOX_RESERVE - 2_000;
+        chunks.extend(self.place_snapshot(&mut expr, arn, version, snap, room, &cid)?);
+        let snapshot_chunked = chunks.iter().any(|c| {
+            c.get("sk")
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|sk| sk.starts_with("SNAP#"))
+        });
+        let chunk_keys = Self::keys_of(&chunks);
+        self.put_chunks(&what, chunks).await?;
+
+        let result = if !tail.is_empty() {
+            expr.remove("claim");
+            self.commit_in_tail(&commit, &cid, expr, tail, tail_size)
+                .await
+        } else if events.is_empty() {
+            expr.remove("claim");
+            match self.update_meta(&what, arn, &expr, None).await? {
+                Ok(_) => Ok(version),
+                Err(failed) => self.commit_failed(&commit, &cid, failed).await,
+            }
+        } else if events.len() <= TXN_MAX_PUTS && events_size + META_MAX <= TXN_MAX_BYTES {
+            expr.remove("claim");
+            let update = Update::builder()
+                .table_name(self.table())
+                .set_key(Some(key(&ex_pk(arn), "META")))
+                .set_update_expression(expr.update_expression())
+                .set_condition_expression(expr.condition_expression())
+                .set_expression_attribute_names(expr.names())
+                .set_expression_attribute_values(expr.values())
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build()
+                .map_err(|e| backend_msg(&what, e.to_string()))?;
+            let first = TransactWriteItem::builder().update(update).build();
+            match self.transact(&what, first, events, &cid).await? {
+                Ok(()) => Ok(version),
+                Err(failed) => self.commit_failed(&commit, &cid, failed).await,
+            }
+        } else {
+            self.commit_claimed(&commit, &cid, expr, events).await
+        };
+
+        match &result {
+            Ok(_) => {
+                // Only a snapshot in chunks leaves chunks behind when replaced (failed attempts
+                // delete their own), and only a running execution is committed again.
+                let had_chunks =
+                    self.mark_chunked(arn, snapshot_chunked && snap.status == Status::Running);
+                if had_chunks {
+                    self.delete_old_snapshots(arn, version).await;
+                }
+            }
+            Err(_) => {
+                self.delete_quietly(&format!("delete unused chunks of {what}"), chunk_keys)
+                    .await;
+            }
+        }
+        result
+    }
+
+    async fn history(&self, arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
+        let pk = ex_pk(arn);
+        let what = format!("history of {arn}");
+        let out = self
+            .call(&what, || {
+                self.client()
+                    .get_item()
+                    .table_name(self.table())
+                    .set_key(Some(key(&pk, "META")))
+                    .consistent_read(true)
+                    .projection_expression("#last, #tail")
+                    .expression_attribute_names("#last", "last_event_id")
+                    .expression_attribute_names("#tail", "tail")
+                    .send()
+            })
+            .await
+            .map_err(|e| backend(&what, &e))?;
+        let Some(meta) = out.item else {
+            return Err(StoreError::NotFound(arn.to_string()));
+        };
+        let last: u64 = req_n(&meta, "last_event_id", &what)?;
+        // The tail holds the latest committed events; an event item of the same id may be the
+        // leftover of a failed commit, so the tail wins.
+        let mut tail = tail_events(&meta, &what)?;
+        let lo = (1..=last).find(|id| !tail.contains_key(id));
+        let hi = (1..=last).rev().find(|id| !tail.contains_key(id));
+        let mut items: HashMap<u64, Item> = HashMap::new();
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            for item in self
+                .query_range(&what, &pk, &ev_sk(lo), &ev_sk(hi), false)
+                .await?
+            {
+                let sk = req_s(&item, "sk", &what)?;
+                let id = sk
+                    .strip_prefix("EV#")
+                    .and_then(|id| id.parse().ok())
+                    .ok_or_else(|| corrupt(&what, format!("item {sk} is no history event")))?;
+                items.insert(id, item);
+            }
+        }
+        // Walk the ids: the tail first, then the item at the id (one event, or a block that
+        // moves the walk past its last event). Items the walk steps over are leftovers.
+        let mut events: Vec<HistoryEvent> = Vec::new();
+        let mut id = 1;
+        while id <= last {
+            let event_what = format!("history event {id} of {arn}");
+            if let Some(json) = tail.remove(&id) {
+                events.push(parse_json(&json, &event_what)?);
+            } else if let Some(item) = items.get(&id) {
+                let block = match (item.get("evz"), get_s(item, "evs", &event_what)?) {
+                    (Some(AttributeValue::B(z)), _) => Some(
+                        decompress(z.as_ref().to_vec())
+                            .ok()
+                            .and_then(|b| String::from_utf8(b).ok())
+                            .ok_or_else(|| {
+                                corrupt(&event_what, "attribute evz does not inflate")
+                            })?,
+                    ),
+                    (Some(_), _) => {
+                        return Err(corrupt(&event_what, "attribute evz is not binary"))
+                    }
+                    (None, block) => block.map(str::to_string),
+                };
+                if let Some(block) = block {
+                    let block_last: u64 = req_n(item, "last", &event_what)?;
+                    let block: Vec<HistoryEvent> = parse_json(&block, &event_what)?;
+                    if block_last < id
+                        || block_last > last
+                        || block.len() as u64 != block_last - id + 1
+                    {
+                        return Err(corrupt(&event_what, "the block does not hold its events"));
+                    }
+                    events.extend(block);
+                } else {
+                    let json = self
+                        .read_doc(item, &pk, "ev", &event_what)
+                        .await?
+                        .ok_or_else(|| corrupt(&event_what, "attribute ev is missing"))?;
+                    events.push(parse_json(&json, &event_what)?);
+                }
+            } else {
+                return Err(corrupt(&event_what, "the event is missing"));
+            }
+            for (expected, event) in (id..).zip(&events[id as usize - 1..]) {
+                if event.id != expected {
+                    return Err(corrupt(
+                        format!("history event {expected} of {arn}"),
+                        format!("holds event {}", event.id),
+                    ));
+                }
+            }
+            id = events.len() as u64 + 1;
+        }
+        Ok(events)
+    }
+
+    async fn acquire(
+        &self,
+        arn: &str,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<ExecutionRecord>, StoreError> {
+        let what = format!("acquire execution {arn} for {owner}");
+        let mut expr = Expr::default();
+        expr.set("lease_owner", s(owner));
+        expr.set("lease_expires", n(now.saturating_add(lease_ms)));
+        expr.check("status", "=", s(Status::Running.as_str()));
+        let (o, v) = (expr.name("lease_owner"), expr.value(s(owner)));
+        let (e, t) = (expr.name("lease_expires"), expr.value(n(now)));
+        expr.check_raw(format!(
+            "(attribute_not_exists({o}) OR {o} = {v} OR {e} < {t})"
+        ));
+        match self
+            .update_meta(&what, arn, &expr, Some(ReturnValue::AllNew))
+            .await?
+        {
+            Ok(Some(item)) => Ok(Some(self.decode_meta(arn, &item).await?)),
+            Ok(None) => Err(corrupt(arn, "acquire returned no item")),
+            Err(Failed::Missing) => Err(StoreError::NotFound(arn.to_string())),
+            Err(_) => Ok(None),
+        }
+    }
+
+    async fn renew(
+        &self,
+        arn: &str,
+        owner: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let what = format!("renew lease of {arn} for {owner}");
+        let mut expr = Expr::default();
+        expr.set("lease_expires", n(now.saturating_add(lease_ms)));
+        expr.check("lease_owner", "=", s(owner));
+        match self.update_meta(&what, arn, &expr, None).await? {
+            Ok(_) => Ok(true),
+            Err(Failed::Missing) => Err(StoreError::NotFound(arn.to_string())),
+            Err(_) => Ok(false),
+        }
+    }
+
+    async fn release(&self, arn: &str, owner: &str) -> Result<(), StoreError> {
+        let what = format!("release lease of {arn} for {owner}");
+        let mut expr = Expr::default();
+        expr.remove("lease_owner");
+        expr.remove("lease_expires");
+        expr.check("lease_owner", "=", s(owner));
+        // Not held (or no such execution): nothing to do.
+        let _ = self.update_meta(&what, arn, &expr, None).await?;
+        Ok(())
+    }
+
+    async fn due_executions(&self, now: i64, limit: usize) -> Result<Vec<String>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut shards = JoinSet::new();
+        for shard in 0..DUE_SHARDS {
+            let store = self.clone();
+            shards.spawn(
+                async move { store.due_in_shard(shard, now, limit).await }
+                    .instrument(tracing::Span::current()),
+            );
+        }
+        let mut due = Vec::new();
+        while let Some(done) = shards.join_next().await {
+            let found = done
+                .map_err(|e| backend_msg("query due executions", format!("task failed: {e}")))??;
+            due.extend(found);
+        }
+        due.sort();
+        Ok(due.into_iter().take(limit).map(|(_, arn)| arn).collect())
+    }
+}
+
+impl DynamoStore {
+    /// Up to `limit` executions of one due shard, due by `now` with no live lease, as
+    /// (due, ARN) in due order.
+    async fn due_in_shard(
+        &self,
+        shard: u32,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let what = format!("query due executions (shard {shard})");
+        let page = i32::try_from(limit.clamp(25, 1_000)).unwrap_or(1_000);
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .call(&what, || {
+                    self.client()
+                        .query()
+                        .table_name(self.table())
+                        .index_name(DUE_INDEX)
+                        .key_condition_expression("#gpk = :shard AND #gsk <= :now")
+                        .filter_expression("attribute_not_exists(#exp) OR #exp < :ms")
+                        .expression_attribute_names("#gpk", "gsi1pk")
+                        .expression_attribute_names("#gsk", "gsi1sk")
+                        .expression_attribute_names("#exp", "lease_expires")
+                        .expression_attribute_names("#pk", "pk")
+                        .expression_attribute_names("#due", "due")
+                        .expression_attribute_values(":shard", s(format!("DUE#{shard}")))
+                        .expression_attribute_values(":now", s(time_sort_key(now)))
+                        .expression_attribute_values(":ms", n(now))
+                        .projection_expression("#pk, #due")
+                        .limit(page)
+                        .set_exclusive_start_key(start.clone())
+                        .send()
+                })
+                .await
+                .map_err(|e| backend(&what, &e))?;
+            for item in out.items.unwrap_or_default() {
+                let pk = req_s(&item, "pk", &what)?;
+                let arn = pk
+                    .strip_prefix("EX#")
+                    .ok_or_else(|| corrupt(&what, format!("index entry {pk} is no execution")))?;
+                let due: i64 = req_n(&item, "due", &what)?;
+                found.push((due, arn.to_string()));
+                if found.len() == limit {
+                    return Ok(found);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(found),
+            }
+        }
+    }
+}
