@@ -7,7 +7,7 @@
 //! Parallel branch or a Map item processor), reachability, `Next` versus `End`, mutually
 //! exclusive fields, state names, retrier and catcher ordering around `States.ALL`, resource
 //! ARNs, paths, intrinsic function calls, and JSONata expressions (their `{% %}` surround and
-//! their syntax, checked by [`crate::asl::jsonata::syntax`], a recognizer modelled on the JSONata
+//! their syntax, checked by `asl::jsonata::syntax`, a recognizer modelled on the JSONata
 //! 2.0.6 parser).
 //!
 //! Choice rules are checked by [`crate::asl::choice::ChoiceRule::parse`] and intrinsic calls by
