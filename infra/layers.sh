@@ -3,8 +3,7 @@
 #   asl < engine < store, tasks < runtime < api < lambda, main
 # A layer may import only layers below it. Also: the engine is pure (no tokio, no wall clock,
 # no OS randomness), api/lambda/main never name the engine's Frame or Phase, and no file in
-# src/ is over 1,000 lines (except those still listed in OVERSIZE below, each with its reason;
-# the list may only shrink).
+# src/ is over 1,000 lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,23 +41,14 @@ forbid "api never imports lambda" 'crate::lambda\b' src/api
 forbid "api, lambda and main never name the engine's Frame or Phase" \
   '\b(Frame|Phase)\b' src/api src/lambda.rs src/main.rs src/bin
 
-# Files still over the limit, each to be split into a folder of one idea per file.
-declare -A OVERSIZE=(
-  [src/api/mod.rs]="dispatch and every operation group in one file: to become one file per group"
-)
 while IFS= read -r file; do
   lines=$(wc -l <"$file")
-  if ((lines > 1000)) && [[ -z "${OVERSIZE[$file]:-}" ]]; then
+  if ((lines > 1000)); then
     fail "$file has $lines lines (limit 1000): split it into files of one idea each"
   fi
 done < <(find src -name '*.rs' | sort)
-for file in "${!OVERSIZE[@]}"; do
-  if [[ ! -f "$file" ]] || (($(wc -l <"$file") <= 1000)); then
-    fail "$file is no longer over 1000 lines: remove it from OVERSIZE in infra/layers.sh"
-  fi
-done
 
 if ((failed)); then
   exit 1
 fi
-echo "layers: ok (${#OVERSIZE[@]} files still over 1000 lines, listed in infra/layers.sh)"
+echo "layers: ok"

@@ -31,6 +31,8 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tracing::Instrument;
 
+use crate::api::operation::Operation;
+
 /// The `X-Amz-Target` prefix of every Step Functions operation (the model's `targetPrefix`).
 pub const TARGET_PREFIX: &str = "AWSStepFunctions.";
 
@@ -48,57 +50,14 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// refused without reading it.
 const MAX_DRAIN_BYTES: usize = 16 * 1024 * 1024;
 
-/// The operations of the Step Functions API (service model `states-2016-11-23`). A target naming
-/// any other gets `UnknownOperationException` here; the dispatcher answers for those it lacks.
-pub const OPERATIONS: &[&str] = &[
-    "CreateActivity",
-    "CreateStateMachine",
-    "CreateStateMachineAlias",
-    "DeleteActivity",
-    "DeleteStateMachine",
-    "DeleteStateMachineAlias",
-    "DeleteStateMachineVersion",
-    "DescribeActivity",
-    "DescribeExecution",
-    "DescribeMapRun",
-    "DescribeStateMachine",
-    "DescribeStateMachineAlias",
-    "DescribeStateMachineForExecution",
-    "GetActivityTask",
-    "GetExecutionHistory",
-    "ListActivities",
-    "ListExecutions",
-    "ListMapRuns",
-    "ListStateMachineAliases",
-    "ListStateMachineVersions",
-    "ListStateMachines",
-    "ListTagsForResource",
-    "PublishStateMachineVersion",
-    "RedriveExecution",
-    "SendTaskFailure",
-    "SendTaskHeartbeat",
-    "SendTaskSuccess",
-    "StartExecution",
-    "StartSyncExecution",
-    "StopExecution",
-    "TagResource",
-    "TestState",
-    "UntagResource",
-    "UpdateMapRun",
-    "UpdateStateMachine",
-    "UpdateStateMachineAlias",
-    "ValidateStateMachineDefinition",
-];
-
 /// Handles one operation: Ok(response JSON) or Err(error).
 pub trait Operations: Send + Sync + 'static {
-    /// Runs `operation` (e.g. `"StartExecution"`, one of [`OPERATIONS`]) on `request`, which is
-    /// always a JSON object.
+    /// Runs `operation` on `request`, which is always a JSON object.
     ///
     /// The call runs in a task of its own: a client that hangs up does not cancel it.
     fn call(
         &self,
-        operation: &str,
+        operation: Operation,
         request: Value,
     ) -> impl Future<Output = Result<Value, ApiError>> + Send;
 }
@@ -221,7 +180,7 @@ async fn answer<O: Operations>(
         )));
     }
     let operation = operation(&headers)?;
-    span.record("operation", operation);
+    span.record("operation", operation.name());
     let request = parse(read_body(&headers, body).await?)?;
     let call =
         tokio::spawn(async move { ops.call(operation, request).await }.instrument(span.clone()));
@@ -237,8 +196,8 @@ async fn answer<O: Operations>(
     }
 }
 
-/// The operation named by `X-Amz-Target`, as one of [`OPERATIONS`].
-fn operation(headers: &HeaderMap) -> Result<&'static str, ApiError> {
+/// The operation named by `X-Amz-Target`.
+fn operation(headers: &HeaderMap) -> Result<Operation, ApiError> {
     let target = headers
         .get("x-amz-target")
         .ok_or_else(|| unknown_operation("missing X-Amz-Target header"))?;
@@ -250,11 +209,7 @@ fn operation(headers: &HeaderMap) -> Result<&'static str, ApiError> {
             "unknown X-Amz-Target {target:?}: expected {TARGET_PREFIX}<Operation>"
         ))
     })?;
-    OPERATIONS
-        .iter()
-        .copied()
-        .find(|known| *known == name)
-        .ok_or_else(|| unknown_operation(format!("unknown operation {name:?}")))
+    Operation::parse(name).ok_or_else(|| unknown_operation(format!("unknown operation {name:?}")))
 }
 
 /// The body, at most [`MAX_BODY_BYTES`] of it.
@@ -361,7 +316,7 @@ mod tests {
     struct Echo;
 
     impl Operations for Echo {
-        async fn call(&self, operation: &str, request: Value) -> Result<Value, ApiError> {
+        async fn call(&self, operation: Operation, request: Value) -> Result<Value, ApiError> {
             if request.get("panic").is_some() {
                 panic!("asked to panic");
             }
@@ -371,7 +326,7 @@ mod tests {
                     fail["message"].as_str().unwrap_or_default(),
                 ));
             }
-            Ok(json!({"operation": operation, "request": request}))
+            Ok(json!({"operation": operation.name(), "request": request}))
         }
     }
 

@@ -1,0 +1,240 @@
+//! Execution operations: start (and start sync), describe, list, stop, history.
+
+use super::*;
+
+impl Service {
+    pub(super) async fn start_execution(&self, req: &Value) -> Result<Value, ApiError> {
+        let (arn, case) = split_test_case(field(req, "stateMachineArn")?);
+        let machine = self.machine(arn).await?;
+        let name = execution_name(req)?;
+        let input = parse_input(req)?;
+        if let Some(case) = case {
+            self.invokers
+                .route(&arn::execution(&machine.arn, &name), &machine.name, case)?;
+        }
+        let record = start_execution(&self.store, &machine, &name, input, now_ms())
+            .await
+            .map_err(|e| match e {
+                StartError::AlreadyExists(a) => err(
+                    "ExecutionAlreadyExists",
+                    format!("Execution Already Exists: '{a}'"),
+                ),
+                StartError::NoMachine(a) => err(
+                    "StateMachineDoesNotExist",
+                    format!("State Machine Does Not Exist: '{a}'"),
+                ),
+                StartError::Store(e) => e.into(),
+            })?;
+        Ok(json!({"executionArn": record.info.arn, "startDate": epoch(record.info.start_time)}))
+    }
+
+    pub(super) async fn start_sync_execution(&self, req: &Value) -> Result<Value, ApiError> {
+        let (arn, case) = split_test_case(field(req, "stateMachineArn")?);
+        let m = self.machine(arn).await?;
+        if m.kind != "EXPRESS" {
+            return Err(err(
+                "StateMachineTypeNotSupported",
+                "This operation is not supported by this type of state machine",
+            ));
+        }
+        let name = execution_name(req)?;
+        let input = parse_input(req)?;
+        let machine =
+            load(&m.definition).map_err(|d| err("InvalidDefinition", diagnostics_text(&d)))?;
+        let info = {
+            let id = uuid::Uuid::new_v4().to_string();
+            ExecutionInfo {
+                arn: arn::express_execution(&m.name, &name, &id),
+                name: name.clone(),
+                state_machine_arn: m.arn.clone(),
+                state_machine_name: m.name.clone(),
+                role_arn: m.role_arn.clone(),
+                start_time: now_ms(),
+            }
+        };
+        let invoker: Arc<dyn TaskInvoker> = match case {
+            Some(case) => {
+                self.invokers.route(&info.arn, &m.name, case)?;
+                self.invoker()
+            }
+            None => self.invoker(),
+        };
+        let exec = driver::run(
+            machine,
+            info,
+            input.clone(),
+            invoker,
+            RunOptions {
+                virtual_clock: false,
+                record_history: false,
+            },
+        )
+        .await
+        .execution;
+        let mut out = Map::new();
+        out.insert("executionArn".into(), json!(exec.info.arn));
+        out.insert("stateMachineArn".into(), json!(m.arn));
+        out.insert("name".into(), json!(name));
+        out.insert("startDate".into(), epoch(exec.info.start_time));
+        out.insert(
+            "stopDate".into(),
+            epoch(exec.stop_time.unwrap_or_else(now_ms)),
+        );
+        out.insert("status".into(), json!(exec.status.as_str()));
+        out.insert("input".into(), json!(input.to_string()));
+        out.insert("inputDetails".into(), json!({"included": true}));
+        if exec.status == Status::Succeeded {
+            out.insert(
+                "output".into(),
+                json!(exec.output.clone().unwrap_or(Value::Null).to_string()),
+            );
+            out.insert("outputDetails".into(), json!({"included": true}));
+        }
+        if let Some(e) = &exec.error {
+            if !e.error.is_empty() {
+                out.insert("error".into(), json!(e.error));
+            }
+            if let Some(c) = &e.cause {
+                out.insert("cause".into(), json!(c));
+            }
+        }
+        out.insert(
+            "billingDetails".into(),
+            json!({"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 100}),
+        );
+        Ok(Value::Object(out))
+    }
+
+    pub(super) async fn execution(
+        &self,
+        arn: &str,
+    ) -> Result<crate::store::ExecutionRecord, ApiError> {
+        check_arn(arn, "execution")?;
+        self.store.get_execution(arn).await?.ok_or_else(|| {
+            err(
+                "ExecutionDoesNotExist",
+                format!("Execution Does Not Exist: '{arn}'"),
+            )
+        })
+    }
+
+    pub(super) async fn describe_execution(&self, req: &Value) -> Result<Value, ApiError> {
+        let record = self.execution(field(req, "executionArn")?).await?;
+        Ok(describe_json(&record))
+    }
+
+    pub(super) async fn describe_machine_for_execution(
+        &self,
+        req: &Value,
+    ) -> Result<Value, ApiError> {
+        let record = self.execution(field(req, "executionArn")?).await?;
+        let m = self.machine(&record.info.state_machine_arn).await?;
+        let mut out = machine_json(&m);
+        if let Value::Object(o) = &mut out {
+            o.insert("updateDate".into(), epoch(m.created));
+            o.remove("status");
+            o.remove("type");
+            o.remove("creationDate");
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn list_executions(&self, req: &Value) -> Result<Value, ApiError> {
+        let m = self.machine(field(req, "stateMachineArn")?).await?;
+        if m.kind == "EXPRESS" {
+            return Err(err(
+                "StateMachineTypeNotSupported",
+                "This operation is not supported by this type of state machine",
+            ));
+        }
+        let filter = opt_field(req, "statusFilter")?;
+        let items: Vec<Value> = self
+            .store
+            .list_executions(&m.arn)
+            .await?
+            .iter()
+            .filter(|r| filter.is_none_or(|f| r.status.as_str() == f))
+            .map(|r| {
+                let mut o = Map::new();
+                o.insert("executionArn".into(), json!(r.info.arn));
+                o.insert("stateMachineArn".into(), json!(r.info.state_machine_arn));
+                o.insert("name".into(), json!(r.info.name));
+                o.insert("status".into(), json!(r.status.as_str()));
+                o.insert("startDate".into(), epoch(r.info.start_time));
+                if let Some(s) = r.stop_time {
+                    o.insert("stopDate".into(), epoch(s));
+                }
+                Value::Object(o)
+            })
+            .collect();
+        with_page(Map::new(), "executions", items, req)
+    }
+
+    pub(super) async fn stop_execution(&self, req: &Value) -> Result<Value, ApiError> {
+        let arn = field(req, "executionArn")?;
+        let record = self.execution(arn).await?;
+        let now = now_ms();
+        if record.status == Status::Running {
+            let request = StopRequest {
+                error: opt_field(req, "error")?.map(str::to_string),
+                cause: opt_field(req, "cause")?.map(str::to_string),
+                time: now,
+            };
+            self.store.request_stop(arn, &request).await?;
+            self.stop_sync_children(&record, &request).await?;
+        }
+        Ok(json!({"stopDate": epoch(record.stop_time.unwrap_or(now))}))
+    }
+
+    /// Stops the children that `.sync` tasks of a stopped execution wait for, as Step Functions
+    /// does.
+    pub(super) async fn stop_sync_children(
+        &self,
+        record: &crate::store::ExecutionRecord,
+        request: &StopRequest,
+    ) -> Result<(), ApiError> {
+        use crate::asl::resource::Pattern;
+        use crate::runtime::nested::{child_arn, nested_pattern};
+        let Some(snapshot) = &record.snapshot else {
+            return Ok(());
+        };
+        for (_, frame) in &snapshot.frames {
+            let Some(task) = &frame.task else { continue };
+            if !matches!(
+                nested_pattern(&task.resource),
+                Some(Pattern::Sync | Pattern::Sync2)
+            ) {
+                continue;
+            }
+            let Some(child) = child_arn(task) else {
+                continue;
+            };
+            if let Some(c) = self.store.get_execution(&child).await? {
+                if c.status == Status::Running {
+                    self.store.request_stop(&child, request).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn get_execution_history(&self, req: &Value) -> Result<Value, ApiError> {
+        let arn = field(req, "executionArn")?;
+        self.execution(arn).await?;
+        let include_data = req
+            .get("includeExecutionData")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let mut events: Vec<Value> = self
+            .store
+            .history(arn)
+            .await?
+            .iter()
+            .map(|e| event_json(e, include_data))
+            .collect();
+        if req.get("reverseOrder").and_then(Value::as_bool) == Some(true) {
+            events.reverse();
+        }
+        with_page(Map::new(), "events", events, req)
+    }
+}

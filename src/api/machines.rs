@@ -1,0 +1,96 @@
+//! State machine operations: create, describe, update, delete, list.
+
+use super::*;
+
+impl Service {
+    pub(super) async fn machine(&self, arn: &str) -> Result<MachineRecord, ApiError> {
+        check_arn(arn, "stateMachine")?;
+        self.store.get_machine(arn).await?.ok_or_else(|| {
+            err(
+                "StateMachineDoesNotExist",
+                format!("State Machine Does Not Exist: '{arn}'"),
+            )
+        })
+    }
+
+    pub(super) async fn create_state_machine(&self, req: &Value) -> Result<Value, ApiError> {
+        let name = field(req, "name")?;
+        check_name(name)?;
+        let text = field(req, "definition")?;
+        let definition = parse_definition(text)?;
+        let role = opt_field(req, "roleArn")?.map_or_else(arn::default_role, str::to_string);
+        let kind = opt_field(req, "type")?.unwrap_or("STANDARD").to_string();
+        if kind != "STANDARD" && kind != "EXPRESS" {
+            return Err(err(
+                "ValidationException",
+                format!("1 validation error detected: Value '{kind}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"),
+            ));
+        }
+        let arn = arn::state_machine(name);
+        if let Some(existing) = self.store.get_machine(&arn).await? {
+            if existing.definition == definition
+                && existing.role_arn == role
+                && existing.kind == kind
+            {
+                return Ok(
+                    json!({"stateMachineArn": arn, "creationDate": epoch(existing.created)}),
+                );
+            }
+            return Err(err(
+                "StateMachineAlreadyExists",
+                format!("State Machine Already Exists: '{arn}'"),
+            ));
+        }
+        let now = now_ms();
+        let record = MachineRecord {
+            arn: arn.clone(),
+            name: name.to_string(),
+            definition,
+            kind,
+            role_arn: role,
+            created: now,
+            tags: tags_of(req)?.into_iter().collect(),
+            definition_text: Some(text.to_string()),
+        };
+        self.store.put_machine(&record).await?;
+        Ok(json!({"stateMachineArn": arn, "creationDate": epoch(now)}))
+    }
+
+    pub(super) async fn describe_state_machine(&self, req: &Value) -> Result<Value, ApiError> {
+        let m = self.machine(field(req, "stateMachineArn")?).await?;
+        Ok(machine_json(&m))
+    }
+
+    pub(super) async fn update_state_machine(&self, req: &Value) -> Result<Value, ApiError> {
+        let mut m = self.machine(field(req, "stateMachineArn")?).await?;
+        if let Some(def) = opt_field(req, "definition")? {
+            m.definition = parse_definition(def)?;
+            m.definition_text = Some(def.to_string());
+        }
+        if let Some(role) = opt_field(req, "roleArn")? {
+            m.role_arn = role.to_string();
+        }
+        self.store.put_machine(&m).await?;
+        Ok(json!({"updateDate": epoch(now_ms())}))
+    }
+
+    pub(super) async fn delete_state_machine(&self, req: &Value) -> Result<Value, ApiError> {
+        let arn = field(req, "stateMachineArn")?;
+        check_arn(arn, "stateMachine")?;
+        self.store.delete_machine(arn).await?;
+        Ok(json!({}))
+    }
+
+    pub(super) async fn list_state_machines(&self, req: &Value) -> Result<Value, ApiError> {
+        let items: Vec<Value> = self
+            .store
+            .list_machines()
+            .await?
+            .iter()
+            .map(|m| {
+                json!({"stateMachineArn": m.arn, "name": m.name, "type": m.kind, "creationDate": epoch(m.created)})
+            })
+            .collect();
+        with_page(Map::new(), "stateMachines", items, req)
+    }
+}

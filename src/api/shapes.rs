@@ -1,0 +1,120 @@
+//! Response shapes and request bodies shared by the operation groups: machines and history
+//! events as JSON, definitions and inputs parsed with AWS's messages.
+
+use super::*;
+
+pub(super) fn not_found_resource(e: ApiError) -> ApiError {
+    if e.kind == "StateMachineDoesNotExist" {
+        err(
+            "ResourceNotFound",
+            e.message
+                .replace("State Machine Does Not Exist", "Resource not found"),
+        )
+    } else {
+        e
+    }
+}
+
+pub(super) fn machine_json(m: &MachineRecord) -> Value {
+    json!({
+        "stateMachineArn": m.arn,
+        "name": m.name,
+        "status": "ACTIVE",
+        "definition": m
+            .definition_text
+            .clone()
+            .unwrap_or_else(|| serde_json::to_string(&m.definition).unwrap_or_default()),
+        "roleArn": m.role_arn,
+        "type": m.kind,
+        "creationDate": epoch(m.created),
+        "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
+    })
+}
+
+pub(super) fn event_json(e: &HistoryEvent, include_data: bool) -> Value {
+    let mut v = e.to_api_json();
+    if !include_data {
+        if let Value::Object(o) = &mut v {
+            for (_, details) in o.iter_mut() {
+                if let Value::Object(d) = details {
+                    for key in ["input", "output", "parameters"] {
+                        d.remove(key);
+                    }
+                }
+            }
+        }
+    }
+    v
+}
+
+pub(super) fn diagnostics_text(d: &[crate::asl::diagnostic::Diagnostic]) -> String {
+    d.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub(super) fn parse_definition(text: &str) -> Result<Value, ApiError> {
+    let value = validate_text(text).map_err(|d| {
+        err(
+            "InvalidDefinition",
+            format!(
+                "Invalid State Machine Definition: '{}'",
+                diagnostics_text(&d)
+            ),
+        )
+    })?;
+    load(&value).map_err(|d| {
+        err(
+            "InvalidDefinition",
+            format!(
+                "Invalid State Machine Definition: '{}'",
+                diagnostics_text(&d)
+            ),
+        )
+    })?;
+    Ok(value)
+}
+
+pub(super) fn parse_input(req: &Value) -> Result<Value, ApiError> {
+    match opt_field(req, "input")? {
+        None => Ok(json!({})),
+        Some(text) => {
+            if text.len() > crate::asl::payload::PAYLOAD_LIMIT_BYTES {
+                return Err(err(
+                    "ValidationException",
+                    "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to 262144",
+                ));
+            }
+            serde_json::from_str(text).map_err(|e| {
+                err(
+                    "InvalidExecutionInput",
+                    format!("Invalid State Machine Execution Input: '{e}'"),
+                )
+            })
+        }
+    }
+}
+
+pub(super) fn validate_definition(req: &Value) -> Value {
+    let text = req.get("definition").and_then(Value::as_str).unwrap_or("");
+    let diagnostics: Vec<Value> = match validate_text(text) {
+        Ok(v) => match load(&v) {
+            Ok(_) => Vec::new(),
+            Err(d) => d,
+        },
+        Err(d) => d,
+    }
+    .iter()
+    .map(|d| {
+        json!({
+            "severity": "ERROR",
+            "code": "SCHEMA_VALIDATION_FAILED",
+            "message": d.message,
+            "location": if d.pointer.is_empty() { "/".to_string() } else { d.pointer.clone() },
+        })
+    })
+    .collect();
+    let result = if diagnostics.is_empty() { "OK" } else { "FAIL" };
+    json!({"result": result, "diagnostics": diagnostics, "truncated": false})
+}

@@ -1,0 +1,163 @@
+use super::*;
+use crate::store::memory::MemoryStore;
+
+fn service() -> Service {
+    Service::with_mocks(AnyStore::Memory(MemoryStore::new()), None)
+}
+
+#[test]
+fn names_follow_step_functions_rules() {
+    assert!(valid_name("order-42_ok.v2"));
+    assert!(!valid_name(""));
+    assert!(!valid_name("has space"));
+    assert!(!valid_name("a:b"));
+    assert!(!valid_name(&"x".repeat(81)));
+}
+
+#[tokio::test]
+async fn unknown_execution_is_execution_does_not_exist() {
+    let e = service()
+        .call(
+            "DescribeExecution",
+            json!({"executionArn": "arn:aws:states:us-east-1:111111111111:execution:m:e"}),
+        )
+        .await
+        .expect_err("missing");
+    assert_eq!(e.kind, "ExecutionDoesNotExist");
+    let e = service()
+        .call("DescribeExecution", json!({"executionArn": "nope"}))
+        .await
+        .expect_err("bad arn");
+    assert_eq!(e.kind, "InvalidArn");
+}
+
+#[tokio::test]
+async fn create_is_idempotent_and_conflicts_on_change() {
+    let s = service();
+    let def = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#;
+    let a = s
+        .call(
+            "CreateStateMachine",
+            json!({"name": "m", "definition": def, "roleArn": "r"}),
+        )
+        .await
+        .expect("create");
+    let b = s
+        .call(
+            "CreateStateMachine",
+            json!({"name": "m", "definition": def, "roleArn": "r"}),
+        )
+        .await
+        .expect("again");
+    assert_eq!(a["stateMachineArn"], b["stateMachineArn"]);
+    let other = r#"{"StartAt":"Q","States":{"Q":{"Type":"Pass","End":true}}}"#;
+    let e = s
+        .call(
+            "CreateStateMachine",
+            json!({"name": "m", "definition": other, "roleArn": "r"}),
+        )
+        .await
+        .expect_err("conflict");
+    assert_eq!(e.kind, "StateMachineAlreadyExists");
+    let e = s
+        .call(
+            "CreateStateMachine",
+            json!({"name": "bad", "definition": "{}", "roleArn": "r"}),
+        )
+        .await
+        .expect_err("invalid");
+    assert_eq!(e.kind, "InvalidDefinition");
+}
+
+#[tokio::test]
+async fn validate_reports_diagnostics_with_locations() {
+    let v = service()
+        .call(
+            "ValidateStateMachineDefinition",
+            json!({"definition": r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"}}}"#}),
+        )
+        .await
+        .expect("validate");
+    assert_eq!(v["result"], "FAIL");
+    assert_eq!(v["diagnostics"][0]["location"], "/States/A/Next");
+    assert_eq!(v["diagnostics"][0]["severity"], "ERROR");
+}
+
+#[tokio::test]
+async fn test_case_suffix_selects_mocked_responses() {
+    let mocks = json!({
+        "StateMachines": {"mocked": {"TestCases": {"Happy": {"T": "Ok"}, "Sad": {"T": "Boom"}}}},
+        "MockedResponses": {
+            "Ok": {"0": {"Return": {"done": true}}},
+            "Boom": {"0": {"Throw": {"Error": "Mock.Error", "Cause": "sad path"}}}
+        }
+    });
+    let s = Service::with_mocks(AnyStore::Memory(MemoryStore::new()), Some(mocks));
+    let def = r#"{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:111111111111:function:f","End":true}}}"#;
+    let arn = s
+        .call(
+            "CreateStateMachine",
+            json!({"name": "mocked", "definition": def, "roleArn": "r", "type": "EXPRESS"}),
+        )
+        .await
+        .expect("create")["stateMachineArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    let happy = s
+        .call(
+            "StartSyncExecution",
+            json!({"stateMachineArn": format!("{arn}#Happy")}),
+        )
+        .await
+        .expect("sync");
+    assert_eq!(happy["status"], "SUCCEEDED");
+    assert_eq!(happy["output"], r#"{"done":true}"#);
+    let sad = s
+        .call(
+            "StartSyncExecution",
+            json!({"stateMachineArn": format!("{arn}#Sad")}),
+        )
+        .await
+        .expect("sync");
+    assert_eq!(sad["status"], "FAILED");
+    assert_eq!(sad["error"], "Mock.Error");
+    assert_eq!(sad["cause"], "sad path");
+    let unknown = s
+        .call(
+            "StartSyncExecution",
+            json!({"stateMachineArn": format!("{arn}#Nope")}),
+        )
+        .await
+        .expect_err("no such test case");
+    assert_eq!(unknown.kind, "ValidationException");
+}
+
+#[tokio::test]
+async fn pagination_walks_all_machines() {
+    let s = service();
+    for i in 0..3 {
+        s.call(
+            "CreateStateMachine",
+            json!({"name": format!("m{i}"), "definition": r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#, "roleArn": "r"}),
+        )
+        .await
+        .expect("create");
+    }
+    let mut names = Vec::new();
+    let mut req = json!({"maxResults": 2});
+    loop {
+        let page = s
+            .call("ListStateMachines", req.clone())
+            .await
+            .expect("list");
+        for m in page["stateMachines"].as_array().expect("array") {
+            names.push(m["name"].as_str().unwrap_or_default().to_string());
+        }
+        match page.get("nextToken") {
+            Some(t) => req = json!({"maxResults": 2, "nextToken": t}),
+            None => break,
+        }
+    }
+    assert_eq!(names.len(), 3);
+}
