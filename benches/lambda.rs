@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-#[path = "../tests/support/lambda_watch.rs"]
+// Shared with the tests; the bench uses part of it.
+#[allow(dead_code)]
+#[path = "../tests/it/support/lambda_watch.rs"]
 mod lambda_watch;
 
 use lambda_watch::*;

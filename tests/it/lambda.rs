@@ -12,10 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-#[path = "support/lambda_watch.rs"]
-mod lambda_watch;
-
-use lambda_watch::*;
+use crate::support::lambda_watch::*;
 
 fn call(watch: &Watch, operation: &str, request: Value) -> Value {
     invoke(watch, &json!({"Operation": operation, "Request": request}))

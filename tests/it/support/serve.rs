@@ -1,23 +1,21 @@
 //! Shared by tests that talk to `stepfn serve`: start it on a free port of 127.0.0.1 (from a
 //! prepared command, so a test sets its own environment), and call its API with plain JSON.
 
-#![allow(dead_code, unreachable_pub)]
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
 /// A running `stepfn serve`, killed on drop.
-pub struct Server {
+pub(crate) struct Server {
     child: Child,
     /// Where it listens.
-    pub endpoint: String,
+    pub(crate) endpoint: String,
 }
 
 impl Server {
     /// Runs `stepfn` (the command, environment set) as `serve --port 0 <extra>`.
-    pub fn start(mut stepfn: Command, extra: &[&str]) -> Server {
+    pub(crate) fn start(mut stepfn: Command, extra: &[&str]) -> Server {
         let mut child = stepfn
             .args(["serve", "--port", "0"])
             .args(extra)
@@ -37,7 +35,7 @@ impl Server {
     }
 
     /// Calls `operation` (AWS JSON 1.0) with `body`; the answer, error or not.
-    pub fn api(&self, operation: &str, body: Value) -> Value {
+    pub(crate) fn api(&self, operation: &str, body: Value) -> Value {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

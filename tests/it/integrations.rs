@@ -291,10 +291,7 @@ fn http_tasks_through_stepfn_run() {
     report("integrations: HTTP tasks (API key, basic and OAuth connections, 500 retried, 404 caught, timeout caught, unknown connection) through stepfn run");
 }
 
-#[path = "support/serve.rs"]
-mod serve_support;
-
-use serve_support::Server;
+use crate::support::serve::Server;
 
 fn serve(extra: &[&str]) -> Server {
     Server::start(stepfn(), extra)
@@ -441,8 +438,7 @@ fn dynamodb_tasks_through_stepfn_run_and_serve() {
     report("integrations: DynamoDB putItem/getItem/condition failure through stepfn run and stepfn serve");
 }
 
-#[path = "support/lambda_watch.rs"]
-mod lambda_watch;
+use crate::support::lambda_watch;
 
 /// The test suite's Lambda function (tests/lambda-fn), built, polling `watch`.
 fn start_test_function(watch: &lambda_watch::Watch) -> Child {

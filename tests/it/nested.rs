@@ -156,10 +156,7 @@ fn nested_executions_through_stepfn_run() {
     );
 }
 
-#[path = "support/serve.rs"]
-mod serve_support;
-
-use serve_support::Server;
+use crate::support::serve::Server;
 
 fn serve() -> Server {
     Server::start(Command::new(env!("CARGO_BIN_EXE_stepfn")), &[])

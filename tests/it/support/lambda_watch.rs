@@ -3,8 +3,6 @@
 //! (sandboxes) of the real `stepfn-lambda` binary polling it, and invocations through its
 //! Invoke API.
 
-#![allow(dead_code, unreachable_pub)]
-
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -13,17 +11,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub const FUNCTION: &str = "stepfn-lambda";
+pub(crate) const FUNCTION: &str = "stepfn-lambda";
 
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub fn report(line: &str) {
+pub(crate) fn report(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-pub fn dynamodb_endpoint() -> String {
+pub(crate) fn dynamodb_endpoint() -> String {
     std::env::var("STEPFN_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
         panic!(
             "STEPFN_TEST_DYNAMODB_ENDPOINT is not set: run the suite with `bash infra/test.sh`, \
@@ -33,7 +31,7 @@ pub fn dynamodb_endpoint() -> String {
 }
 
 /// The bin directory holding `cargo-lambda` (installed by infra/lambda-tools.sh).
-pub fn lambda_tools() -> PathBuf {
+pub(crate) fn lambda_tools() -> PathBuf {
     let out = Command::new("bash")
         .arg(root().join("infra/lambda-tools.sh"))
         .current_dir(root())
@@ -48,14 +46,14 @@ pub fn lambda_tools() -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port on 127.0.0.1")
 }
 
-pub fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -64,13 +62,13 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// `cargo lambda watch --only-lambda-apis` on a free port of 127.0.0.1, stopped on drop.
-pub struct Watch {
+pub(crate) struct Watch {
     child: Child,
-    pub port: u16,
+    pub(crate) port: u16,
 }
 
 impl Watch {
-    pub fn start() -> Watch {
+    pub(crate) fn start() -> Watch {
         let bin = lambda_tools();
         let port = free_port();
         let path = format!(
@@ -106,7 +104,7 @@ impl Watch {
         watch
     }
 
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 }
@@ -119,28 +117,30 @@ impl Drop for Watch {
 }
 
 /// One function process (a Lambda sandbox) polling the emulator's runtime API.
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     child: Child,
     log: PathBuf,
 }
 
 /// A watch known by its port only (for other threads).
-pub struct WatchRef {
-    pub port: u16,
+#[allow(dead_code)] // used by benches/lambda.rs
+pub(crate) struct WatchRef {
+    pub(crate) port: u16,
 }
 
 /// [`invoke`] on a watch known by its port.
-pub fn invoke_port(watch: &WatchRef, event: &Value) -> Value {
+#[allow(dead_code)] // used by benches/lambda.rs
+pub(crate) fn invoke_port(watch: &WatchRef, event: &Value) -> Value {
     invoke_at(&format!("http://127.0.0.1:{}", watch.port), event)
 }
 
 impl Sandbox {
-    pub fn start(watch: &Watch, table: &str, env: &[(&str, &str)]) -> Sandbox {
+    pub(crate) fn start(watch: &Watch, table: &str, env: &[(&str, &str)]) -> Sandbox {
         let binary = PathBuf::from(env!("CARGO_BIN_EXE_stepfn-lambda"));
         Sandbox::start_binary(watch, table, &binary, env)
     }
 
-    pub fn start_binary(
+    pub(crate) fn start_binary(
         watch: &Watch,
         table: &str,
         binary: &std::path::Path,
@@ -176,11 +176,11 @@ impl Sandbox {
         Sandbox { child, log }
     }
 
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -192,7 +192,7 @@ impl Drop for Sandbox {
     }
 }
 
-pub fn new_table() -> String {
+pub(crate) fn new_table() -> String {
     let table = unique("lambda");
     let out = Command::new(env!("CARGO_BIN_EXE_stepfn"))
         .args(["init", "--store", "dynamodb", "--table", &table])
@@ -210,7 +210,7 @@ pub fn new_table() -> String {
     table
 }
 
-pub fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -218,7 +218,7 @@ pub fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Invokes the function through the emulator's Invoke API (as `aws lambda invoke` does).
-pub fn invoke(watch: &Watch, event: &Value) -> Value {
+pub(crate) fn invoke(watch: &Watch, event: &Value) -> Value {
     invoke_at(&watch.endpoint(), event)
 }
 
@@ -228,7 +228,7 @@ thread_local! {
 }
 
 /// Invokes the function at the emulator `endpoint` (as `aws lambda invoke` does).
-pub fn invoke_at(endpoint: &str, event: &Value) -> Value {
+pub(crate) fn invoke_at(endpoint: &str, event: &Value) -> Value {
     CLIENT.with(|(rt, client)| {
         rt.block_on(async {
             let answer = client

@@ -1,0 +1,11 @@
+//! The integration tests, one binary (the conformance runner keeps its own, `harness = false`):
+//! the CLI, the API with real clients, durable executions on DynamoDB Local, Task integrations
+//! against real peers, the Lambda function under the emulator, and nested executions.
+
+mod api;
+mod cli;
+mod durable;
+mod integrations;
+mod lambda;
+mod nested;
+mod support;
