@@ -28,8 +28,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::api::http::ApiError;
 use crate::api::Service;
+use crate::api::{ApiError, Exception};
 use crate::runtime::durable::{drive_execution, DriveOutcome, DurableOptions, MachineCache};
 use crate::runtime::invokers::{Invokers, Mocks, Setup};
 use crate::store::dynamodb::DynamoStore;
@@ -240,14 +240,13 @@ impl Function {
             return self.sweep(end).await;
         }
         let Some(operation) = event.get("Operation") else {
-            return Ok(api_error(&ApiError::new(
-                "SerializationException",
+            return Ok(api_error(&ApiError::new(Exception::SerializationException,
                 "an event is {\"Operation\": \"<Step Functions operation>\", \"Request\": {...}}, {\"Operation\": \"Sweep\"} or a scheduled EventBridge event",
             )));
         };
         let Some(operation) = operation.as_str() else {
             return Ok(api_error(&ApiError::new(
-                "SerializationException",
+                Exception::SerializationException,
                 "Operation must be a string",
             )));
         };
@@ -259,8 +258,7 @@ impl Function {
             SWEEP_OPERATION => self.sweep(end).await,
             DRIVE_OPERATION => {
                 let Some(arn) = request.get("executionArn").and_then(Value::as_str) else {
-                    return Ok(api_error(&ApiError::new(
-                        "ValidationException",
+                    return Ok(api_error(&ApiError::new(Exception::ValidationException,
                         "1 validation error detected: Value null at 'executionArn' failed to satisfy constraint: Member must not be null",
                     )));
                 };

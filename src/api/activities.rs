@@ -7,7 +7,7 @@ impl Service {
         check_arn(arn, "activity")?;
         self.store.get_activity(arn).await?.ok_or_else(|| {
             err(
-                "ActivityDoesNotExist",
+                Exception::ActivityDoesNotExist,
                 format!("Activity Does Not Exist: '{arn}'"),
             )
         })

@@ -7,13 +7,13 @@ impl Service {
     /// `.waitForTaskToken` task its token names.
     pub(super) async fn send_task(&self, req: &Value, what: &str) -> Result<Value, ApiError> {
         let token = field(req, "taskToken")?;
-        let invalid = || err("InvalidToken", format!("Invalid Token: '{token}'"));
+        let invalid = || err(Exception::InvalidToken, format!("Invalid Token: '{token}'"));
         let (arn, frame, wait) =
             crate::engine::task::parse_task_token(token).ok_or_else(invalid)?;
         let record = self.store.get_execution(&arn).await?.ok_or_else(invalid)?;
         let gone = || {
             err(
-                "TaskTimedOut",
+                Exception::TaskTimedOut,
                 "Task Timed Out: 'Provided task does not exist anymore'",
             )
         };
@@ -31,7 +31,7 @@ impl Service {
             "success" => {
                 let text = field(req, "output")?;
                 let output: Value = serde_json::from_str(text)
-                    .map_err(|e| err("InvalidOutput", format!("Invalid Output: '{e}'")))?;
+                    .map_err(|e| err(Exception::InvalidOutput, format!("Invalid Output: '{e}'")))?;
                 InboxKind::Success { output }
             }
             "failure" => InboxKind::Failure {

@@ -16,11 +16,11 @@ impl Service {
             .await
             .map_err(|e| match e {
                 StartError::AlreadyExists(a) => err(
-                    "ExecutionAlreadyExists",
+                    Exception::ExecutionAlreadyExists,
                     format!("Execution Already Exists: '{a}'"),
                 ),
                 StartError::NoMachine(a) => err(
-                    "StateMachineDoesNotExist",
+                    Exception::StateMachineDoesNotExist,
                     format!("State Machine Does Not Exist: '{a}'"),
                 ),
                 StartError::Store(e) => e.into(),
@@ -33,14 +33,14 @@ impl Service {
         let m = self.machine(arn).await?;
         if m.kind != "EXPRESS" {
             return Err(err(
-                "StateMachineTypeNotSupported",
+                Exception::StateMachineTypeNotSupported,
                 "This operation is not supported by this type of state machine",
             ));
         }
         let name = execution_name(req)?;
         let input = parse_input(req)?;
-        let machine =
-            load(&m.definition).map_err(|d| err("InvalidDefinition", diagnostics_text(&d)))?;
+        let machine = load(&m.definition)
+            .map_err(|d| err(Exception::InvalidDefinition, diagnostics_text(&d)))?;
         let info = {
             let id = uuid::Uuid::new_v4().to_string();
             ExecutionInfo {
@@ -112,7 +112,7 @@ impl Service {
         check_arn(arn, "execution")?;
         self.store.get_execution(arn).await?.ok_or_else(|| {
             err(
-                "ExecutionDoesNotExist",
+                Exception::ExecutionDoesNotExist,
                 format!("Execution Does Not Exist: '{arn}'"),
             )
         })
@@ -143,7 +143,7 @@ impl Service {
         let m = self.machine(field(req, "stateMachineArn")?).await?;
         if m.kind == "EXPRESS" {
             return Err(err(
-                "StateMachineTypeNotSupported",
+                Exception::StateMachineTypeNotSupported,
                 "This operation is not supported by this type of state machine",
             ));
         }
@@ -198,8 +198,7 @@ impl Service {
         let Some(snapshot) = &record.snapshot else {
             return Ok(());
         };
-        for (_, frame) in &snapshot.frames {
-            let Some(task) = &frame.task else { continue };
+        for task in snapshot.tasks_in_flight() {
             if !matches!(
                 nested_pattern(&task.resource),
                 Some(Pattern::Sync | Pattern::Sync2)

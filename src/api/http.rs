@@ -31,6 +31,7 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tracing::Instrument;
 
+use crate::api::error::{ApiError, Exception};
 use crate::api::operation::Operation;
 
 /// The `X-Amz-Target` prefix of every Step Functions operation (the model's `targetPrefix`).
@@ -60,49 +61,6 @@ pub trait Operations: Send + Sync + 'static {
         operation: Operation,
         request: Value,
     ) -> impl Future<Output = Result<Value, ApiError>> + Send;
-}
-
-/// An error answered to the client: a name from the Step Functions model and a message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{kind}: {message}")]
-pub struct ApiError {
-    /// The error's name without namespace, e.g. `"ExecutionDoesNotExist"`,
-    /// `"ValidationException"`, `"InternalFailure"`; never contains `#` or `:`.
-    pub kind: String,
-    /// The text clients show, e.g. `"Execution Does Not Exist: 'arn:...'"`.
-    pub message: String,
-}
-
-impl ApiError {
-    /// An error of `kind` (a bare name such as `"InvalidArn"`) with `message`.
-    pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError {
-            kind: kind.into(),
-            message: message.into(),
-        }
-    }
-
-    /// The HTTP status and the `__type` the service answers this error with.
-    pub fn wire(&self) -> (StatusCode, String) {
-        let kind = self.kind.as_str();
-        let namespace = match kind {
-            "ValidationException" => "com.amazon.coral.validate",
-            "ThrottlingException" => "com.amazon.coral.availability",
-            "SerializationException"
-            | "UnknownOperationException"
-            | "InternalFailure"
-            | "ServiceUnavailable"
-            | "AccessDeniedException"
-            | "UnrecognizedClientException" => "com.amazon.coral.service",
-            _ => "com.amazonaws.swf.service.v2.model",
-        };
-        let status = match kind {
-            "InternalFailure" => StatusCode::INTERNAL_SERVER_ERROR,
-            "ServiceUnavailable" => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        (status, format!("{namespace}#{kind}"))
-    }
 }
 
 /// The router serving `ops`: every method and path reaches one handler, so that each wrong one
@@ -189,7 +147,7 @@ async fn answer<O: Operations>(
         Err(join) => {
             tracing::error!("operation {operation} failed: {join}");
             Err(ApiError::new(
-                "InternalFailure",
+                Exception::InternalFailure,
                 format!("operation {operation} failed unexpectedly"),
             ))
         }
@@ -229,7 +187,7 @@ async fn read_body(headers: &HeaderMap, mut body: Body) -> Result<Bytes, ApiErro
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
             ApiError::new(
-                "SerializationException",
+                Exception::SerializationException,
                 format!("cannot read the request body: {e}"),
             )
         })?;
@@ -256,7 +214,7 @@ fn parse(body: Bytes) -> Result<Value, ApiError> {
     }
     let value: Value = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
-            "SerializationException",
+            Exception::SerializationException,
             format!("request body is not valid JSON: {e}"),
         )
     })?;
@@ -270,7 +228,7 @@ fn parse(body: Bytes) -> Result<Value, ApiError> {
             Value::Object(_) => "an object",
         };
         return Err(ApiError::new(
-            "SerializationException",
+            Exception::SerializationException,
             format!("request body must be a JSON object, found {found}"),
         ));
     }
@@ -278,12 +236,12 @@ fn parse(body: Bytes) -> Result<Value, ApiError> {
 }
 
 fn unknown_operation(message: impl Into<String>) -> ApiError {
-    ApiError::new("UnknownOperationException", message)
+    ApiError::new(Exception::UnknownOperationException, message)
 }
 
 fn too_large(length: u64) -> ApiError {
     ApiError::new(
-        "ValidationException",
+        Exception::ValidationException,
         format!("request body of {length} bytes is over the limit of {MAX_BODY_BYTES} bytes"),
     )
 }
@@ -321,8 +279,9 @@ mod tests {
                 panic!("asked to panic");
             }
             if let Some(fail) = request.get("fail") {
+                let kind = fail["kind"].as_str().and_then(Exception::parse);
                 return Err(ApiError::new(
-                    fail["kind"].as_str().unwrap_or_default(),
+                    kind.expect("fail.kind names an exception"),
                     fail["message"].as_str().unwrap_or_default(),
                 ));
             }
@@ -725,51 +684,5 @@ mod tests {
             "{answer}"
         );
         server.stop().await;
-    }
-
-    #[test]
-    fn wire_maps_kinds_to_status_and_namespace() {
-        let cases = [
-            (
-                "StateMachineDoesNotExist",
-                400,
-                "com.amazonaws.swf.service.v2.model#StateMachineDoesNotExist",
-            ),
-            (
-                "ExecutionAlreadyExists",
-                400,
-                "com.amazonaws.swf.service.v2.model#ExecutionAlreadyExists",
-            ),
-            (
-                "ValidationException",
-                400,
-                "com.amazon.coral.validate#ValidationException",
-            ),
-            (
-                "ThrottlingException",
-                400,
-                "com.amazon.coral.availability#ThrottlingException",
-            ),
-            (
-                "UnknownOperationException",
-                400,
-                "com.amazon.coral.service#UnknownOperationException",
-            ),
-            (
-                "InternalFailure",
-                500,
-                "com.amazon.coral.service#InternalFailure",
-            ),
-        ];
-        for (kind, status, wire) in cases {
-            let (got_status, got_wire) = ApiError::new(kind, "m").wire();
-            assert_eq!((got_status.as_u16(), got_wire.as_str()), (status, wire));
-        }
-    }
-
-    #[test]
-    fn error_displays_kind_and_message() {
-        let error = ApiError::new("InvalidArn", "Invalid Arn: 'x'");
-        assert_eq!(error.to_string(), "InvalidArn: Invalid Arn: 'x'");
     }
 }

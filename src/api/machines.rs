@@ -7,7 +7,7 @@ impl Service {
         check_arn(arn, "stateMachine")?;
         self.store.get_machine(arn).await?.ok_or_else(|| {
             err(
-                "StateMachineDoesNotExist",
+                Exception::StateMachineDoesNotExist,
                 format!("State Machine Does Not Exist: '{arn}'"),
             )
         })
@@ -21,8 +21,7 @@ impl Service {
         let role = opt_field(req, "roleArn")?.map_or_else(arn::default_role, str::to_string);
         let kind = opt_field(req, "type")?.unwrap_or("STANDARD").to_string();
         if kind != "STANDARD" && kind != "EXPRESS" {
-            return Err(err(
-                "ValidationException",
+            return Err(err(Exception::ValidationException,
                 format!("1 validation error detected: Value '{kind}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"),
             ));
         }
@@ -37,7 +36,7 @@ impl Service {
                 );
             }
             return Err(err(
-                "StateMachineAlreadyExists",
+                Exception::StateMachineAlreadyExists,
                 format!("State Machine Already Exists: '{arn}'"),
             ));
         }

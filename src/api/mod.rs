@@ -28,6 +28,7 @@ use crate::tasks::TaskInvoker;
 
 mod activities;
 mod callbacks;
+pub mod error;
 mod executions;
 pub mod http;
 mod machines;
@@ -39,25 +40,25 @@ mod tests;
 
 use shapes::*;
 
-pub use http::ApiError;
+pub use error::{ApiError, Exception};
 pub use operation::Operation;
 
-fn err(kind: &str, message: impl Into<String>) -> ApiError {
+fn err(kind: Exception, message: impl Into<String>) -> ApiError {
     ApiError {
-        kind: kind.to_string(),
+        kind,
         message: message.into(),
     }
 }
 
 impl From<RouteError> for ApiError {
     fn from(e: RouteError) -> Self {
-        err("ValidationException", e.to_string())
+        err(Exception::ValidationException, e.to_string())
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        err("InternalFailure", e.to_string())
+        err(Exception::InternalFailure, e.to_string())
     }
 }
 
@@ -80,12 +81,10 @@ fn epoch(ms: i64) -> Value {
 fn field<'a>(req: &'a Value, name: &str) -> Result<&'a str, ApiError> {
     match req.get(name) {
         Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(err(
-            "ValidationException",
+        Some(_) => Err(err(Exception::ValidationException,
             format!("1 validation error detected: Value at '{name}' failed to satisfy constraint: Member must be a string"),
         )),
-        None => Err(err(
-            "ValidationException",
+        None => Err(err(Exception::ValidationException,
             format!("1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"),
         )),
     }
@@ -112,7 +111,10 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     if valid_name(name) {
         Ok(())
     } else {
-        Err(err("InvalidName", format!("Invalid Name: '{name}'")))
+        Err(err(
+            Exception::InvalidName,
+            format!("Invalid Name: '{name}'"),
+        ))
     }
 }
 
@@ -139,7 +141,7 @@ fn execution_name(req: &Value) -> Result<String, ApiError> {
 fn check_arn<'a>(text: &'a str, kind: &str) -> Result<&'a str, ApiError> {
     match StatesArn::parse(text) {
         Some(parsed) if parsed.kind == kind => Ok(parsed.rest),
-        _ => Err(err("InvalidArn", format!("Invalid Arn: '{text}'"))),
+        _ => Err(err(Exception::InvalidArn, format!("Invalid Arn: '{text}'"))),
     }
 }
 
@@ -150,8 +152,7 @@ fn page(req: &Value, len: usize) -> Result<(usize, usize), ApiError> {
             Some(0) => 100,
             Some(n) if n <= 1000 => n as usize,
             _ => {
-                return Err(err(
-                    "ValidationException",
+                return Err(err(Exception::ValidationException,
                     "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000",
                 ))
             }
@@ -165,7 +166,7 @@ fn page(req: &Value, len: usize) -> Result<(usize, usize), ApiError> {
             .and_then(|b| String::from_utf8(b).ok())
             .and_then(|s| s.strip_prefix("offset:").and_then(|n| n.parse().ok()))
             .filter(|n: &usize| *n <= len)
-            .ok_or_else(|| err("InvalidToken", format!("Invalid Token: '{token}'")))?,
+            .ok_or_else(|| err(Exception::InvalidToken, format!("Invalid Token: '{token}'")))?,
     };
     Ok((start, max))
 }
@@ -306,7 +307,7 @@ impl http::Operations for Service {
 /// The answer to an operation this dispatcher does not know or implement.
 fn unknown(operation: &str) -> ApiError {
     err(
-        "UnknownOperationException",
+        Exception::UnknownOperationException,
         format!("Unknown operation: {operation}"),
     )
 }
@@ -314,7 +315,7 @@ fn unknown(operation: &str) -> ApiError {
 /// The answer to a request body that is not a JSON object.
 fn not_an_object() -> ApiError {
     err(
-        "SerializationException",
+        Exception::SerializationException,
         "the request body must be a JSON object",
     )
 }

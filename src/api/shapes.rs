@@ -4,9 +4,9 @@
 use super::*;
 
 pub(super) fn not_found_resource(e: ApiError) -> ApiError {
-    if e.kind == "StateMachineDoesNotExist" {
+    if e.kind == Exception::StateMachineDoesNotExist {
         err(
-            "ResourceNotFound",
+            Exception::ResourceNotFound,
             e.message
                 .replace("State Machine Does Not Exist", "Resource not found"),
         )
@@ -57,7 +57,7 @@ pub(super) fn diagnostics_text(d: &[crate::asl::diagnostic::Diagnostic]) -> Stri
 pub(super) fn parse_definition(text: &str) -> Result<Value, ApiError> {
     let value = validate_text(text).map_err(|d| {
         err(
-            "InvalidDefinition",
+            Exception::InvalidDefinition,
             format!(
                 "Invalid State Machine Definition: '{}'",
                 diagnostics_text(&d)
@@ -66,7 +66,7 @@ pub(super) fn parse_definition(text: &str) -> Result<Value, ApiError> {
     })?;
     load(&value).map_err(|d| {
         err(
-            "InvalidDefinition",
+            Exception::InvalidDefinition,
             format!(
                 "Invalid State Machine Definition: '{}'",
                 diagnostics_text(&d)
@@ -81,14 +81,13 @@ pub(super) fn parse_input(req: &Value) -> Result<Value, ApiError> {
         None => Ok(json!({})),
         Some(text) => {
             if text.len() > crate::asl::payload::PAYLOAD_LIMIT_BYTES {
-                return Err(err(
-                    "ValidationException",
+                return Err(err(Exception::ValidationException,
                     "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to 262144",
                 ));
             }
             serde_json::from_str(text).map_err(|e| {
                 err(
-                    "InvalidExecutionInput",
+                    Exception::InvalidExecutionInput,
                     format!("Invalid State Machine Execution Input: '{e}'"),
                 )
             })

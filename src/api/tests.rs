@@ -23,12 +23,12 @@ async fn unknown_execution_is_execution_does_not_exist() {
         )
         .await
         .expect_err("missing");
-    assert_eq!(e.kind, "ExecutionDoesNotExist");
+    assert_eq!(e.kind, Exception::ExecutionDoesNotExist);
     let e = service()
         .call("DescribeExecution", json!({"executionArn": "nope"}))
         .await
         .expect_err("bad arn");
-    assert_eq!(e.kind, "InvalidArn");
+    assert_eq!(e.kind, Exception::InvalidArn);
 }
 
 #[tokio::test]
@@ -58,7 +58,7 @@ async fn create_is_idempotent_and_conflicts_on_change() {
         )
         .await
         .expect_err("conflict");
-    assert_eq!(e.kind, "StateMachineAlreadyExists");
+    assert_eq!(e.kind, Exception::StateMachineAlreadyExists);
     let e = s
         .call(
             "CreateStateMachine",
@@ -66,7 +66,7 @@ async fn create_is_idempotent_and_conflicts_on_change() {
         )
         .await
         .expect_err("invalid");
-    assert_eq!(e.kind, "InvalidDefinition");
+    assert_eq!(e.kind, Exception::InvalidDefinition);
 }
 
 #[tokio::test]
@@ -130,7 +130,7 @@ async fn test_case_suffix_selects_mocked_responses() {
         )
         .await
         .expect_err("no such test case");
-    assert_eq!(unknown.kind, "ValidationException");
+    assert_eq!(unknown.kind, Exception::ValidationException);
 }
 
 #[tokio::test]

@@ -240,6 +240,12 @@ impl Snapshot {
             .iter()
             .any(|(id, f)| *id == frame && f.wait == wait && matches!(f.phase, Phase::Task { .. }))
     }
+
+    /// The task requests in flight: what the waiting Task states asked for (kept when the
+    /// execution is durable). StopExecution stops the `.sync` children among them.
+    pub fn tasks_in_flight(&self) -> impl Iterator<Item = &TaskRequest> {
+        self.frames.iter().filter_map(|(_, f)| f.task.as_deref())
+    }
 }
 
 impl PartialEq for Frame {
