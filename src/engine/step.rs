@@ -60,19 +60,26 @@ pub enum Command {
 /// Applies one event to an execution and returns what it did. An event for an execution that
 /// has ended, or for a wait a frame has left (a stale task result or timer), changes nothing.
 pub fn step(execution: &mut Execution, event: Event) -> Transition {
+    let mut out = Transition::default();
+    step_into(execution, event, &mut out);
+    out
+}
+
+/// [`step`], appending what the event did to `out`: a driver that drains `out` after each
+/// step reuses its buffers instead of allocating two vectors per event.
+pub fn step_into(execution: &mut Execution, event: Event, out: &mut Transition) {
     let mut stepper = Stepper {
         now: event.time(),
         exec: execution,
-        out: Transition::default(),
+        out,
     };
     stepper.apply(event);
-    stepper.out
 }
 
 /// An execution while one event is applied, and what the event has done so far.
 pub(crate) struct Stepper<'e> {
     exec: &'e mut Execution,
-    pub(crate) out: Transition,
+    pub(crate) out: &'e mut Transition,
     /// The time of the event being applied.
     pub(crate) now: i64,
 }

@@ -16,7 +16,7 @@ use crate::asl::error::{self, StatesError};
 use crate::asl::model::StateMachine;
 use crate::engine::execution::{Execution, ExecutionInfo, FrameId, Status};
 use crate::engine::history::HistoryEvent;
-use crate::engine::step::{step, Command, Event};
+use crate::engine::step::{step_into, Command, Event, Transition};
 use crate::runtime::clock::Clock;
 use crate::tasks::{Invocation, TaskInvoker};
 
@@ -78,9 +78,19 @@ fn apply(
     queue: &mut VecDeque<Command>,
     log: &mut Vec<HistoryEvent>,
 ) {
-    let transition = step(exec, event);
-    queue.extend(transition.commands);
-    log.extend(transition.events);
+    thread_local! {
+        // One transition buffer per thread, drained after every step: no two vectors
+        // allocated per event.
+        static SCRATCH: std::cell::RefCell<Transition> = std::cell::RefCell::default();
+    }
+    SCRATCH.with_borrow_mut(|out| {
+        // Empty even if an earlier step panicked half way.
+        out.events.clear();
+        out.commands.clear();
+        step_into(exec, event, out);
+        queue.extend(out.commands.drain(..));
+        log.append(&mut out.events);
+    });
 }
 
 /// Drives a started or new execution in memory until it ends; its history events are
@@ -582,7 +592,7 @@ fn fire_timer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::step::Transition;
+    use crate::engine::step::step;
     use crate::tasks::mock::{MockInvoker, TestCase};
     use crate::tasks::NoIntegrations;
     use serde_json::json;
