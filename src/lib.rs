@@ -16,9 +16,9 @@
 //!   the in-memory driver, durable executions and the worker loop, the one invoker stack,
 //!   nested executions, ARNs, the CLI's commands and DescribeExecution's shape.
 //! - [`api`]: the Step Functions API: operations parsed once, one file per group, the HTTP server
-//!   of `stepfn serve`. Never names the engine's `Frame` or `Phase`.
+//!   and `stepfn serve` ([`api::serve`]). Never names the engine's `Frame` or `Phase`.
 //! - [`lambda`]: the Lambda function's events (`src/bin/stepfn-lambda.rs` is its entry point);
-//!   `main.rs` is the CLI.
+//!   `src/bin/stepfn/` is the CLI.
 //!
 //! Glossary: a *state machine* is a checked definition; an *execution* runs it on one input; a
 //! *frame* is one thread of control inside an execution (the top level, a Parallel branch, or a

@@ -33,6 +33,7 @@ mod executions;
 pub mod http;
 mod machines;
 pub mod operation;
+pub mod serve;
 mod shapes;
 mod tags;
 #[cfg(test)]

@@ -12,4 +12,5 @@ pub mod durable;
 pub mod invokers;
 pub mod local;
 pub mod nested;
+pub mod signals;
 pub mod worker;

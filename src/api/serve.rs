@@ -1,0 +1,76 @@
+//! `stepfn serve`: the API on a socket, and a worker driving the executions started through
+//! it, until SIGTERM or SIGINT.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::runtime::commands::{self, CommandError};
+use crate::runtime::durable::DurableOptions;
+use crate::runtime::invokers::{Invokers, Mocks, Setup};
+use crate::runtime::signals::wait_for_signal;
+use crate::runtime::worker::run_worker;
+use crate::store::{AnyStore, StoreConfig};
+
+/// What `stepfn serve` was told.
+pub struct ServeOptions {
+    /// The address to bind.
+    pub host: String,
+    /// The port to bind; 0 picks a free one.
+    pub port: u16,
+    /// Where executions live.
+    pub store: StoreConfig,
+    /// An AWS Step Functions Local MockConfigFile, already read.
+    pub mocks: Option<Value>,
+    /// The HTTP Task connections file (default: $STEPFN_CONNECTIONS).
+    pub connections: Option<PathBuf>,
+    /// Executions driven at once.
+    pub concurrency: usize,
+}
+
+/// Serves until a signal; `on_bound` hears the bound address before the first request.
+pub async fn serve(
+    options: ServeOptions,
+    on_bound: impl FnOnce(SocketAddr),
+) -> Result<(), CommandError> {
+    let store: AnyStore = options.store.open().await?;
+    store.init().await?;
+    let invokers = Invokers::new(Setup {
+        store: store.clone(),
+        integrations: Some(commands::integrations(options.connections)?),
+        mocks: Mocks::Routed(options.mocks),
+        virtual_clock: false,
+    })
+    .map_err(|e| CommandError::Invalid(e.to_string()))?;
+    let service = Arc::new(super::Service::new(store.clone(), invokers));
+    let (host, port) = (options.host, options.port);
+    let listener = tokio::net::TcpListener::bind((host.as_str(), port))
+        .await
+        .map_err(|e| CommandError::Invalid(format!("cannot bind {host}:{port}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CommandError::Invalid(format!("cannot read the bound address: {e}")))?;
+    on_bound(addr);
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let worker = tokio::spawn(run_worker(
+        store,
+        service.invoker(),
+        DurableOptions::worker(format!("serve-{}", uuid::Uuid::new_v4())),
+        options.concurrency,
+        Arc::clone(&shutdown),
+        None,
+    ));
+    let flag = Arc::clone(&shutdown);
+    super::http::serve(listener, service, async move {
+        wait_for_signal().await;
+        flag.store(true, Ordering::Relaxed);
+    })
+    .await
+    .map_err(|e| CommandError::Invalid(format!("server failed: {e}")))?;
+    shutdown.store(true, Ordering::Relaxed);
+    let _ = worker.await;
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! The command line's arguments, as clap parses them.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use stepfn::store::{StoreConfig, StoreKind};
+
+/// Runs Amazon States Language state machines.
+#[derive(Parser)]
+#[command(name = "stepfn", version, about)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Checks definitions; exit 0 if all are valid, else 1 with every problem listed.
+    Validate {
+        /// Definition files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Runs one execution and prints its output (in memory unless --store says otherwise).
+    Run(RunArgs),
+    /// Creates the DynamoDB table (idempotent).
+    Init {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Starts an execution in a durable store and returns at once; workers drive it.
+    Start {
+        /// The definition file.
+        definition: PathBuf,
+        #[command(flatten)]
+        input: InputArgs,
+        /// The execution name (default: a new UUID).
+        #[arg(long)]
+        name: Option<String>,
+        /// The state machine name (default: the file stem).
+        #[arg(long)]
+        machine_name: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Drives due executions of a durable store until SIGTERM or SIGINT.
+    Worker {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Executions driven at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Lease length in seconds; another worker takes over an execution this long after
+        /// its worker died.
+        #[arg(long, default_value_t = 30)]
+        lease_seconds: u64,
+        /// Exit after this many seconds with nothing to do.
+        #[arg(long)]
+        idle_exit_seconds: Option<u64>,
+        /// The worker's name (default: a new UUID).
+        #[arg(long)]
+        worker_name: Option<String>,
+        #[command(flatten)]
+        mocks: MockArgs,
+    },
+    /// Serves the Step Functions API (AWS JSON 1.0) for the AWS CLI and SDKs, and drives the
+    /// executions started through it.
+    Serve {
+        /// Address to bind (loopback unless told otherwise).
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Port to bind; 0 picks a free one (the chosen endpoint is printed).
+        #[arg(long, default_value_t = 8083)]
+        port: u16,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// An AWS Step Functions Local MockConfigFile; `stateMachineArn#TestCase` selects a case.
+        #[arg(long)]
+        mocks: Option<PathBuf>,
+        /// HTTP Task connections (default: $STEPFN_CONNECTIONS); see `run --help`.
+        #[arg(long)]
+        connections: Option<PathBuf>,
+        /// Executions driven at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
+    /// Prints an execution as DescribeExecution shows it.
+    Describe {
+        /// The execution ARN.
+        arn: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Prints an execution's history events as GetExecutionHistory shows them.
+    History {
+        /// The execution ARN.
+        arn: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+pub(crate) struct StoreArgs {
+    /// Where executions live.
+    #[arg(long, value_enum, default_value_t = StoreArg::Memory)]
+    pub(crate) store: StoreArg,
+    /// The DynamoDB table.
+    #[arg(long, default_value = "stepfn")]
+    pub(crate) table: String,
+    /// The DynamoDB endpoint (default: the standard AWS settings, e.g.
+    /// AWS_ENDPOINT_URL_DYNAMODB).
+    #[arg(long)]
+    pub(crate) dynamodb_endpoint: Option<String>,
+}
+
+impl StoreArgs {
+    pub(crate) fn config(&self) -> StoreConfig {
+        StoreConfig {
+            kind: match self.store {
+                StoreArg::Memory => StoreKind::Memory,
+                StoreArg::Dynamodb => StoreKind::Dynamodb,
+            },
+            table: self.table.clone(),
+            endpoint: self.dynamodb_endpoint.clone(),
+        }
+    }
+}
+
+/// The store backends, as `--store` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StoreArg {
+    /// In process; executions end with the process.
+    Memory,
+    /// DynamoDB: executions survive the process.
+    Dynamodb,
+}
+
+#[derive(clap::Args, Clone)]
+pub(crate) struct InputArgs {
+    /// The execution input, as JSON.
+    #[arg(long, conflicts_with = "input_file")]
+    pub(crate) input: Option<String>,
+    /// A file holding the execution input.
+    #[arg(long)]
+    pub(crate) input_file: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Clone)]
+pub(crate) struct MockArgs {
+    /// An AWS Step Functions Local MockConfigFile.
+    #[arg(long, requires = "test_case")]
+    pub(crate) mocks: Option<PathBuf>,
+    /// The test case of the mock config to use.
+    #[arg(long, requires = "mocks")]
+    pub(crate) test_case: Option<String>,
+    /// HTTP Task connections: a JSON object from ConnectionArn to EventBridge's
+    /// `AuthorizationType` and `AuthParameters` (default: $STEPFN_CONNECTIONS).
+    #[arg(long)]
+    pub(crate) connections: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct RunArgs {
+    /// The definition file.
+    pub(crate) definition: PathBuf,
+    #[command(flatten)]
+    pub(crate) input: InputArgs,
+    /// The state machine name (defaults to the file stem); matched against the mock config.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    #[command(flatten)]
+    pub(crate) mocks: MockArgs,
+    /// Skip waits and retry delays instantly.
+    #[arg(long)]
+    pub(crate) virtual_clock: bool,
+    /// Include the history events.
+    #[arg(long)]
+    pub(crate) history: bool,
+    /// A state machine that nested Step Functions tasks can start, under the ARN
+    /// arn:aws:states:us-east-1:111111111111:stateMachine:NAME (repeatable).
+    #[arg(long = "machine", value_name = "NAME=DEFINITION.json")]
+    pub(crate) machines: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// The output JSON on stdout; error and cause on stderr.
+    Text,
+    /// One JSON object with status, output, error, cause (and history).
+    Json,
+}

@@ -1,0 +1,264 @@
+//! The `stepfn` command line: thin over the library.
+
+mod args;
+mod files;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use serde_json::{json, Value};
+
+use stepfn::api::serve::{serve, ServeOptions};
+use stepfn::asl::validate::validate_text;
+use stepfn::engine::history::HistoryEvent;
+use stepfn::engine::Status;
+use stepfn::runtime::commands::{self, CommandError, RunReport, RunRequest, WorkerRequest};
+use stepfn::runtime::describe;
+use stepfn::runtime::signals::shutdown_on_signal;
+use stepfn::store::{AnyStore, Store};
+
+use args::{Cli, Command, Format, InputArgs, RunArgs, StoreArgs};
+use files::{machine_name_of, read_definition, read_input, read_json, read_machines, read_mocks};
+
+// JSON values allocate at every transition; mimalloc makes that markedly cheaper than glibc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            // The AWS config's probing of credential and region sources is noise here: a task
+            // that cannot reach AWS fails with a cause that says so.
+            tracing_subscriber::EnvFilter::try_from_env("STEPFN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,aws_config=error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Validate { files } => validate_files(&files),
+        Command::Run(args) => block_on(run(args)),
+        Command::Init { store } => block_on(async move {
+            store.config().open().await?.init().await?;
+            println!("{}", json!({"initialized": true}));
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::Start {
+            definition,
+            input,
+            name,
+            machine_name,
+            store,
+        } => block_on(start(definition, input, name, machine_name, store)),
+        Command::Worker {
+            store,
+            concurrency,
+            lease_seconds,
+            idle_exit_seconds,
+            worker_name,
+            mocks,
+        } => block_on(async move {
+            let request = WorkerRequest {
+                store: store.config(),
+                mocks: read_mocks(&mocks)?,
+                connections: mocks.connections,
+                concurrency,
+                lease_ms: (lease_seconds.max(1) * 1000) as i64,
+                idle_exit_ms: idle_exit_seconds.map(|s| (s * 1000) as i64),
+                name: worker_name.unwrap_or_else(|| format!("worker-{}", uuid::Uuid::new_v4())),
+            };
+            let stats = commands::worker(request, shutdown_on_signal()).await?;
+            eprintln!(
+                "worker stopped: {} finished, {} parked, {} contended, {} failed",
+                stats.finished, stats.parked, stats.contended, stats.failed
+            );
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::Serve {
+            host,
+            port,
+            store,
+            mocks,
+            connections,
+            concurrency,
+        } => block_on(async move {
+            let options = ServeOptions {
+                host,
+                port,
+                store: store.config(),
+                mocks: mocks.map(|p| read_json(&p, "mock config")).transpose()?,
+                connections,
+                concurrency,
+            };
+            serve(options, |addr| {
+                println!("{}", json!({"endpoint": format!("http://{addr}")}));
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::Describe { arn, store } => block_on(async move {
+            let store = durable_store(&store, "describe").await?;
+            let record = store.get_execution(&arn).await?.ok_or_else(|| {
+                CommandError::Invalid(format!("Execution Does Not Exist: '{arn}'"))
+            })?;
+            println!("{}", describe::describe_json(&record));
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::History { arn, store } => block_on(async move {
+            let store = durable_store(&store, "history").await?;
+            if store.get_execution(&arn).await?.is_none() {
+                return Err(CommandError::Invalid(format!(
+                    "Execution Does Not Exist: '{arn}'"
+                )));
+            }
+            let events: Vec<Value> = store
+                .history(&arn)
+                .await?
+                .iter()
+                .map(HistoryEvent::to_api_json)
+                .collect();
+            println!("{}", json!({ "events": events }));
+            Ok(ExitCode::SUCCESS)
+        }),
+    }
+}
+
+fn block_on(fut: impl std::future::Future<Output = Result<ExitCode, CommandError>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(fut) {
+        Ok(code) => code,
+        Err(CommandError::Invalid(msg)) => {
+            eprintln!("{msg}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn durable_store(store: &StoreArgs, command: &str) -> Result<AnyStore, CommandError> {
+    let config = store.config();
+    commands::require_durable(&config, command)?;
+    Ok(config.open().await?)
+}
+
+fn validate_files(files: &[PathBuf]) -> ExitCode {
+    let mut ok = true;
+    for file in files {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("{}: cannot read: {e}", file.display());
+                ok = false;
+                continue;
+            }
+        };
+        match validate_text(&text) {
+            Ok(_) => println!("{}: valid", file.display()),
+            Err(diags) => {
+                ok = false;
+                println!("{}: invalid", file.display());
+                for d in diags {
+                    println!("  {d}");
+                }
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
+    let request = RunRequest {
+        definition: read_definition(&args.definition)?,
+        input: read_input(&args.input)?,
+        machine_name: machine_name_of(&args.definition, &args.name),
+        mocks: read_mocks(&args.mocks)?,
+        machines: read_machines(&args.machines)?,
+        store: args.store.config(),
+        connections: args.mocks.connections.clone(),
+        virtual_clock: args.virtual_clock,
+        record_history: args.history,
+    };
+    let report = commands::run(request).await?;
+    Ok(print_report(&report, args.format, args.history))
+}
+
+fn print_report(report: &RunReport, format: Format, with_history: bool) -> ExitCode {
+    let succeeded = report.status == Status::Succeeded;
+    let history = report.history.as_deref();
+    match format {
+        Format::Json => {
+            println!(
+                "{}",
+                stepfn::runtime::local::result_object(
+                    report.status,
+                    report.output.as_ref(),
+                    report.error.as_ref(),
+                    history,
+                    with_history
+                )
+            );
+        }
+        Format::Text => {
+            if succeeded {
+                println!("{}", report.output.clone().unwrap_or(Value::Null));
+            } else {
+                eprintln!("status: {}", report.status.as_str());
+                if let Some(e) = &report.error {
+                    eprintln!("error: {}", e.error);
+                    if let Some(c) = &e.cause {
+                        eprintln!("cause: {c}");
+                    }
+                }
+            }
+            if with_history {
+                for e in history.unwrap_or_default() {
+                    eprintln!("{}", e.to_api_json());
+                }
+            }
+        }
+    }
+    if succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+async fn start(
+    definition: PathBuf,
+    input: InputArgs,
+    name: Option<String>,
+    machine_name: Option<String>,
+    store: StoreArgs,
+) -> Result<ExitCode, CommandError> {
+    let config = store.config();
+    commands::require_durable(&config, "start")?;
+    let def = read_definition(&definition)?;
+    commands::loadable(&def)?;
+    let input = read_input(&input)?;
+    let store = config.open().await?;
+    let now = stepfn::runtime::clock::real_now();
+    let machine = commands::machine_record(&machine_name_of(&definition, &machine_name), def, now);
+    let name = name.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let record = commands::start(&store, &machine, &name, input, now).await?;
+    println!("{}", describe::started_json(&record));
+    Ok(ExitCode::SUCCESS)
+}
