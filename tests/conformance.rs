@@ -23,7 +23,11 @@ use stepfn::runtime::local::{
     mock_config_from_responses, result_json, result_object, run_local, LocalRun,
 };
 use stepfn::store::memory::MemoryStore;
-use stepfn::store::{AnyStore, StoreConfig, StoreKind};
+use stepfn::store::{AnyStore, Store, StoreConfig, StoreKind};
+
+#[path = "harness/history.rs"]
+mod history;
+use history::Recorded;
 
 const AREAS: &[&str] = &[
     "basic-states",
@@ -114,7 +118,47 @@ fn invokers(case: &Value, store: &AnyStore) -> Result<Arc<Invokers>, String> {
     .map_err(|e| format!("mocks: {e}"))
 }
 
-fn check_case(case: &Value, runtime: &tokio::runtime::Runtime) -> Result<(), String> {
+/// What one run of a case gave: the result compared with `expect`, and the history compared
+/// with AWS's recording when there is one.
+struct Checked {
+    result: Result<(), String>,
+    history: Option<Result<(), String>>,
+}
+
+fn recorded_history(name: &str) -> Option<Recorded> {
+    let path = root()
+        .join("conformance/histories")
+        .join(format!("{name}.json"));
+    let text = std::fs::read_to_string(path).ok()?;
+    let doc: Value = serde_json::from_str(&text).expect("history file is JSON");
+    Some(Recorded::from_json(&doc).expect("history file has events"))
+}
+
+fn check_case(case: &Value, runtime: &tokio::runtime::Runtime) -> Checked {
+    let name = case["name"].as_str().unwrap_or("case");
+    let recorded = recorded_history(name);
+    let exec = match run_case(case, recorded.is_some(), runtime) {
+        Ok(exec) => exec,
+        Err(why) => {
+            return Checked {
+                result: Err(why.clone()),
+                history: recorded.map(|_| Err(why)),
+            }
+        }
+    };
+    let got = result_json(&exec, true);
+    let events = got["history"].as_array().cloned().unwrap_or_default();
+    Checked {
+        result: compare(case, &got),
+        history: recorded.map(|r| r.compare(&events)),
+    }
+}
+
+fn run_case(
+    case: &Value,
+    record_history: bool,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<stepfn::runtime::driver::Finished, String> {
     let name = case["name"].as_str().unwrap_or("case");
     let run = LocalRun {
         invoker: invokers(case, &AnyStore::Memory(MemoryStore::new()))?,
@@ -124,14 +168,12 @@ fn check_case(case: &Value, runtime: &tokio::runtime::Runtime) -> Result<(), Str
         execution_name: "conformance".into(),
         options: RunOptions {
             virtual_clock: true,
-            record_history: false,
+            record_history,
         },
     };
-    let exec = runtime
+    runtime
         .block_on(run_local(run))
-        .map_err(|e| format!("did not run: {e}"))?;
-    let got = result_json(&exec, false);
-    compare(case, &got)
+        .map_err(|e| format!("did not run: {e}"))
 }
 
 /// Compares a result object with the case's expectation, as the README says.
@@ -179,10 +221,19 @@ fn check_case_durable(
     case: &Value,
     store: &AnyStore,
     runtime: &tokio::runtime::Runtime,
-) -> Result<(), String> {
+) -> Checked {
     let name = case["name"].as_str().unwrap_or("case");
-    let invoker = invokers(case, store)?;
-    let record = runtime.block_on(async {
+    let recorded = recorded_history(name);
+    let invoker = match invokers(case, store) {
+        Ok(i) => i,
+        Err(why) => {
+            return Checked {
+                result: Err(why),
+                history: None,
+            }
+        }
+    };
+    let run = runtime.block_on(async {
         let now = chrono::Utc::now().timestamp_millis();
         let machine = commands::machine_record(name, case["definition"].clone(), now);
         let started = commands::start(store, &machine, "conformance", case["input"].clone(), now)
@@ -195,10 +246,24 @@ fn check_case_durable(
             deadline_ms: None,
             virtual_clock: true,
         };
-        commands::run_durably(store, &started.info.arn, invoker, &options)
+        let record = commands::run_durably(store, &started.info.arn, invoker, &options)
             .await
-            .map_err(|e| e.to_string())
-    })?;
+            .map_err(|e| e.to_string())?;
+        let events = store
+            .history(&started.info.arn)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((record, events))
+    });
+    let (record, events) = match run {
+        Ok(r) => r,
+        Err(why) => {
+            return Checked {
+                result: Err(why.clone()),
+                history: recorded.map(|_| Err(why)),
+            }
+        }
+    };
     let got = result_object(
         record.status,
         record.output.as_ref(),
@@ -206,7 +271,11 @@ fn check_case_durable(
         None,
         false,
     );
-    compare(case, &got)
+    let events: Vec<Value> = events.iter().map(|e| e.to_api_json()).collect();
+    Checked {
+        result: compare(case, &got),
+        history: recorded.map(|r| r.compare(&events)),
+    }
 }
 
 fn json_files(dir: &Path) -> Vec<PathBuf> {
@@ -219,6 +288,59 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Pass counts of one area: (total, passed, known failures).
+type Tally = BTreeMap<&'static str, (usize, usize, usize)>;
+
+/// Failures that are not listed, and listed ones that now pass.
+#[derive(Default)]
+struct Verdicts {
+    unexpected: Vec<String>,
+    stale: Vec<String>,
+}
+
+impl Verdicts {
+    /// Records one check of `key` (a case name, or `history NAME`) in `tally`.
+    fn record(
+        &mut self,
+        tally: &mut Tally,
+        area: &'static str,
+        key: &str,
+        result: Result<(), String>,
+        known: &HashMap<String, String>,
+    ) -> bool {
+        let entry = tally.entry(area).or_default();
+        entry.0 += 1;
+        match result {
+            Ok(()) => {
+                entry.1 += 1;
+                if known.contains_key(key) {
+                    self.stale.push(key.to_string());
+                }
+                true
+            }
+            Err(why) => {
+                if known.contains_key(key) {
+                    entry.2 += 1;
+                } else {
+                    self.unexpected.push(format!("{key}: {why}"));
+                }
+                false
+            }
+        }
+    }
+}
+
+fn print_tally(title: &str, tally: &Tally) {
+    println!("{title} by area (passed/total, known failures):");
+    for (area, (n, ok, kf)) in tally {
+        println!("  {area:<26} {ok:>4}/{n:<4} known failures: {kf}");
+    }
+    let (n, ok) = tally
+        .values()
+        .fold((0, 0), |(n, ok), (a, b, _)| (n + a, ok + b));
+    println!("{title}: {ok} of {n} pass");
+}
+
 fn main() -> ExitCode {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -226,11 +348,10 @@ fn main() -> ExitCode {
         .build()
         .expect("tokio runtime");
     let known = known_failures();
-    let mut per_area: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
-    let mut unexpected = Vec::new();
-    let mut stale = Vec::new();
-    let mut passed = 0;
-    let mut total = 0;
+    let mut cases_tally = Tally::new();
+    let mut history_tally = Tally::new();
+    let mut verdicts = Verdicts::default();
+    let mut cases = Vec::new();
     for path in json_files(&root().join("conformance/cases")) {
         let text = std::fs::read_to_string(&path).expect("readable case");
         let case: Value = serde_json::from_str(&text).expect("case is JSON");
@@ -238,36 +359,29 @@ fn main() -> ExitCode {
         if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
             continue;
         }
-        total += 1;
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_case(&case, &runtime)))
-                .unwrap_or_else(|_| Err("panicked".to_string()));
-        let entry = per_area.entry(area_of(&name)).or_default();
-        entry.0 += 1;
-        match result {
-            Ok(()) => {
-                passed += 1;
-                entry.1 += 1;
-                if known.contains_key(&name) {
-                    stale.push(name);
-                }
-            }
-            Err(why) => {
-                if known.contains_key(&name) {
-                    entry.2 += 1;
-                } else {
-                    unexpected.push(format!("{name}: {why}"));
-                }
-            }
+        cases.push((name, case));
+    }
+    let mut checks = 0;
+    for (name, case) in &cases {
+        let checked =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_case(case, &runtime)))
+                .unwrap_or_else(|_| Checked {
+                    result: Err("panicked".to_string()),
+                    history: None,
+                });
+        let area = area_of(name);
+        checks += 1;
+        verdicts.record(&mut cases_tally, area, name, checked.result, &known);
+        if let Some(h) = checked.history {
+            checks += 1;
+            let key = format!("history {name}");
+            verdicts.record(&mut history_tally, area, &key, h, &known);
         }
     }
-    println!("conformance cases by area (passed/total, known failures):");
-    for (area, (n, ok, kf)) in &per_area {
-        println!("  {area:<26} {ok:>4}/{n:<4} known failures: {kf}");
-    }
-    println!("conformance cases: {passed} of {total} pass");
+    print_tally("conformance cases", &cases_tally);
+    print_tally("recorded histories", &history_tally);
 
-    // The same cases with every step committed to DynamoDB (Local).
+    // The same cases with every step committed to DynamoDB (Local): outputs and histories.
     let mut durable_failed = Vec::new();
     let mut durable_passed = 0;
     let endpoint = std::env::var("STEPFN_TEST_DYNAMODB_ENDPOINT").ok();
@@ -289,23 +403,28 @@ fn main() -> ExitCode {
                 store.init().await.expect("create the table");
                 store
             });
-            for path in json_files(&root().join("conformance/cases")) {
-                let text = std::fs::read_to_string(&path).expect("readable case");
-                let case: Value = serde_json::from_str(&text).expect("case is JSON");
-                let name = case["name"].as_str().unwrap_or_default().to_string();
-                if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
-                    continue;
+            let mut histories = 0;
+            for (name, case) in &cases {
+                let checked = check_case_durable(case, &store, &runtime);
+                let mut outcomes = Vec::new();
+                if !known.contains_key(name) {
+                    outcomes.push(("output", checked.result));
                 }
-                if known.contains_key(&name) {
-                    continue;
+                if let Some(h) = checked.history {
+                    if !known.contains_key(&format!("history {name}")) {
+                        histories += 1;
+                        outcomes.push(("history", h));
+                    }
                 }
-                match check_case_durable(&case, &store, &runtime) {
-                    Ok(()) => durable_passed += 1,
-                    Err(why) => durable_failed.push(format!("{name} (dynamodb): {why}")),
+                for (what, outcome) in outcomes {
+                    match outcome {
+                        Ok(()) => durable_passed += 1,
+                        Err(why) => durable_failed.push(format!("{name} {what} (dynamodb): {why}")),
+                    }
                 }
             }
             println!(
-                "conformance cases on the DynamoDB store: {durable_passed} of {} pass",
+                "conformance on the DynamoDB store (outputs, and {histories} histories): {durable_passed} of {} pass",
                 durable_passed + durable_failed.len()
             );
         }
@@ -341,10 +460,10 @@ fn main() -> ExitCode {
         validation_total - validation_wrong.len()
     );
 
-    for u in &unexpected {
+    for u in &verdicts.unexpected {
         println!("FAIL {u}");
     }
-    for s in &stale {
+    for s in &verdicts.stale {
         println!("STALE known failure now passes (remove it from the list): {s}");
     }
     for v in &validation_wrong {
@@ -353,8 +472,11 @@ fn main() -> ExitCode {
     for d in &durable_failed {
         println!("FAIL {d}");
     }
-    let failed = unexpected.len() + stale.len() + validation_wrong.len() + durable_failed.len();
-    let checks = total + validation_total + durable_passed + durable_failed.len();
+    let failed = verdicts.unexpected.len()
+        + verdicts.stale.len()
+        + validation_wrong.len()
+        + durable_failed.len();
+    let checks = checks + validation_total + durable_passed + durable_failed.len();
     println!("conformance: {} passed, {failed} failed", checks - failed);
     if failed == 0 {
         ExitCode::SUCCESS

@@ -43,6 +43,10 @@ pub struct StatesError {
     pub error: String,
     /// The human-readable cause, if any.
     pub cause: Option<String>,
+    /// For an evaluation failure, the field that failed (`Items`, `Assign/result`,
+    /// `Timestamp`): the `location` of the `EvaluationFailed` history event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 impl StatesError {
@@ -51,7 +55,23 @@ impl StatesError {
         StatesError {
             error: error.into(),
             cause: Some(cause.into()),
+            location: None,
         }
+    }
+
+    /// Builds an error with an optional cause.
+    pub fn with_cause(error: impl Into<String>, cause: Option<String>) -> Self {
+        StatesError {
+            error: error.into(),
+            cause,
+            location: None,
+        }
+    }
+
+    /// The error with the field it failed in.
+    pub fn at(mut self, location: impl Into<String>) -> Self {
+        self.location = Some(location.into());
+        self
     }
 
     /// Builds a `States.Runtime` error with a cause.

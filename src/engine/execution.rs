@@ -150,6 +150,9 @@ pub struct Frame {
     pub phase: Phase,
     /// Event id of the current state's StateEntered event.
     pub entered_event: u64,
+    /// The `previousEventId` of that StateEntered event.
+    #[serde(default)]
+    pub entered_previous: u64,
     /// When the current state was entered, ms since the epoch.
     pub entered_time: i64,
     /// Retries used, per retrier of the current state.
@@ -170,6 +173,10 @@ pub struct Frame {
     pub task: Option<Box<TaskRequest>>,
     /// The variables in scope (a branch or iteration starts with a copy of its parent's).
     pub vars: Arc<serde_json::Map<String, Value>>,
+    /// What the current state assigned, as JSON texts, for its StateExited event (kept only
+    /// when history is recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned: Option<Box<serde_json::Map<String, Value>>>,
 }
 
 /// One execution: everything `step` reads and writes.

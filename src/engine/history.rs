@@ -100,6 +100,8 @@ pub(crate) enum Details {
         name: String,
         /// Its output.
         output: String,
+        /// The variables it assigned, each as JSON text.
+        assigned: Option<Box<Map<String, Value>>>,
     },
     /// `MapStateStarted`.
     MapStarted {
@@ -146,6 +148,13 @@ pub(crate) enum Details {
         resource: Option<(String, String)>,
         /// What the task answered.
         output: String,
+    },
+    /// `EvaluationFailed`: a state's own expression failed (`States.QueryEvaluationError`).
+    EvaluationFailed {
+        /// The state.
+        state: String,
+        /// The error, cause and field.
+        error: StatesError,
     },
     /// `TaskFailed`, `TaskTimedOut`, and `LambdaFunctionFailed` (no resource).
     TaskError {
@@ -199,13 +208,31 @@ impl Details {
                 d.insert("input".into(), Value::String(input));
                 d.insert("inputDetails".into(), not_truncated());
             }
-            Details::StateExited { name, output } => {
+            Details::StateExited {
+                name,
+                output,
+                assigned,
+            } => {
+                if let Some(vars) = assigned {
+                    d.insert("assignedVariables".into(), Value::Object(*vars));
+                    d.insert("assignedVariablesDetails".into(), not_truncated());
+                }
                 d.insert("name".into(), Value::String(name));
                 d.insert("output".into(), Value::String(output));
                 d.insert("outputDetails".into(), not_truncated());
             }
             Details::MapStarted { length } => {
                 d.insert("length".into(), Value::from(length));
+            }
+            Details::EvaluationFailed { state, error } => {
+                d.insert("error".into(), Value::String(error.error));
+                if let Some(c) = error.cause {
+                    d.insert("cause".into(), Value::String(c));
+                }
+                if let Some(l) = error.location {
+                    d.insert("location".into(), Value::String(l));
+                }
+                d.insert("state".into(), Value::String(state));
             }
             Details::MapIteration { name, index } => {
                 d.insert("name".into(), Value::String(name));

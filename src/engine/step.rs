@@ -20,6 +20,7 @@ use crate::asl::timestamp::iso_time;
 use crate::engine::execution::{body_at, BodyPath, Execution, Frame, FrameId, Phase, Status};
 use crate::engine::history::{details_key, Details, HistoryEvent};
 use crate::engine::retry::retry_delay_ms;
+use crate::engine::states::children::ChildEnd;
 use crate::engine::task::TaskRequest;
 
 /// What one event did to an execution: the history it wrote and the work it asks for.
@@ -282,6 +283,7 @@ impl Stepper<'_> {
                         "The execution has exceeded its timeout of {} seconds",
                         self.machine.timeout_seconds.unwrap_or_default()
                     )),
+                    location: None,
                 };
                 self.finish(Status::TimedOut, None, Some(err), time);
             }
@@ -289,12 +291,15 @@ impl Stepper<'_> {
                 let err = StatesError {
                     error: error.unwrap_or_default(),
                     cause,
+                    location: None,
                 };
                 self.finish(Status::Aborted, None, Some(err), time);
             }
         }
     }
 
+    /// Writes a history event that follows the frame's last event (the previous event of the
+    /// execution for an execution-level event) and becomes the frame's last event.
     pub(crate) fn emit(
         &mut self,
         frame: Option<FrameId>,
@@ -302,15 +307,28 @@ impl Stepper<'_> {
         event_type: &'static str,
         details: impl FnOnce() -> Details,
     ) -> u64 {
+        let previous = match frame.and_then(|f| self.frame(f)) {
+            Some(fr) => fr.last_event,
+            None => self.last_event_id,
+        };
+        self.emit_after(frame, previous, time, event_type, details)
+    }
+
+    /// Writes a history event whose `previousEventId` is `previous`; it becomes the frame's
+    /// last event.
+    pub(crate) fn emit_after(
+        &mut self,
+        frame: Option<FrameId>,
+        previous: u64,
+        time: i64,
+        event_type: &'static str,
+        details: impl FnOnce() -> Details,
+    ) -> u64 {
         self.last_event_id += 1;
         let id = self.last_event_id;
-        let previous = match frame
-            .and_then(|f| self.frames.get_mut(f))
-            .and_then(Option::as_mut)
-        {
-            Some(fr) => std::mem::replace(&mut fr.last_event, id),
-            None => id - 1,
-        };
+        if let Some(fr) = frame.and_then(|f| self.frame_mut(f)) {
+            fr.last_event = id;
+        }
         if self.record_history {
             let mut event = HistoryEvent {
                 id,
@@ -327,6 +345,18 @@ impl Stepper<'_> {
             self.out.events.push(event);
         }
         id
+    }
+
+    /// Sets the event the frame's next event follows.
+    pub(crate) fn link_frame(&mut self, frame: FrameId, last_event: u64) {
+        if let Some(fr) = self.frame_mut(frame) {
+            fr.last_event = last_event;
+        }
+    }
+
+    /// The frame's last event.
+    pub(crate) fn last_event_of(&self, frame: FrameId) -> u64 {
+        self.frame(frame).map(|f| f.last_event).unwrap_or_default()
     }
 
     pub(crate) fn start(&mut self, time: i64) {
@@ -347,10 +377,8 @@ impl Stepper<'_> {
             None,
             Arc::default(),
         );
-        let last = self.last_event_id;
-        if let Some(f) = self.frames[id].as_mut() {
-            f.last_event = last;
-        }
+        // AWS links the first state's StateEntered event to no event (previousEventId 0).
+        self.link_frame(id, 0);
         self.run_frame(id, time);
     }
 
@@ -371,6 +399,7 @@ impl Stepper<'_> {
             input,
             phase: Phase::Enter,
             entered_event: 0,
+            entered_previous: 0,
             entered_time: 0,
             retries: Vec::new(),
             retry_count: 0,
@@ -381,6 +410,7 @@ impl Stepper<'_> {
             wait: 0,
             task: None,
             vars,
+            assigned: None,
         }));
         self.frames.len() - 1
     }
@@ -491,18 +521,49 @@ impl Stepper<'_> {
             .record_history
             .then_some(())
             .and_then(|()| self.frame(id).map(|f| to_json_string(&f.input)));
+        let previous = self.last_event_of(id);
         let event = self.emit(Some(id), time, event_type, || Details::StateEntered {
             name: name.to_string(),
             input: input.unwrap_or_default(),
         });
         if let Some(f) = self.frame_mut(id) {
             f.entered_event = event;
+            f.entered_previous = previous;
+            f.assigned = None;
             f.entered_time = time;
             f.retries.clear();
             f.retry_count = 0;
             f.phase = Phase::Run;
             f.pending_error = None;
         }
+    }
+
+    /// A failure of the state's own evaluation: its cause prefixed as Step Functions does, and
+    /// for `States.QueryEvaluationError` an `EvaluationFailed` event, which AWS links to the
+    /// event the StateEntered followed (to the StateEntered itself for a Wait, whose
+    /// `Seconds`/`Timestamp` are evaluated after it is entered).
+    pub(crate) fn evaluation_failed(
+        &mut self,
+        id: FrameId,
+        name: &str,
+        state: &State,
+        err: StatesError,
+        time: i64,
+    ) -> StatesError {
+        let err = self.located(id, name, err);
+        if err.error == error::QUERY_EVALUATION_ERROR {
+            let previous = match (state, self.frame(id)) {
+                (State::Wait(_), Some(f)) => f.entered_event,
+                (_, Some(f)) => f.entered_previous,
+                (_, None) => self.last_event_id,
+            };
+            let details = Details::EvaluationFailed {
+                state: name.to_string(),
+                error: err.clone(),
+            };
+            self.emit_after(Some(id), previous, time, "EvaluationFailed", || details);
+        }
+        err
     }
 
     /// Prefixes a runtime failure's cause as Step Functions does.
@@ -612,7 +673,7 @@ impl Stepper<'_> {
                 }
             }
             Outcome::Failed(err) => {
-                let err = self.located(id, name, err);
+                let err = self.evaluation_failed(id, name, state, err, time);
                 self.fail_state(id, body, name, state, err, time)
             }
         }
@@ -623,10 +684,12 @@ impl Stepper<'_> {
             .record_history
             .then_some(())
             .and_then(|()| self.frame(id).map(|f| to_json_string(&f.input)));
+        let assigned = self.frame_mut(id).and_then(|f| f.assigned.take());
         self.emit(Some(id), time, event_name(state, "Exited"), || {
             Details::StateExited {
                 name: name.to_string(),
                 output: output.unwrap_or_default(),
+                assigned,
             }
         });
     }
@@ -687,15 +750,22 @@ impl Stepper<'_> {
             .iter()
             .find(|c| error_matches(&c.error_equals, &err.error))
         {
+            self.state_failed_event(id, state, time);
             return self.catch(id, name, state, catcher, err, time);
         }
+        self.state_failed_event(id, state, time);
+        self.end_frame(id, Err(err), time);
+        false
+    }
+
+    /// A Map or Parallel state that fails writes MapStateFailed or ParallelStateFailed, caught
+    /// or not.
+    fn state_failed_event(&mut self, id: FrameId, state: &State, time: i64) {
         if let State::Map(_) | State::Parallel(_) = state {
             self.emit(Some(id), time, event_name(state, "Failed"), || {
                 Details::None
             });
         }
-        self.end_frame(id, Err(err), time);
-        false
     }
 
     pub(crate) fn catch(
@@ -711,7 +781,7 @@ impl Stepper<'_> {
         let output = match self.catcher_output(id, name, lang, catcher, &err) {
             Ok(v) => v,
             Err(e) => {
-                let e = self.located(id, name, e);
+                let e = self.evaluation_failed(id, name, state, e, time);
                 self.end_frame(id, Err(e), time);
                 return false;
             }
@@ -743,7 +813,13 @@ impl Stepper<'_> {
                 Err(err) => self.finish(Status::Failed, None, Some(err), time),
             },
             Some((parent, slot)) => {
-                self.child_done(parent, slot, id, frame.map_index, result, time)
+                let end = ChildEnd {
+                    frame: id,
+                    slot,
+                    map_index: frame.map_index,
+                    last_event: frame.last_event,
+                };
+                self.child_done(parent, end, result, time)
             }
         }
     }

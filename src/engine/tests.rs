@@ -589,3 +589,116 @@ fn the_same_event_on_the_same_snapshot_gives_the_same_transition() {
     let other = other.output.expect("succeeded");
     assert_ne!(other["uuid"], output["uuid"]);
 }
+
+// ---- History as AWS writes it ----
+
+impl Drive {
+    /// (id, previousEventId, type) of every event.
+    fn links(&self) -> Vec<(u64, u64, &str)> {
+        self.history
+            .iter()
+            .map(|e| (e.id, e.previous_event_id, e.event_type.as_str()))
+            .collect()
+    }
+
+    fn details(&self, event_type: &str) -> Value {
+        self.history
+            .iter()
+            .find(|e| e.event_type == event_type)
+            .and_then(|e| e.details.values().next().cloned())
+            .unwrap_or(Value::Null)
+    }
+}
+
+#[test]
+fn the_first_state_follows_no_event_and_map_events_link_as_aws_links_them() {
+    let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "MaxConcurrency": 1,
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+        "Next": "F"}, "F": {"Type": "Pass", "End": true}}});
+    let mut d = Drive::new(def, json!([1, 2]));
+    d.run_to_end(&mut no_tasks);
+    assert_eq!(
+        d.links(),
+        vec![
+            (1, 0, "ExecutionStarted"),
+            (2, 0, "MapStateEntered"),
+            (3, 2, "MapStateStarted"),
+            (4, 3, "MapIterationStarted"),
+            (5, 4, "PassStateEntered"),
+            (6, 5, "PassStateExited"),
+            // An iteration's end and the next iteration's start follow its last event.
+            (7, 6, "MapIterationSucceeded"),
+            (8, 6, "MapIterationStarted"),
+            (9, 8, "PassStateEntered"),
+            (10, 9, "PassStateExited"),
+            (11, 10, "MapIterationSucceeded"),
+            // MapStateSucceeded follows the last iteration; MapStateExited follows the same.
+            (12, 11, "MapStateSucceeded"),
+            (13, 11, "MapStateExited"),
+            (14, 13, "PassStateEntered"),
+            (15, 14, "PassStateExited"),
+            (16, 15, "ExecutionSucceeded"),
+        ]
+    );
+}
+
+#[test]
+fn a_caught_map_failure_writes_map_state_failed_linked_to_the_failed_iteration() {
+    let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map",
+        "ItemProcessor": {"StartAt": "X", "States": {"X": {"Type": "Fail", "Error": "E"}}},
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "C"}], "Next": "C"},
+        "C": {"Type": "Pass", "End": true}}});
+    let mut d = Drive::new(def, json!([1]));
+    d.run_to_end(&mut no_tasks);
+    assert_eq!(
+        d.links()[4..9],
+        [
+            (5, 4, "FailStateEntered"),
+            (6, 5, "MapIterationFailed"),
+            (7, 5, "MapStateFailed"),
+            (8, 7, "MapStateExited"),
+            (9, 8, "PassStateEntered"),
+        ]
+    );
+}
+
+#[test]
+fn a_jsonata_evaluation_failure_writes_evaluation_failed_with_its_field() {
+    let def = json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Output": {"result": "{% $nothing %}"}, "End": true}}});
+    let mut d = Drive::new(def, json!({}));
+    d.run_to_end(&mut no_tasks);
+    assert_eq!(
+        d.links(),
+        vec![
+            (1, 0, "ExecutionStarted"),
+            (2, 0, "PassStateEntered"),
+            (3, 0, "EvaluationFailed"),
+            (4, 3, "ExecutionFailed"),
+        ]
+    );
+    let details = d.details("EvaluationFailed");
+    assert_eq!(details["error"], "States.QueryEvaluationError");
+    assert_eq!(details["location"], "Output/result");
+    assert_eq!(details["state"], "P");
+    assert!(details["cause"]
+        .as_str()
+        .is_some_and(|c| c.starts_with("An error occurred while executing the state 'P'")));
+}
+
+#[test]
+fn a_state_that_assigns_lists_the_variables_on_its_exited_event() {
+    let def = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Assign": {"x": 42, "s": "a"}, "End": true}}});
+    let mut d = Drive::new(def, json!({}));
+    d.run_to_end(&mut no_tasks);
+    let exited = d.details("PassStateExited");
+    assert_eq!(
+        exited["assignedVariables"],
+        json!({"x": "42", "s": "\"a\""})
+    );
+    assert_eq!(
+        exited["assignedVariablesDetails"],
+        json!({"truncated": false})
+    );
+}

@@ -267,6 +267,7 @@ fn apply_inbox(
             InboxKind::Failure { error, cause } => Err(crate::asl::error::StatesError {
                 error: error.clone().unwrap_or_default(),
                 cause: cause.clone(),
+                location: None,
             }),
             InboxKind::Heartbeat => {
                 let frame = exec.frames.get_mut(message.frame).and_then(Option::as_mut);
@@ -504,7 +505,8 @@ mod tests {
             record.error,
             Some(StatesError {
                 error: "User.Stop".into(),
-                cause: Some("enough".into())
+                cause: Some("enough".into()),
+                location: None,
             })
         );
         assert_eq!(record.stop_time, Some(request.time));

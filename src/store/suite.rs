@@ -363,6 +363,7 @@ fn aborted(last_event_id: u64, request: &StopRequest) -> Snapshot {
         error: Some(StatesError {
             error: request.error.clone().unwrap_or_default(),
             cause: request.cause.clone(),
+            location: None,
         }),
         stop_time: Some(request.time),
         ..snapshot(last_event_id, Status::Aborted, None)

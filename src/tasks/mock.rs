@@ -242,6 +242,7 @@ impl TaskInvoker for MockInvoker {
             Some(MockStep::Throw(t)) => Err(StatesError {
                 error: t.error.clone(),
                 cause: t.cause.clone(),
+                location: None,
             }),
             None => Err(StatesError::new(
                 crate::asl::error::TASK_FAILED,

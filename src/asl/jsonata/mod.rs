@@ -283,11 +283,13 @@ pub fn eval_field(
         Ok(Some(value)) => Ok(value),
         Ok(None) => Err(query_error(format!(
             "The JSONata expression '{text}' specified for the field '{field}' returned nothing (undefined)."
-        ))),
+        ))
+        .at(field)),
         Err(failure) => Err(query_error(format!(
             "The JSONata expression '{text}' specified for the field '{field}' threw an error during evaluation{}",
             failure.tail()
-        ))),
+        ))
+        .at(field)),
     }
 }
 
@@ -356,7 +358,8 @@ pub fn expect_type(
     Err(query_error(format!(
         "The JSONata expression '{text}' specified for the field '{field}' returned an unexpected \
          result type. Expected '{expected}', but was '{actual}' for value: {shown}"
-    )))
+    ))
+    .at(field))
 }
 
 /// The JSON type name of `value`, as AWS writes it in causes.

@@ -11,21 +11,42 @@ use crate::engine::execution::{body_at, FrameId, Phase};
 use crate::engine::history::Details;
 use crate::engine::step::{Outcome, Stepper};
 
+/// A Parallel branch or Map iteration that has ended.
+pub(crate) struct ChildEnd {
+    /// The child frame.
+    pub(crate) frame: FrameId,
+    /// Its slot in the parent's results.
+    pub(crate) slot: usize,
+    /// Its Map iteration index (`None` for a Parallel branch).
+    pub(crate) map_index: Option<usize>,
+    /// The last event it wrote.
+    pub(crate) last_event: u64,
+}
+
 impl Stepper<'_> {
     pub(crate) fn child_done(
         &mut self,
         parent: FrameId,
-        slot: usize,
-        child: FrameId,
-        map_index: Option<usize>,
+        end: ChildEnd,
         result: Result<Value, StatesError>,
         time: i64,
     ) {
+        let ChildEnd {
+            frame: child,
+            slot,
+            map_index,
+            last_event: child_last,
+        } = end;
         let machine = Arc::clone(&self.machine);
         let Some(pf) = self.frame(parent) else { return };
         let body = body_at(&machine, &pf.body);
         let (name, state) = body.state(pf.current);
         let is_map = map_index.is_some();
+        // AWS links what follows a child to the child's last event: a MapIterationSucceeded or
+        // MapIterationFailed, the next MapIterationStarted, a MapStateFailed or
+        // ParallelStateFailed; only a Map's MapStateSucceeded follows the last
+        // MapIterationSucceeded.
+        self.link_frame(parent, child_last);
         if is_map {
             let map_name = name.to_string();
             let ev = if result.is_ok() {
@@ -37,6 +58,13 @@ impl Stepper<'_> {
                 name: map_name,
                 index: slot,
             });
+            let all_done = self
+                .frame(parent)
+                .and_then(|f| f.children.as_ref())
+                .is_some_and(|ch| ch.finished + 1 >= ch.results.len());
+            if !(result.is_ok() && all_done) {
+                self.link_frame(parent, child_last);
+            }
         }
         let Some(ch) = self.frame_mut(parent).and_then(|f| f.children.as_mut()) else {
             return;
@@ -123,7 +151,11 @@ impl Stepper<'_> {
             State::Map(m) => (&m.common, &m.result, "MapStateSucceeded"),
             _ => return,
         };
+        // The StateSucceeded event and the StateExited after it both follow the last event
+        // before them.
+        let previous = self.last_event_of(id);
         self.emit(Some(id), time, ev, || Details::None);
+        self.link_frame(id, previous);
         let outcome = match self.state_output(id, name, common, fields, results) {
             Ok(v) => Outcome::Next(v),
             Err(e) => Outcome::Failed(e),

@@ -36,6 +36,7 @@ impl Stepper<'_> {
             return Ok(StatesError {
                 error: text("Error", &f.error)?.unwrap_or_default(),
                 cause: text("Cause", &f.cause)?,
+                location: None,
             });
         }
         let scope = env.scope(&raw);
@@ -53,6 +54,7 @@ impl Stepper<'_> {
         Ok(StatesError {
             error: error.unwrap_or_default(),
             cause,
+            location: None,
         })
     }
 }

@@ -12,7 +12,7 @@ use crate::asl::model::{Catcher, Common, PathField, QueryLanguage, ResultFields}
 use crate::asl::path::Scope;
 use crate::asl::template::Template;
 use crate::engine::execution::FrameId;
-use crate::engine::step::Stepper;
+use crate::engine::step::{to_json_string, Stepper};
 
 /// What the expressions of the current state read besides its input: the context object
 /// (`Value::Null` when no expression needs it) and the variables in scope.
@@ -160,7 +160,14 @@ impl Stepper<'_> {
         if assigned.is_empty() {
             return;
         }
+        let record = self.record_history;
         if let Some(frame) = self.frames.get_mut(id).and_then(Option::as_mut) {
+            if record {
+                let texts = frame.assigned.get_or_insert_with(Default::default);
+                for (k, v) in &assigned {
+                    texts.insert(k.clone(), Value::String(to_json_string(v)));
+                }
+            }
             let vars = Arc::make_mut(&mut frame.vars);
             for (k, v) in assigned {
                 vars.insert(k, v);

@@ -1,7 +1,7 @@
 //! What each state type does, one file per type, and the input and output processing they
 //! share ([`io`]). `step.rs` owns the frames, transitions, retry and catch.
 
-mod children;
+pub(crate) mod children;
 mod choice;
 mod fail;
 pub(crate) mod io;

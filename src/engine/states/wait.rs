@@ -58,7 +58,8 @@ impl Stepper<'_> {
                             "The Seconds field must be a non-negative integer, but was: {}",
                             render_plain(&v)
                         ),
-                    ));
+                    )
+                    .at("Seconds"));
                 };
                 time + s * 1000
             } else if let Some(ts) = &w.timestamp {
@@ -69,6 +70,7 @@ impl Stepper<'_> {
                         error::QUERY_EVALUATION_ERROR,
                         format!("The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {text}"),
                     )
+                    .at("Timestamp")
                 })?
             } else {
                 time
