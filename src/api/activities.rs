@@ -59,10 +59,25 @@ impl Service {
     /// GetActivityTask: a long poll of up to 60 s, as on AWS; `{}` when nothing came.
     pub(super) async fn get_activity_task(&self, req: &Value) -> Result<Value, ApiError> {
         let arn = field(req, "activityArn")?;
+        let worker_name = opt_field(req, "workerName")?.map(str::to_string);
         self.activity(arn).await?;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         loop {
             if let Some(task) = self.store.take_activity_task(arn).await? {
+                // The execution records ActivityStarted with the worker's name.
+                if let Some((execution, frame, wait)) =
+                    crate::engine::task::parse_task_token(&task.token)
+                {
+                    let message = InboxMessage {
+                        frame,
+                        wait,
+                        kind: InboxKind::Started {
+                            worker_name: worker_name.clone(),
+                        },
+                        time: now_ms(),
+                    };
+                    self.store.deliver(&execution, &message).await?;
+                }
                 return Ok(json!({
                     "taskToken": task.token,
                     "input": serde_json::to_string(&task.input).unwrap_or_default(),

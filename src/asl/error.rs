@@ -11,7 +11,8 @@ pub const ALL: &str = "States.ALL";
 pub const TASK_FAILED: &str = "States.TaskFailed";
 /// A state or the execution ran past its `TimeoutSeconds`.
 pub const TIMEOUT: &str = "States.Timeout";
-/// A task missed its heartbeat.
+/// The ASL spec's name for a missed heartbeat; AWS records one as [`TIMEOUT`], and so does
+/// stepfn.
 pub const HEARTBEAT_TIMEOUT: &str = "States.HeartbeatTimeout";
 /// An unrecoverable runtime failure (bad path, bad type); never caught nor retried.
 pub const RUNTIME: &str = "States.Runtime";

@@ -63,6 +63,18 @@ pub struct ExecutionInfo {
     pub start_time: i64,
 }
 
+impl ExecutionInfo {
+    /// The region of the execution ARN (`arn:aws:states:REGION:...`), `us-east-1` if the ARN
+    /// has none.
+    pub fn region(&self) -> &str {
+        self.arn
+            .split(':')
+            .nth(3)
+            .filter(|r| !r.is_empty())
+            .unwrap_or("us-east-1")
+    }
+}
+
 /// Where a frame's states are: a path of (state index, branch index) from the top level.
 /// Branch index is the Parallel branch, and 0 for a Map item processor.
 pub type BodyPath = Arc<[(u32, u32)]>;

@@ -137,6 +137,22 @@ pub(crate) enum Details {
         /// `TimeoutSeconds`.
         timeout: Option<u64>,
     },
+    /// `ActivityScheduled`.
+    ActivityScheduled {
+        /// The activity ARN.
+        resource: String,
+        /// The effective input.
+        input: String,
+        /// `TimeoutSeconds`.
+        timeout: Option<u64>,
+        /// `HeartbeatSeconds`.
+        heartbeat: Option<u64>,
+    },
+    /// `ActivityStarted`.
+    ActivityStarted {
+        /// The `workerName` of GetActivityTask.
+        worker_name: Option<String>,
+    },
     /// `TaskStarted`.
     TaskStarted {
         /// `resourceType` and `resource`.
@@ -223,6 +239,29 @@ impl Details {
             }
             Details::MapStarted { length } => {
                 d.insert("length".into(), Value::from(length));
+            }
+            Details::ActivityScheduled {
+                resource,
+                input,
+                timeout,
+                heartbeat,
+            } => {
+                d.insert("resource".into(), Value::String(resource));
+                d.insert("input".into(), Value::String(input));
+                d.insert("inputDetails".into(), not_truncated());
+                if let Some(t) = timeout {
+                    d.insert("timeoutInSeconds".into(), Value::from(t));
+                }
+                if let Some(h) = heartbeat {
+                    d.insert("heartbeatInSeconds".into(), Value::from(h));
+                }
+            }
+            Details::ActivityStarted { worker_name } => {
+                // AWS writes an empty details object when the worker gave no name.
+                if let Some(w) = worker_name {
+                    d.insert("workerName".into(), Value::String(w));
+                }
+                return Some(d);
             }
             Details::EvaluationFailed { state, error } => {
                 d.insert("error".into(), Value::String(error.error));

@@ -137,6 +137,17 @@ pub enum Event {
         /// Now.
         time: i64,
     },
+    /// A worker took an activity task (GetActivityTask): recorded as ActivityStarted.
+    TaskStarted {
+        /// The waiting frame.
+        frame: FrameId,
+        /// The wait of the task.
+        wait: u64,
+        /// The `workerName` the worker gave, if any.
+        worker_name: Option<String>,
+        /// Now.
+        time: i64,
+    },
     /// A timer fired (Wait over, retry delay over).
     Timer {
         /// The waiting frame.
@@ -170,6 +181,7 @@ impl Event {
             | Event::Run { time, .. }
             | Event::TaskDone { time, .. }
             | Event::TaskSubmitted { time, .. }
+            | Event::TaskStarted { time, .. }
             | Event::Timer { time, .. }
             | Event::ExecutionTimeout { time }
             | Event::Stop { time, .. } => *time,
@@ -269,6 +281,16 @@ impl Stepper<'_> {
             } => {
                 if self.frame(frame).is_some_and(|f| f.wait == wait) {
                     self.task_submitted(frame, output, time)
+                }
+            }
+            Event::TaskStarted {
+                frame,
+                wait,
+                worker_name,
+                time,
+            } => {
+                if self.frame(frame).is_some_and(|f| f.wait == wait) {
+                    self.activity_started(frame, worker_name, time)
                 }
             }
             Event::Timer { frame, wait, time } => {

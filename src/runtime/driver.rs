@@ -566,10 +566,8 @@ fn fire_timer(
             Event::TaskDone {
                 frame,
                 wait,
-                result: Err(StatesError::new(
-                    error::HEARTBEAT_TIMEOUT,
-                    "The task did not send a heartbeat in time.",
-                )),
+                // AWS records a missed heartbeat as a timeout: States.Timeout, no cause.
+                result: Err(StatesError::with_cause(error::TIMEOUT, None)),
                 time,
             },
             queue,
@@ -580,7 +578,7 @@ fn fire_timer(
             Event::TaskDone {
                 frame,
                 wait,
-                result: Err(StatesError::new(error::TIMEOUT, "Task timed out.")),
+                result: Err(StatesError::with_cause(error::TIMEOUT, None)),
                 time,
             },
             queue,

@@ -280,6 +280,19 @@ fn apply_inbox(
                 }
                 continue;
             }
+            InboxKind::Started { worker_name } => {
+                let transition = step(
+                    exec,
+                    Event::TaskStarted {
+                        frame: message.frame,
+                        wait: message.wait,
+                        worker_name: worker_name.clone(),
+                        time: message.time,
+                    },
+                );
+                log.extend(transition.events);
+                continue;
+            }
         };
         let transition = step(
             exec,
@@ -915,7 +928,7 @@ mod callback_tests {
             .expect("exists");
         assert_eq!(
             done.error.map(|e| e.error),
-            Some("States.HeartbeatTimeout".to_string())
+            Some("States.Timeout".to_string())
         );
     }
 }

@@ -246,6 +246,12 @@ impl Store for MemoryStore {
         };
         let consumed = commit.consumed_inbox.min(record.inbox.len());
         record.inbox.drain(..consumed);
+        // A message delivered since the writer read the inbox keeps the execution due.
+        if record.status == Status::Running {
+            if let Some(first) = record.inbox.iter().map(|m| m.time).min() {
+                record.due = Some(record.due.map_or(first, |d| d.min(first)));
+            }
+        }
         record.version += 1;
         Ok(record.version)
     }

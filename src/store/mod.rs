@@ -115,6 +115,11 @@ pub enum InboxKind {
     },
     /// SendTaskHeartbeat.
     Heartbeat,
+    /// GetActivityTask handed the task to a worker.
+    Started {
+        /// The `workerName` the worker gave.
+        worker_name: Option<String>,
+    },
 }
 
 /// At most this many messages wait in an execution's inbox; [`Store::deliver`] refuses more.

@@ -654,6 +654,11 @@ async fn inbox<S: Store>(store: &S, unique: &str) {
         .expect("exists");
     assert_eq!(record.inbox, vec![heartbeat.clone(), failure.clone()]);
     assert_eq!(record.version, 2);
+    assert_eq!(
+        record.due,
+        Some(3_500),
+        "messages the commit did not consume keep the execution due (at the first), though the commit parks it"
+    );
 
     // A commit that consumed both it read keeps the one delivered after the read.
     let late = message(3, InboxKind::Heartbeat, 5_000);
@@ -676,6 +681,7 @@ async fn inbox<S: Store>(store: &S, unique: &str) {
         .expect("get")
         .expect("exists");
     assert_eq!(record.inbox, vec![late.clone()]);
+    assert_eq!(record.due, Some(5_000), "due at the unread message");
 
     // Full inbox, too large a message.
     let too_large = message(

@@ -645,14 +645,44 @@ fn an_activity_task_of_a_worker_is_answered_through_the_api() {
                 .await
                 .expect("describe");
             if d["status"] != "RUNNING" || Instant::now() > deadline {
-                return d;
+                let history = api
+                    .call("GetExecutionHistory", json!({"executionArn": arn}))
+                    .await
+                    .expect("history");
+                return (d, history);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
     let _ = worker.kill();
     let _ = worker.wait();
+    let (outcome, history) = outcome;
     assert_eq!(outcome["status"], "SUCCEEDED", "{outcome}");
     assert_eq!(outcome["output"], "{\"answer\":42}");
+    // The activity events as AWS writes them.
+    let events = history["events"].as_array().expect("events");
+    let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        types[..6],
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "ActivityScheduled",
+            "ActivityStarted",
+            "ActivitySucceeded",
+            "TaskStateExited"
+        ],
+        "{history}"
+    );
+    let scheduled = &events[2]["activityScheduledEventDetails"];
+    assert_eq!(scheduled["resource"], activity);
+    assert_eq!(scheduled["heartbeatInSeconds"], 120);
+    assert_eq!(scheduled["timeoutInSeconds"], 300);
+    assert_eq!(events[3]["activityStartedEventDetails"]["workerName"], "w");
+    assert_eq!(events[3]["previousEventId"], 3);
+    assert_eq!(
+        events[4]["activitySucceededEventDetails"]["output"],
+        "{\"answer\":42}"
+    );
     report("durable: an activity task queued by `stepfn worker`, answered through GetActivityTask and SendTaskSuccess");
 }

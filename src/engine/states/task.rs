@@ -36,10 +36,21 @@ impl Stepper<'_> {
         let heartbeat = self.task_seconds(&t.heartbeat_seconds, &t.heartbeat_seconds_path, id)?;
         let attempt = self.frame(id).map(|f| f.retry_count).unwrap_or_default();
         let lambda = t.resource.is_lambda_function();
-        let time = self.frame(id).map(|f| f.entered_time).unwrap_or_default();
+        // Stamped when this attempt starts (after a retry's interval), so history never runs
+        // backwards.
+        let time = now;
         let params_str = self.record_history.then(|| to_json_string(&params));
         let resource = t.resource.clone();
-        if lambda {
+        if t.resource.is_activity() {
+            self.emit(Some(id), time, "ActivityScheduled", || {
+                Details::ActivityScheduled {
+                    resource: resource.to_string(),
+                    input: params_str.clone().unwrap_or_default(),
+                    timeout,
+                    heartbeat,
+                }
+            });
+        } else if lambda {
             self.emit(Some(id), time, "LambdaFunctionScheduled", || {
                 Details::LambdaScheduled {
                     resource: resource.to_string(),
@@ -49,9 +60,10 @@ impl Stepper<'_> {
             });
             self.emit(Some(id), time, "LambdaFunctionStarted", || Details::None);
         } else {
+            let region = self.info.region().to_string();
             self.emit(Some(id), time, "TaskScheduled", || Details::TaskScheduled {
                 resource: t.resource.history_parts(),
-                region: "us-east-1".into(),
+                region,
                 parameters: params_str.unwrap_or_default(),
                 timeout,
                 heartbeat,
@@ -155,6 +167,37 @@ impl Stepper<'_> {
         }
     }
 
+    /// A worker took the frame's activity task: ActivityStarted, once per attempt.
+    pub(crate) fn activity_started(&mut self, id: FrameId, worker: Option<String>, time: i64) {
+        let machine = Arc::clone(&self.machine);
+        let Some(frame) = self.frame_mut(id) else {
+            return;
+        };
+        if !matches!(frame.phase, Phase::Task { .. }) {
+            return;
+        }
+        // A durable execution keeps its task: a start repeated after a takeover is not
+        // recorded twice.
+        if let Some(task) = frame.task.as_mut() {
+            if task.submitted {
+                return;
+            }
+            task.submitted = true;
+        }
+        let Some(frame) = self.frame(id) else { return };
+        let body = body_at(&machine, &frame.body);
+        let (_, state) = body.state(frame.current);
+        let State::Task(t) = state else { return };
+        if !t.resource.is_activity() {
+            return;
+        }
+        self.emit(Some(id), time, "ActivityStarted", || {
+            Details::ActivityStarted {
+                worker_name: worker,
+            }
+        });
+    }
+
     pub(crate) fn task_submitted(&mut self, id: FrameId, output: Value, time: i64) {
         let machine = Arc::clone(&self.machine);
         let Some(frame) = self.frame_mut(id) else {
@@ -192,6 +235,9 @@ impl Stepper<'_> {
         let (name, state) = body.state(frame.current);
         let State::Task(t) = state else { return };
         let lambda = t.resource.is_lambda_function();
+        let activity = t.resource.is_activity();
+        // The legacy Lambda and the activity events carry no resource.
+        let legacy = lambda || activity;
         if let Some(f) = self.frame_mut(id) {
             f.task = None;
         }
@@ -200,11 +246,13 @@ impl Stepper<'_> {
                 let out_str = self.record_history.then(|| to_json_string(&raw));
                 let ev = if lambda {
                     "LambdaFunctionSucceeded"
+                } else if activity {
+                    "ActivitySucceeded"
                 } else {
                     "TaskSucceeded"
                 };
                 self.emit(Some(id), time, ev, || Details::TaskOutput {
-                    resource: (!lambda).then(|| t.resource.history_parts()),
+                    resource: (!legacy).then(|| t.resource.history_parts()),
                     output: out_str.unwrap_or_default(),
                 });
                 if json_len(&raw, PAYLOAD_LIMIT_BYTES) > PAYLOAD_LIMIT_BYTES {
@@ -220,16 +268,17 @@ impl Stepper<'_> {
                 }
             }
             Err(err) => {
-                let ev = if lambda {
-                    "LambdaFunctionFailed"
-                } else if err.error == error::TIMEOUT {
-                    "TaskTimedOut"
-                } else {
-                    "TaskFailed"
+                let timed_out = err.error == error::TIMEOUT;
+                let ev = match (lambda, activity, timed_out) {
+                    (true, _, _) => "LambdaFunctionFailed",
+                    (_, true, true) => "ActivityTimedOut",
+                    (_, true, false) => "ActivityFailed",
+                    (_, _, true) => "TaskTimedOut",
+                    _ => "TaskFailed",
                 };
                 let e2 = err.clone();
                 self.emit(Some(id), time, ev, || Details::TaskError {
-                    resource: (!lambda).then(|| t.resource.history_parts()),
+                    resource: (!legacy).then(|| t.resource.history_parts()),
                     error: e2,
                 });
                 Outcome::Failed(err)

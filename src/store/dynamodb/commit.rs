@@ -337,11 +337,12 @@ impl DynamoStore {
         cid: &str,
         mut expr: Expr,
         events: Vec<Item>,
+        guard_inbox: bool,
     ) -> Result<u64, StoreError> {
         let arn = commit.arn;
         let what = format!("commit version {} of {arn}", commit.expected_version + 1);
         let mut claim = Expr::default();
-        commit_condition(&mut claim, commit);
+        commit_condition(&mut claim, commit, guard_inbox);
         claim.set("claim", s(cid));
         if let Err(failed) = self.update_meta(&what, arn, &claim, None).await? {
             return self.commit_failed(commit, cid, failed).await;
@@ -428,11 +429,24 @@ impl DynamoStore {
 
 /// The condition of every write of a commit on META: the version read, the lease, the events
 /// following the committed ones, and no pending stop request unless the commit applies it.
-pub(super) fn commit_condition(expr: &mut Expr, commit: &Commit<'_>) {
+/// The conditions of a commit; with `guard_inbox`, also that the inbox holds no message the
+/// writer did not read (see [`DynamoStore::commit`]).
+pub(super) fn commit_condition(expr: &mut Expr, commit: &Commit<'_>, guard_inbox: bool) {
     expr.check("version", "=", n(commit.expected_version));
     expr.check("lease_owner", "=", s(commit.owner));
     if let Some(first) = commit.events.first() {
         expr.check("last_event_id", "=", n(first.id.saturating_sub(1)));
+    }
+    if guard_inbox {
+        let inbox = expr.name("inbox");
+        let consumed = expr.value(n(commit.consumed_inbox));
+        if commit.consumed_inbox == 0 {
+            expr.check_raw(format!(
+                "(attribute_not_exists({inbox}) OR size({inbox}) = {consumed})"
+            ));
+        } else {
+            expr.check_raw(format!("size({inbox}) = {consumed}"));
+        }
     }
     // A pending stop request lets only the commit that applies it through.
     if commit.snapshot.status != Status::Aborted {

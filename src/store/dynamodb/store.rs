@@ -564,106 +564,24 @@ impl Store for DynamoStore {
         }
     }
 
+    /// Commits a step. A message delivered after the writer read the inbox must keep the
+    /// execution due (the delivery made it due; a commit that parks would undo that): the
+    /// commit first requires the inbox to hold only what the writer read, and when that alone
+    /// failed it, commits again due at the first unread message.
     async fn commit(&self, commit: Commit<'_>) -> Result<u64, StoreError> {
-        let arn = commit.arn;
-        let version = commit.expected_version + 1;
-        let what = format!("commit version {version} of {arn}");
-        let cid = nonce();
-        let snap = commit.snapshot;
-
-        let mut expr = Expr::default();
-        commit_condition(&mut expr, &commit);
-        expr.set("version", n(version));
-        expr.set("last_event_id", n(snap.last_event_id));
-        expr.set("status", s(snap.status.as_str()));
-        expr.set("cid", s(&cid));
-        match snap.stop_time {
-            Some(time) => expr.set("stop_time", n(time)),
-            None => expr.remove("stop_time"),
-        }
-        place_due(&mut expr, arn, snap.status, commit.due);
-        // The consumed messages are the first ones: the version condition guarantees the
-        // inbox starts with what the writer read (delivery only appends), and the indexes of
-        // one REMOVE refer to the list before the update.
-        if commit.consumed_inbox > 0 {
-            let inbox = expr.name("inbox");
-            for i in 0..commit.consumed_inbox {
-                expr.remove.push(format!("{inbox}[{i}]"));
-            }
-        }
-
-        let mut tail = Vec::new();
-        for event in commit.events {
-            tail.push((event.id, to_json(event, &what)?));
-        }
-        let tail_size: usize = tail.iter().map(|(_, json)| json.len()).sum();
-        let (events, mut chunks) = if tail.len() > TAIL_EVENTS_MAX || tail_size > TAIL_MAX {
-            event_items(arn, std::mem::take(&mut tail), &cid)
-        } else {
-            (Vec::new(), Vec::new())
-        };
-        let events_size: usize = events.iter().map(item_size).sum();
-        // META keeps `rec` (at most REC_INLINE_MAX inline) besides the snapshot.
-        // and the inbox (at most INBOX_RESERVE).
-        let room = META_MAX - REC_INLINE_MAX - TAIL_MAX - INBOX_RESERVE - 2_000;
-        chunks.extend(self.place_snapshot(&mut expr, arn, version, snap, room, &cid)?);
-        let snapshot_chunked = chunks.iter().any(|c| {
-            c.get("sk")
-                .and_then(|v| v.as_s().ok())
-                .is_some_and(|sk| sk.starts_with("SNAP#"))
-        });
-        let chunk_keys = Self::keys_of(&chunks);
-        self.put_chunks(&what, chunks).await?;
-
-        let result = if !tail.is_empty() {
-            expr.remove("claim");
-            self.commit_in_tail(&commit, &cid, expr, tail, tail_size)
-                .await
-        } else if events.is_empty() {
-            expr.remove("claim");
-            match self.update_meta(&what, arn, &expr, None).await? {
-                Ok(_) => Ok(version),
-                Err(failed) => self.commit_failed(&commit, &cid, failed).await,
-            }
-        } else if events.len() <= TXN_MAX_PUTS && events_size + META_MAX <= TXN_MAX_BYTES {
-            expr.remove("claim");
-            let update = Update::builder()
-                .table_name(self.table())
-                .set_key(Some(key(&ex_pk(arn), "META")))
-                .set_update_expression(expr.update_expression())
-                .set_condition_expression(expr.condition_expression())
-                .set_expression_attribute_names(expr.names())
-                .set_expression_attribute_values(expr.values())
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .build()
-                .map_err(|e| backend_msg(&what, e.to_string()))?;
-            let first = TransactWriteItem::builder().update(update).build();
-            match self.transact(&what, first, events, &cid).await? {
-                Ok(()) => Ok(version),
-                Err(failed) => self.commit_failed(&commit, &cid, failed).await,
-            }
-        } else {
-            self.commit_claimed(&commit, &cid, expr, events).await
-        };
-
-        match &result {
-            Ok(_) => {
-                // Only a snapshot in chunks leaves chunks behind when replaced (failed attempts
-                // delete their own), and only a running execution is committed again.
-                let had_chunks =
-                    self.mark_chunked(arn, snapshot_chunked && snap.status == Status::Running);
-                if had_chunks {
-                    self.delete_old_snapshots(arn, version).await;
+        match self.commit_once(commit, true).await {
+            Err(StoreError::Conflict { .. }) => match self.unread_message_time(&commit).await? {
+                Some(time) => {
+                    let due = Some(commit.due.map_or(time, |d| d.min(time)));
+                    self.commit_once(Commit { due, ..commit }, false).await
                 }
-            }
-            Err(_) => {
-                self.delete_quietly(&format!("delete unused chunks of {what}"), chunk_keys)
-                    .await;
-            }
+                None => Err(StoreError::Conflict {
+                    arn: commit.arn.to_string(),
+                    expected: commit.expected_version,
+                }),
+            },
+            other => other,
         }
-        result
     }
 
     async fn history(&self, arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
@@ -895,5 +813,135 @@ impl DynamoStore {
                 _ => return Ok(found),
             }
         }
+    }
+}
+
+impl DynamoStore {
+    /// One attempt at a commit (see [`Store::commit`]).
+    async fn commit_once(&self, commit: Commit<'_>, guard_inbox: bool) -> Result<u64, StoreError> {
+        let arn = commit.arn;
+        let version = commit.expected_version + 1;
+        let what = format!("commit version {version} of {arn}");
+        let cid = nonce();
+        let snap = commit.snapshot;
+
+        let mut expr = Expr::default();
+        commit_condition(&mut expr, &commit, guard_inbox);
+        expr.set("version", n(version));
+        expr.set("last_event_id", n(snap.last_event_id));
+        expr.set("status", s(snap.status.as_str()));
+        expr.set("cid", s(&cid));
+        match snap.stop_time {
+            Some(time) => expr.set("stop_time", n(time)),
+            None => expr.remove("stop_time"),
+        }
+        place_due(&mut expr, arn, snap.status, commit.due);
+        // The consumed messages are the first ones: the version condition guarantees the
+        // inbox starts with what the writer read (delivery only appends), and the indexes of
+        // one REMOVE refer to the list before the update.
+        if commit.consumed_inbox > 0 {
+            let inbox = expr.name("inbox");
+            for i in 0..commit.consumed_inbox {
+                expr.remove.push(format!("{inbox}[{i}]"));
+            }
+        }
+
+        let mut tail = Vec::new();
+        for event in commit.events {
+            tail.push((event.id, to_json(event, &what)?));
+        }
+        let tail_size: usize = tail.iter().map(|(_, json)| json.len()).sum();
+        let (events, mut chunks) = if tail.len() > TAIL_EVENTS_MAX || tail_size > TAIL_MAX {
+            event_items(arn, std::mem::take(&mut tail), &cid)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let events_size: usize = events.iter().map(item_size).sum();
+        // META keeps `rec` (at most REC_INLINE_MAX inline) besides the snapshot.
+        // and the inbox (at most INBOX_RESERVE).
+        let room = META_MAX - REC_INLINE_MAX - TAIL_MAX - INBOX_RESERVE - 2_000;
+        chunks.extend(self.place_snapshot(&mut expr, arn, version, snap, room, &cid)?);
+        let snapshot_chunked = chunks.iter().any(|c| {
+            c.get("sk")
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|sk| sk.starts_with("SNAP#"))
+        });
+        let chunk_keys = Self::keys_of(&chunks);
+        self.put_chunks(&what, chunks).await?;
+
+        let result = if !tail.is_empty() {
+            expr.remove("claim");
+            self.commit_in_tail(&commit, &cid, expr, tail, tail_size)
+                .await
+        } else if events.is_empty() {
+            expr.remove("claim");
+            match self.update_meta(&what, arn, &expr, None).await? {
+                Ok(_) => Ok(version),
+                Err(failed) => self.commit_failed(&commit, &cid, failed).await,
+            }
+        } else if events.len() <= TXN_MAX_PUTS && events_size + META_MAX <= TXN_MAX_BYTES {
+            expr.remove("claim");
+            let update = Update::builder()
+                .table_name(self.table())
+                .set_key(Some(key(&ex_pk(arn), "META")))
+                .set_update_expression(expr.update_expression())
+                .set_condition_expression(expr.condition_expression())
+                .set_expression_attribute_names(expr.names())
+                .set_expression_attribute_values(expr.values())
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build()
+                .map_err(|e| backend_msg(&what, e.to_string()))?;
+            let first = TransactWriteItem::builder().update(update).build();
+            match self.transact(&what, first, events, &cid).await? {
+                Ok(()) => Ok(version),
+                Err(failed) => self.commit_failed(&commit, &cid, failed).await,
+            }
+        } else {
+            self.commit_claimed(&commit, &cid, expr, events, guard_inbox)
+                .await
+        };
+
+        match &result {
+            Ok(_) => {
+                // Only a snapshot in chunks leaves chunks behind when replaced (failed attempts
+                // delete their own), and only a running execution is committed again.
+                let had_chunks =
+                    self.mark_chunked(arn, snapshot_chunked && snap.status == Status::Running);
+                if had_chunks {
+                    self.delete_old_snapshots(arn, version).await;
+                }
+            }
+            Err(_) => {
+                self.delete_quietly(&format!("delete unused chunks of {what}"), chunk_keys)
+                    .await;
+            }
+        }
+        result
+    }
+
+    /// When a commit of `commit`'s writer failed, the time of the first message it did not
+    /// read, if that (and not a lost lease, a newer version or a stop) is why.
+    async fn unread_message_time(&self, commit: &Commit<'_>) -> Result<Option<i64>, StoreError> {
+        let Some(record) = self.get_execution(commit.arn).await? else {
+            return Ok(None);
+        };
+        let current = record.version == commit.expected_version
+            && record.status == Status::Running
+            && record.stop_request.is_none()
+            && record
+                .lease
+                .as_ref()
+                .is_some_and(|l| l.owner == commit.owner);
+        if !current {
+            return Ok(None);
+        }
+        Ok(record
+            .inbox
+            .iter()
+            .skip(commit.consumed_inbox)
+            .map(|m| m.time)
+            .min())
     }
 }

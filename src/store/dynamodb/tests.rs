@@ -219,7 +219,11 @@ async fn listing_and_stop_requests_take_few_requests() {
         matches!(refused, Err(StoreError::Conflict { .. })),
         "{refused:?}"
     );
-    assert_eq!(count(before), 1, "a refused commit: one update");
+    assert_eq!(
+        count(before),
+        2,
+        "a refused commit: the update, and one read telling an unread message from a stop"
+    );
 
     let before = store.request_count();
     assert!(store.delete_machine(&machine.arn).await.expect("delete"));
