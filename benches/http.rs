@@ -83,6 +83,7 @@ fn main() {
             assert!(body.contains("widget"));
             let t = Instant::now();
             let exec = run_local(LocalRun {
+                input_text: None,
                 definition: definition.clone(),
                 input: json!({}),
                 machine_name: "bench".into(),

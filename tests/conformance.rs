@@ -27,6 +27,8 @@ use stepfn::store::{AnyStore, Store, StoreConfig, StoreKind};
 
 #[path = "harness/history.rs"]
 mod history;
+#[path = "harness/python.rs"]
+mod python;
 use history::Recorded;
 
 const AREAS: &[&str] = &[
@@ -164,6 +166,8 @@ fn run_case(
         invoker: invokers(case, &AnyStore::Memory(MemoryStore::new()))?,
         definition: case["definition"].clone(),
         input: case["input"].clone(),
+        // The text LocalStack's Python tests sent when AWS recorded the case.
+        input_text: Some(python::dumps(&case["input"])),
         machine_name: name.to_string(),
         execution_name: "conformance".into(),
         options: RunOptions {
@@ -236,7 +240,11 @@ fn check_case_durable(
     let run = runtime.block_on(async {
         let now = chrono::Utc::now().timestamp_millis();
         let machine = commands::machine_record(name, case["definition"].clone(), now);
-        let started = commands::start(store, &machine, "conformance", case["input"].clone(), now)
+        let input = stepfn::runtime::driver::Input {
+            value: case["input"].clone(),
+            text: Some(python::dumps(&case["input"]).into()),
+        };
+        let started = commands::start(store, &machine, "conformance", input, now)
             .await
             .map_err(|e| e.to_string())?;
         let options = DurableOptions {

@@ -59,10 +59,15 @@ impl Service {
             }
             None => self.invoker(),
         };
+        let input_text = input
+            .text
+            .as_deref()
+            .map(str::to_string)
+            .unwrap_or_else(|| input.value.to_string());
         let exec = driver::run(
             machine,
             info,
-            input.clone(),
+            input,
             invoker,
             RunOptions {
                 virtual_clock: false,
@@ -81,7 +86,7 @@ impl Service {
             epoch(exec.stop_time.unwrap_or_else(now_ms)),
         );
         out.insert("status".into(), json!(exec.status.as_str()));
-        out.insert("input".into(), json!(input.to_string()));
+        out.insert("input".into(), json!(input_text));
         out.insert("inputDetails".into(), json!({"included": true}));
         if exec.status == Status::Succeeded {
             out.insert(

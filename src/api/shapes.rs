@@ -76,20 +76,25 @@ pub(super) fn parse_definition(text: &str) -> Result<Value, ApiError> {
     Ok(value)
 }
 
-pub(super) fn parse_input(req: &Value) -> Result<Value, ApiError> {
+/// The execution input of a start request: its value and the text as sent.
+pub(super) fn parse_input(req: &Value) -> Result<crate::runtime::driver::Input, ApiError> {
     match opt_field(req, "input")? {
-        None => Ok(json!({})),
+        None => Ok(json!({}).into()),
         Some(text) => {
             if text.len() > crate::asl::payload::PAYLOAD_LIMIT_BYTES {
                 return Err(err(Exception::ValidationException,
                     "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to 262144",
                 ));
             }
-            serde_json::from_str(text).map_err(|e| {
+            let value = serde_json::from_str(text).map_err(|e| {
                 err(
                     Exception::InvalidExecutionInput,
                     format!("Invalid State Machine Execution Input: '{e}'"),
                 )
+            })?;
+            Ok(crate::runtime::driver::Input {
+                value,
+                text: Some(Arc::from(text)),
             })
         }
     }

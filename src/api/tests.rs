@@ -161,3 +161,32 @@ async fn pagination_walks_all_machines() {
     }
     assert_eq!(names.len(), 3);
 }
+
+#[tokio::test]
+async fn describe_execution_shows_the_input_as_sent() {
+    let s = service();
+    let def = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#;
+    let m = s
+        .call(
+            "CreateStateMachine",
+            json!({"name": "m", "definition": def, "roleArn": "arn:aws:iam::111111111111:role/r"}),
+        )
+        .await
+        .expect("create");
+    let text = "{ \"a\" : [1,  2] }";
+    let started = s
+        .call(
+            "StartExecution",
+            json!({"stateMachineArn": m["stateMachineArn"], "input": text}),
+        )
+        .await
+        .expect("start");
+    let d = s
+        .call(
+            "DescribeExecution",
+            json!({"executionArn": started["executionArn"]}),
+        )
+        .await
+        .expect("describe");
+    assert_eq!(d["input"], text);
+}

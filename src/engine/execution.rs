@@ -142,6 +142,10 @@ pub struct Children {
     pub has_tolerance: bool,
     /// Map: the body path every iteration runs, once known.
     pub child_body: Option<BodyPath>,
+    /// The output texts of the children that kept the caller's text (empty when none did):
+    /// the state's result text is theirs joined, as AWS joins them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub texts: Vec<Option<Arc<str>>>,
 }
 
 /// A set of frame ids.
@@ -185,6 +189,10 @@ pub struct Frame {
     pub task: Option<Box<TaskRequest>>,
     /// The variables in scope (a branch or iteration starts with a copy of its parent's).
     pub vars: Arc<serde_json::Map<String, Value>>,
+    /// The caller's text of `input` while the frame's input is still the execution input as
+    /// sent (AWS writes that text, spacing and all, in the history until a state changes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_text: Option<Arc<str>>,
     /// What the current state assigned, as JSON texts, for its StateExited event (kept only
     /// when history is recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -200,6 +208,11 @@ pub struct Execution {
     pub info: ExecutionInfo,
     /// The execution input.
     pub input: Value,
+    /// The input as the caller sent it, when known: ExecutionStarted and the first states
+    /// show this text.
+    pub input_text: Option<Arc<str>>,
+    /// The output's text when it is still the caller's (for ExecutionSucceeded).
+    pub(crate) output_text: Option<Arc<str>>,
     /// Frames by id; `None` once finished.
     pub frames: Vec<Option<Frame>>,
     /// Status.
@@ -287,6 +300,8 @@ impl Execution {
             machine,
             info,
             input,
+            input_text: None,
+            output_text: None,
             frames: Vec::new(),
             status: Status::Running,
             output: None,

@@ -250,6 +250,14 @@ fn event_name(state: &State, what: &str) -> &'static str {
     }
 }
 
+/// The frame's input as history shows it: the caller's text while unchanged.
+fn input_text_of(f: &Frame) -> String {
+    match &f.input_text {
+        Some(t) => t.to_string(),
+        None => to_json_string(&f.input),
+    }
+}
+
 pub(crate) fn to_json_string(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
@@ -382,7 +390,11 @@ impl Stepper<'_> {
     }
 
     pub(crate) fn start(&mut self, time: i64) {
-        let input = self.record_history.then(|| to_json_string(&self.input));
+        let text = self.input_text.clone().filter(|_| self.record_history);
+        let input = self.record_history.then(|| match &text {
+            Some(t) => t.to_string(),
+            None => to_json_string(&self.input),
+        });
         let role = self.info.role_arn.clone();
         self.emit(None, time, "ExecutionStarted", || {
             Details::ExecutionStarted {
@@ -401,6 +413,9 @@ impl Stepper<'_> {
         );
         // AWS links the first state's StateEntered event to no event (previousEventId 0).
         self.link_frame(id, 0);
+        if let Some(f) = self.frame_mut(id) {
+            f.input_text = text;
+        }
         self.run_frame(id, time);
     }
 
@@ -432,6 +447,7 @@ impl Stepper<'_> {
             wait: 0,
             task: None,
             vars,
+            input_text: None,
             assigned: None,
         }));
         self.frames.len() - 1
@@ -542,7 +558,7 @@ impl Stepper<'_> {
         let input = self
             .record_history
             .then_some(())
-            .and_then(|()| self.frame(id).map(|f| to_json_string(&f.input)));
+            .and_then(|()| self.frame(id).map(input_text_of));
         let previous = self.last_event_of(id);
         let event = self.emit(Some(id), time, event_type, || Details::StateEntered {
             name: name.to_string(),
@@ -636,6 +652,20 @@ impl Stepper<'_> {
         }
     }
 
+    /// Keeps the frame's input text only while it still spells the state's output (`None`:
+    /// the frame's input).
+    fn keep_text_if_unchanged(&mut self, id: FrameId, output: Option<&Value>) {
+        let Some(f) = self.frames.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
+        if let Some(text) = &f.input_text {
+            let value = output.unwrap_or(&f.input);
+            if serde_json::from_str::<Value>(text).ok().as_ref() != Some(value) {
+                f.input_text = None;
+            }
+        }
+    }
+
     pub(crate) fn take_input(&mut self, id: FrameId) -> Value {
         self.frame_mut(id)
             .map(|f| std::mem::take(&mut f.input))
@@ -657,6 +687,7 @@ impl Stepper<'_> {
             Outcome::Next(output) => {
                 if let State::Choice(_) = state {
                     let target = output.as_u64().unwrap_or_default() as usize;
+                    self.keep_text_if_unchanged(id, None);
                     self.exit(id, name, state, time);
                     if let Some(f) = self.frame_mut(id) {
                         f.current = target;
@@ -671,6 +702,7 @@ impl Stepper<'_> {
                     );
                     return self.handle_outcome(id, body, name, state, Outcome::Failed(err), time);
                 }
+                self.keep_text_if_unchanged(id, Some(&output));
                 if let Some(f) = self.frame_mut(id) {
                     f.input = output;
                 }
@@ -705,7 +737,7 @@ impl Stepper<'_> {
         let output = self
             .record_history
             .then_some(())
-            .and_then(|()| self.frame(id).map(|f| to_json_string(&f.input)));
+            .and_then(|()| self.frame(id).map(input_text_of));
         let assigned = self.frame_mut(id).and_then(|f| f.assigned.take());
         self.emit(Some(id), time, event_name(state, "Exited"), || {
             Details::StateExited {
@@ -810,6 +842,7 @@ impl Stepper<'_> {
         };
         if let Some(f) = self.frame_mut(id) {
             f.input = output;
+            f.input_text = None;
         }
         self.exit(id, name, state, time);
         if let Some(f) = self.frame_mut(id) {
@@ -831,7 +864,10 @@ impl Stepper<'_> {
         }
         match frame.parent {
             None => match result {
-                Ok(output) => self.finish(Status::Succeeded, Some(output), None, time),
+                Ok(output) => {
+                    self.output_text = frame.input_text;
+                    self.finish(Status::Succeeded, Some(output), None, time)
+                }
                 Err(err) => self.finish(Status::Failed, None, Some(err), time),
             },
             Some((parent, slot)) => {
@@ -840,6 +876,7 @@ impl Stepper<'_> {
                     slot,
                     map_index: frame.map_index,
                     last_event: frame.last_event,
+                    text: frame.input_text.clone(),
                 };
                 self.child_done(parent, end, result, time)
             }
@@ -873,10 +910,13 @@ impl Stepper<'_> {
             Status::Aborted => "ExecutionAborted",
             Status::Running => return,
         };
-        let out_str = self
-            .record_history
-            .then_some(())
-            .and_then(|()| output.as_ref().map(to_json_string));
+        let text = self.output_text.take();
+        let out_str = self.record_history.then_some(()).and_then(|()| {
+            output.as_ref().map(|o| match &text {
+                Some(t) => t.to_string(),
+                None => to_json_string(o),
+            })
+        });
         self.emit(None, time, ev, || Details::ExecutionEnded {
             output: out_str,
             error: err.clone(),

@@ -702,3 +702,44 @@ fn a_state_that_assigns_lists_the_variables_on_its_exited_event() {
         json!({"truncated": false})
     );
 }
+
+#[test]
+fn the_callers_input_text_is_shown_until_a_state_changes_the_value() {
+    let text = "[[1, 2], {\"a\": 3}]";
+    let def = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Next": "Par"},
+        "Par": {"Type": "Parallel", "Next": "Changed", "Branches": [
+            {"StartAt": "B", "States": {"B": {"Type": "Pass", "End": true}}}]},
+        "Changed": {"Type": "Pass", "Result": [1, 2], "End": true}}});
+    let mut d = Drive::new(def, serde_json::from_str(text).expect("JSON"));
+    d.exec.input_text = Some(Arc::from(text));
+    d.run_to_end(&mut no_tasks);
+    let shown: Vec<(String, String)> = d
+        .history
+        .iter()
+        .filter_map(|e| {
+            let details = e.details.values().next()?;
+            let text = details.get("input").or_else(|| details.get("output"))?;
+            Some((e.event_type.clone(), text.as_str()?.to_string()))
+        })
+        .collect();
+    let wrapped = format!("[{text}]");
+    let expected: Vec<(&str, &str)> = vec![
+        ("ExecutionStarted", text),
+        ("PassStateEntered", text),
+        ("PassStateExited", text),
+        ("ParallelStateEntered", text),
+        ("PassStateEntered", text),
+        ("PassStateExited", text),
+        // The branch outputs joined as AWS joins them, the caller's spacing kept.
+        ("ParallelStateExited", &wrapped),
+        ("PassStateEntered", &wrapped),
+        ("PassStateExited", "[1,2]"),
+        ("ExecutionSucceeded", "[1,2]"),
+    ];
+    let shown: Vec<(&str, &str)> = shown
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    assert_eq!(shown, expected);
+}

@@ -78,7 +78,7 @@ pub async fn start(
     store: &AnyStore,
     machine: &MachineRecord,
     name: &str,
-    input: Value,
+    input: impl Into<crate::runtime::driver::Input>,
     now: i64,
 ) -> Result<ExecutionRecord, CommandError> {
     store.put_machine(machine).await?;
@@ -175,6 +175,8 @@ pub struct RunRequest {
     pub definition: Value,
     /// The execution input.
     pub input: Value,
+    /// The input as the user wrote it.
+    pub input_text: Option<String>,
     /// The state machine name (matched against the MockConfigFile).
     pub machine_name: String,
     /// A MockConfigFile and the test case to use.
@@ -228,6 +230,7 @@ pub async fn run(request: RunRequest) -> Result<RunReport, CommandError> {
         let run = LocalRun {
             definition: request.definition,
             input: request.input,
+            input_text: request.input_text,
             machine_name: request.machine_name,
             execution_name,
             options: RunOptions {

@@ -27,10 +27,12 @@ pub fn describe_json(record: &ExecutionRecord) -> Value {
     if let Some(stop) = record.stop_time {
         out.insert("stopDate".into(), epoch_seconds(stop));
     }
-    out.insert(
-        "input".into(),
-        json!(serde_json::to_string(&record.input).unwrap_or_default()),
-    );
+    // The input as the caller sent it.
+    let input = match &record.input_text {
+        Some(text) => text.clone(),
+        None => serde_json::to_string(&record.input).unwrap_or_default(),
+    };
+    out.insert("input".into(), json!(input));
     out.insert("inputDetails".into(), json!({"included": true}));
     if record.status == Status::Succeeded {
         let output = record.output.clone().unwrap_or(Value::Null);

@@ -51,18 +51,36 @@ pub struct Finished {
     pub history: Option<Vec<HistoryEvent>>,
 }
 
+/// An execution input: its value, and the text the caller sent when there was one (history
+/// shows that text as sent).
+#[derive(Debug, Clone, Default)]
+pub struct Input {
+    /// The input.
+    pub value: Value,
+    /// The caller's text of it.
+    pub text: Option<Arc<str>>,
+}
+
+impl From<Value> for Input {
+    fn from(value: Value) -> Self {
+        Input { value, text: None }
+    }
+}
+
 /// Runs a new execution of `machine` on `input` to its end.
 pub async fn run(
     machine: Arc<StateMachine>,
     info: ExecutionInfo,
-    input: Value,
+    input: impl Into<Input>,
     invoker: Arc<dyn TaskInvoker>,
     options: RunOptions,
 ) -> Finished {
     let mut clock = Clock::new(options.virtual_clock);
     let mut info = info;
     info.start_time = clock.now();
-    let mut exec = Execution::new(machine, info, input, options.record_history);
+    let input = input.into();
+    let mut exec = Execution::new(machine, info, input.value, options.record_history);
+    exec.input_text = input.text;
     let mut history = Vec::new();
     drive(&mut exec, invoker, &mut clock, &mut history).await;
     Finished {

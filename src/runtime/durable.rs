@@ -12,8 +12,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
-
 use crate::asl::model::StateMachine;
 use crate::engine::execution::{Execution, ExecutionInfo, Status};
 use crate::engine::history::HistoryEvent;
@@ -152,9 +150,10 @@ pub async fn start_execution<S: Store>(
     store: &S,
     machine: &MachineRecord,
     name: &str,
-    input: Value,
+    input: impl Into<crate::runtime::driver::Input>,
     now: i64,
 ) -> Result<ExecutionRecord, StartError> {
+    let input = input.into();
     let info = ExecutionInfo {
         arn: arn::execution(&machine.arn, name),
         name: name.to_string(),
@@ -163,7 +162,8 @@ pub async fn start_execution<S: Store>(
         role_arn: machine.role_arn.clone(),
         start_time: now,
     };
-    let record = ExecutionRecord::new(info, input);
+    let mut record = ExecutionRecord::new(info, input.value);
+    record.input_text = input.text.map(|t| t.to_string());
     match store.create_execution(&record).await? {
         Created::New => Ok(record),
         // Spec: the same name and input is idempotent while the execution runs; a closed
@@ -370,7 +370,11 @@ async fn drive_once<S: Store>(
             snapshot,
             true,
         ),
-        None => Execution::new(machine, record.info.clone(), record.input.clone(), true),
+        None => {
+            let mut exec = Execution::new(machine, record.info.clone(), record.input.clone(), true);
+            exec.input_text = record.input_text.as_deref().map(Arc::from);
+            exec
+        }
     };
     exec.durable = true;
     // Events written before the drive (a stop, callbacks), committed by its first checkpoint.
@@ -436,6 +440,7 @@ mod tests {
     use crate::store::StopRequest;
     use crate::tasks::{Invocation, NoIntegrations};
     use serde_json::json;
+    use serde_json::Value;
 
     fn machine(definition: Value) -> MachineRecord {
         MachineRecord {
@@ -773,6 +778,7 @@ mod callback_tests {
     use crate::store::{InboxKind, InboxMessage};
     use crate::tasks::NoIntegrations;
     use serde_json::json;
+    use serde_json::Value;
 
     fn options(owner: &str) -> DurableOptions {
         DurableOptions {

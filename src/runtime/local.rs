@@ -41,6 +41,8 @@ pub struct LocalRun {
     pub definition: Value,
     /// The execution input.
     pub input: Value,
+    /// The input as the caller wrote it, when there is such a text.
+    pub input_text: Option<String>,
     /// The state machine name (matched against the MockConfigFile).
     pub machine_name: String,
     /// The execution name.
@@ -63,7 +65,11 @@ pub async fn run_local(run: LocalRun) -> Result<Finished, RunError> {
         )));
     }
     let info = crate::runtime::arn::local_execution(&run.machine_name, &run.execution_name, 0);
-    Ok(driver::run(machine, info, run.input, run.invoker, run.options).await)
+    let input = driver::Input {
+        value: run.input,
+        text: run.input_text.map(Arc::from),
+    };
+    Ok(driver::run(machine, info, input, run.invoker, run.options).await)
 }
 
 /// The `--format json` result object: status, output, error, cause (and history).

@@ -135,6 +135,7 @@ impl Store for MemoryStore {
             .map(|r| ExecutionRecord {
                 info: r.info.clone(),
                 input: serde_json::Value::Null,
+                input_text: None,
                 status: r.status,
                 output: None,
                 error: None,

@@ -194,6 +194,9 @@ pub struct ExecutionRecord {
     pub info: ExecutionInfo,
     /// The execution input.
     pub input: Value,
+    /// The input as the caller sent it (DescribeExecution and the history show this text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_text: Option<String>,
     /// Status.
     pub status: Status,
     /// The output, once succeeded.
@@ -227,6 +230,7 @@ impl ExecutionRecord {
         ExecutionRecord {
             info,
             input,
+            input_text: None,
             status: Status::Running,
             output: None,
             error: None,

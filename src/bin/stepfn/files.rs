@@ -29,13 +29,22 @@ pub(crate) fn read_definition(path: &Path) -> Result<Value, CommandError> {
     })
 }
 
-pub(crate) fn read_input(args: &InputArgs) -> Result<Value, CommandError> {
-    match (&args.input, &args.input_file) {
-        (Some(s), _) => serde_json::from_str(s)
-            .map_err(|e| CommandError::Invalid(format!("--input is not JSON: {e}"))),
-        (None, Some(p)) => read_json(p, "input file"),
-        (None, None) => Ok(Value::Object(Default::default())),
-    }
+/// The execution input, and its text as the user wrote it (history shows that text).
+pub(crate) fn read_input(args: &InputArgs) -> Result<(Value, Option<String>), CommandError> {
+    let text = match (&args.input, &args.input_file) {
+        (Some(s), _) => s.clone(),
+        (None, Some(p)) => std::fs::read_to_string(p).map_err(|e| {
+            CommandError::Invalid(format!("cannot read input file {}: {e}", p.display()))
+        })?,
+        (None, None) => return Ok((Value::Object(Default::default()), None)),
+    };
+    let what = match &args.input_file {
+        Some(p) if args.input.is_none() => format!("input file {}", p.display()),
+        _ => "--input".to_string(),
+    };
+    let value = serde_json::from_str(&text)
+        .map_err(|e| CommandError::Invalid(format!("{what} is not JSON: {e}")))?;
+    Ok((value, Some(text.trim().to_string())))
 }
 
 pub(crate) fn read_mocks(args: &MockArgs) -> Result<Option<(Value, String)>, CommandError> {

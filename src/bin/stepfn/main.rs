@@ -185,9 +185,11 @@ fn validate_files(files: &[PathBuf]) -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
+    let (input, input_text) = read_input(&args.input)?;
     let request = RunRequest {
         definition: read_definition(&args.definition)?,
-        input: read_input(&args.input)?,
+        input,
+        input_text,
         machine_name: machine_name_of(&args.definition, &args.name),
         mocks: read_mocks(&args.mocks)?,
         machines: read_machines(&args.machines)?,
@@ -253,7 +255,11 @@ async fn start(
     commands::require_durable(&config, "start")?;
     let def = read_definition(&definition)?;
     commands::loadable(&def)?;
-    let input = read_input(&input)?;
+    let (value, text) = read_input(&input)?;
+    let input = stepfn::runtime::driver::Input {
+        value,
+        text: text.map(std::sync::Arc::from),
+    };
     let store = config.open().await?;
     let now = stepfn::runtime::clock::real_now();
     let machine = commands::machine_record(&machine_name_of(&definition, &machine_name), def, now);

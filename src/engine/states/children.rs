@@ -9,7 +9,7 @@ use crate::asl::error::{self, StatesError};
 use crate::asl::model::State;
 use crate::engine::execution::{body_at, FrameId, Phase};
 use crate::engine::history::Details;
-use crate::engine::step::{Outcome, Stepper};
+use crate::engine::step::{to_json_string, Outcome, Stepper};
 
 /// A Parallel branch or Map iteration that has ended.
 pub(crate) struct ChildEnd {
@@ -21,6 +21,8 @@ pub(crate) struct ChildEnd {
     pub(crate) map_index: Option<usize>,
     /// The last event it wrote.
     pub(crate) last_event: u64,
+    /// The caller's text of its output, when it kept it.
+    pub(crate) text: Option<Arc<str>>,
 }
 
 impl Stepper<'_> {
@@ -36,6 +38,7 @@ impl Stepper<'_> {
             slot,
             map_index,
             last_event: child_last,
+            text,
         } = end;
         let machine = Arc::clone(&self.machine);
         let Some(pf) = self.frame(parent) else { return };
@@ -75,6 +78,12 @@ impl Stepper<'_> {
             Ok(v) => {
                 if let Some(r) = ch.results.get_mut(slot) {
                     *r = v;
+                }
+                if let Some(text) = text {
+                    if ch.texts.len() < ch.results.len() {
+                        ch.texts.resize(ch.results.len(), None);
+                    }
+                    ch.texts[slot] = Some(text);
                 }
             }
             Err(err) => {
@@ -145,6 +154,20 @@ impl Stepper<'_> {
         let current = frame.current;
         let body = body_at(&machine, &body_path);
         let (name, state) = body.state(current);
+        // The result text: the children's output texts joined, as AWS joins them; only worth
+        // keeping when a child kept the caller's text (else it is the compact JSON anyway).
+        frame.input_text = (!ch.texts.is_empty()).then(|| {
+            let parts: Vec<String> = ch
+                .results
+                .iter()
+                .enumerate()
+                .map(|(i, r)| match ch.texts.get(i).and_then(Option::as_ref) {
+                    Some(t) => t.to_string(),
+                    None => to_json_string(r),
+                })
+                .collect();
+            Arc::from(format!("[{}]", parts.join(",")))
+        });
         let results = Value::Array(ch.results);
         let (common, fields, ev) = match state {
             State::Parallel(p) => (&p.common, &p.result, "ParallelStateSucceeded"),

@@ -51,6 +51,7 @@ impl Stepper<'_> {
                 tolerated: setup.tolerated,
                 has_tolerance: setup.has_tolerance,
                 child_body: None,
+                texts: Vec::new(),
             }));
         }
         if n == 0 {

@@ -22,6 +22,12 @@ impl Stepper<'_> {
         time: i64,
     ) -> Result<Outcome, StatesError> {
         let branch_input = self.branch_input(id, name, p)?;
+        // Branches that get the state's input unchanged keep the caller's text of it.
+        let text = self.frame(id).and_then(|f| {
+            let text = f.input_text.as_ref()?;
+            (serde_json::from_str::<Value>(text).ok().as_ref() == Some(&branch_input))
+                .then(|| Arc::clone(text))
+        });
         self.emit(Some(id), time, "ParallelStateStarted", || Details::None);
         let Some(frame) = self.frame(id) else {
             return Ok(Outcome::Blocked);
@@ -42,6 +48,9 @@ impl Stepper<'_> {
                 None,
                 Arc::clone(&vars),
             );
+            if let Some(f) = self.frame_mut(child) {
+                f.input_text = text.clone();
+            }
             live.insert(child);
             self.out.commands.push(Command::Run(child));
         }
@@ -59,6 +68,7 @@ impl Stepper<'_> {
                 tolerated: 0.0,
                 has_tolerance: false,
                 child_body: None,
+                texts: Vec::new(),
             }));
         }
         Ok(Outcome::Blocked)

@@ -240,6 +240,8 @@ impl Stepper<'_> {
         let legacy = lambda || activity;
         if let Some(f) = self.frame_mut(id) {
             f.task = None;
+            // A task's result is new text.
+            f.input_text = None;
         }
         let outcome = match result {
             Ok(raw) => {

@@ -65,6 +65,7 @@ impl DynamoStore {
         Ok(ExecutionRecord {
             info: rec.info,
             input: rec.input,
+            input_text: rec.input_text,
             status,
             output,
             error,

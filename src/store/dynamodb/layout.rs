@@ -180,6 +180,7 @@ pub(super) fn decode_summary(item: &Item, what: &str) -> Result<ExecutionRecord,
     Ok(ExecutionRecord {
         info,
         input: Value::Null,
+        input_text: None,
         status: parse_status(req_s(item, "status", what)?, what)?,
         output: None,
         error: None,
@@ -212,6 +213,8 @@ pub(super) struct RecOut<'a> {
     pub(super) info: &'a ExecutionInfo,
     pub(super) input: &'a Value,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) input_text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) output: Option<&'a Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) error: Option<&'a StatesError>,
@@ -223,6 +226,8 @@ pub(super) struct RecOut<'a> {
 pub(super) struct RecIn {
     pub(super) info: ExecutionInfo,
     pub(super) input: Value,
+    #[serde(default)]
+    pub(super) input_text: Option<String>,
     #[serde(default)]
     pub(super) output: Option<Value>,
     #[serde(default)]

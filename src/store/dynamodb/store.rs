@@ -455,6 +455,7 @@ impl Store for DynamoStore {
             &RecOut {
                 info: &record.info,
                 input: &record.input,
+                input_text: record.input_text.as_deref(),
                 output: record.output.as_ref(),
                 error: record.error.as_ref(),
                 stop_time: record.stop_time,
