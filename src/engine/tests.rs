@@ -743,3 +743,21 @@ fn the_callers_input_text_is_shown_until_a_state_changes_the_value() {
         .collect();
     assert_eq!(shown, expected);
 }
+
+#[test]
+fn a_retried_task_is_scheduled_when_its_retry_starts_so_history_never_runs_backwards() {
+    let mut d = Drive::new(retry_machine(), json!({"in": 1}));
+    let mut fail = |_: &TaskRequest| Some(Err(StatesError::new("Boom", "it broke")));
+    d.run_to_end(&mut fail);
+    let scheduled: Vec<i64> = d
+        .history
+        .iter()
+        .filter(|e| e.event_type == "LambdaFunctionScheduled")
+        .map(|e| e.timestamp)
+        .collect();
+    assert_eq!(scheduled, [T0, T0 + 2_000, T0 + 8_000]);
+    assert!(d
+        .history
+        .windows(2)
+        .all(|w| w[0].timestamp <= w[1].timestamp));
+}

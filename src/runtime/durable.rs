@@ -600,6 +600,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn execution_started_is_stamped_with_the_start_time_not_the_first_drive() {
+        let store = MemoryStore::new();
+        let m = machine(json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}));
+        store.put_machine(&m).await.expect("put");
+        // Started long before a worker drives it (the worker reads the real clock).
+        let rec = start_execution(&store, &m, "e", json!({}), 1_000)
+            .await
+            .expect("start");
+        let out = drive_execution(
+            &store,
+            &rec.info.arn,
+            Arc::new(NoIntegrations),
+            &MachineCache::default(),
+            &options("w"),
+            None,
+        )
+        .await
+        .expect("drive");
+        assert_eq!(out, DriveOutcome::Finished(Status::Succeeded));
+        let history = store.history(&rec.info.arn).await.expect("history");
+        assert_eq!(history[0].event_type, "ExecutionStarted");
+        assert_eq!(history[0].timestamp, 1_000);
+        let stamps: Vec<i64> = history.iter().map(|e| e.timestamp).collect();
+        assert!(
+            stamps.windows(2).all(|w| w[0] <= w[1]),
+            "history never runs backwards: {stamps:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn a_stop_request_aborts_an_execution_never_driven() {
         let store = MemoryStore::new();
         let m = machine(json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}));
