@@ -25,6 +25,7 @@ impl Service {
                 format!("1 validation error detected: Value '{kind}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"),
             ));
         }
+        check_express(&kind, &definition)?;
         let arn = arn::state_machine(name);
         if let Some(existing) = self.store.get_machine(&arn).await? {
             if existing.definition == definition
@@ -50,6 +51,12 @@ impl Service {
             created: now,
             tags: tags_of(req)?.into_iter().collect(),
             definition_text: Some(text.to_string()),
+            config: MachineConfig {
+                revision_id: None,
+                logging: opt_object(req, "loggingConfiguration")?,
+                tracing: opt_object(req, "tracingConfiguration")?,
+                encryption: opt_object(req, "encryptionConfiguration")?,
+            },
         };
         self.store.put_machine(&record).await?;
         Ok(json!({"stateMachineArn": arn, "creationDate": epoch(now)}))
@@ -62,15 +69,42 @@ impl Service {
 
     pub(super) async fn update_state_machine(&self, req: &Value) -> Result<Value, ApiError> {
         let mut m = self.machine(field(req, "stateMachineArn")?).await?;
+        let logging = opt_object(req, "loggingConfiguration")?;
+        let tracing = opt_object(req, "tracingConfiguration")?;
+        let encryption = opt_object(req, "encryptionConfiguration")?;
+        let nothing = ["definition", "roleArn"]
+            .iter()
+            .all(|k| req.get(k).is_none_or(Value::is_null))
+            && logging.is_none()
+            && tracing.is_none()
+            && encryption.is_none();
+        if nothing {
+            return Err(err(
+                Exception::MissingRequiredParameter,
+                "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified",
+            ));
+        }
         if let Some(def) = opt_field(req, "definition")? {
             m.definition = parse_definition(def)?;
+            check_express(&m.kind, &m.definition)?;
             m.definition_text = Some(def.to_string());
         }
         if let Some(role) = opt_field(req, "roleArn")? {
             m.role_arn = role.to_string();
         }
+        for (slot, value) in [
+            (&mut m.config.logging, logging),
+            (&mut m.config.tracing, tracing),
+            (&mut m.config.encryption, encryption),
+        ] {
+            if value.is_some() {
+                *slot = value;
+            }
+        }
+        let revision = uuid::Uuid::new_v4().to_string();
+        m.config.revision_id = Some(revision.clone());
         self.store.put_machine(&m).await?;
-        Ok(json!({"updateDate": epoch(now_ms())}))
+        Ok(json!({"updateDate": epoch(now_ms()), "revisionId": revision}))
     }
 
     pub(super) async fn delete_state_machine(&self, req: &Value) -> Result<Value, ApiError> {

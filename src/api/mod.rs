@@ -22,7 +22,8 @@ use crate::runtime::durable::{start_execution, StartError};
 use crate::runtime::invokers::{Invokers, Mocks, RouteError, Setup};
 use crate::store::AnyStore;
 use crate::store::{
-    ActivityRecord, InboxKind, InboxMessage, MachineRecord, StopRequest, Store, StoreError,
+    ActivityRecord, InboxKind, InboxMessage, MachineConfig, MachineRecord, StopRequest, Store,
+    StoreError,
 };
 use crate::tasks::TaskInvoker;
 
@@ -96,6 +97,51 @@ fn opt_field<'a>(req: &'a Value, name: &str) -> Result<Option<&'a str>, ApiError
         None | Some(Value::Null) => Ok(None),
         Some(_) => field(req, name).map(Some),
     }
+}
+
+/// An optional structure field (`loggingConfiguration`, ...), checked to be an object; a
+/// logging configuration is completed with AWS's defaults and checked as AWS checks it.
+fn opt_object(req: &Value, name: &str) -> Result<Option<Value>, ApiError> {
+    let value = match req.get(name) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(o)) => o.clone(),
+        Some(_) => {
+            return Err(err(
+                Exception::ValidationException,
+                format!("1 validation error detected: Value at '{name}' failed to satisfy constraint: Member must be a structure"),
+            ))
+        }
+    };
+    if name != "loggingConfiguration" {
+        return Ok(Some(Value::Object(value)));
+    }
+    let mut logging = value;
+    let level = logging
+        .get("level")
+        .and_then(Value::as_str)
+        .unwrap_or("OFF")
+        .to_string();
+    if !["ALL", "ERROR", "FATAL", "OFF"].contains(&level.as_str()) {
+        return Err(err(
+            Exception::ValidationException,
+            format!("1 validation error detected: Value '{level}' at 'loggingConfiguration.level' failed to satisfy constraint: Member must satisfy enum value set: [ALL, ERROR, FATAL, OFF]"),
+        ));
+    }
+    let destinations = logging
+        .get("destinations")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if destinations > 1 || (level != "OFF" && destinations == 0) {
+        return Err(err(
+            Exception::InvalidLoggingConfiguration,
+            "Invalid Logging Configuration: Must specify exactly one Log Destination.",
+        ));
+    }
+    logging.insert("level".into(), json!(level));
+    logging
+        .entry("includeExecutionData")
+        .or_insert(json!(false));
+    Ok(Some(Value::Object(logging)))
 }
 
 /// Step Functions' name rule: 1 to 80 characters, none of whitespace, `<>{}[]?*"#%\^|~`$&,;:/`

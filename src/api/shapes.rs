@@ -16,7 +16,8 @@ pub(super) fn not_found_resource(e: ApiError) -> ApiError {
 }
 
 pub(super) fn machine_json(m: &MachineRecord) -> Value {
-    json!({
+    let c = &m.config;
+    let mut out = json!({
         "stateMachineArn": m.arn,
         "name": m.name,
         "status": "ACTIVE",
@@ -27,8 +28,18 @@ pub(super) fn machine_json(m: &MachineRecord) -> Value {
         "roleArn": m.role_arn,
         "type": m.kind,
         "creationDate": epoch(m.created),
-        "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
-    })
+        "loggingConfiguration": c.logging.clone().unwrap_or_else(
+            || json!({"level": "OFF", "includeExecutionData": false})
+        ),
+        "tracingConfiguration": c.tracing.clone().unwrap_or_else(|| json!({"enabled": false})),
+        "encryptionConfiguration": c.encryption.clone().unwrap_or_else(
+            || json!({"type": "AWS_OWNED_KEY"})
+        ),
+    });
+    if let Some(revision) = &c.revision_id {
+        out["revisionId"] = json!(revision);
+    }
+    out
 }
 
 pub(super) fn event_json(e: &HistoryEvent, include_data: bool) -> Value {
@@ -52,6 +63,24 @@ pub(super) fn diagnostics_text(d: &[crate::asl::diagnostic::Diagnostic]) -> Stri
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// A definition an EXPRESS machine can run, or AWS's InvalidDefinition naming what it cannot.
+pub(super) fn check_express(kind: &str, definition: &Value) -> Result<(), ApiError> {
+    if kind != "EXPRESS" {
+        return Ok(());
+    }
+    let violations = crate::asl::validate::express_violations(definition);
+    if violations.is_empty() {
+        return Ok(());
+    }
+    Err(err(
+        Exception::InvalidDefinition,
+        format!(
+            "Invalid State Machine Definition: '{}'",
+            crate::asl::validate::express_violations_text(&violations)
+        ),
+    ))
 }
 
 pub(super) fn parse_definition(text: &str) -> Result<Value, ApiError> {
@@ -102,9 +131,14 @@ pub(super) fn parse_input(req: &Value) -> Result<crate::runtime::driver::Input, 
 
 pub(super) fn validate_definition(req: &Value) -> Value {
     let text = req.get("definition").and_then(Value::as_str).unwrap_or("");
-    let diagnostics: Vec<Value> = match validate_text(text) {
+    let express = req.get("type").and_then(Value::as_str) == Some("EXPRESS");
+    let mut checked = None;
+    let mut diagnostics: Vec<Value> = match validate_text(text) {
         Ok(v) => match load(&v) {
-            Ok(_) => Vec::new(),
+            Ok(_) => {
+                checked = Some(v);
+                Vec::new()
+            }
             Err(d) => d,
         },
         Err(d) => d,
@@ -119,6 +153,16 @@ pub(super) fn validate_definition(req: &Value) -> Value {
         })
     })
     .collect();
+    if let Some(definition) = checked.filter(|_| express) {
+        for (message, location) in crate::asl::validate::express_violations(&definition) {
+            diagnostics.push(json!({
+                "severity": "ERROR",
+                "code": "SCHEMA_VALIDATION_FAILED",
+                "message": message,
+                "location": location,
+            }));
+        }
+    }
     let result = if diagnostics.is_empty() { "OK" } else { "FAIL" };
     json!({"result": result, "diagnostics": diagnostics, "truncated": false})
 }

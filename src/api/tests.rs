@@ -190,3 +190,104 @@ async fn describe_execution_shows_the_input_as_sent() {
         .expect("describe");
     assert_eq!(d["input"], text);
 }
+
+#[tokio::test]
+async fn state_machines_show_their_configuration_and_updates_a_revision() {
+    let s = service();
+    let def = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#;
+    let created = s
+        .call(
+            "CreateStateMachine",
+            json!({"name": "cfg", "definition": def, "roleArn": "arn:aws:iam::111111111111:role/r"}),
+        )
+        .await
+        .expect("create");
+    let arn = created["stateMachineArn"].clone();
+    let d = s
+        .call("DescribeStateMachine", json!({"stateMachineArn": arn}))
+        .await
+        .expect("describe");
+    assert_eq!(d["tracingConfiguration"], json!({"enabled": false}));
+    assert_eq!(
+        d["encryptionConfiguration"],
+        json!({"type": "AWS_OWNED_KEY"})
+    );
+    assert_eq!(
+        d["loggingConfiguration"],
+        json!({"level": "OFF", "includeExecutionData": false})
+    );
+    assert!(
+        d.get("revisionId").is_none(),
+        "no revision before an update"
+    );
+
+    let e = s
+        .call("UpdateStateMachine", json!({"stateMachineArn": arn}))
+        .await
+        .expect_err("nothing to update");
+    assert_eq!(e.kind, Exception::MissingRequiredParameter);
+    assert_eq!(
+        e.message,
+        "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified"
+    );
+
+    let e = s
+        .call(
+            "UpdateStateMachine",
+            json!({"stateMachineArn": arn, "loggingConfiguration": {"level": "ALL"}}),
+        )
+        .await
+        .expect_err("a level without a destination");
+    assert_eq!(e.kind, Exception::InvalidLoggingConfiguration);
+
+    let updated = s
+        .call(
+            "UpdateStateMachine",
+            json!({"stateMachineArn": arn, "tracingConfiguration": {"enabled": true}}),
+        )
+        .await
+        .expect("update");
+    let revision = updated["revisionId"]
+        .as_str()
+        .expect("revisionId")
+        .to_string();
+    let d = s
+        .call("DescribeStateMachine", json!({"stateMachineArn": arn}))
+        .await
+        .expect("describe");
+    assert_eq!(d["revisionId"], revision.as_str());
+    assert_eq!(d["tracingConfiguration"], json!({"enabled": true}));
+}
+
+#[tokio::test]
+async fn express_machines_cannot_use_sync_callbacks_or_activities() {
+    let s = service();
+    let def = r#"{"StartAt":"S","States":{"S":{"Type":"Task","Resource":"arn:aws:states:::states:startExecution.sync","End":true}}}"#;
+    let e = s
+        .call(
+            "CreateStateMachine",
+            json!({"name": "ex", "definition": def, "type": "EXPRESS",
+                   "roleArn": "arn:aws:iam::111111111111:role/r"}),
+        )
+        .await
+        .expect_err("express with .sync");
+    assert_eq!(e.kind, Exception::InvalidDefinition);
+    assert_eq!(
+        e.message,
+        "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Express state machine does not support '.sync' service integration at /States/S/Resource'"
+    );
+    let v = s
+        .call(
+            "ValidateStateMachineDefinition",
+            json!({"definition": def, "type": "EXPRESS"}),
+        )
+        .await
+        .expect("validate");
+    assert_eq!(v["result"], "FAIL");
+    assert_eq!(v["diagnostics"][0]["location"], "/States/S/Resource");
+    let v = s
+        .call("ValidateStateMachineDefinition", json!({"definition": def}))
+        .await
+        .expect("validate");
+    assert_eq!(v["result"], "OK", "a STANDARD machine may use .sync");
+}

@@ -396,7 +396,10 @@ impl Stepper<'_> {
             None => to_json_string(&self.input),
         });
         let role = self.info.role_arn.clone();
-        self.emit(None, time, "ExecutionStarted", || {
+        // ExecutionStarted carries the start time DescribeExecution reports, though a worker
+        // may first drive the execution (and enter its first state) later.
+        let started = self.info.start_time.min(time);
+        self.emit(None, started, "ExecutionStarted", || {
             Details::ExecutionStarted {
                 input: input.unwrap_or_default(),
                 role_arn: role,

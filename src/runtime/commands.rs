@@ -67,6 +67,7 @@ pub fn machine_record(name: &str, definition: Value, now: i64) -> MachineRecord 
         created: now,
         tags: Default::default(),
         definition_text: None,
+        config: Default::default(),
     }
 }
 

@@ -51,11 +51,66 @@ pub fn describe_json(record: &ExecutionRecord) -> Value {
         }
     }
     out.insert("redriveCount".into(), json!(0));
-    out.insert("redriveStatus".into(), json!("NOT_REDRIVABLE"));
+    // As AWS reports it: an execution that failed, timed out or was aborted can be redriven.
+    match record.status {
+        Status::Failed | Status::TimedOut | Status::Aborted => {
+            out.insert("redriveStatus".into(), json!("REDRIVABLE"));
+        }
+        status => {
+            out.insert("redriveStatus".into(), json!("NOT_REDRIVABLE"));
+            out.insert(
+                "redriveStatusReason".into(),
+                json!(format!(
+                    "Execution is {} and cannot be redriven",
+                    status.as_str()
+                )),
+            );
+        }
+    }
     Value::Object(out)
 }
 
 /// `stepfn start`'s output.
 pub fn started_json(record: &ExecutionRecord) -> Value {
     json!({"executionArn": record.info.arn, "startDate": iso_time(record.info.start_time)})
+}
+
+#[cfg(test)]
+mod redrive_tests {
+    use super::*;
+    use crate::engine::execution::ExecutionInfo;
+
+    fn record(status: Status) -> ExecutionRecord {
+        let info = ExecutionInfo {
+            arn: "arn:aws:states:us-east-1:111111111111:execution:m:e".into(),
+            name: "e".into(),
+            state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:m".into(),
+            state_machine_name: "m".into(),
+            role_arn: "arn:aws:iam::111111111111:role/r".into(),
+            start_time: 0,
+        };
+        let mut r = ExecutionRecord::new(info, json!({}));
+        r.status = status;
+        r
+    }
+
+    #[test]
+    fn failed_timed_out_and_aborted_executions_are_redrivable_as_on_aws() {
+        for status in [Status::Failed, Status::TimedOut, Status::Aborted] {
+            let d = describe_json(&record(status));
+            assert_eq!(d["redriveStatus"], "REDRIVABLE", "{status:?}");
+            assert!(d.get("redriveStatusReason").is_none());
+        }
+        let d = describe_json(&record(Status::Succeeded));
+        assert_eq!(d["redriveStatus"], "NOT_REDRIVABLE");
+        assert_eq!(
+            d["redriveStatusReason"],
+            "Execution is SUCCEEDED and cannot be redriven"
+        );
+        let d = describe_json(&record(Status::Running));
+        assert_eq!(
+            d["redriveStatusReason"],
+            "Execution is RUNNING and cannot be redriven"
+        );
+    }
 }

@@ -229,10 +229,7 @@ pub(crate) async fn drive_with<P: Persist>(
         seq += 1;
     }
     if exec.last_event_id == 0 {
-        // ExecutionStarted carries the start time DescribeExecution reports, though a worker
-        // may first drive the execution later.
-        let time = exec.info.start_time.min(clock.now());
-        apply(exec, Event::Start { time }, &mut queue, log);
+        apply(exec, Event::Start { time: clock.now() }, &mut queue, log);
     } else {
         queue.extend(exec.pending_work());
     }

@@ -452,6 +452,7 @@ mod tests {
             created: 0,
             tags: Default::default(),
             definition_text: None,
+            config: Default::default(),
         }
     }
 

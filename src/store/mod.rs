@@ -72,6 +72,26 @@ pub struct MachineRecord {
     /// The definition exactly as given (DescribeStateMachine returns it unchanged).
     #[serde(default)]
     pub definition_text: Option<String>,
+    /// Its configuration beyond the definition, as the API shows it.
+    #[serde(default)]
+    pub config: MachineConfig,
+}
+
+/// A state machine's configuration as CreateStateMachine and UpdateStateMachine set it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MachineConfig {
+    /// The revision the last UpdateStateMachine made (none before the first update).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision_id: Option<String>,
+    /// `loggingConfiguration` as given (default: level OFF).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<Value>,
+    /// `tracingConfiguration` as given (default: disabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<Value>,
+    /// `encryptionConfiguration` as given (default: an AWS-owned key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Value>,
 }
 
 /// A request to stop a running execution (StopExecution), applied by the next driver.

@@ -54,6 +54,7 @@ pub(crate) async fn run<S: Store>(store: &S) {
         created: 1,
         tags: BTreeMap::from([("team".to_string(), "core".to_string())]),
         definition_text: None,
+        config: Default::default(),
     };
     store.put_machine(&machine).await.expect("put machine");
     assert_eq!(
@@ -233,6 +234,7 @@ fn machine_record(unique: &str, name: &str, created: i64) -> MachineRecord {
         created,
         tags: BTreeMap::new(),
         definition_text: None,
+        config: Default::default(),
     }
 }
 

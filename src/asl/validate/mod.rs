@@ -32,9 +32,12 @@ use crate::asl::intrinsics::Intrinsic;
 use crate::asl::path::Path;
 
 mod checker;
+mod express;
 #[cfg(test)]
 mod tests;
 mod values;
+
+pub use express::{express_violations, express_violations_text};
 
 use checker::*;
 use values::*;

@@ -145,6 +145,7 @@ async fn listing_and_stop_requests_take_few_requests() {
         created: 1,
         tags: Default::default(),
         definition_text: None,
+        config: Default::default(),
     };
     let before = store.request_count();
     store.put_machine(&machine).await.expect("put");
@@ -252,6 +253,7 @@ async fn machines_beyond_one_batch_are_all_listed() {
                 created: 1_000 - i,
                 tags: Default::default(),
                 definition_text: None,
+                config: Default::default(),
             };
             store.put_machine(&machine).await.expect("put");
         });
