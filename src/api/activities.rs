@@ -13,10 +13,14 @@ impl Service {
         })
     }
 
-    pub(super) async fn create_activity(&self, req: &Value) -> Result<Value, ApiError> {
+    pub(super) async fn create_activity(
+        &self,
+        req: &Value,
+        place: &arn::Place,
+    ) -> Result<Value, ApiError> {
         let name = field(req, "name")?;
         check_name(name)?;
-        let arn = arn::activity(name);
+        let arn = place.activity(name);
         if let Some(existing) = self.store.get_activity(&arn).await? {
             return Ok(json!({"activityArn": arn, "creationDate": epoch(existing.created)}));
         }

@@ -44,7 +44,7 @@ impl Service {
         let info = {
             let id = uuid::Uuid::new_v4().to_string();
             ExecutionInfo {
-                arn: arn::express_execution(&m.name, &name, &id),
+                arn: arn::express_execution(&m.arn, &name, &id),
                 name: name.clone(),
                 state_machine_arn: m.arn.clone(),
                 state_machine_name: m.name.clone(),

@@ -53,14 +53,47 @@ const MAX_DRAIN_BYTES: usize = 16 * 1024 * 1024;
 
 /// Handles one operation: Ok(response JSON) or Err(error).
 pub trait Operations: Send + Sync + 'static {
-    /// Runs `operation` on `request`, which is always a JSON object.
+    /// Runs `operation` on `request`, which is always a JSON object, for `caller`.
     ///
     /// The call runs in a task of its own: a client that hangs up does not cancel it.
     fn call(
         &self,
         operation: Operation,
         request: Value,
+        caller: Caller,
     ) -> impl Future<Output = Result<Value, ApiError>> + Send;
+}
+
+/// Who is asking, as far as the request says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Caller {
+    /// The region of the SigV4 credential scope (`Credential=KEY/DATE/REGION/states/...`).
+    pub region: Option<String>,
+}
+
+impl Caller {
+    /// The caller of a request with these headers.
+    pub fn from_headers(headers: &HeaderMap) -> Caller {
+        let region = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(credential_region)
+            .map(str::to_string);
+        Caller { region }
+    }
+}
+
+/// The region of an `Authorization: AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/
+/// aws4_request, ...` header.
+fn credential_region(authorization: &str) -> Option<&str> {
+    let scope = authorization.split("Credential=").nth(1)?;
+    let scope = scope.split([',', ' ']).next()?;
+    let region = scope.split('/').nth(2)?;
+    let valid = !region.is_empty()
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    valid.then_some(region)
 }
 
 /// The router serving `ops`: every method and path reaches one handler, so that each wrong one
@@ -139,9 +172,11 @@ async fn answer<O: Operations>(
     }
     let operation = operation(&headers)?;
     span.record("operation", operation.name());
+    let caller = Caller::from_headers(&headers);
     let request = parse(read_body(&headers, body).await?)?;
-    let call =
-        tokio::spawn(async move { ops.call(operation, request).await }.instrument(span.clone()));
+    let call = tokio::spawn(
+        async move { ops.call(operation, request, caller).await }.instrument(span.clone()),
+    );
     match call.await {
         Ok(result) => result,
         Err(join) => {
@@ -274,7 +309,12 @@ mod tests {
     struct Echo;
 
     impl Operations for Echo {
-        async fn call(&self, operation: Operation, request: Value) -> Result<Value, ApiError> {
+        async fn call(
+            &self,
+            operation: Operation,
+            request: Value,
+            _caller: Caller,
+        ) -> Result<Value, ApiError> {
             if request.get("panic").is_some() {
                 panic!("asked to panic");
             }

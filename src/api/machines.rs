@@ -13,12 +13,16 @@ impl Service {
         })
     }
 
-    pub(super) async fn create_state_machine(&self, req: &Value) -> Result<Value, ApiError> {
+    pub(super) async fn create_state_machine(
+        &self,
+        req: &Value,
+        place: &arn::Place,
+    ) -> Result<Value, ApiError> {
         let name = field(req, "name")?;
         check_name(name)?;
         let text = field(req, "definition")?;
         let definition = parse_definition(text)?;
-        let role = opt_field(req, "roleArn")?.map_or_else(arn::default_role, str::to_string);
+        let role = opt_field(req, "roleArn")?.map_or_else(|| place.default_role(), str::to_string);
         let kind = opt_field(req, "type")?.unwrap_or("STANDARD").to_string();
         if kind != "STANDARD" && kind != "EXPRESS" {
             return Err(err(Exception::ValidationException,
@@ -26,7 +30,7 @@ impl Service {
             ));
         }
         check_express(&kind, &definition)?;
-        let arn = arn::state_machine(name);
+        let arn = place.state_machine(name);
         if let Some(existing) = self.store.get_machine(&arn).await? {
             if existing.definition == definition
                 && existing.role_arn == role

@@ -68,6 +68,8 @@ impl From<StoreError> for ApiError {
 pub struct Service {
     store: AnyStore,
     invokers: Arc<Invokers>,
+    /// The account new resources are made in.
+    account: String,
 }
 
 fn now_ms() -> i64 {
@@ -258,7 +260,11 @@ impl Service {
     /// A service over `store` whose executions run their tasks through `invokers` (built with
     /// [`Mocks::Routed`], so `stateMachineArn#TestCase` selects a test case).
     pub fn new(store: AnyStore, invokers: Arc<Invokers>) -> Self {
-        Service { store, invokers }
+        Service {
+            store,
+            invokers,
+            account: arn::ACCOUNT.to_string(),
+        }
     }
 
     /// A service over `store` with no integrations, and the MockConfigFile `mocks` if any.
@@ -288,20 +294,52 @@ impl Service {
     /// # Errors
     /// The API error, with the exception name AWS uses.
     pub async fn call(&self, operation: &str, req: Value) -> Result<Value, ApiError> {
+        self.call_as(operation, req, http::Caller::default()).await
+    }
+
+    /// [`Service::call`] for `caller`: resources it creates are made in its region.
+    pub async fn call_as(
+        &self,
+        operation: &str,
+        req: Value,
+        caller: http::Caller,
+    ) -> Result<Value, ApiError> {
         if !req.is_object() {
             return Err(not_an_object());
         }
         let Some(op) = Operation::parse(operation) else {
             return Err(unknown(operation));
         };
-        self.dispatch(op, req).await
+        self.dispatch(op, req, self.place(&caller)).await
+    }
+
+    /// The service with new resources made in `account`.
+    pub fn with_account(mut self, account: impl Into<String>) -> Self {
+        self.account = account.into();
+        self
+    }
+
+    /// Where `caller`'s new resources are made.
+    fn place(&self, caller: &http::Caller) -> arn::Place {
+        arn::Place {
+            region: caller
+                .region
+                .clone()
+                .unwrap_or_else(|| arn::REGION.to_string()),
+            account: self.account.clone(),
+        }
     }
 
     /// Runs one parsed operation on a request object.
-    async fn dispatch(&self, operation: Operation, req: Value) -> Result<Value, ApiError> {
+    async fn dispatch(
+        &self,
+        operation: Operation,
+        req: Value,
+        place: arn::Place,
+    ) -> Result<Value, ApiError> {
         use Operation as Op;
         match operation {
-            Op::CreateStateMachine => self.create_state_machine(&req).await,
+            Op::CreateStateMachine => self.create_state_machine(&req, &place).await,
             Op::DescribeStateMachine => self.describe_state_machine(&req).await,
             Op::UpdateStateMachine => self.update_state_machine(&req).await,
             Op::DeleteStateMachine => self.delete_state_machine(&req).await,
@@ -317,7 +355,7 @@ impl Service {
             Op::SendTaskSuccess => self.send_task(&req, "success").await,
             Op::SendTaskFailure => self.send_task(&req, "failure").await,
             Op::SendTaskHeartbeat => self.send_task(&req, "heartbeat").await,
-            Op::CreateActivity => self.create_activity(&req).await,
+            Op::CreateActivity => self.create_activity(&req, &place).await,
             Op::DescribeActivity => self.describe_activity(&req).await,
             Op::ListActivities => self.list_activities(&req).await,
             Op::DeleteActivity => self.delete_activity(&req).await,
@@ -343,11 +381,17 @@ impl Service {
 }
 
 impl http::Operations for Service {
-    async fn call(&self, operation: Operation, request: Value) -> Result<Value, ApiError> {
+    async fn call(
+        &self,
+        operation: Operation,
+        request: Value,
+        caller: http::Caller,
+    ) -> Result<Value, ApiError> {
         if !request.is_object() {
             return Err(not_an_object());
         }
-        self.dispatch(operation, request).await
+        let place = self.place(&caller);
+        self.dispatch(operation, request, place).await
     }
 }
 

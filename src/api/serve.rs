@@ -29,6 +29,8 @@ pub struct ServeOptions {
     pub connections: Option<PathBuf>,
     /// Executions driven at once.
     pub concurrency: usize,
+    /// The account new resources are made in (12 digits).
+    pub account: String,
 }
 
 /// Serves until a signal; `on_bound` hears the bound address before the first request.
@@ -45,7 +47,14 @@ pub async fn serve(
         virtual_clock: false,
     })
     .map_err(|e| CommandError::Invalid(e.to_string()))?;
-    let service = Arc::new(super::Service::new(store.clone(), invokers));
+    if options.account.len() != 12 || !options.account.chars().all(|c| c.is_ascii_digit()) {
+        return Err(CommandError::Invalid(format!(
+            "--account {}: an AWS account is 12 digits",
+            options.account
+        )));
+    }
+    let service =
+        Arc::new(super::Service::new(store.clone(), invokers).with_account(options.account));
     let (host, port) = (options.host, options.port);
     let listener = tokio::net::TcpListener::bind((host.as_str(), port))
         .await

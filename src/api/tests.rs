@@ -291,3 +291,71 @@ async fn express_machines_cannot_use_sync_callbacks_or_activities() {
         .expect("validate");
     assert_eq!(v["result"], "OK", "a STANDARD machine may use .sync");
 }
+
+#[tokio::test]
+async fn resources_are_made_in_the_callers_region_and_the_services_account() {
+    let s = service().with_account("123456789012");
+    let caller = http::Caller {
+        region: Some("eu-west-1".into()),
+    };
+    let def = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#;
+    let m = s
+        .call_as(
+            "CreateStateMachine",
+            json!({"name": "regional", "definition": def}),
+            caller.clone(),
+        )
+        .await
+        .expect("create");
+    assert_eq!(
+        m["stateMachineArn"],
+        "arn:aws:states:eu-west-1:123456789012:stateMachine:regional"
+    );
+    let started = s
+        .call_as(
+            "StartExecution",
+            json!({"stateMachineArn": m["stateMachineArn"], "name": "e"}),
+            caller.clone(),
+        )
+        .await
+        .expect("start");
+    assert_eq!(
+        started["executionArn"],
+        "arn:aws:states:eu-west-1:123456789012:execution:regional:e"
+    );
+    let a = s
+        .call_as("CreateActivity", json!({"name": "act"}), caller)
+        .await
+        .expect("activity");
+    assert_eq!(
+        a["activityArn"],
+        "arn:aws:states:eu-west-1:123456789012:activity:act"
+    );
+    let d = s
+        .call(
+            "DescribeStateMachine",
+            json!({"stateMachineArn": m["stateMachineArn"]}),
+        )
+        .await
+        .expect("describe");
+    assert_eq!(d["roleArn"], "arn:aws:iam::123456789012:role/stepfn");
+}
+
+#[test]
+fn the_region_is_read_from_the_sigv4_credential_scope() {
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert(
+        axum::http::header::AUTHORIZATION,
+        "AWS4-HMAC-SHA256 Credential=AKID/20261203/ap-south-1/states/aws4_request, SignedHeaders=host, Signature=abc"
+            .parse()
+            .expect("header"),
+    );
+    assert_eq!(
+        http::Caller::from_headers(&headers).region.as_deref(),
+        Some("ap-south-1")
+    );
+    assert_eq!(
+        http::Caller::from_headers(&axum::http::HeaderMap::new()).region,
+        None
+    );
+}

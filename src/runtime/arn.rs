@@ -9,6 +9,47 @@ pub const REGION: &str = "us-east-1";
 /// The account ARNs are made in.
 pub const ACCOUNT: &str = "111111111111";
 
+/// Where new resources are made: the region a request's credentials name, and the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    /// The region, e.g. `eu-west-1`.
+    pub region: String,
+    /// The 12-digit account.
+    pub account: String,
+}
+
+impl Default for Place {
+    fn default() -> Self {
+        Place {
+            region: REGION.to_string(),
+            account: ACCOUNT.to_string(),
+        }
+    }
+}
+
+impl Place {
+    /// The ARN of state machine `name` here.
+    pub fn state_machine(&self, name: &str) -> String {
+        format!(
+            "arn:aws:states:{}:{}:stateMachine:{name}",
+            self.region, self.account
+        )
+    }
+
+    /// The ARN of activity `name` here.
+    pub fn activity(&self, name: &str) -> String {
+        format!(
+            "arn:aws:states:{}:{}:activity:{name}",
+            self.region, self.account
+        )
+    }
+
+    /// The role an execution runs as when none is given.
+    pub fn default_role(&self) -> String {
+        format!("arn:aws:iam::{}:role/stepfn", self.account)
+    }
+}
+
 /// The role an execution runs as when none is given.
 pub fn default_role() -> String {
     format!("arn:aws:iam::{ACCOUNT}:role/stepfn")
@@ -33,9 +74,12 @@ pub fn execution(machine_arn: &str, name: &str) -> String {
     )
 }
 
-/// The ARN of an express execution `name` of state machine `machine_name`, unique by `id`.
-pub fn express_execution(machine_name: &str, name: &str, id: &str) -> String {
-    format!("arn:aws:states:{REGION}:{ACCOUNT}:express:{machine_name}:{name}:{id}")
+/// The ARN of an express execution `name` of state machine `machine_arn`, unique by `id`.
+pub fn express_execution(machine_arn: &str, name: &str, id: &str) -> String {
+    format!(
+        "{}:{name}:{id}",
+        machine_arn.replacen(":stateMachine:", ":express:", 1)
+    )
 }
 
 /// The names and ARNs of execution `name` of the state machine registered as `machine_name`,

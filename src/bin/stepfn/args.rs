@@ -84,6 +84,10 @@ pub(crate) enum Command {
         /// Executions driven at once.
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
+        /// The account of the ARNs it makes (the region is the one each request's credentials
+        /// name).
+        #[arg(long, default_value = "111111111111")]
+        account: String,
     },
     /// Prints an execution as DescribeExecution shows it.
     Describe {

@@ -82,8 +82,10 @@ fn main() -> ExitCode {
             mocks,
             connections,
             concurrency,
+            account,
         } => block_on(async move {
             let options = ServeOptions {
+                account,
                 host,
                 port,
                 store: store.config(),
