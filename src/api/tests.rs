@@ -359,3 +359,41 @@ fn the_region_is_read_from_the_sigv4_credential_scope() {
         None
     );
 }
+
+#[tokio::test]
+async fn activities_take_tags() {
+    let s = service();
+    let a = s
+        .call(
+            "CreateActivity",
+            json!({"name": "tagged", "tags": [{"key": "team", "value": "a"}]}),
+        )
+        .await
+        .expect("create");
+    let arn = a["activityArn"].clone();
+    s.call(
+        "TagResource",
+        json!({"resourceArn": arn, "tags": [{"key": "env", "value": "dev"}]}),
+    )
+    .await
+    .expect("tag");
+    s.call(
+        "UntagResource",
+        json!({"resourceArn": arn, "tagKeys": ["team"]}),
+    )
+    .await
+    .expect("untag");
+    let listed = s
+        .call("ListTagsForResource", json!({"resourceArn": arn}))
+        .await
+        .expect("list");
+    assert_eq!(listed["tags"], json!([{"key": "env", "value": "dev"}]));
+    let e = s
+        .call(
+            "ListTagsForResource",
+            json!({"resourceArn": "arn:aws:states:us-east-1:111111111111:activity:none"}),
+        )
+        .await
+        .expect_err("missing");
+    assert_eq!(e.kind, Exception::ResourceNotFound);
+}
