@@ -31,6 +31,8 @@ pub struct ServeOptions {
     pub concurrency: usize,
     /// The account new resources are made in (12 digits).
     pub account: String,
+    /// Skip Wait states and retry intervals of the executions it drives.
+    pub virtual_clock: bool,
 }
 
 /// Serves until a signal; `on_bound` hears the bound address before the first request.
@@ -44,7 +46,7 @@ pub async fn serve(
         store: store.clone(),
         integrations: Some(commands::integrations(options.connections)?),
         mocks: Mocks::Routed(options.mocks),
-        virtual_clock: false,
+        virtual_clock: options.virtual_clock,
     })
     .map_err(|e| CommandError::Invalid(e.to_string()))?;
     if options.account.len() != 12 || !options.account.chars().all(|c| c.is_ascii_digit()) {
@@ -67,7 +69,10 @@ pub async fn serve(
     let worker = tokio::spawn(run_worker(
         store,
         service.invoker(),
-        DurableOptions::worker(format!("serve-{}", uuid::Uuid::new_v4())),
+        DurableOptions {
+            virtual_clock: options.virtual_clock,
+            ..DurableOptions::worker(format!("serve-{}", uuid::Uuid::new_v4()))
+        },
         options.concurrency,
         Arc::clone(&shutdown),
         None,

@@ -34,7 +34,12 @@ struct Server {
 
 impl Server {
     fn start(extra: &[&str]) -> Server {
+        Server::start_with_env(extra, &[])
+    }
+
+    fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_stepfn"))
+            .envs(env.iter().copied())
             .arg("serve")
             .args(["--port", "0"])
             .args(extra)
@@ -164,9 +169,13 @@ fn boto3_on_dynamodb_local() {
 }
 
 fn sfn_client(endpoint: &str) -> aws_sdk_sfn::Client {
+    sfn_client_in(endpoint, "us-east-1")
+}
+
+fn sfn_client_in(endpoint: &str, region: &'static str) -> aws_sdk_sfn::Client {
     let config = aws_sdk_sfn::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
+        .region(Region::new(region))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .endpoint_url(endpoint)
         .build();
@@ -474,4 +483,63 @@ async fn activity_worker_through_the_sdk() {
         "{gone:?}"
     );
     server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_makes_arns_in_the_clients_region_skips_waits_and_reads_sfn_mock_config() {
+    let dir = std::env::temp_dir().join(format!("stepfn-mockcfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("MockConfigFile.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({
+            "StateMachines": {"waiter": {"TestCases": {"Happy": {"Call": "Answer"}}}},
+            "MockedResponses": {"Answer": {"0": {"Return": {"answer": 42}}}}
+        })
+        .to_string(),
+    )
+    .expect("write the mock config");
+    let config = config.to_string_lossy().to_string();
+    let server = Server::start_with_env(&["--virtual-clock"], &[("SFN_MOCK_CONFIG", &config)]);
+    let client = sfn_client_in(&server.endpoint, "eu-west-1");
+    let def = r#"{"StartAt":"Nap","States":{
+        "Nap":{"Type":"Wait","Seconds":86400,"Next":"Call"},
+        "Call":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","End":true}}}"#;
+    let created = client
+        .create_state_machine()
+        .name("waiter")
+        .definition(def)
+        .role_arn("arn:aws:iam::111111111111:role/r")
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(
+        created.state_machine_arn(),
+        "arn:aws:states:eu-west-1:111111111111:stateMachine:waiter"
+    );
+    let started = client
+        .start_execution()
+        .state_machine_arn(format!("{}#Happy", created.state_machine_arn()))
+        .name("one")
+        .send()
+        .await
+        .expect("start");
+    assert!(
+        started
+            .execution_arn()
+            .starts_with("arn:aws:states:eu-west-1:"),
+        "{}",
+        started.execution_arn()
+    );
+    // A day-long Wait, skipped by the virtual clock; the task answered from $SFN_MOCK_CONFIG.
+    let status = wait_status(&client, started.execution_arn(), Duration::from_secs(30)).await;
+    assert_eq!(status, "SUCCEEDED");
+    let d = client
+        .describe_execution()
+        .execution_arn(started.execution_arn())
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(d.output(), Some(r#"{"answer":42}"#));
+    let _ = std::fs::remove_dir_all(&dir);
 }

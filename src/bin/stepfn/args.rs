@@ -75,7 +75,8 @@ pub(crate) enum Command {
         port: u16,
         #[command(flatten)]
         store: StoreArgs,
-        /// An AWS Step Functions Local MockConfigFile; `stateMachineArn#TestCase` selects a case.
+        /// An AWS Step Functions Local MockConfigFile; `stateMachineArn#TestCase` selects a case
+        /// (default: $SFN_MOCK_CONFIG, as Step Functions Local reads it).
         #[arg(long)]
         mocks: Option<PathBuf>,
         /// HTTP Task connections (default: $STEPFN_CONNECTIONS); see `run --help`.
@@ -88,6 +89,9 @@ pub(crate) enum Command {
         /// name).
         #[arg(long, default_value = "111111111111")]
         account: String,
+        /// Skip Wait states and retry intervals of the executions it drives.
+        #[arg(long)]
+        virtual_clock: bool,
     },
     /// Prints an execution as DescribeExecution shows it.
     Describe {

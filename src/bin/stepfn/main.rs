@@ -83,9 +83,12 @@ fn main() -> ExitCode {
             connections,
             concurrency,
             account,
+            virtual_clock,
         } => block_on(async move {
+            let mocks = mocks.or_else(|| std::env::var_os("SFN_MOCK_CONFIG").map(PathBuf::from));
             let options = ServeOptions {
                 account,
+                virtual_clock,
                 host,
                 port,
                 store: store.config(),
