@@ -37,13 +37,12 @@ pub(super) fn check_jsonata(s: &str) -> Result<(), String> {
     if !opens && !closes {
         return Ok(());
     }
-    // The surround as asl-validator checks it (`^\{% .+ %\}$`): a space after `{%` and before
-    // `%}`, something in between, and no line break.
-    let surrounded =
-        opens && closes && s.chars().count() >= 7 && s.starts_with("{% ") && s.ends_with(" %}");
+    // The surround as AWS takes it: `{%`, an expression, `%}`; AWS does not need the spaces
+    // inside the delimiters that asl-validator asks for (`{%$x %}` and `{% $x%}` run on AWS).
+    let surrounded = opens && closes && s.len() >= 4 && !s[2..s.len() - 2].trim().is_empty();
     if !surrounded {
         return Err(format!(
-            "malformed JSONata expression {}: write it as \"{{% <expression> %}}\", with a space inside each delimiter",
+            "malformed JSONata expression {}: write it as \"{{% <expression> %}}\"",
             quote(s)
         ));
     }
@@ -53,13 +52,13 @@ pub(super) fn check_jsonata(s: &str) -> Result<(), String> {
             quote(s)
         ));
     }
-    let inner = &s[3..s.len() - 3];
+    let inner = &s[2..s.len() - 2];
     crate::asl::jsonata::syntax::check(inner).map_err(|e| {
         format!(
             "invalid JSONata expression {}: {} (at character {})",
             quote(s),
             e.message,
-            e.position + 3
+            e.position + 2
         )
     })
 }
