@@ -58,11 +58,13 @@ pub(super) fn event_json(e: &HistoryEvent, include_data: bool) -> Value {
     v
 }
 
+/// Diagnostics as the API words them: `SCHEMA_VALIDATION_FAILED: <message> at <location>`,
+/// joined by `, `.
 pub(super) fn diagnostics_text(d: &[crate::asl::diagnostic::Diagnostic]) -> String {
     d.iter()
-        .map(ToString::to_string)
+        .map(|d| d.aws_text())
         .collect::<Vec<_>>()
-        .join("; ")
+        .join(", ")
 }
 
 /// A definition an EXPRESS machine can run, or AWS's InvalidDefinition naming what it cannot.
@@ -148,8 +150,8 @@ pub(super) fn validate_definition(req: &Value) -> Value {
         json!({
             "severity": "ERROR",
             "code": "SCHEMA_VALIDATION_FAILED",
-            "message": d.message,
-            "location": if d.pointer.is_empty() { "/".to_string() } else { d.pointer.clone() },
+            "message": d.aws_message(),
+            "location": d.location(),
         })
     })
     .collect();

@@ -397,3 +397,38 @@ async fn activities_take_tags() {
         .expect_err("missing");
     assert_eq!(e.kind, Exception::ResourceNotFound);
 }
+
+#[tokio::test]
+async fn invalid_definitions_are_worded_as_aws_words_them() {
+    let s = service();
+    let cases = [
+        (
+            r#"{"StartAt":"A"}"#,
+            "SCHEMA_VALIDATION_FAILED: These fields are required: [States] at /",
+        ),
+        (
+            r#"{"StartAt":"X","States":{"X":{"Type":"Nope","End":true}}}"#,
+            "SCHEMA_VALIDATION_FAILED: The field 'Type' should have one of these values: [Task, Wait, Pass, Succeed, Fail, Choice, Parallel, Map] at /States/X/Type",
+        ),
+        (
+            r#"{"StartAt":"P","States":{"P":{"Type":"Parallel","Branches":[],"End":true}}}"#,
+            "SCHEMA_VALIDATION_FAILED: Value cannot be empty at /States/P/Branches",
+        ),
+    ];
+    for (i, (def, message)) in cases.iter().enumerate() {
+        let e = s
+            .call(
+                "CreateStateMachine",
+                json!({"name": format!("bad{i}"), "definition": def,
+                       "roleArn": "arn:aws:iam::111111111111:role/r"}),
+            )
+            .await
+            .expect_err("invalid");
+        assert_eq!(e.kind, Exception::InvalidDefinition, "{def}");
+        assert_eq!(
+            e.message,
+            format!("Invalid State Machine Definition: '{message}'"),
+            "{def}"
+        );
+    }
+}

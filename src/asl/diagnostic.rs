@@ -10,6 +10,9 @@ pub struct Diagnostic {
     pub pointer: String,
     /// What is wrong, lowercase, no trailing period.
     pub message: String,
+    /// The same as AWS words it, where stepfn knows AWS's wording.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws: Option<String>,
 }
 
 impl Diagnostic {
@@ -18,7 +21,37 @@ impl Diagnostic {
         Diagnostic {
             pointer: pointer.into(),
             message: message.into(),
+            aws: None,
         }
+    }
+
+    /// The diagnostic with AWS's wording of it.
+    pub fn worded_by_aws(mut self, aws: impl Into<String>) -> Self {
+        self.aws = Some(aws.into());
+        self
+    }
+
+    /// What is wrong, as AWS says it when known (else as stepfn says it).
+    pub fn aws_message(&self) -> &str {
+        self.aws.as_deref().unwrap_or(&self.message)
+    }
+
+    /// The location as AWS gives it: the pointer, `/` for the whole document.
+    pub fn location(&self) -> &str {
+        if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        }
+    }
+
+    /// As the Step Functions API reports it: `SCHEMA_VALIDATION_FAILED: <message> at <location>`.
+    pub fn aws_text(&self) -> String {
+        format!(
+            "SCHEMA_VALIDATION_FAILED: {} at {}",
+            self.aws_message(),
+            self.location()
+        )
     }
 }
 

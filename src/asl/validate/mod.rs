@@ -306,6 +306,11 @@ fn annotate(machine: &mut Map<String, Value>, top: QueryLanguage) {
 // ---------------------------------------------------------------------------------------------
 // JSON Schema
 
+/// The state types in the order AWS lists them in its messages.
+const STATE_TYPES_AWS_ORDER: [&str; 8] = [
+    "Task", "Wait", "Pass", "Succeed", "Fail", "Choice", "Parallel", "Map",
+];
+
 /// The parsed schema and its compiled validator, built once.
 fn schema() -> &'static (Value, jsonschema::Validator) {
     static SCHEMA_CELL: OnceLock<(Value, jsonschema::Validator)> = OnceLock::new();
@@ -336,10 +341,16 @@ fn schema_diagnostics(annotated: &Value) -> Vec<Diagnostic> {
                 }
                 continue;
             }
-            ValidationErrorKind::Required { property } => match property.as_str() {
-                Some(name) => format!("missing required field {}", quote(name)),
-                None => format!("missing required field {property}"),
-            },
+            ValidationErrorKind::Required { property } => {
+                let name = property
+                    .as_str()
+                    .map_or_else(|| property.to_string(), str::to_string);
+                diags.push(
+                    Diagnostic::new(pointer, format!("missing required field {}", quote(&name)))
+                        .worded_by_aws(format!("These fields are required: [{name}]")),
+                );
+                continue;
+            }
             ValidationErrorKind::Type { kind } => {
                 let expected = match kind {
                     TypeKind::Single(ty) => ty.as_str().to_string(),
@@ -352,15 +363,30 @@ fn schema_diagnostics(annotated: &Value) -> Vec<Diagnostic> {
                 format!("expected {expected}, got {}", json_type(instance))
             }
             ValidationErrorKind::Enum { options } => {
-                let options = match &**options {
-                    Value::Array(items) => items
-                        .iter()
-                        .map(Value::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    other => other.to_string(),
+                let items: Vec<&Value> = match &**options {
+                    Value::Array(items) => items.iter().collect(),
+                    other => vec![other],
                 };
-                format!("expected one of {options}, got {instance}")
+                let quoted: Vec<String> = items.iter().map(|v| v.to_string()).collect();
+                let message = format!("expected one of {}, got {instance}", quoted.join(", "));
+                let field = pointer.rsplit('/').next().unwrap_or_default().to_string();
+                // AWS lists the state types in its own order.
+                let values: Vec<String> = if field == "Type" && pointer.contains("/States/") {
+                    STATE_TYPES_AWS_ORDER
+                        .iter()
+                        .map(|t| t.to_string())
+                        .collect()
+                } else {
+                    items
+                        .iter()
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                        .collect()
+                };
+                diags.push(Diagnostic::new(pointer, message).worded_by_aws(format!(
+                    "The field '{field}' should have one of these values: [{}]",
+                    values.join(", ")
+                )));
+                continue;
             }
             ValidationErrorKind::Constant { expected_value } => {
                 format!("expected {expected_value}, got {instance}")
@@ -368,7 +394,13 @@ fn schema_diagnostics(annotated: &Value) -> Vec<Diagnostic> {
             ValidationErrorKind::Minimum { limit } => format!("must be at least {limit}"),
             ValidationErrorKind::Maximum { limit } => format!("must be at most {limit}"),
             ValidationErrorKind::MinItems { limit: 1 }
-            | ValidationErrorKind::MinProperties { limit: 1 } => "must not be empty".to_string(),
+            | ValidationErrorKind::MinProperties { limit: 1 } => {
+                diags.push(
+                    Diagnostic::new(pointer, "must not be empty")
+                        .worded_by_aws("Value cannot be empty"),
+                );
+                continue;
+            }
             ValidationErrorKind::MinItems { limit } => format!("must have at least {limit} items"),
             _ => lowercase_first(&error.to_string()),
         };
