@@ -61,10 +61,13 @@ pub(super) fn event_json(e: &HistoryEvent, include_data: bool) -> Value {
 /// Diagnostics as the API words them: `SCHEMA_VALIDATION_FAILED: <message> at <location>`,
 /// joined by `, `.
 pub(super) fn diagnostics_text(d: &[crate::asl::diagnostic::Diagnostic]) -> String {
-    d.iter()
-        .map(|d| d.aws_text())
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut texts: Vec<String> = Vec::new();
+    for text in d.iter().map(|d| d.aws_text()) {
+        if !texts.contains(&text) {
+            texts.push(text);
+        }
+    }
+    texts.join(", ")
 }
 
 /// A definition an EXPRESS machine can run, or AWS's InvalidDefinition naming what it cannot.
@@ -133,6 +136,13 @@ pub(super) fn parse_input(req: &Value) -> Result<crate::runtime::driver::Input, 
 
 pub(super) fn validate_definition(req: &Value) -> Value {
     let text = req.get("definition").and_then(Value::as_str).unwrap_or("");
+    if text.trim().is_empty() {
+        return json!({"result": "FAIL", "truncated": false, "diagnostics": [{
+            "severity": "ERROR",
+            "code": "SCHEMA_VALIDATION_FAILED",
+            "message": "Definition must be a valid JSON object",
+        }]});
+    }
     let express = req.get("type").and_then(Value::as_str) == Some("EXPRESS");
     let mut checked = None;
     let mut diagnostics: Vec<Value> = match validate_text(text) {
@@ -155,6 +165,9 @@ pub(super) fn validate_definition(req: &Value) -> Value {
         })
     })
     .collect();
+    // One entry per AWS message and location (AWS names all missing fields at once).
+    let mut seen = std::collections::HashSet::new();
+    diagnostics.retain(|d| seen.insert((d["message"].to_string(), d["location"].to_string())));
     if let Some(definition) = checked.filter(|_| express) {
         for (message, location) in crate::asl::validate::express_violations(&definition) {
             diagnostics.push(json!({

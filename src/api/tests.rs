@@ -432,3 +432,42 @@ async fn invalid_definitions_are_worded_as_aws_words_them() {
         );
     }
 }
+
+#[tokio::test]
+async fn validate_state_machine_definition_reports_as_aws_recorded() {
+    let s = service();
+    let v = s
+        .call(
+            "ValidateStateMachineDefinition",
+            json!({"definition": "{}"}),
+        )
+        .await
+        .expect("validate");
+    assert_eq!(
+        v["diagnostics"],
+        json!([{"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "location": "/",
+                "message": "These fields are required: [States, StartAt]"}])
+    );
+    let v = s
+        .call("ValidateStateMachineDefinition", json!({"definition": ""}))
+        .await
+        .expect("validate");
+    assert_eq!(
+        v["diagnostics"],
+        json!([{"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED",
+                "message": "Definition must be a valid JSON object"}])
+    );
+    let downgrade = r#"{"QueryLanguage":"JSONata","StartAt":"Pass","States":{"Pass":{"Type":"Pass","QueryLanguage":"JSONPath","End":true}}}"#;
+    let v = s
+        .call(
+            "ValidateStateMachineDefinition",
+            json!({"definition": downgrade}),
+        )
+        .await
+        .expect("validate");
+    assert_eq!(
+        v["diagnostics"],
+        json!([{"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "location": "/States/Pass",
+                "message": "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine"}])
+    );
+}

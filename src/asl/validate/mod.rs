@@ -114,6 +114,11 @@ pub fn validate(definition: &Value) -> Vec<Diagnostic> {
         checker.machine(machine, "");
     }
     diags.append(&mut checker.diags);
+    if top == QueryLanguage::Jsonata {
+        if let Value::Object(machine) = definition {
+            downgrades(machine, "", &mut diags);
+        }
+    }
     let mut seen = HashSet::new();
     diags.retain(|d| seen.insert((d.pointer.clone(), d.message.clone())));
     diags
@@ -252,6 +257,44 @@ impl QueryLanguage {
     }
 }
 
+/// States that set `QueryLanguage` to JSONPath in a JSONata state machine: AWS does not let a
+/// state downgrade the machine's language.
+fn downgrades(machine: &Map<String, Value>, at: &str, diags: &mut Vec<Diagnostic>) {
+    let Some(Value::Object(states)) = machine.get("States") else {
+        return;
+    };
+    for (name, state) in states {
+        let Value::Object(state) = state else {
+            continue;
+        };
+        let here = join(&format!("{at}/States"), name);
+        if state.get("QueryLanguage").and_then(Value::as_str) == Some("JSONPath") {
+            diags.push(
+                Diagnostic::new(
+                    here.clone(),
+                    "a state cannot set QueryLanguage JSONPath in a JSONata state machine",
+                )
+                .worded_by_aws(
+                    "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine",
+                ),
+            );
+        }
+        // A Distributed Map's item processor runs as child executions of its own, which may
+        // use either language.
+        let distributed = state
+            .get("ItemProcessor")
+            .and_then(|p| p.pointer("/ProcessorConfig/Mode"))
+            .and_then(Value::as_str)
+            == Some("DISTRIBUTED");
+        for (path, nested) in nested_machines(state) {
+            if distributed && (path == "/ItemProcessor" || path == "/Iterator") {
+                continue;
+            }
+            downgrades(nested, &format!("{here}{path}"), diags);
+        }
+    }
+}
+
 /// The nested state machines of a state: Parallel branches, a Map's item processor.
 fn nested_machines(state: &Map<String, Value>) -> Vec<(String, &Map<String, Value>)> {
     let mut nested = Vec::new();
@@ -345,10 +388,10 @@ fn schema_diagnostics(annotated: &Value) -> Vec<Diagnostic> {
                 let name = property
                     .as_str()
                     .map_or_else(|| property.to_string(), str::to_string);
-                diags.push(
-                    Diagnostic::new(pointer, format!("missing required field {}", quote(&name)))
-                        .worded_by_aws(format!("These fields are required: [{name}]")),
-                );
+                diags.push(Diagnostic::new(
+                    pointer,
+                    format!("missing required field {}", quote(&name)),
+                ));
                 continue;
             }
             ValidationErrorKind::Type { kind } => {
@@ -406,7 +449,33 @@ fn schema_diagnostics(annotated: &Value) -> Vec<Diagnostic> {
         };
         diags.push(Diagnostic::new(pointer, message));
     }
+    word_required_as_aws(&mut diags);
     diags
+}
+
+/// Gives the missing-field diagnostics of each object AWS's one message,
+/// `These fields are required: [States, StartAt]` (the fields in the order AWS recorded them).
+fn word_required_as_aws(diags: &mut [Diagnostic]) {
+    let missing = |d: &Diagnostic| {
+        d.message
+            .strip_prefix("missing required field ")
+            .map(|q| q.trim_matches('"').to_string())
+    };
+    let mut by_pointer: HashMap<String, Vec<String>> = HashMap::new();
+    for d in diags.iter() {
+        if let Some(name) = missing(d) {
+            by_pointer.entry(d.pointer.clone()).or_default().push(name);
+        }
+    }
+    for d in diags.iter_mut() {
+        if missing(d).is_some() {
+            if let Some(names) = by_pointer.get(&d.pointer) {
+                let mut names = names.clone();
+                names.reverse();
+                d.aws = Some(format!("These fields are required: [{}]", names.join(", ")));
+            }
+        }
+    }
 }
 
 /// The JSON type of `value`, as schema messages name it.

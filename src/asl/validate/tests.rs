@@ -302,6 +302,8 @@ fn field_of_the_other_query_language_is_reported() {
             "/States/B/Output: field \"Output\" is only supported in JSONata states, and this \
              state's QueryLanguage is JSONPath",
             "/States/B: state \"B\" is not reachable from StartAt",
+            // AWS does not let a state downgrade a JSONata machine to JSONPath.
+            "/States/B: a state cannot set QueryLanguage JSONPath in a JSONata state machine",
         ]
     );
 }
