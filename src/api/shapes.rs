@@ -157,12 +157,15 @@ pub(super) fn validate_definition(req: &Value) -> Value {
     }
     .iter()
     .map(|d| {
-        json!({
+        let mut entry = json!({
             "severity": "ERROR",
-            "code": "SCHEMA_VALIDATION_FAILED",
+            "code": d.aws_code(),
             "message": d.aws_message(),
-            "location": d.location(),
-        })
+        });
+        if let Some(location) = d.location() {
+            entry["location"] = json!(location);
+        }
+        entry
     })
     .collect();
     // One entry per AWS message and location (AWS names all missing fields at once).

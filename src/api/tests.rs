@@ -471,3 +471,63 @@ async fn validate_state_machine_definition_reports_as_aws_recorded() {
                 "message": "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine"}])
     );
 }
+
+#[tokio::test]
+async fn workflows_that_cannot_end_or_reach_a_state_are_refused_with_aws_codes() {
+    let s = service();
+    let endless = r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"},"B":{"Type":"Pass","Next":"A"}}}"#;
+    let v = s
+        .call(
+            "ValidateStateMachineDefinition",
+            json!({"definition": endless}),
+        )
+        .await
+        .expect("validate");
+    assert_eq!(
+        v["diagnostics"],
+        json!([{"severity": "ERROR", "code": "MISSING_END_STATE",
+                "message": "Workflow has no terminal state"}])
+    );
+    let e = s
+        .call(
+            "CreateStateMachine",
+            json!({"name": "endless", "definition": endless,
+                   "roleArn": "arn:aws:iam::111111111111:role/r"}),
+        )
+        .await
+        .expect_err("endless");
+    assert_eq!(
+        e.message,
+        "Invalid State Machine Definition: 'MISSING_END_STATE: Workflow has no terminal state at null'"
+    );
+    let orphan = r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true},"C":{"Type":"Pass","End":true}}}"#;
+    let v = s
+        .call(
+            "ValidateStateMachineDefinition",
+            json!({"definition": orphan}),
+        )
+        .await
+        .expect("validate");
+    assert_eq!(
+        v["diagnostics"],
+        json!([{"severity": "ERROR", "code": "MISSING_TRANSITION_TARGET",
+                "message": "State \"C\" is not reachable.", "location": "/States/C"}])
+    );
+    let dangling = r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"NOPE"}}}"#;
+    let v = s
+        .call(
+            "ValidateStateMachineDefinition",
+            json!({"definition": dangling}),
+        )
+        .await
+        .expect("validate");
+    assert_eq!(
+        v["diagnostics"],
+        json!([
+            {"severity": "ERROR", "code": "MISSING_TRANSITION_TARGET",
+             "message": "Missing 'Next' target: NOPE", "location": "/States/A/Next"},
+            {"severity": "ERROR", "code": "MISSING_END_STATE",
+             "message": "Workflow has no terminal state"}
+        ])
+    );
+}

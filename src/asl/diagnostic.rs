@@ -13,7 +13,15 @@ pub struct Diagnostic {
     /// The same as AWS words it, where stepfn knows AWS's wording.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aws: Option<String>,
+    /// AWS's diagnostic code (`SCHEMA_VALIDATION_FAILED` unless set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
 }
+
+/// AWS's code for a transition to a state that does not exist, or a state nothing reaches.
+pub const MISSING_TRANSITION_TARGET: &str = "MISSING_TRANSITION_TARGET";
+/// AWS's code for a workflow that cannot end (it has no location).
+pub const MISSING_END_STATE: &str = "MISSING_END_STATE";
 
 impl Diagnostic {
     /// A diagnostic at `pointer`.
@@ -22,7 +30,19 @@ impl Diagnostic {
             pointer: pointer.into(),
             message: message.into(),
             aws: None,
+            code: None,
         }
+    }
+
+    /// The diagnostic with AWS's code for it.
+    pub fn coded(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// AWS's code: `SCHEMA_VALIDATION_FAILED` unless another applies.
+    pub fn aws_code(&self) -> &'static str {
+        self.code.unwrap_or("SCHEMA_VALIDATION_FAILED")
     }
 
     /// The diagnostic with AWS's wording of it.
@@ -36,21 +56,24 @@ impl Diagnostic {
         self.aws.as_deref().unwrap_or(&self.message)
     }
 
-    /// The location as AWS gives it: the pointer, `/` for the whole document.
-    pub fn location(&self) -> &str {
-        if self.pointer.is_empty() {
-            "/"
-        } else {
-            &self.pointer
+    /// The location as AWS gives it: the pointer, `/` for the whole document; none for a
+    /// workflow without a terminal state.
+    pub fn location(&self) -> Option<&str> {
+        match (self.code, self.pointer.is_empty()) {
+            (Some(MISSING_END_STATE), _) => None,
+            (_, true) => Some("/"),
+            _ => Some(&self.pointer),
         }
     }
 
-    /// As the Step Functions API reports it: `SCHEMA_VALIDATION_FAILED: <message> at <location>`.
+    /// As the Step Functions API reports it: `<CODE>: <message> at <location>` (`at null`
+    /// without a location, as AWS writes it).
     pub fn aws_text(&self) -> String {
         format!(
-            "SCHEMA_VALIDATION_FAILED: {} at {}",
+            "{}: {} at {}",
+            self.aws_code(),
             self.aws_message(),
-            self.location()
+            self.location().unwrap_or("null")
         )
     }
 }

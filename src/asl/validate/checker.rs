@@ -3,6 +3,7 @@
 //! and each field's value through [`super::values`].
 
 use super::*;
+use crate::asl::diagnostic::{MISSING_END_STATE, MISSING_TRANSITION_TARGET};
 
 pub(super) struct Checker<'a> {
     pub(super) diags: Vec<Diagnostic>,
@@ -83,7 +84,7 @@ impl<'a> Checker<'a> {
             }
         }
         if let Some(start) = start.filter(|s| states.contains_key(*s)) {
-            self.reachability(states, start, &states_pointer);
+            self.reachability(states, start, &states_pointer, pointer.is_empty());
         }
     }
 
@@ -109,17 +110,23 @@ impl<'a> Checker<'a> {
         if let Some(name) = target.as_str() {
             if !scope.contains_key(name) {
                 let message = self.missing_target_message(name, states_pointer);
-                self.report(pointer, message);
+                self.diags.push(
+                    Diagnostic::new(pointer, message)
+                        .coded(MISSING_TRANSITION_TARGET)
+                        .worded_by_aws(format!("Missing 'Next' target: {name}")),
+                );
             }
         }
     }
 
-    /// Reports states that no transition reaches from `StartAt`.
+    /// Reports states that no transition reaches from `StartAt`; for the top level, a workflow
+    /// that reaches no terminal state (AWS then reports only that).
     pub(super) fn reachability(
         &mut self,
         states: &Map<String, Value>,
         start: &str,
         states_pointer: &str,
+        top_level: bool,
     ) {
         let mut reached: HashSet<&str> = HashSet::from([start]);
         let mut queue = VecDeque::from([start]);
@@ -133,11 +140,40 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        let terminal = |name: &&str| {
+            states.get(*name).is_some_and(|s| {
+                s.get("End") == Some(&Value::Bool(true))
+                    || matches!(
+                        s.get("Type").and_then(Value::as_str),
+                        Some("Succeed" | "Fail")
+                    )
+            })
+        };
+        // Only a workflow of known state types can be judged endless.
+        let known = reached.iter().all(|name| {
+            states
+                .get(*name)
+                .and_then(|s| s.get("Type"))
+                .and_then(Value::as_str)
+                .is_some_and(|t| STATE_TYPES.contains(&t))
+        });
+        if top_level && known && !reached.iter().any(terminal) {
+            self.diags.push(
+                Diagnostic::new("", "no state reachable from StartAt ends the workflow")
+                    .coded(MISSING_END_STATE)
+                    .worded_by_aws("Workflow has no terminal state"),
+            );
+            return;
+        }
         for name in states.keys() {
             if !reached.contains(name.as_str()) {
-                self.report(
-                    join(states_pointer, name),
-                    format!("state {} is not reachable from StartAt", quote(name)),
+                self.diags.push(
+                    Diagnostic::new(
+                        join(states_pointer, name),
+                        format!("state {} is not reachable from StartAt", quote(name)),
+                    )
+                    .coded(MISSING_TRANSITION_TARGET)
+                    .worded_by_aws(format!("State \"{name}\" is not reachable.")),
                 );
             }
         }

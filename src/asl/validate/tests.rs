@@ -116,7 +116,14 @@ fn conformance_case_definitions_are_valid() {
 #[test]
 fn unknown_next_state_is_reported_with_path() {
     let err = errors(r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"}}}"#);
-    assert_eq!(err, ["/States/A/Next: no state named \"B\""]);
+    // As AWS reports it: the missing target, and then that nothing ends the workflow.
+    assert_eq!(
+        err,
+        [
+            "/States/A/Next: no state named \"B\"",
+            "/: no state reachable from StartAt ends the workflow"
+        ]
+    );
 }
 
 #[test]
