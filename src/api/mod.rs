@@ -186,11 +186,18 @@ fn execution_name(req: &Value) -> Result<String, ApiError> {
     }
 }
 
-/// Splits `arn:aws:states:<region>:<account>:<kind>:<rest>`; checks the kind.
+/// Splits `arn:aws:states:<region>:<account>:<kind>:<rest>`; checks the kind. The errors are
+/// worded as AWS words them.
 fn check_arn<'a>(text: &'a str, kind: &str) -> Result<&'a str, ApiError> {
+    let invalid = |why: String| err(Exception::InvalidArn, format!("Invalid Arn: '{why}'"));
     match StatesArn::parse(text) {
         Some(parsed) if parsed.kind == kind => Ok(parsed.rest),
-        _ => Err(err(Exception::InvalidArn, format!("Invalid Arn: '{text}'"))),
+        Some(parsed) => Err(invalid(format!(
+            "Resource type not valid in this context: {}",
+            parsed.kind
+        ))),
+        None if !text.starts_with("arn:") => Err(invalid(format!("Invalid ARN prefix: {text}"))),
+        None => Err(invalid(text.to_string())),
     }
 }
 

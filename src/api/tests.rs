@@ -531,3 +531,25 @@ async fn workflows_that_cannot_end_or_reach_a_state_are_refused_with_aws_codes()
         ])
     );
 }
+
+#[tokio::test]
+async fn bad_arns_are_worded_as_aws_words_them() {
+    let s = service();
+    let e = s
+        .call("DescribeExecution", json!({"executionArn": "nope"}))
+        .await
+        .expect_err("not an ARN");
+    assert_eq!(e.kind, Exception::InvalidArn);
+    assert_eq!(e.message, "Invalid Arn: 'Invalid ARN prefix: nope'");
+    let e = s
+        .call(
+            "DescribeExecution",
+            json!({"executionArn": "arn:aws:states:us-east-1:111111111111:express:m:e:1"}),
+        )
+        .await
+        .expect_err("an express execution");
+    assert_eq!(
+        e.message,
+        "Invalid Arn: 'Resource type not valid in this context: express'"
+    );
+}
