@@ -187,6 +187,16 @@ fn not_truncated() -> Value {
     Value::Object(m)
 }
 
+/// `timeoutInSeconds` and `heartbeatInSeconds`, when set.
+fn put_seconds(d: &mut Map<String, Value>, timeout: Option<u64>, heartbeat: Option<u64>) {
+    if let Some(t) = timeout {
+        d.insert("timeoutInSeconds".into(), Value::from(t));
+    }
+    if let Some(h) = heartbeat {
+        d.insert("heartbeatInSeconds".into(), Value::from(h));
+    }
+}
+
 fn put_resource(d: &mut Map<String, Value>, resource: Option<(String, String)>) {
     if let Some((kind, name)) = resource {
         d.insert("resourceType".into(), Value::String(kind));
@@ -249,12 +259,7 @@ impl Details {
                 d.insert("resource".into(), Value::String(resource));
                 d.insert("input".into(), Value::String(input));
                 d.insert("inputDetails".into(), not_truncated());
-                if let Some(t) = timeout {
-                    d.insert("timeoutInSeconds".into(), Value::from(t));
-                }
-                if let Some(h) = heartbeat {
-                    d.insert("heartbeatInSeconds".into(), Value::from(h));
-                }
+                put_seconds(&mut d, timeout, heartbeat);
             }
             Details::ActivityStarted { worker_name } => {
                 // AWS writes an empty details object when the worker gave no name.
@@ -287,12 +292,7 @@ impl Details {
                 put_resource(&mut d, Some(resource));
                 d.insert("region".into(), Value::String(region));
                 d.insert("parameters".into(), Value::String(parameters));
-                if let Some(t) = timeout {
-                    d.insert("timeoutInSeconds".into(), Value::from(t));
-                }
-                if let Some(h) = heartbeat {
-                    d.insert("heartbeatInSeconds".into(), Value::from(h));
-                }
+                put_seconds(&mut d, timeout, heartbeat);
             }
             Details::LambdaScheduled {
                 resource,

@@ -337,11 +337,7 @@ impl Stepper<'_> {
         event_type: &'static str,
         details: impl FnOnce() -> Details,
     ) -> u64 {
-        let previous = match frame.and_then(|f| self.frame(f)) {
-            Some(fr) => fr.last_event,
-            None => self.last_event_id,
-        };
-        self.emit_after(frame, previous, time, event_type, details)
+        self.write_event(frame, None, time, event_type, details)
     }
 
     /// Writes a history event whose `previousEventId` is `previous`; it becomes the frame's
@@ -354,11 +350,26 @@ impl Stepper<'_> {
         event_type: &'static str,
         details: impl FnOnce() -> Details,
     ) -> u64 {
+        self.write_event(frame, Some(previous), time, event_type, details)
+    }
+
+    fn write_event(
+        &mut self,
+        frame: Option<FrameId>,
+        previous: Option<u64>,
+        time: i64,
+        event_type: &'static str,
+        details: impl FnOnce() -> Details,
+    ) -> u64 {
         self.last_event_id += 1;
         let id = self.last_event_id;
-        if let Some(fr) = frame.and_then(|f| self.frame_mut(f)) {
-            fr.last_event = id;
-        }
+        let previous = match frame.and_then(|f| self.frame_mut(f)) {
+            Some(fr) => {
+                let last = std::mem::replace(&mut fr.last_event, id);
+                previous.unwrap_or(last)
+            }
+            None => previous.unwrap_or(id - 1),
+        };
         if self.record_history {
             let mut event = HistoryEvent {
                 id,

@@ -167,26 +167,31 @@ impl Stepper<'_> {
         }
     }
 
-    /// A worker took the frame's activity task: ActivityStarted, once per attempt.
-    pub(crate) fn activity_started(&mut self, id: FrameId, worker: Option<String>, time: i64) {
+    /// The Task state frame `id` waits in, the first time an attempt reports it started or was
+    /// submitted (a durable execution keeps its task, so a report repeated after a takeover is
+    /// not recorded twice); `None` otherwise.
+    fn first_report(&mut self, id: FrameId) -> Option<Arc<crate::asl::model::StateMachine>> {
         let machine = Arc::clone(&self.machine);
-        let Some(frame) = self.frame_mut(id) else {
-            return;
-        };
+        let frame = self.frame_mut(id)?;
         if !matches!(frame.phase, Phase::Task { .. }) {
-            return;
+            return None;
         }
-        // A durable execution keeps its task: a start repeated after a takeover is not
-        // recorded twice.
         if let Some(task) = frame.task.as_mut() {
             if task.submitted {
-                return;
+                return None;
             }
             task.submitted = true;
         }
+        Some(machine)
+    }
+
+    /// A worker took the frame's activity task: ActivityStarted, once per attempt.
+    pub(crate) fn activity_started(&mut self, id: FrameId, worker: Option<String>, time: i64) {
+        let Some(machine) = self.first_report(id) else {
+            return;
+        };
         let Some(frame) = self.frame(id) else { return };
-        let body = body_at(&machine, &frame.body);
-        let (_, state) = body.state(frame.current);
+        let (_, state) = body_at(&machine, &frame.body).state(frame.current);
         let State::Task(t) = state else { return };
         if !t.resource.is_activity() {
             return;
@@ -199,24 +204,11 @@ impl Stepper<'_> {
     }
 
     pub(crate) fn task_submitted(&mut self, id: FrameId, output: Value, time: i64) {
-        let machine = Arc::clone(&self.machine);
-        let Some(frame) = self.frame_mut(id) else {
+        let Some(machine) = self.first_report(id) else {
             return;
         };
-        if !matches!(frame.phase, Phase::Task { .. }) {
-            return;
-        }
-        // A durable execution keeps its task: a submission repeated after a takeover is not
-        // recorded twice.
-        if let Some(task) = frame.task.as_mut() {
-            if task.submitted {
-                return;
-            }
-            task.submitted = true;
-        }
         let Some(frame) = self.frame(id) else { return };
-        let body = body_at(&machine, &frame.body);
-        let (_, state) = body.state(frame.current);
+        let (_, state) = body_at(&machine, &frame.body).state(frame.current);
         let State::Task(t) = state else { return };
         let output = self.record_history.then(|| to_json_string(&output));
         self.emit(Some(id), time, "TaskSubmitted", || Details::TaskOutput {
