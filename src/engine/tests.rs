@@ -761,3 +761,77 @@ fn a_retried_task_is_scheduled_when_its_retry_starts_so_history_never_runs_backw
         .windows(2)
         .all(|w| w[0].timestamp <= w[1].timestamp));
 }
+
+// ---- JSONPath as AWS evaluates it ----
+
+#[test]
+fn jayway_path_forms_run_in_every_path_field() {
+    let mut d = Drive::new(
+        json!({"StartAt": "Homes", "States": {
+            "Homes": {"Type": "Pass", "InputPath": "$..interests[?(@.category==home)]",
+                      "Parameters": {
+                          "first.$": "$.[0].type",
+                          "last.$": "$[(@.length-1)]['type','yearBuilt']",
+                          "count.$": "$.length()",
+                          "old.$": "$[?(@.yearBuilt < 2005)].type"
+                      },
+                      "OutputPath": "$.['first','last','count','old']",
+                      "End": true}
+        }}),
+        json!({"data": {"interests": [
+            {"category": "home", "type": "own", "yearBuilt": 2004},
+            {"category": "auto", "type": "car", "yearBuilt": 2012},
+            {"category": "home", "type": "business", "yearBuilt": 2009}
+        ]}}),
+    );
+    d.run_to_end(&mut no_tasks);
+    assert_eq!(d.exec.status, Status::Succeeded);
+    assert_eq!(
+        d.exec.output,
+        Some(json!({
+            "first": "own",
+            "last": {"type": "business", "yearBuilt": 2009},
+            "count": 2,
+            "old": ["own"]
+        }))
+    );
+}
+
+#[test]
+fn a_path_that_finds_nothing_fails_with_the_fields_wording() {
+    let cause = |state: Value| {
+        let mut d = Drive::new(
+            json!({"StartAt": "S", "States": {"S": state}}),
+            json!({"a": 1}),
+        );
+        d.run_to_end(&mut |_| Some(Ok(json!({}))));
+        assert_eq!(d.exec.status, Status::Failed);
+        d.exec.error.and_then(|e| e.cause).unwrap_or_default()
+    };
+    let input_path = cause(json!({"Type": "Pass", "InputPath": "$.NoSuchInputPath", "End": true}));
+    assert!(
+        input_path.ends_with(
+            "Invalid path '$.NoSuchInputPath' : No results for path: $['NoSuchInputPath']"
+        ),
+        "{input_path}"
+    );
+    let timeout = cause(json!({"Type": "Task", "Resource": FN,
+        "TimeoutSecondsPath": "$.NoSuchTimeoutSecondsPath", "End": true}));
+    assert!(
+        timeout.ends_with("Invalid path '$.NoSuchTimeoutSecondsPath' : No results for path: $['NoSuchTimeoutSecondsPath']"),
+        "{timeout}"
+    );
+    let parameters = cause(json!({"Type": "Pass", "Parameters": {"v.$": "$.b.c"}, "End": true}));
+    assert!(
+        parameters.ends_with("The JSONPath '$.b.c' specified for the field 'v.$' could not be found in the input '{\"a\":1}'"),
+        "{parameters}"
+    );
+    let choice = cause(json!({"Type": "Choice", "Choices": [
+        {"Variable": "$.x", "NumericEquals": 1, "Next": "S"}]}));
+    assert!(
+        choice.ends_with(
+            "Invalid path '$.x': The choice state's condition path references an invalid value."
+        ),
+        "{choice}"
+    );
+}

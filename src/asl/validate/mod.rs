@@ -545,7 +545,9 @@ fn unknown_field_message(schema: &Value, doc: &Value, pointer: &str, field: &str
 enum PathRule {
     /// Any path (`InputPath`, `OutputPath`, a payload template's `.$` value): queries allowed.
     Any,
-    /// A reference path (one node): `ItemsPath` and the `...Path` fields of Wait, Task, Map.
+    /// A reference path: `ItemsPath` and the `...Path` fields of Wait, Task, Map. AWS's
+    /// current documentation allows filters there (`$.jar[?(@.a >= 5)]`) but not functions,
+    /// lexical operators, regular expressions or comparisons with another value.
     Reference,
     /// `ResultPath`: a reference path on `$` (no `$$`, no variables).
     Result,

@@ -442,27 +442,75 @@ fn result_path_must_be_a_reference_path_on_the_input() {
     assert_eq!(
         errors_of(machine("$.items[*]")),
         [
-            "/States/A/ResultPath: invalid path \"$.items[*]\": it must be a reference path \
-          (no wildcards, filters or slices)"
+            "/States/A/ResultPath: invalid ResultPath \"$.items[*]\": it must name one place \
+          (names and indexes only)"
+        ]
+    );
+    assert_eq!(errors_of(machine("$.a.['b c'].[0]")), Vec::<String>::new());
+}
+
+#[test]
+fn reference_path_fields_take_filters_but_not_functions_or_lexical_operators() {
+    let wait = |seconds_path: &str| {
+        json!({"StartAt": "W", "States": {
+            "W": {"Type": "Wait", "SecondsPath": seconds_path, "End": true}
+        }})
+    };
+    assert_eq!(errors_of(wait("$wait.seconds")), Vec::<String>::new());
+    assert_eq!(errors_of(wait("$.a.[0]")), Vec::<String>::new());
+    assert_eq!(
+        errors_of(wait("$.a.length()")),
+        [
+            "/States/W/SecondsPath: invalid reference path \"$.a.length()\": functions such as \
+          length() are not supported in a reference path"
+        ]
+    );
+    let map = |items_path: &str| {
+        json!({"StartAt": "M", "States": {
+            "M": {"Type": "Map", "ItemsPath": items_path, "End": true,
+                  "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}
+        }})
+    };
+    // AWS's documentation shows `$.jar[?(@.a >= 5)]` as a reference path.
+    assert_eq!(errors_of(map("$.jar[?(@.a >= 5)]")), Vec::<String>::new());
+    assert_eq!(
+        errors_of(map("$.jar[?(@.t subsetof ['a'])]")),
+        [
+            "/States/M/ItemsPath: invalid reference path \"$.jar[?(@.t subsetof ['a'])]\": \
+          lexical operators such as subsetof are not supported in a reference path"
+        ]
+    );
+    assert_eq!(
+        errors_of(map("$.jar[?(@.a =~ /x.*/)]")),
+        [
+            "/States/M/ItemsPath: invalid reference path \"$.jar[?(@.a =~ /x.*/)]\": filtering \
+          by regular expression is not supported in a reference path"
+        ]
+    );
+    assert_eq!(
+        errors_of(map("$.jar[?(@.a < $.limit)]")),
+        [
+            "/States/M/ItemsPath: invalid reference path \"$.jar[?(@.a < $.limit)]\": filtering \
+          by referencing another value is not supported in a reference path"
         ]
     );
 }
 
 #[test]
-fn reference_path_fields_reject_queries_and_accept_variables() {
-    let machine = |seconds_path: &str| {
-        json!({"StartAt": "W", "States": {
-            "W": {"Type": "Wait", "SecondsPath": seconds_path, "End": true}
-        }})
-    };
-    assert_eq!(errors_of(machine("$wait.seconds")), Vec::<String>::new());
-    assert_eq!(
-        errors_of(machine("$.a[1:]")),
-        [
-            "/States/W/SecondsPath: invalid path \"$.a[1:]\": it must be a reference path (no \
-          wildcards, filters or slices)"
-        ]
-    );
+fn jayway_path_forms_are_accepted_where_any_path_is() {
+    let machine = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "InputPath": "$..interests[?(@.category==home)]",
+              "Parameters": {
+                  "last.$": "$.l[(@.length-1)]",
+                  "pair.$": "$.l[*]['id','name']",
+                  "n.$": "$.l.length()",
+                  "words.$": "States.JsonToString($.[?(@.year <= 1998)])",
+                  "in.$": "$.l[?(@.id in [1, 2] && @.name =~ /a.*/i)]"
+              },
+              "OutputPath": "$.[0]",
+              "End": true}
+    }});
+    assert_eq!(errors_of(machine), Vec::<String>::new());
 }
 
 #[test]

@@ -84,13 +84,21 @@ pub(super) fn check_path(s: &str, rule: PathRule) -> Result<(), String> {
     };
     let parsed = Path::parse(&path)
         .map_err(|e| format!("invalid path {}: {}", quote(s), condense(&e.reason)))?;
-    if rule != PathRule::Any && !parsed.is_reference() {
-        return Err(format!(
-            "invalid path {}: it must be a reference path (no wildcards, filters or slices)",
+    match rule {
+        PathRule::Any => Ok(()),
+        PathRule::Result if !parsed.is_reference() => Err(format!(
+            "invalid ResultPath {}: it must name one place (names and indexes only)",
             quote(s)
-        ));
+        )),
+        PathRule::Result => Ok(()),
+        PathRule::Reference => match parsed.reference_violation() {
+            Some(why) => Err(format!(
+                "invalid reference path {}: {why} in a reference path",
+                quote(s)
+            )),
+            None => Ok(()),
+        },
     }
-    Ok(())
 }
 
 /// Checks an intrinsic function call.
@@ -99,16 +107,11 @@ pub(super) fn check_intrinsic(s: &str) -> Result<(), String> {
     // each is checked as the path `$` plus whatever follows the name.
     let masked = mask_variables(s);
     if let Err(e) = Intrinsic::parse(&masked) {
-        // Paths the path compiler rejects but AWS accepts (a filter comparing with a bare
-        // word, `[?(@.key == Name)]`) pass when the call is otherwise balanced.
-        let path_only = e.reason.starts_with("invalid JSONPath") && is_balanced(&masked);
-        if !path_only {
-            return Err(format!(
-                "invalid intrinsic function call {}: {}",
-                quote(s),
-                condense(&e.reason)
-            ));
-        }
+        return Err(format!(
+            "invalid intrinsic function call {}: {}",
+            quote(s),
+            condense(&e.reason)
+        ));
     }
     math_add_arguments(s)
 }
@@ -142,56 +145,9 @@ pub(super) fn mask_variables(s: &str) -> String {
     out
 }
 
-/// True when the brackets and parentheses of `s` pair up outside string literals.
-pub(super) fn is_balanced(s: &str) -> bool {
-    let mut open = Vec::new();
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for c in s.chars() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
-        match c {
-            '\'' | '"' => quote = Some(c),
-            '(' | '[' => open.push(c),
-            ')' if open.pop() != Some('(') => return false,
-            ']' if open.pop() != Some('[') => return false,
-            _ => {}
-        }
-    }
-    open.is_empty() && quote.is_none()
-}
-
-/// A parser's message on one line: a multi-line report (`--> 1:2 ... = expected X`) becomes
-/// `expected X at column 2`.
+/// A parser's message as a clause of ours: its first line, lowercased.
 pub(super) fn condense(reason: &str) -> String {
-    if !reason.contains('\n') {
-        return lowercase_first(reason);
-    }
-    let head = reason.lines().next().unwrap_or_default();
-    let column = reason
-        .split("-->")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|at| at.split(':').nth(1));
-    let expected = reason
-        .lines()
-        .rev()
-        .find_map(|line| line.trim().strip_prefix("= "));
-    match (expected, column) {
-        (Some(expected), Some(column)) => {
-            let prefix = head.split("Failed to parse").next().unwrap_or_default();
-            format!("{}{expected} at column {column}", lowercase_first(prefix))
-        }
-        _ => lowercase_first(head),
-    }
+    lowercase_first(reason.lines().next().unwrap_or_default())
 }
 
 /// Step Functions rejects, when the definition is created, a `States.MathAdd` argument that is

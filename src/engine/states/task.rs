@@ -111,8 +111,10 @@ impl Stepper<'_> {
         }
         if let Some(p) = path {
             let input = self.frame(id).map(|f| &f.input).unwrap_or(&Value::Null);
-            let v = p.lookup(&Scope::new(input, &Value::Null));
-            return match v.and_then(Value::as_u64) {
+            let v = p
+                .eval(&Scope::new(input, &Value::Null))
+                .map_err(|e| StatesError::runtime(e.to_string()))?;
+            return match v.as_u64() {
                 Some(s) if s > 0 => Ok(Some(s)),
                 _ => Err(StatesError::runtime(format!(
                     "The {p} path does not reference a positive integer"
