@@ -16,6 +16,10 @@ pub struct Diagnostic {
     /// AWS's diagnostic code (`SCHEMA_VALIDATION_FAILED` unless set).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<&'static str>,
+    /// Where AWS locates it when that is not `pointer` (a payload template's key is located
+    /// at its template object).
+    #[serde(skip)]
+    pub aws_at: Option<String>,
 }
 
 /// AWS's code for a transition to a state that does not exist, or a state nothing reaches.
@@ -31,6 +35,7 @@ impl Diagnostic {
             message: message.into(),
             aws: None,
             code: None,
+            aws_at: None,
         }
     }
 
@@ -51,6 +56,12 @@ impl Diagnostic {
         self
     }
 
+    /// The diagnostic located where AWS locates it, when that differs from its pointer.
+    pub fn located_by_aws(mut self, at: impl Into<String>) -> Self {
+        self.aws_at = Some(at.into());
+        self
+    }
+
     /// What is wrong, as AWS says it when known (else as stepfn says it).
     pub fn aws_message(&self) -> &str {
         self.aws.as_deref().unwrap_or(&self.message)
@@ -59,6 +70,9 @@ impl Diagnostic {
     /// The location as AWS gives it: the pointer, `/` for the whole document; none for a
     /// workflow without a terminal state.
     pub fn location(&self) -> Option<&str> {
+        if let Some(at) = &self.aws_at {
+            return Some(at);
+        }
         match (self.code, self.pointer.is_empty()) {
             (Some(MISSING_END_STATE), _) => None,
             (_, true) => Some("/"),

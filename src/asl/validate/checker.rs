@@ -416,6 +416,20 @@ impl<'a> Checker<'a> {
                 pointer,
                 format!("invalid resource {}: {problem}", quote(resource)),
             );
+            return;
+        }
+        let parsed = crate::asl::resource::Resource::parse(resource);
+        if let Some(aws) = super::integrations::unrecognized(&parsed) {
+            self.diags.push(
+                Diagnostic::new(
+                    pointer,
+                    format!(
+                        "unsupported resource {}: Step Functions has no such optimized integration (action or pattern)",
+                        quote(resource)
+                    ),
+                )
+                .worded_by_aws(aws),
+            );
         }
     }
 
@@ -557,9 +571,7 @@ impl<'a> Checker<'a> {
                     let name = match key.strip_suffix(".$") {
                         Some(name) => {
                             match value {
-                                Value::String(s) => {
-                                    self.path_or_intrinsic(key_at.clone(), s, PathRule::Any)
-                                }
+                                Value::String(s) => self.template_value(at, key_at.clone(), s),
                                 _ => self.report(
                                     key_at.clone(),
                                     format!(
@@ -599,29 +611,56 @@ impl<'a> Checker<'a> {
     }
 
     pub(super) fn path_or_intrinsic(&mut self, at: String, s: &str, rule: PathRule) {
-        if s.starts_with("States.") {
-            if let Err(problem) = check_intrinsic(s) {
-                self.report(at, problem);
-            }
+        let problem = if s.starts_with("States.") {
+            check_intrinsic(s).err()
         } else {
-            self.path(at, s, rule);
+            check_path(s, rule).err()
+        };
+        if let Some(problem) = problem {
+            let aws = format!(
+                "The value for the field '{}' must be a valid JSONPath or a valid intrinsic function call",
+                last_token(&at)
+            );
+            self.diags
+                .push(Diagnostic::new(at, problem).worded_by_aws(aws));
+        }
+    }
+
+    /// A payload template's `"key.$"` value; AWS locates its problems at the template.
+    pub(super) fn template_value(&mut self, template_at: &str, at: String, s: &str) {
+        let before = self.diags.len();
+        self.path_or_intrinsic(at, s, PathRule::Any);
+        if let Some(d) = self.diags.get_mut(before) {
+            d.aws_at = Some(template_at.to_string());
         }
     }
 
     pub(super) fn path(&mut self, at: String, s: &str, rule: PathRule) {
         if let Err(problem) = check_path(s, rule) {
-            self.report(at, problem);
+            let kind = match rule {
+                PathRule::Any => "JSONPath",
+                PathRule::Reference | PathRule::Result => "ReferencePath",
+            };
+            let aws = format!(
+                "The value for the field '{}' must be a valid {kind}",
+                last_token(&at)
+            );
+            self.diags
+                .push(Diagnostic::new(at, problem).worded_by_aws(aws));
         }
     }
 
     pub(super) fn timestamp(&mut self, at: String, s: &str) {
         if chrono::DateTime::parse_from_rfc3339(s).is_err() {
-            self.report(
-                at,
-                format!(
-                    "{} is not an ISO 8601 timestamp (e.g. \"2016-03-14T01:59:00Z\")",
-                    quote(s)
-                ),
+            self.diags.push(
+                Diagnostic::new(
+                    at,
+                    format!(
+                        "{} is not an ISO 8601 timestamp (e.g. \"2016-03-14T01:59:00Z\")",
+                        quote(s)
+                    ),
+                )
+                .worded_by_aws("String does not match RFC3339 timestamp"),
             );
         }
     }
@@ -731,4 +770,14 @@ impl<'a> Checker<'a> {
             self.report(at, problem);
         }
     }
+}
+
+/// The last reference token of a JSON Pointer, unescaped: the field it names.
+fn last_token(pointer: &str) -> String {
+    pointer
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .replace("~1", "/")
+        .replace("~0", "~")
 }

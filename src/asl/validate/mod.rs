@@ -33,6 +33,7 @@ use crate::asl::path::Path;
 
 mod checker;
 mod express;
+mod integrations;
 #[cfg(test)]
 mod tests;
 mod values;

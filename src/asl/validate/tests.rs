@@ -902,3 +902,45 @@ fn definitions_in_the_style_of_the_aws_guide_are_accepted() {
         assert_eq!(errors_of(definition), Vec::<String>::new());
     }
 }
+
+fn aws_texts(definition: Value) -> Vec<String> {
+    validate(&definition)
+        .iter()
+        .map(Diagnostic::aws_text)
+        .collect()
+}
+
+#[test]
+fn diagnostics_are_worded_and_located_as_aws_recorded_them() {
+    assert_eq!(
+        aws_texts(json!({"StartAt": "Query", "States": {
+            "Query": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:query", "End": true}
+        }})),
+        ["SCHEMA_VALIDATION_FAILED: The resource provided arn:aws:states:::dynamodb:query is not \
+          recognized. The value is not a valid resource ARN, or the resource is not available in \
+          this region. at /States/Query/Resource"]
+    );
+    assert_eq!(
+        aws_texts(json!({"StartAt": "IntrinsicEscape", "States": {
+            "IntrinsicEscape": {"Type": "Pass", "End": true,
+                                "Parameters": {"parsed.$": "States.StringToJson('x'"}}
+        }})),
+        ["SCHEMA_VALIDATION_FAILED: The value for the field 'parsed.$' must be a valid JSONPath \
+          or a valid intrinsic function call at /States/IntrinsicEscape/Parameters"]
+    );
+    assert_eq!(
+        aws_texts(json!({"StartAt": "WaitUntil", "States": {
+            "WaitUntil": {"Type": "Wait", "Timestamp": "2016-13-05T21:29:29Z", "End": true}
+        }})),
+        ["SCHEMA_VALIDATION_FAILED: String does not match RFC3339 timestamp at /States/WaitUntil/Timestamp"]
+    );
+    assert_eq!(
+        aws_texts(json!({"StartAt": "P", "States": {
+            "P": {"Type": "Pass", "InputPath": "$.a b", "ResultPath": "$.a[*]", "End": true}
+        }})),
+        [
+            "SCHEMA_VALIDATION_FAILED: The value for the field 'InputPath' must be a valid JSONPath at /States/P/InputPath",
+            "SCHEMA_VALIDATION_FAILED: The value for the field 'ResultPath' must be a valid ReferencePath at /States/P/ResultPath"
+        ]
+    );
+}
