@@ -457,6 +457,19 @@ async fn validate_state_machine_definition_reports_as_aws_recorded() {
         json!([{"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED",
                 "message": "Definition must be a valid JSON object"}])
     );
+    let v = s
+        .call(
+            "ValidateStateMachineDefinition",
+            json!({"definition": "not a definition"}),
+        )
+        .await
+        .expect("validate");
+    assert_eq!(
+        v["diagnostics"],
+        json!([{"severity": "ERROR", "code": "INVALID_JSON_DESCRIPTION",
+                "location": "[Source: (String)\"not a definition\"; line: 1, column: 4]",
+                "message": "Unrecognized token 'not': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')\n at [Source: (String)\"not a definition\"; line: 1, column: 4]"}])
+    );
     let downgrade = r#"{"QueryLanguage":"JSONata","StartAt":"Pass","States":{"Pass":{"Type":"Pass","QueryLanguage":"JSONPath","End":true}}}"#;
     let v = s
         .call(

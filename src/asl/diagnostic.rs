@@ -24,6 +24,8 @@ pub struct Diagnostic {
 
 /// AWS's code for a transition to a state that does not exist, or a state nothing reaches.
 pub const MISSING_TRANSITION_TARGET: &str = "MISSING_TRANSITION_TARGET";
+/// AWS's code for a definition that is not JSON.
+pub const INVALID_JSON_DESCRIPTION: &str = "INVALID_JSON_DESCRIPTION";
 /// AWS's code for a workflow that cannot end (it has no location).
 pub const MISSING_END_STATE: &str = "MISSING_END_STATE";
 
@@ -83,6 +85,10 @@ impl Diagnostic {
     /// As the Step Functions API reports it: `<CODE>: <message> at <location>` (`at null`
     /// without a location, as AWS writes it).
     pub fn aws_text(&self) -> String {
+        if self.code == Some(INVALID_JSON_DESCRIPTION) {
+            // Jackson's message already ends with its location.
+            return format!("{}: {}", self.aws_code(), self.aws_message());
+        }
         format!(
             "{}: {} at {}",
             self.aws_code(),

@@ -34,6 +34,7 @@ use crate::asl::path::Path;
 mod checker;
 mod express;
 mod integrations;
+mod jackson;
 #[cfg(test)]
 mod tests;
 mod values;
@@ -75,7 +76,7 @@ pub fn validate_text(text: &str) -> Result<Value, Vec<Diagnostic>> {
     .and_then(|value| de.end().map(|()| value));
     let value = match parsed {
         Ok(value) => value,
-        Err(err) => return Err(vec![Diagnostic::new("", format!("invalid JSON: {err}"))]),
+        Err(err) => return Err(vec![jackson::diagnostic(text, &err)]),
     };
     let mut diags = duplicates.into_inner();
     diags.extend(validate(&value));
