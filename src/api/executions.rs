@@ -9,8 +9,12 @@ impl Service {
         let name = execution_name(req)?;
         let input = parse_input(req)?;
         if let Some(case) = case {
-            self.invokers
-                .route(&arn::execution(&machine.arn, &name), &machine.name, case)?;
+            self.invokers.route(
+                &arn::execution(&machine.arn, &name),
+                &machine.name,
+                case,
+                &machine.definition,
+            )?;
         }
         let record = start_execution(&self.store, &machine, &name, input, now_ms())
             .await
@@ -54,7 +58,8 @@ impl Service {
         };
         let invoker: Arc<dyn TaskInvoker> = match case {
             Some(case) => {
-                self.invokers.route(&info.arn, &m.name, case)?;
+                self.invokers
+                    .route(&info.arn, &m.name, case, &m.definition)?;
                 self.invoker()
             }
             None => self.invoker(),

@@ -86,7 +86,8 @@ async fn validate_reports_diagnostics_with_locations() {
 #[tokio::test]
 async fn test_case_suffix_selects_mocked_responses() {
     let mocks = json!({
-        "StateMachines": {"mocked": {"TestCases": {"Happy": {"T": "Ok"}, "Sad": {"T": "Boom"}}}},
+        "StateMachines": {"mocked": {"TestCases": {"Happy": {"T": "Ok"}, "Sad": {"T": "Boom"},
+                                                   "Typo": {"Tsk": "Ok"}}}},
         "MockedResponses": {
             "Ok": {"0": {"Return": {"done": true}}},
             "Boom": {"0": {"Throw": {"Error": "Mock.Error", "Cause": "sad path"}}}
@@ -131,6 +132,19 @@ async fn test_case_suffix_selects_mocked_responses() {
         .await
         .expect_err("no such test case");
     assert_eq!(unknown.kind, Exception::ValidationException);
+    let typo = s
+        .call(
+            "StartExecution",
+            json!({"stateMachineArn": format!("{arn}#Typo")}),
+        )
+        .await
+        .expect_err("a test case mocking a state the machine lacks");
+    assert_eq!(typo.kind, Exception::ValidationException);
+    assert!(
+        typo.message.contains("mocks state \"Tsk\""),
+        "{}",
+        typo.message
+    );
 }
 
 #[tokio::test]

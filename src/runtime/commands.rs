@@ -220,6 +220,11 @@ pub async fn run(request: RunRequest) -> Result<RunReport, CommandError> {
         let record = machine_record(name, definition.clone(), real_now());
         store.put_machine(&record).await?;
     }
+    if let Some((config, case)) = &request.mocks {
+        crate::tasks::mock::TestCase::from_config(config, &request.machine_name, case)
+            .and_then(|c| c.check_states(&request.definition, case))
+            .map_err(|e| CommandError::Invalid(e.to_string()))?;
+    }
     let invoker = invokers(
         &store,
         request.connections,

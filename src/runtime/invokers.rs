@@ -134,12 +134,21 @@ impl Invokers {
     /// with test case `case` of the MockConfigFile.
     ///
     /// # Errors
-    /// When there is no config, or it has no such state machine or test case.
-    pub fn route(&self, execution_arn: &str, machine: &str, case: &str) -> Result<(), RouteError> {
+    /// When there is no config, it has no such state machine or test case, or the case
+    /// mocks a state `definition` does not have.
+    pub fn route(
+        &self,
+        execution_arn: &str,
+        machine: &str,
+        case: &str,
+        definition: &Value,
+    ) -> Result<(), RouteError> {
         let Some(config) = &self.routed else {
             return Err(RouteError::NoConfig(case.to_string()));
         };
+        let name = case;
         let case = TestCase::from_config(config, machine, case)?;
+        case.check_states(definition, name)?;
         let below: Arc<dyn TaskInvoker> = Arc::clone(&self.unmocked) as Arc<dyn TaskInvoker>;
         self.routes
             .lock()

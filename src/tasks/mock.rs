@@ -38,6 +38,14 @@ pub enum MockError {
         /// Test case name.
         case: String,
     },
+    /// A test case names a state the state machine does not have.
+    #[error("test case {case:?} mocks state {state:?}, which the state machine does not have")]
+    UnknownState {
+        /// Test case name.
+        case: String,
+        /// State name.
+        state: String,
+    },
     /// A test case names a response that does not exist.
     #[error("test case {case:?} maps state {state:?} to unknown mocked response {response:?}")]
     NoResponse {
@@ -192,6 +200,43 @@ impl TestCase {
     }
 }
 
+impl TestCase {
+    /// Checks that every state the case mocks is a state of `definition` (at any depth), as
+    /// Step Functions Local refuses a test case naming a state that does not exist.
+    ///
+    /// # Errors
+    /// [`MockError::UnknownState`] naming the first such state (in name order).
+    pub fn check_states(&self, definition: &Value, case: &str) -> Result<(), MockError> {
+        let mut known = std::collections::HashSet::new();
+        state_names(definition, &mut known);
+        let mut mocked: Vec<&String> = self.states.keys().collect();
+        mocked.sort();
+        match mocked.into_iter().find(|s| !known.contains(s.as_str())) {
+            Some(state) => Err(MockError::UnknownState {
+                case: case.to_string(),
+                state: state.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Every state name of a definition: its `States` and those of its branches and processors.
+fn state_names<'v>(v: &'v Value, out: &mut std::collections::HashSet<&'v str>) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::Object(states)) = map.get("States") {
+                out.extend(states.keys().map(String::as_str));
+            }
+            for child in map.values() {
+                state_names(child, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| state_names(i, out)),
+        _ => {}
+    }
+}
+
 /// Invocations so far, by execution ARN and state name.
 type Counters = rustc_hash::FxHashMap<String, rustc_hash::FxHashMap<String, u32>>;
 
@@ -294,6 +339,25 @@ mod tests {
         let invoke = Resource::parse("arn:aws:states:::lambda:invoke");
         assert_eq!(function_result(&invoke, &v), v);
         assert_eq!(function_result(arn, &json!(0.0)), json!(0.0));
+    }
+
+    #[test]
+    fn a_test_case_naming_an_unknown_state_is_refused() {
+        let cfg = json!({
+            "StateMachines": {"m": {"TestCases": {"Typo": {"Tsk": "Ok"}, "Good": {"T": "Ok"}}}},
+            "MockedResponses": {"Ok": {"0": {"Return": {"x": 1}}}}
+        });
+        let definition = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true,
+            "Branches": [{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "x", "End": true}}}]}}});
+        let good = TestCase::from_config(&cfg, "m", "Good").expect("valid");
+        assert!(good.check_states(&definition, "Good").is_ok());
+        let typo = TestCase::from_config(&cfg, "m", "Typo").expect("valid");
+        assert_eq!(
+            typo.check_states(&definition, "Typo")
+                .expect_err("unknown state")
+                .to_string(),
+            "test case \"Typo\" mocks state \"Tsk\", which the state machine does not have"
+        );
     }
 
     #[test]
