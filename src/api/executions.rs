@@ -146,7 +146,7 @@ impl Service {
             o.remove("type");
             o.remove("creationDate");
         }
-        Ok(out)
+        included_data(req, out)
     }
 
     pub(super) async fn list_executions(&self, req: &Value) -> Result<Value, ApiError> {

@@ -68,7 +68,7 @@ impl Service {
 
     pub(super) async fn describe_state_machine(&self, req: &Value) -> Result<Value, ApiError> {
         let m = self.machine(field(req, "stateMachineArn")?).await?;
-        Ok(machine_json(&m))
+        included_data(req, machine_json(&m))
     }
 
     pub(super) async fn update_state_machine(&self, req: &Value) -> Result<Value, ApiError> {

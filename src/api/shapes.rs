@@ -39,7 +39,32 @@ pub(super) fn machine_json(m: &MachineRecord) -> Value {
     if let Some(revision) = &c.revision_id {
         out["revisionId"] = json!(revision);
     }
+    let references = crate::asl::variables::variable_references(&m.definition);
+    if !references.is_empty() {
+        out["variableReferences"] = Value::Object(references);
+    }
     out
+}
+
+/// What a describe request asks for (`includedData`): everything, or (`METADATA_ONLY`) no
+/// definition and no variable references.
+pub(super) fn included_data(req: &Value, mut out: Value) -> Result<Value, ApiError> {
+    match opt_field(req, "includedData")? {
+        None | Some("ALL_DATA") => Ok(out),
+        Some("METADATA_ONLY") => {
+            if let Value::Object(o) = &mut out {
+                o.remove("definition");
+                o.remove("variableReferences");
+            }
+            Ok(out)
+        }
+        Some(other) => Err(err(
+            Exception::ValidationException,
+            format!(
+                "1 validation error detected: Value '{other}' at 'includedData' failed to satisfy constraint: Member must satisfy enum value set: [ALL_DATA, METADATA_ONLY]"
+            ),
+        )),
+    }
 }
 
 pub(super) fn event_json(e: &HistoryEvent, include_data: bool) -> Value {

@@ -580,3 +580,40 @@ async fn bad_arns_are_worded_as_aws_words_them() {
         "Invalid Arn: 'Resource type not valid in this context: express'"
     );
 }
+
+#[tokio::test]
+async fn describe_state_machine_reports_variable_references_and_honours_included_data() {
+    let s = service();
+    let def = r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Assign":{"x":1},"Next":"B"},"B":{"Type":"Pass","Parameters":{"v.$":"$x","c":"$notARef"},"End":true}}}"#;
+    let arn = s
+        .call(
+            "CreateStateMachine",
+            json!({"name": "refs", "definition": def, "roleArn": "r"}),
+        )
+        .await
+        .expect("create")["stateMachineArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    let full = s
+        .call("DescribeStateMachine", json!({"stateMachineArn": arn}))
+        .await
+        .expect("describe");
+    assert_eq!(full["variableReferences"], json!({"B": ["x"]}));
+    let meta = s
+        .call(
+            "DescribeStateMachine",
+            json!({"stateMachineArn": arn, "includedData": "METADATA_ONLY"}),
+        )
+        .await
+        .expect("describe");
+    assert!(meta.get("definition").is_none() && meta.get("variableReferences").is_none());
+    let bad = s
+        .call(
+            "DescribeStateMachine",
+            json!({"stateMachineArn": arn, "includedData": "SOME"}),
+        )
+        .await
+        .expect_err("bad includedData");
+    assert_eq!(bad.kind, Exception::ValidationException);
+}

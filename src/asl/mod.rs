@@ -15,3 +15,4 @@ pub mod resource;
 pub mod template;
 pub mod timestamp;
 pub mod validate;
+pub mod variables;
