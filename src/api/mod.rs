@@ -201,21 +201,37 @@ fn check_arn<'a>(text: &'a str, kind: &str) -> Result<&'a str, ApiError> {
     }
 }
 
-fn page(req: &Value, len: usize) -> Result<(usize, usize), ApiError> {
+/// The offset and page size of a list request, checked as AWS checks them: `maxResults` at
+/// most 1000, `nextToken` 1 to `token_max` characters (1024 for state machines and activities,
+/// 3096 for executions and history events) and one this service issued.
+fn page(req: &Value, len: usize, token_max: usize) -> Result<(usize, usize), ApiError> {
     let max = match req.get("maxResults") {
         None | Some(Value::Null) => 100,
         Some(v) => match v.as_u64() {
             Some(0) => 100,
             Some(n) if n <= 1000 => n as usize,
             _ => {
-                return Err(err(Exception::ValidationException,
-                    "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000",
+                return Err(err(
+                    Exception::ValidationException,
+                    format!("1 validation error detected: Value '{v}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000"),
                 ))
             }
         },
     };
     let start = match opt_field(req, "nextToken")? {
         None => 0,
+        Some(token) if token.is_empty() => {
+            return Err(err(
+                Exception::ValidationException,
+                "1 validation error detected: Value '' at 'nextToken' failed to satisfy constraint: Member must have length greater than or equal to 1",
+            ))
+        }
+        Some(token) if token.chars().count() > token_max => {
+            return Err(err(
+                Exception::ValidationException,
+                format!("1 validation error detected: Value '{token}' at 'nextToken' failed to satisfy constraint: Member must have length less than or equal to {token_max}"),
+            ))
+        }
         Some(token) => base64::engine::general_purpose::STANDARD
             .decode(token)
             .ok()
@@ -239,7 +255,11 @@ fn with_page(
     items: Vec<Value>,
     req: &Value,
 ) -> Result<Value, ApiError> {
-    let (start, max) = page(req, items.len())?;
+    let token_max = match key {
+        "executions" | "events" => 3096,
+        _ => 1024,
+    };
+    let (start, max) = page(req, items.len(), token_max)?;
     let end = (start + max).min(items.len());
     out.insert(key.into(), Value::Array(items[start..end].to_vec()));
     if let Some(t) = next_token(end, items.len()) {

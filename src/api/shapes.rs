@@ -148,7 +148,10 @@ pub(super) fn parse_input(req: &Value) -> Result<crate::runtime::driver::Input, 
             let value = serde_json::from_str(text).map_err(|e| {
                 err(
                     Exception::InvalidExecutionInput,
-                    format!("Invalid State Machine Execution Input: '{e}'"),
+                    format!(
+                        "Invalid State Machine Execution Input: '{}'",
+                        crate::asl::validate::jackson_message(text, &e)
+                    ),
                 )
             })?;
             Ok(crate::runtime::driver::Input {

@@ -617,3 +617,63 @@ async fn describe_state_machine_reports_variable_references_and_honours_included
         .expect_err("bad includedData");
     assert_eq!(bad.kind, Exception::ValidationException);
 }
+
+#[tokio::test]
+async fn paging_parameters_are_checked_as_aws_checks_them() {
+    let s = service();
+    let too_many = s
+        .call("ListStateMachines", json!({"maxResults": 1001}))
+        .await
+        .expect_err("maxResults over 1000");
+    assert_eq!(too_many.kind, Exception::ValidationException);
+    assert_eq!(
+        too_many.message,
+        "1 validation error detected: Value '1001' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000"
+    );
+    let long = "x".repeat(1025);
+    let e = s
+        .call("ListStateMachines", json!({"nextToken": long}))
+        .await
+        .expect_err("long token");
+    assert_eq!(e.kind, Exception::ValidationException);
+    assert!(e
+        .message
+        .ends_with("Member must have length less than or equal to 1024"));
+    let e = s
+        .call("ListActivities", json!({"nextToken": ""}))
+        .await
+        .expect_err("empty token");
+    assert_eq!(e.kind, Exception::ValidationException);
+    let e = s
+        .call("ListStateMachines", json!({"nextToken": "bm90IG91cnM="}))
+        .await
+        .expect_err("foreign token");
+    assert_eq!(e.kind, Exception::InvalidToken);
+}
+
+#[tokio::test]
+async fn an_input_that_is_not_json_is_worded_as_jackson_words_it() {
+    let s = service();
+    let arn = s
+        .call(
+            "CreateStateMachine",
+            json!({"name": "in", "definition": r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#, "roleArn": "r"}),
+        )
+        .await
+        .expect("create")["stateMachineArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    let e = s
+        .call(
+            "StartExecution",
+            json!({"stateMachineArn": arn, "input": "not an input"}),
+        )
+        .await
+        .expect_err("not JSON");
+    assert_eq!(e.kind, Exception::InvalidExecutionInput);
+    assert_eq!(
+        e.message,
+        "Invalid State Machine Execution Input: 'Unrecognized token 'not': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')'"
+    );
+}

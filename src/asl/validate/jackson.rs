@@ -21,6 +21,12 @@ pub(super) fn diagnostic(text: &str, err: &serde_json::Error) -> Diagnostic {
         .located_by_aws(location)
 }
 
+/// Jackson's message alone for `text`, which `serde_json` refused with `err` (as AWS words a
+/// bad execution input: `Unrecognized token 'not': was expecting (...)`).
+pub fn message(text: &str, err: &serde_json::Error) -> String {
+    describe(text, err).0
+}
+
 /// `(String)"<text>"`, cut as Jackson cuts it.
 fn source(text: &str) -> String {
     let total = text.chars().count();
