@@ -220,7 +220,7 @@ fn page(req: &Value, len: usize, token_max: usize) -> Result<(usize, usize), Api
     };
     let start = match opt_field(req, "nextToken")? {
         None => 0,
-        Some(token) if token.is_empty() => {
+        Some("") => {
             return Err(err(
                 Exception::ValidationException,
                 "1 validation error detected: Value '' at 'nextToken' failed to satisfy constraint: Member must have length greater than or equal to 1",
