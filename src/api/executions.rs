@@ -158,10 +158,15 @@ impl Service {
             ));
         }
         let filter = opt_field(req, "statusFilter")?;
-        let items: Vec<Value> = self
-            .store
-            .list_executions(&m.arn)
-            .await?
+        // AWS lists the most recent execution first.
+        let mut records = self.store.list_executions(&m.arn).await?;
+        records.sort_by(|a, b| {
+            b.info
+                .start_time
+                .cmp(&a.info.start_time)
+                .then_with(|| b.info.arn.cmp(&a.info.arn))
+        });
+        let items: Vec<Value> = records
             .iter()
             .filter(|r| filter.is_none_or(|f| r.status.as_str() == f))
             .map(|r| {

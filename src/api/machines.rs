@@ -119,10 +119,10 @@ impl Service {
     }
 
     pub(super) async fn list_state_machines(&self, req: &Value) -> Result<Value, ApiError> {
-        let items: Vec<Value> = self
-            .store
-            .list_machines()
-            .await?
+        // AWS lists state machines by name.
+        let mut machines = self.store.list_machines().await?;
+        machines.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.arn.cmp(&b.arn)));
+        let items: Vec<Value> = machines
             .iter()
             .map(|m| {
                 json!({"stateMachineArn": m.arn, "name": m.name, "type": m.kind, "creationDate": epoch(m.created)})

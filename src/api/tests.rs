@@ -150,7 +150,8 @@ async fn test_case_suffix_selects_mocked_responses() {
 #[tokio::test]
 async fn pagination_walks_all_machines() {
     let s = service();
-    for i in 0..3 {
+    // Created out of name order; AWS lists by name.
+    for i in [2, 0, 1] {
         s.call(
             "CreateStateMachine",
             json!({"name": format!("m{i}"), "definition": r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#, "roleArn": "r"}),
@@ -173,7 +174,42 @@ async fn pagination_walks_all_machines() {
             None => break,
         }
     }
-    assert_eq!(names.len(), 3);
+    assert_eq!(names, ["m0", "m1", "m2"]);
+}
+
+#[tokio::test]
+async fn executions_are_listed_most_recent_first() {
+    let s = service();
+    let arn = s
+        .call(
+            "CreateStateMachine",
+            json!({"name": "order", "definition": r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#, "roleArn": "r"}),
+        )
+        .await
+        .expect("create")["stateMachineArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    for name in ["first", "second", "third"] {
+        s.call(
+            "StartExecution",
+            json!({"stateMachineArn": arn, "name": name}),
+        )
+        .await
+        .expect("start");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let list = s
+        .call("ListExecutions", json!({"stateMachineArn": arn}))
+        .await
+        .expect("list");
+    let names: Vec<&str> = list["executions"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(names, ["third", "second", "first"]);
 }
 
 #[tokio::test]
