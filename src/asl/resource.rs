@@ -160,6 +160,12 @@ impl Resource {
         self.is_activity() || self.pattern() == Some(Pattern::WaitForTaskToken)
     }
 
+    /// True when the task's context object has a `$$.Task.Token`: callback tasks, and (as
+    /// on AWS) `.sync` and `.sync:2` tasks, whose token a SendTaskSuccess may also answer.
+    pub fn has_task_token(&self) -> bool {
+        self.takes_task_token() || matches!(self.pattern(), Some(Pattern::Sync | Pattern::Sync2))
+    }
+
     /// The `resourceType` and `resource` that history events show for the task.
     pub fn history_parts(&self) -> (String, String) {
         if let Some(rest) = self.arn.strip_prefix("arn:aws:states:::") {

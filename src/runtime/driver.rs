@@ -153,6 +153,67 @@ pub(crate) trait Persist: Send {
     fn deadline(&self) -> Option<i64> {
         None
     }
+
+    /// Callbacks delivered since the driver took the execution (or last asked), for tasks
+    /// that may be answered while the driver waits on them (a `.sync` task's token); each is
+    /// consumed by the next checkpoint. None where nothing can deliver them.
+    fn inbox(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<Vec<crate::store::InboxMessage>, DriveStop>> + Send
+    {
+        async { Ok(Vec::new()) }
+    }
+}
+
+/// How often a driver waiting on a `.sync` task looks for a callback with its token.
+const CALLBACK_POLL_MS: u64 = 250;
+
+/// True when a task in flight has a token a callback may answer while its job runs (`.sync`,
+/// `.sync:2`): the driver then looks for callbacks as it waits.
+fn answerable_in_flight(exec: &Execution) -> bool {
+    use crate::asl::resource::Pattern;
+    exec.frames
+        .iter()
+        .flatten()
+        .filter_map(|f| f.task.as_deref())
+        .any(|t| {
+            t.token.is_some()
+                && matches!(t.resource.pattern(), Some(Pattern::Sync | Pattern::Sync2))
+        })
+}
+
+/// Applies callbacks that arrived mid-drive: results end their task (stale ones are ignored
+/// by `step`); heartbeats and start reports do not move a `.sync` task.
+fn apply_callbacks(
+    exec: &mut Execution,
+    messages: Vec<crate::store::InboxMessage>,
+    queue: &mut VecDeque<Command>,
+    log: &mut Vec<HistoryEvent>,
+    time: i64,
+) {
+    use crate::store::InboxKind;
+    for message in messages {
+        let result = match message.kind {
+            InboxKind::Success { output } => Ok(output),
+            InboxKind::Failure { error, cause } => Err(StatesError {
+                error: error.unwrap_or_default(),
+                cause,
+                location: None,
+            }),
+            InboxKind::Heartbeat | InboxKind::Started { .. } => continue,
+        };
+        apply(
+            exec,
+            Event::TaskDone {
+                frame: message.frame,
+                wait: message.wait,
+                result,
+                time,
+            },
+            queue,
+            log,
+        );
+    }
 }
 
 /// Why a driver stopped before the execution ended.
@@ -497,7 +558,14 @@ pub(crate) async fn drive_with<P: Persist>(
             Some(d) => (d - clock.now()).max(0) as u64,
             None => u64::MAX / 4,
         };
+        let poll = durable && answerable_in_flight(exec);
         tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(CALLBACK_POLL_MS)), if poll && CALLBACK_POLL_MS < sleep.min(until_deadline) => {
+                let messages = persist.inbox().await?;
+                let before = exec.last_event_id;
+                apply_callbacks(exec, messages, &mut queue, log, clock.now());
+                since_checkpoint += (exec.last_event_id - before) as usize;
+            }
             _ = tokio::time::sleep(std::time::Duration::from_millis(until_deadline)), if until_deadline < sleep => {
                 // Tasks still in flight: everything up to their invocation is committed, and
                 // the next driver invokes them again (at-least-once, same idempotency key).

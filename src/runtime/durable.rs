@@ -246,6 +246,23 @@ impl<S: Store> Persist for StorePersist<'_, S> {
     fn deadline(&self) -> Option<i64> {
         self.deadline
     }
+
+    async fn inbox(&mut self) -> Result<Vec<crate::store::InboxMessage>, DriveStop> {
+        let record = self
+            .store
+            .get_execution(&self.arn)
+            .await?
+            .ok_or(DriveStop::Lost)?;
+        // The first `consumed_inbox` messages are applied already; the next commit removes
+        // them with these.
+        let fresh = record
+            .inbox
+            .get(self.consumed_inbox..)
+            .unwrap_or_default()
+            .to_vec();
+        self.consumed_inbox = record.inbox.len();
+        Ok(fresh)
+    }
 }
 
 /// Applies callbacks delivered to the execution: task results become `TaskDone` events (stale

@@ -258,7 +258,7 @@ impl StatesTasks {
         let request = request.clone();
         let submit: TaskFuture = Box::pin(async move {
             let child = me.start(&request).await?;
-            Ok(json!({"ExecutionArn": child.info.arn, "StartDate": child.info.start_time}))
+            Ok(start_answer(&child.info.arn, child.info.start_time))
         });
         match pattern {
             Pattern::RequestResponse => Invocation::Pending(submit),
@@ -286,9 +286,80 @@ impl StatesTasks {
     }
 }
 
+/// What a nested start answers, as AWS's StartExecution call returns it to the task:
+/// `ExecutionArn`, `StartDate`, and the SDK's `SdkHttpMetadata` and `SdkResponseMetadata`
+/// (the headers the Step Functions endpoint sends).
+fn start_answer(arn: &str, start_ms: i64) -> Value {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let body = json!({"executionArn": arn, "startDate": start_ms as f64 / 1000.0}).to_string();
+    let date = chrono::DateTime::from_timestamp_millis(start_ms)
+        .unwrap_or_default()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    let length = body.len().to_string();
+    let headers = [
+        ("x-amzn-RequestId", request_id.as_str()),
+        ("connection", "keep-alive"),
+        ("Content-Length", length.as_str()),
+        ("Date", date.as_str()),
+        ("Content-Type", "application/x-amz-json-1.0"),
+    ];
+    let all: Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!([v])))
+        .collect();
+    let mut single: Vec<(&str, &str)> = headers.to_vec();
+    single.sort_by_key(|(k, _)| k.to_ascii_lowercase());
+    let single: Map<String, Value> = single
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    json!({
+        "ExecutionArn": arn,
+        "StartDate": start_ms,
+        "SdkHttpMetadata": {"AllHttpHeaders": all, "HttpHeaders": single, "HttpStatusCode": 200},
+        "SdkResponseMetadata": {"RequestId": request_id},
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_start_answers_with_the_sdks_http_metadata() {
+        let a = start_answer("arn:aws:states:us-east-1:111111111111:execution:c:x", 0);
+        assert_eq!(
+            a["ExecutionArn"],
+            "arn:aws:states:us-east-1:111111111111:execution:c:x"
+        );
+        let http = &a["SdkHttpMetadata"];
+        assert_eq!(http["HttpStatusCode"], 200);
+        assert_eq!(
+            http["HttpHeaders"]["Content-Type"],
+            "application/x-amz-json-1.0"
+        );
+        assert_eq!(http["HttpHeaders"]["Date"], "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(
+            http["AllHttpHeaders"]["x-amzn-RequestId"][0],
+            a["SdkResponseMetadata"]["RequestId"]
+        );
+        let keys: Vec<&String> = http["HttpHeaders"]
+            .as_object()
+            .expect("map")
+            .keys()
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "connection",
+                "Content-Length",
+                "Content-Type",
+                "Date",
+                "x-amzn-RequestId"
+            ]
+        );
+    }
 
     #[test]
     fn nested_patterns_come_from_the_resource() {

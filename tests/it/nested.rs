@@ -376,3 +376,64 @@ fn nested_executions_through_stepfn_serve() {
     );
     report("nested: .sync, .sync:2, request-response, failed child, .waitForTaskToken callback and a stopped parent through stepfn serve");
 }
+
+/// As AWS recorded it (`test_sync_with_task_token`): a `.sync` task has `$$.Task.Token`, and a
+/// SendTaskSuccess with it ends the task with that output, whatever the child still does.
+#[test]
+fn a_sync_task_ends_on_a_callback_with_its_token() {
+    let server = serve();
+    create(&server, "child", &child());
+    let machine = create(
+        &server,
+        "sync-token",
+        &json!({"StartAt": "StartExecution", "States": {"StartExecution": {"Type": "Task",
+            "Resource": "arn:aws:states:::states:startExecution.sync",
+            "Parameters": {"StateMachineArn": CHILD_ARN,
+                           "Input": {"slow": true, "n": 1, "TaskToken.$": "$$.Task.Token"}},
+            "End": true}}}),
+    );
+    let parent = start(&server, &machine, "t1", &json!({}));
+    let begin = Instant::now();
+    let token = loop {
+        if let Some(child) = children(&server).first() {
+            let d = api(
+                &server,
+                "DescribeExecution",
+                json!({"executionArn": child["executionArn"]}),
+            );
+            let input: Value =
+                serde_json::from_str(d["input"].as_str().expect("input")).expect("JSON");
+            break input["TaskToken"]
+                .as_str()
+                .expect("the .sync task's child got $$.Task.Token")
+                .to_string();
+        }
+        assert!(begin.elapsed() < Duration::from_secs(30), "no child");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let answered = api(
+        &server,
+        "SendTaskSuccess",
+        json!({"taskToken": token, "output": "\"SQS_SEND_MESSAGE_AND_WAIT\""}),
+    );
+    assert_eq!(answered, json!({}), "SendTaskSuccess");
+    let done = wait_while(&server, &parent, "RUNNING");
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["output"], "\"SQS_SEND_MESSAGE_AND_WAIT\"");
+    let history = api(
+        &server,
+        "GetExecutionHistory",
+        json!({"executionArn": parent}),
+    );
+    let submitted = history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["type"] == "TaskSubmitted")
+        .map(|e| e["taskSubmittedEventDetails"]["output"].clone())
+        .expect("TaskSubmitted");
+    let answer: Value = serde_json::from_str(submitted.as_str().expect("text")).expect("JSON");
+    assert_eq!(answer["SdkHttpMetadata"]["HttpStatusCode"], 200, "{answer}");
+    assert!(answer["SdkResponseMetadata"]["RequestId"].is_string());
+    report("nested: a .sync task answered by SendTaskSuccess with its $$.Task.Token, TaskSubmitted with SdkHttpMetadata");
+}

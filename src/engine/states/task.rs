@@ -26,10 +26,10 @@ impl Stepper<'_> {
         t: &TaskState,
         now: i64,
     ) -> Result<Outcome, StatesError> {
-        // The wait this task will be; a `.waitForTaskToken` task's token names it.
+        // The wait this task will be; a callback or `.sync` task's token names it.
         let token = t
             .resource
-            .takes_task_token()
+            .has_task_token()
             .then(|| crate::engine::task::task_token(&self.info.arn, id, self.waits + 1));
         let params = self.task_input(id, name, t, token.as_deref())?;
         let timeout = self.task_seconds(&t.timeout_seconds, &t.timeout_seconds_path, id)?;
