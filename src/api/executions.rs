@@ -8,6 +8,23 @@ impl Service {
         let machine = self.machine(arn).await?;
         let name = execution_name(req)?;
         let input = parse_input(req)?;
+        if machine.kind == "EXPRESS" {
+            // As on AWS: an express execution runs on its own, under an `express:` ARN that
+            // DescribeExecution and GetExecutionHistory do not take.
+            let (loaded, info, invoker) = self.prepare_express(&machine, &name, case)?;
+            let answer = json!({"executionArn": info.arn, "startDate": epoch(info.start_time)});
+            tokio::spawn(driver::run(
+                loaded,
+                info,
+                input,
+                invoker,
+                RunOptions {
+                    virtual_clock: false,
+                    record_history: false,
+                },
+            ));
+            return Ok(answer);
+        }
         if let Some(case) = case {
             self.invokers.route(
                 &arn::execution(&machine.arn, &name),
@@ -43,27 +60,7 @@ impl Service {
         }
         let name = execution_name(req)?;
         let input = parse_input(req)?;
-        let machine = load(&m.definition)
-            .map_err(|d| err(Exception::InvalidDefinition, diagnostics_text(&d)))?;
-        let info = {
-            let id = uuid::Uuid::new_v4().to_string();
-            ExecutionInfo {
-                arn: arn::express_execution(&m.arn, &name, &id),
-                name: name.clone(),
-                state_machine_arn: m.arn.clone(),
-                state_machine_name: m.name.clone(),
-                role_arn: m.role_arn.clone(),
-                start_time: now_ms(),
-            }
-        };
-        let invoker: Arc<dyn TaskInvoker> = match case {
-            Some(case) => {
-                self.invokers
-                    .route(&info.arn, &m.name, case, &m.definition)?;
-                self.invoker()
-            }
-            None => self.invoker(),
-        };
+        let (machine, info, invoker) = self.prepare_express(&m, &name, case)?;
         let input_text = input
             .text
             .as_deref()
@@ -113,6 +110,39 @@ impl Service {
             json!({"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 100}),
         );
         Ok(Value::Object(out))
+    }
+
+    /// What an express execution of `m` named `name` runs with: the loaded machine, its
+    /// `express:` identity and the invokers (test case `case` routed to it).
+    fn prepare_express(
+        &self,
+        m: &crate::store::MachineRecord,
+        name: &str,
+        case: Option<&str>,
+    ) -> Result<
+        (
+            Arc<crate::asl::model::StateMachine>,
+            ExecutionInfo,
+            Arc<dyn TaskInvoker>,
+        ),
+        ApiError,
+    > {
+        let machine = load(&m.definition)
+            .map_err(|d| err(Exception::InvalidDefinition, diagnostics_text(&d)))?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let info = ExecutionInfo {
+            arn: arn::express_execution(&m.arn, name, &id),
+            name: name.to_string(),
+            state_machine_arn: m.arn.clone(),
+            state_machine_name: m.name.clone(),
+            role_arn: m.role_arn.clone(),
+            start_time: now_ms(),
+        };
+        if let Some(case) = case {
+            self.invokers
+                .route(&info.arn, &m.name, case, &m.definition)?;
+        }
+        Ok((machine, info, self.invoker()))
     }
 
     pub(super) async fn execution(

@@ -713,3 +713,63 @@ async fn an_input_that_is_not_json_is_worded_as_jackson_words_it() {
         "Invalid State Machine Execution Input: 'Unrecognized token 'not': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')'"
     );
 }
+
+#[tokio::test]
+async fn an_express_start_runs_under_an_express_arn_that_is_not_describable() {
+    let s = service();
+    let child = s
+        .call(
+            "CreateStateMachine",
+            json!({"name": "child", "definition": r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#, "roleArn": "r"}),
+        )
+        .await
+        .expect("child")["stateMachineArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    let def = json!({"StartAt": "Start", "States": {"Start": {"Type": "Task",
+        "Resource": "arn:aws:states:::states:startExecution",
+        "Parameters": {"StateMachineArn": child, "Name": "from-express"}, "End": true}}});
+    let express = s
+        .call(
+            "CreateStateMachine",
+            json!({"name": "fast", "definition": def.to_string(), "roleArn": "r", "type": "EXPRESS"}),
+        )
+        .await
+        .expect("express")["stateMachineArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    let started = s
+        .call(
+            "StartExecution",
+            json!({"stateMachineArn": express, "name": "e1"}),
+        )
+        .await
+        .expect("start");
+    let arn = started["executionArn"].as_str().expect("arn");
+    assert!(
+        arn.starts_with("arn:aws:states:us-east-1:111111111111:express:fast:e1:"),
+        "{arn}"
+    );
+    assert!(started["startDate"].is_number());
+    let e = s
+        .call("DescribeExecution", json!({"executionArn": arn}))
+        .await
+        .expect_err("not describable");
+    assert_eq!(e.kind, Exception::InvalidArn);
+    // It ran: its task started the child.
+    let mut listed = 0;
+    for _ in 0..100 {
+        let list = s
+            .call("ListExecutions", json!({"stateMachineArn": child}))
+            .await
+            .expect("list");
+        listed = list["executions"].as_array().map_or(0, Vec::len);
+        if listed == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(listed, 1, "the express execution ran its task");
+}
