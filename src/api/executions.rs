@@ -2,6 +2,13 @@
 
 use super::*;
 
+/// What an express execution runs with: its machine, identity and invokers.
+type ExpressRun = (
+    Arc<crate::asl::model::StateMachine>,
+    ExecutionInfo,
+    Arc<dyn TaskInvoker>,
+);
+
 impl Service {
     pub(super) async fn start_execution(&self, req: &Value) -> Result<Value, ApiError> {
         let (arn, case) = split_test_case(field(req, "stateMachineArn")?);
@@ -119,14 +126,7 @@ impl Service {
         m: &crate::store::MachineRecord,
         name: &str,
         case: Option<&str>,
-    ) -> Result<
-        (
-            Arc<crate::asl::model::StateMachine>,
-            ExecutionInfo,
-            Arc<dyn TaskInvoker>,
-        ),
-        ApiError,
-    > {
+    ) -> Result<ExpressRun, ApiError> {
         let machine = load(&m.definition)
             .map_err(|d| err(Exception::InvalidDefinition, diagnostics_text(&d)))?;
         let id = uuid::Uuid::new_v4().to_string();
