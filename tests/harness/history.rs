@@ -8,6 +8,10 @@ use serde_json::Value;
 
 /// Strings that stand for generated values in every recording.
 const WILDCARD_STRINGS: &[&str] = &["date", "timestamp", "snf_role_arn", "role-arn"];
+/// Names LocalStack's snapshot transformers write in place of generated names (its
+/// `RegexTransformer(function_name, "lambda_function_name")`): masks like `<uuid:1>`, also
+/// inside a longer string (a function ARN).
+const TRANSFORMER_MASKS: &[&str] = &["lambda_function_name", "lambda_function_1_name"];
 /// Keys whose values are never compared.
 const WILDCARD_KEYS: &[&str] = &["timestamp", "roleArn"];
 
@@ -241,8 +245,14 @@ fn masked_eq(want: &str, got: &str) -> bool {
 
 /// The literal text between the masks of `s`.
 fn literal_parts(s: &str) -> Vec<String> {
+    let mut marked = s.to_string();
+    for mask in TRANSFORMER_MASKS {
+        // Some recordings already bracket it (`<lambda_function_name>`).
+        let bracketed = format!("<{mask}>");
+        marked = marked.replace(&bracketed, mask).replace(mask, &bracketed);
+    }
     let mut parts = vec![String::new()];
-    let mut rest = s;
+    let mut rest = marked.as_str();
     while let Some(open) = rest.find('<') {
         let after = &rest[open + 1..];
         let close = after.find('>');
