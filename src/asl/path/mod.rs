@@ -2,8 +2,8 @@
 //! writing a result into a document (`ResultPath`).
 //!
 //! Step Functions evaluates JSONPath with Jayway JsonPath, not RFC 9535, and so does this
-//! module: [`syntax`] compiles a path with Jayway's rules, [`eval`] evaluates it with
-//! Jayway's results and messages, [`filter`] holds filter expressions. `jsonpath-rust`, an
+//! module: `syntax` compiles a path with Jayway's rules, `eval` evaluates it with
+//! Jayway's results and messages, `filter` holds filter expressions. `jsonpath-rust`, an
 //! RFC 9535 implementation, cannot be made to take the Jayway forms AWS accepts (`$.[0]`,
 //! `['a','b']` merged into one object, `[(@.length-1)]`, bare words and lexical operators
 //! in filters, `.length()`), nor to fail as Jayway fails, so it is kept only as a dev
