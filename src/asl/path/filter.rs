@@ -16,7 +16,7 @@ use super::eval;
 use super::syntax::{self, Segment};
 
 /// A compiled filter.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) enum Expr {
     Or(Vec<Expr>),
     And(Vec<Expr>),
@@ -33,12 +33,6 @@ pub(super) enum Expr {
     },
 }
 
-impl PartialEq for Expr {
-    fn eq(&self, other: &Self) -> bool {
-        format!("{self:?}") == format!("{other:?}")
-    }
-}
-
 /// One side of a comparison.
 #[derive(Debug, Clone)]
 pub(super) enum Operand {
@@ -50,6 +44,19 @@ pub(super) enum Operand {
     Literal(Value),
     /// `/pattern/flags`, anchored as Java's `matches()` is.
     Pattern(Regex),
+}
+
+impl PartialEq for Operand {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Operand::Current(a), Operand::Current(b)) | (Operand::Root(a), Operand::Root(b)) => {
+                a == b
+            }
+            (Operand::Literal(a), Operand::Literal(b)) => a == b,
+            (Operand::Pattern(a), Operand::Pattern(b)) => a.as_str() == b.as_str(),
+            _ => false,
+        }
+    }
 }
 
 /// The relational operators.
@@ -80,7 +87,7 @@ impl Op {
     fn named(s: &str) -> Option<Op> {
         Some(match s {
             "==" => Op::Eq,
-            "!=" | "<>" => Op::Ne,
+            "!=" => Op::Ne,
             "===" => Op::StrictEq,
             "!==" => Op::StrictNe,
             "<" => Op::Lt,
@@ -334,35 +341,26 @@ impl<'s> Parser<'s> {
 fn json_literal(s: &str) -> Option<(Value, usize)> {
     let mut out = String::new();
     let mut depth = 0usize;
-    let mut chars = s.char_indices();
-    while let Some((i, c)) = chars.next() {
+    let mut i = 0;
+    while let Some(c) = s[i..].chars().next() {
+        if c == '"' || c == '\'' {
+            let (text, len) = syntax::unquote(&s[i..], c)?;
+            out.push_str(&serde_json::to_string(&text).ok()?);
+            i += len;
+            continue;
+        }
         match c {
-            '"' | '\'' => {
-                let (text, len) = syntax::unquote(&s[i..], c)?;
-                out.push_str(&serde_json::to_string(&text).ok()?);
-                for _ in 1..text_chars(&s[i..i + len]) {
-                    chars.next();
-                }
-            }
-            '[' | '{' => {
-                depth += 1;
-                out.push(c);
-            }
-            ']' | '}' => {
-                depth = depth.checked_sub(1)?;
-                out.push(c);
-                if depth == 0 {
-                    return serde_json::from_str(&out).ok().map(|v| (v, i + 1));
-                }
-            }
-            _ => out.push(c),
+            '[' | '{' => depth += 1,
+            ']' | '}' => depth = depth.checked_sub(1)?,
+            _ => {}
+        }
+        out.push(c);
+        i += c.len_utf8();
+        if depth == 0 && matches!(c, ']' | '}') {
+            return serde_json::from_str(&out).ok().map(|v| (v, i));
         }
     }
     None
-}
-
-fn text_chars(s: &str) -> usize {
-    s.chars().count()
 }
 
 /// The length of the path at the start of `s`: brackets are skipped whole, a `()` after a
