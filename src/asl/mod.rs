@@ -6,6 +6,7 @@ pub mod choice;
 pub mod diagnostic;
 pub mod error;
 pub mod intrinsics;
+mod java;
 pub mod jsonata;
 pub mod load;
 pub mod model;

@@ -280,7 +280,7 @@ impl Call {
                 Piece::Hole => {
                     if let Some(arg) = values.next() {
                         let v = eval_arg(arg, scope, rng)?;
-                        render_format_value(&v, &mut out);
+                        crate::asl::java::java_text(&v, &mut out);
                     }
                 }
             }
@@ -377,39 +377,6 @@ impl Call {
             None => rng.random_range(0..i64::from(bound)),
         };
         Ok(Value::from(start + offset))
-    }
-}
-
-/// Renders a Format argument as Step Functions does: strings raw, scalars as JSON, and
-/// containers the way Java prints maps and lists (`{Arg1=1, Arg2=[]}`).
-pub(super) fn render_format_value(v: &Value, out: &mut String) {
-    match v {
-        Value::String(s) => out.push_str(s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                render_format_value(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (k, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                out.push_str(k);
-                out.push('=');
-                render_format_value(item, out);
-            }
-            out.push('}');
-        }
-        scalar => {
-            let _ = write!(out, "{scalar}");
-        }
     }
 }
 

@@ -13,6 +13,7 @@ use std::fmt::Write;
 use serde_json::{Map, Value};
 
 use super::syntax::{Function, Segment};
+use crate::asl::java::java_text;
 
 /// The Java class Jayway's Jackson provider would report for `v`.
 fn java_class(v: &Value) -> &'static str {
@@ -28,38 +29,6 @@ fn java_class(v: &Value) -> &'static str {
         Value::String(_) => "java.lang.String",
         Value::Array(_) => "java.util.ArrayList",
         Value::Object(_) => "java.util.LinkedHashMap",
-    }
-}
-
-/// `v` as Java's `toString` of the parsed value prints it (`{a=1, b=[1, 2]}`).
-fn java_text(v: &Value, out: &mut String) {
-    match v {
-        Value::String(s) => out.push_str(s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                java_text(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (k, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                out.push_str(k);
-                out.push('=');
-                java_text(item, out);
-            }
-            out.push('}');
-        }
-        other => {
-            let _ = write!(out, "{other}");
-        }
     }
 }
 
