@@ -12,7 +12,7 @@ type ExpressRun = (
 impl Service {
     pub(super) async fn start_execution(&self, req: &Value) -> Result<Value, ApiError> {
         let (arn, case) = split_test_case(field(req, "stateMachineArn")?);
-        let machine = self.machine(arn).await?;
+        let (machine, alias) = self.start_target(arn).await?;
         let name = execution_name(req)?;
         let input = parse_input(req)?;
         if machine.kind == "EXPRESS" {
@@ -34,31 +34,38 @@ impl Service {
         }
         if let Some(case) = case {
             self.invokers.route(
-                &arn::execution(&machine.arn, &name),
+                &arn::execution(machine.machine_arn(), &name),
                 &machine.name,
                 case,
                 &machine.definition,
             )?;
         }
-        let record = start_execution(&self.store, &machine, &name, input, now_ms())
-            .await
-            .map_err(|e| match e {
-                StartError::AlreadyExists(a) => err(
-                    Exception::ExecutionAlreadyExists,
-                    format!("Execution Already Exists: '{a}'"),
-                ),
-                StartError::NoMachine(a) => err(
-                    Exception::StateMachineDoesNotExist,
-                    format!("State Machine Does Not Exist: '{a}'"),
-                ),
-                StartError::Store(e) => e.into(),
-            })?;
+        let record = start_execution_of(
+            &self.store,
+            &machine,
+            alias.as_deref(),
+            &name,
+            input,
+            now_ms(),
+        )
+        .await
+        .map_err(|e| match e {
+            StartError::AlreadyExists(a) => err(
+                Exception::ExecutionAlreadyExists,
+                format!("Execution Already Exists: '{a}'"),
+            ),
+            StartError::NoMachine(a) => err(
+                Exception::StateMachineDoesNotExist,
+                format!("State Machine Does Not Exist: '{a}'"),
+            ),
+            StartError::Store(e) => e.into(),
+        })?;
         Ok(json!({"executionArn": record.info.arn, "startDate": epoch(record.info.start_time)}))
     }
 
     pub(super) async fn start_sync_execution(&self, req: &Value) -> Result<Value, ApiError> {
         let (arn, case) = split_test_case(field(req, "stateMachineArn")?);
-        let m = self.machine(arn).await?;
+        let (m, _) = self.start_target(arn).await?;
         if m.kind != "EXPRESS" {
             return Err(err(
                 Exception::StateMachineTypeNotSupported,
@@ -87,7 +94,7 @@ impl Service {
         .execution;
         let mut out = Map::new();
         out.insert("executionArn".into(), json!(exec.info.arn));
-        out.insert("stateMachineArn".into(), json!(m.arn));
+        out.insert("stateMachineArn".into(), json!(m.machine_arn()));
         out.insert("name".into(), json!(name));
         out.insert("startDate".into(), epoch(exec.info.start_time));
         out.insert(
@@ -131,12 +138,13 @@ impl Service {
             .map_err(|d| err(Exception::InvalidDefinition, diagnostics_text(&d)))?;
         let id = uuid::Uuid::new_v4().to_string();
         let info = ExecutionInfo {
-            arn: arn::express_execution(&m.arn, name, &id),
+            arn: arn::express_execution(m.machine_arn(), name, &id),
             name: name.to_string(),
-            state_machine_arn: m.arn.clone(),
+            state_machine_arn: m.machine_arn().to_string(),
             state_machine_name: m.name.clone(),
             role_arn: m.role_arn.clone(),
             start_time: now_ms(),
+            origin: Default::default(),
         };
         if let Some(case) = case {
             self.invokers
@@ -168,9 +176,14 @@ impl Service {
         req: &Value,
     ) -> Result<Value, ApiError> {
         let record = self.execution(field(req, "executionArn")?).await?;
-        let m = self.machine(&record.info.state_machine_arn).await?;
+        let m = self.machine(record.info.definition_arn()).await?;
         let mut out = machine_json(&m);
         if let Value::Object(o) = &mut out {
+            o.insert(
+                "stateMachineArn".into(),
+                json!(record.info.state_machine_arn),
+            );
+            o.remove("description");
             o.insert("updateDate".into(), epoch(m.created));
             o.remove("status");
             o.remove("type");
@@ -180,7 +193,7 @@ impl Service {
     }
 
     pub(super) async fn list_executions(&self, req: &Value) -> Result<Value, ApiError> {
-        let m = self.machine(field(req, "stateMachineArn")?).await?;
+        let (m, mut records) = self.executions_of(field(req, "stateMachineArn")?).await?;
         if m.kind == "EXPRESS" {
             return Err(err(
                 Exception::StateMachineTypeNotSupported,
@@ -189,7 +202,6 @@ impl Service {
         }
         let filter = opt_field(req, "statusFilter")?;
         // AWS lists the most recent execution first.
-        let mut records = self.store.list_executions(&m.arn).await?;
         records.sort_by(|a, b| {
             b.info
                 .start_time
@@ -203,6 +215,12 @@ impl Service {
                 let mut o = Map::new();
                 o.insert("executionArn".into(), json!(r.info.arn));
                 o.insert("stateMachineArn".into(), json!(r.info.state_machine_arn));
+                if let Some(v) = &r.info.origin.version_arn {
+                    o.insert("stateMachineVersionArn".into(), json!(v));
+                }
+                if let Some(a) = &r.info.origin.alias_arn {
+                    o.insert("stateMachineAliasArn".into(), json!(a));
+                }
                 o.insert("name".into(), json!(r.info.name));
                 o.insert("status".into(), json!(r.status.as_str()));
                 o.insert("startDate".into(), epoch(r.info.start_time));

@@ -1,16 +1,23 @@
 //! State machine operations: create, describe, update, delete, list.
 
+use super::versions::{publish_flag, version_description};
 use super::*;
 
+pub(super) fn machine_not_found(arn: &str) -> ApiError {
+    err(
+        Exception::StateMachineDoesNotExist,
+        format!("State Machine Does Not Exist: '{arn}'"),
+    )
+}
+
 impl Service {
+    /// The state machine or version `arn` names.
     pub(super) async fn machine(&self, arn: &str) -> Result<MachineRecord, ApiError> {
         check_arn(arn, "stateMachine")?;
-        self.store.get_machine(arn).await?.ok_or_else(|| {
-            err(
-                Exception::StateMachineDoesNotExist,
-                format!("State Machine Does Not Exist: '{arn}'"),
-            )
-        })
+        self.store
+            .get_machine(arn)
+            .await?
+            .ok_or_else(|| machine_not_found(arn))
     }
 
     pub(super) async fn create_state_machine(
@@ -46,7 +53,8 @@ impl Service {
             ));
         }
         let now = now_ms();
-        let record = MachineRecord {
+        let description = version_description(req)?;
+        let mut record = MachineRecord {
             arn: arn.clone(),
             name: name.to_string(),
             definition,
@@ -61,9 +69,18 @@ impl Service {
                 tracing: opt_object(req, "tracingConfiguration")?,
                 encryption: opt_object(req, "encryptionConfiguration")?,
             },
+            version: None,
+            published: Default::default(),
         };
-        self.store.put_machine(&record).await?;
-        Ok(json!({"stateMachineArn": arn, "creationDate": epoch(now)}))
+        let _publishing = self.publishing.lock().await;
+        let mut out = json!({"stateMachineArn": arn, "creationDate": epoch(now)});
+        if publish_flag(req)? {
+            let version = self.publish(&mut record, description, now).await?;
+            out["stateMachineVersionArn"] = json!(version.arn);
+        } else {
+            self.store.put_machine(&record).await?;
+        }
+        Ok(out)
     }
 
     pub(super) async fn describe_state_machine(&self, req: &Value) -> Result<Value, ApiError> {
@@ -72,10 +89,17 @@ impl Service {
     }
 
     pub(super) async fn update_state_machine(&self, req: &Value) -> Result<Value, ApiError> {
-        let mut m = self.machine(field(req, "stateMachineArn")?).await?;
+        let arn = field(req, "stateMachineArn")?;
+        let _publishing = self.publishing.lock().await;
+        let mut m = self.machine(arn).await?;
+        if m.version.is_some() {
+            return Err(machine_not_found(arn));
+        }
         let logging = opt_object(req, "loggingConfiguration")?;
         let tracing = opt_object(req, "tracingConfiguration")?;
         let encryption = opt_object(req, "encryptionConfiguration")?;
+        let publish = publish_flag(req)?;
+        let description = version_description(req)?;
         let nothing = ["definition", "roleArn"]
             .iter()
             .all(|k| req.get(k).is_none_or(Value::is_null))
@@ -88,6 +112,7 @@ impl Service {
                 "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified",
             ));
         }
+        let before = m.clone();
         if let Some(def) = opt_field(req, "definition")? {
             m.definition = parse_definition(def)?;
             check_express(&m.kind, &m.definition)?;
@@ -105,15 +130,43 @@ impl Service {
                 *slot = value;
             }
         }
-        let revision = uuid::Uuid::new_v4().to_string();
-        m.config.revision_id = Some(revision.clone());
-        self.store.put_machine(&m).await?;
-        Ok(json!({"updateDate": epoch(now_ms()), "revisionId": revision}))
+        // As on AWS: an update that changes nothing makes no new revision (and publishing it
+        // again answers the version already published of it).
+        let changed = m.definition_text != before.definition_text
+            || m.definition != before.definition
+            || m.role_arn != before.role_arn
+            || m.config != before.config;
+        if changed {
+            m.config.revision_id = Some(uuid::Uuid::new_v4().to_string());
+        }
+        let now = now_ms();
+        let mut out = json!({"updateDate": epoch(now)});
+        if let Some(revision) = &m.config.revision_id {
+            out["revisionId"] = json!(revision);
+        }
+        if publish {
+            let version = self.publish(&mut m, description, now).await?;
+            out["stateMachineVersionArn"] = json!(version.arn);
+        } else if changed {
+            self.store.put_machine(&m).await?;
+        }
+        Ok(out)
     }
 
     pub(super) async fn delete_state_machine(&self, req: &Value) -> Result<Value, ApiError> {
         let arn = field(req, "stateMachineArn")?;
         check_arn(arn, "stateMachine")?;
+        let _publishing = self.publishing.lock().await;
+        // Its versions (and with the record, its aliases) go with it, as on AWS.
+        if let Some(m) = self.store.get_machine(arn).await? {
+            if m.version.is_none() {
+                for v in &m.published.versions {
+                    self.store
+                        .delete_machine(&format!("{arn}:{}", v.number))
+                        .await?;
+                }
+            }
+        }
         self.store.delete_machine(arn).await?;
         Ok(json!({}))
     }
@@ -121,6 +174,7 @@ impl Service {
     pub(super) async fn list_state_machines(&self, req: &Value) -> Result<Value, ApiError> {
         // AWS lists state machines by name.
         let mut machines = self.store.list_machines().await?;
+        machines.retain(|m| m.version.is_none());
         machines.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.arn.cmp(&b.arn)));
         let items: Vec<Value> = machines
             .iter()

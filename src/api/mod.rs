@@ -18,7 +18,7 @@ use crate::runtime::arn::{self, StatesArn};
 use crate::runtime::clock::real_now;
 use crate::runtime::describe::describe_json;
 use crate::runtime::driver::{self, RunOptions};
-use crate::runtime::durable::{start_execution, StartError};
+use crate::runtime::durable::{start_execution_of, StartError};
 use crate::runtime::invokers::{Invokers, Mocks, RouteError, Setup};
 use crate::store::AnyStore;
 use crate::store::{
@@ -39,6 +39,7 @@ mod shapes;
 mod tags;
 #[cfg(test)]
 mod tests;
+mod versions;
 
 use shapes::*;
 
@@ -70,6 +71,9 @@ pub struct Service {
     invokers: Arc<Invokers>,
     /// The account new resources are made in.
     account: String,
+    /// Held while a state machine, its versions or aliases change (publishing reads, counts
+    /// and writes the machine's record).
+    publishing: Arc<tokio::sync::Mutex<()>>,
 }
 
 fn now_ms() -> i64 {
@@ -291,6 +295,7 @@ impl Service {
             store,
             invokers,
             account: arn::ACCOUNT.to_string(),
+            publishing: Arc::default(),
         }
     }
 
@@ -390,19 +395,19 @@ impl Service {
             Op::TagResource => self.tag_resource(&req).await,
             Op::UntagResource => self.untag_resource(&req).await,
             Op::ListTagsForResource => self.list_tags(&req).await,
-            Op::CreateStateMachineAlias
-            | Op::DeleteStateMachineAlias
-            | Op::DeleteStateMachineVersion
-            | Op::DescribeMapRun
-            | Op::DescribeStateMachineAlias
+            Op::PublishStateMachineVersion => self.publish_version(&req).await,
+            Op::ListStateMachineVersions => self.list_versions(&req).await,
+            Op::DeleteStateMachineVersion => self.delete_version(&req).await,
+            Op::CreateStateMachineAlias => self.create_alias(&req).await,
+            Op::DescribeStateMachineAlias => self.describe_alias(&req).await,
+            Op::UpdateStateMachineAlias => self.update_alias(&req).await,
+            Op::DeleteStateMachineAlias => self.delete_alias(&req).await,
+            Op::ListStateMachineAliases => self.list_aliases(&req).await,
+            Op::DescribeMapRun
             | Op::ListMapRuns
-            | Op::ListStateMachineAliases
-            | Op::ListStateMachineVersions
-            | Op::PublishStateMachineVersion
             | Op::RedriveExecution
             | Op::TestState
-            | Op::UpdateMapRun
-            | Op::UpdateStateMachineAlias => Err(unknown(operation.name())),
+            | Op::UpdateMapRun => Err(unknown(operation.name())),
         }
     }
 }

@@ -39,6 +39,9 @@ pub(super) fn machine_json(m: &MachineRecord) -> Value {
     if let Some(revision) = &c.revision_id {
         out["revisionId"] = json!(revision);
     }
+    if let Some(d) = m.version.as_ref().and_then(|v| v.description.as_ref()) {
+        out["description"] = json!(d);
+    }
     let references = crate::asl::variables::variable_references(&m.definition);
     if !references.is_empty() {
         out["variableReferences"] = Value::Object(references);

@@ -61,9 +61,42 @@ pub struct ExecutionInfo {
     pub role_arn: String,
     /// Start time, ms since the epoch.
     pub start_time: i64,
+    /// The version and alias it was started through, and the revision it runs.
+    #[serde(default, skip_serializing_if = "Origin::is_plain")]
+    pub origin: Origin,
+}
+
+/// What an execution was started through: a version (`NAME:3`), an alias (`NAME:prod`, which
+/// chose the version), and the state machine revision it runs (none before the first update).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Origin {
+    /// The version ARN, when started through a version or an alias.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_arn: Option<String>,
+    /// The alias ARN, when started through an alias.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias_arn: Option<String>,
+    /// The state machine's revision when it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+}
+
+impl Origin {
+    /// True when started on the state machine itself, before any update.
+    pub fn is_plain(&self) -> bool {
+        self == &Origin::default()
+    }
 }
 
 impl ExecutionInfo {
+    /// The ARN whose definition the execution runs: its version's, or the state machine's.
+    pub fn definition_arn(&self) -> &str {
+        self.origin
+            .version_arn
+            .as_deref()
+            .unwrap_or(&self.state_machine_arn)
+    }
+
     /// The region of the execution ARN (`arn:aws:states:REGION:...`), `us-east-1` if the ARN
     /// has none.
     pub fn region(&self) -> &str {

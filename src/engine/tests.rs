@@ -45,6 +45,7 @@ fn info() -> ExecutionInfo {
         state_machine_name: "m".into(),
         role_arn: "arn:aws:iam::123456789012:role/r".into(),
         start_time: T0,
+        origin: Default::default(),
     }
 }
 

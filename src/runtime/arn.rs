@@ -93,6 +93,7 @@ pub fn local_execution(machine_name: &str, name: &str, start_time: i64) -> Execu
         state_machine_name: machine_name.to_string(),
         role_arn: default_role(),
         start_time,
+        origin: Default::default(),
     }
 }
 
@@ -127,8 +128,45 @@ impl<'a> StatesArn<'a> {
     }
 }
 
+/// What follows a state machine's name in a qualified ARN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Qualifier<'a> {
+    /// A version: `NAME:3`.
+    Version(u64),
+    /// An alias: `NAME:prod` (alias names are never all digits).
+    Alias(&'a str),
+}
+
+/// A state machine ARN split into the machine's own ARN and its qualifier, if any; `None`
+/// when `arn` is not a state machine ARN.
+pub fn split_machine(arn: &str) -> Option<(&str, Option<Qualifier<'_>>)> {
+    let parsed = StatesArn::parse(arn).filter(|p| p.kind == "stateMachine")?;
+    let Some((_, qualifier)) = parsed.rest.split_once(':') else {
+        return Some((arn, None));
+    };
+    let machine = &arn[..arn.len() - qualifier.len() - 1];
+    if !qualifier.is_empty() && qualifier.bytes().all(|b| b.is_ascii_digit()) {
+        return Some((machine, Some(Qualifier::Version(qualifier.parse().ok()?))));
+    }
+    Some((machine, Some(Qualifier::Alias(qualifier))))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn qualified_arns_split_into_machine_and_version_or_alias() {
+        let m = "arn:aws:states:us-east-1:111111111111:stateMachine:m";
+        assert_eq!(split_machine(m), Some((m, None)));
+        let v = format!("{m}:12");
+        assert_eq!(split_machine(&v), Some((m, Some(Qualifier::Version(12)))));
+        let a = format!("{m}:prod-1");
+        assert_eq!(
+            split_machine(&a),
+            Some((m, Some(Qualifier::Alias("prod-1"))))
+        );
+        assert_eq!(split_machine("arn:aws:states:us-east-1:1:activity:a"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -68,6 +68,8 @@ pub fn machine_record(name: &str, definition: Value, now: i64) -> MachineRecord 
         tags: Default::default(),
         definition_text: None,
         config: Default::default(),
+        version: None,
+        published: Default::default(),
     }
 }
 

@@ -21,6 +21,12 @@ pub fn describe_json(record: &ExecutionRecord) -> Value {
         "stateMachineArn".into(),
         json!(record.info.state_machine_arn),
     );
+    if let Some(v) = &record.info.origin.version_arn {
+        out.insert("stateMachineVersionArn".into(), json!(v));
+    }
+    if let Some(a) = &record.info.origin.alias_arn {
+        out.insert("stateMachineAliasArn".into(), json!(a));
+    }
     out.insert("name".into(), json!(record.info.name));
     out.insert("status".into(), json!(record.status.as_str()));
     out.insert("startDate".into(), epoch_seconds(record.info.start_time));
@@ -88,6 +94,7 @@ mod redrive_tests {
             state_machine_name: "m".into(),
             role_arn: "arn:aws:iam::111111111111:role/r".into(),
             start_time: 0,
+            origin: Default::default(),
         };
         let mut r = ExecutionRecord::new(info, json!({}));
         r.status = status;

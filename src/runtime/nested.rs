@@ -27,7 +27,7 @@ use crate::engine::execution::Status;
 use crate::engine::task::TaskRequest;
 use crate::runtime::describe::describe_json;
 use crate::runtime::durable::{
-    drive_execution, start_execution, DurableOptions, MachineCache, StartError,
+    drive_execution, start_execution_of, start_target, DurableOptions, MachineCache, StartError,
 };
 use crate::store::AnyStore;
 use crate::store::{ExecutionRecord, Store};
@@ -180,9 +180,7 @@ impl StatesTasks {
             Some(n) => n.to_string(),
             None => child_name(&request.idempotency_key()),
         };
-        let machine = self
-            .store
-            .get_machine(machine_arn)
+        let target = start_target(&self.store, machine_arn)
             .await
             .map_err(store_error)?
             .ok_or_else(|| {
@@ -192,7 +190,15 @@ impl StatesTasks {
                 )
             })?;
         let now = crate::runtime::clock::real_now();
-        match start_execution(&self.store, &machine, &name, input.clone(), now).await {
+        let started = start_execution_of(
+            &self.store,
+            &target.machine,
+            target.alias.as_deref(),
+            &name,
+            input.clone().into(),
+            now,
+        );
+        match started.await {
             Ok(record) => Ok(record),
             Err(StartError::AlreadyExists(arn)) => {
                 // This attempt's own child, already ended (an attempt invoked again).

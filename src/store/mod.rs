@@ -48,6 +48,7 @@ pub(crate) fn test_info(machine: &str, name: &str, start_time: i64) -> Execution
         state_machine_name: machine.to_string(),
         role_arn: "arn:aws:iam::111111111111:role/stepfn".to_string(),
         start_time,
+        origin: Default::default(),
     }
 }
 
@@ -75,6 +76,81 @@ pub struct MachineRecord {
     /// Its configuration beyond the definition, as the API shows it.
     #[serde(default)]
     pub config: MachineConfig,
+    /// For a version (ARN `<machine>:<n>`): which machine and number it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<VersionOf>,
+    /// For a state machine: the versions published of it and its aliases.
+    #[serde(default, skip_serializing_if = "Published::is_empty")]
+    pub published: Published,
+}
+
+impl MachineRecord {
+    /// The state machine's ARN: its own, or for a version the machine's it was published of.
+    pub fn machine_arn(&self) -> &str {
+        self.version.as_ref().map_or(&self.arn, |v| &v.machine_arn)
+    }
+}
+
+/// A published version: an immutable copy of a state machine's definition and configuration,
+/// stored as its own [`MachineRecord`] under the ARN `<machine arn>:<number>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionOf {
+    /// The state machine's ARN.
+    pub machine_arn: String,
+    /// Its number, from 1, never reused.
+    pub number: u64,
+    /// `versionDescription`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A state machine's versions (numbers, for listing and idempotent publishing) and aliases.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Published {
+    /// The highest number ever published (numbers are not reused after a delete).
+    #[serde(default)]
+    pub last: u64,
+    /// The versions that exist, oldest first.
+    #[serde(default)]
+    pub versions: Vec<VersionEntry>,
+    /// The aliases, oldest first.
+    #[serde(default)]
+    pub aliases: Vec<AliasRecord>,
+}
+
+impl Published {
+    /// True before anything was published.
+    pub fn is_empty(&self) -> bool {
+        self == &Published::default()
+    }
+}
+
+/// One existing version of a state machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionEntry {
+    /// Its number.
+    pub number: u64,
+    /// When it was published, ms since the epoch.
+    pub created: i64,
+    /// The state machine revision it was published from (none before the first update).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision_id: Option<String>,
+}
+
+/// An alias of a state machine: a name that routes executions to one or two versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasRecord {
+    /// The alias name (the ARN is `<machine arn>:<name>`).
+    pub name: String,
+    /// Its description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Version ARNs with their weights (percent, summing to 100).
+    pub routing: Vec<(String, u32)>,
+    /// Creation time, ms since the epoch.
+    pub created: i64,
+    /// Last update time, ms since the epoch.
+    pub updated: i64,
 }
 
 /// A state machine's configuration as CreateStateMachine and UpdateStateMachine set it.

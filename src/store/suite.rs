@@ -55,6 +55,8 @@ pub(crate) async fn run<S: Store>(store: &S) {
         tags: BTreeMap::from([("team".to_string(), "core".to_string())]),
         definition_text: None,
         config: Default::default(),
+        version: None,
+        published: Default::default(),
     };
     store.put_machine(&machine).await.expect("put machine");
     assert_eq!(
@@ -62,6 +64,44 @@ pub(crate) async fn run<S: Store>(store: &S) {
         Some(machine.clone())
     );
     assert_eq!(store.get_machine("arn:nope").await.expect("get"), None);
+
+    // A version is a record of its own; the machine's record lists it and holds the aliases.
+    let mut version = machine.clone();
+    version.arn = format!("{}:1", machine.arn);
+    version.tags.clear();
+    version.version = Some(crate::store::VersionOf {
+        machine_arn: machine.arn.clone(),
+        number: 1,
+        description: Some("first".into()),
+    });
+    store.put_machine(&version).await.expect("put version");
+    let mut published = machine.clone();
+    published.published = crate::store::Published {
+        last: 1,
+        versions: vec![crate::store::VersionEntry {
+            number: 1,
+            created: 2,
+            revision_id: Some("r1".into()),
+        }],
+        aliases: vec![crate::store::AliasRecord {
+            name: "prod".into(),
+            description: None,
+            routing: vec![(version.arn.clone(), 100)],
+            created: 3,
+            updated: 4,
+        }],
+    };
+    store.put_machine(&published).await.expect("put published");
+    assert_eq!(
+        store.get_machine(&version.arn).await.expect("get version"),
+        Some(version.clone())
+    );
+    assert_eq!(
+        store.get_machine(&machine.arn).await.expect("get machine"),
+        Some(published)
+    );
+    assert!(store.delete_machine(&version.arn).await.expect("delete version"));
+    store.put_machine(&machine).await.expect("put machine back");
 
     let info = test_info(&machine.name, &format!("e{unique}"), 1_000);
     let arn = info.arn.clone();
@@ -235,6 +275,8 @@ fn machine_record(unique: &str, name: &str, created: i64) -> MachineRecord {
         tags: BTreeMap::new(),
         definition_text: None,
         config: Default::default(),
+        version: None,
+        published: Default::default(),
     }
 }
 

@@ -197,6 +197,46 @@ modeled_error StateMachineAlreadyExists CreateStateMachine \
   create-state-machine --name "$machine" --role-arn "$ROLE_ARN" \
   --definition '{"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}'
 
+# --- versions and aliases ------------------------------------------------------------------
+sfn publish publish-state-machine-version --state-machine-arn "$machine_arn" --description first
+check "publish-state-machine-version" equal "$(q publish 'd["stateMachineVersionArn"]')" "$machine_arn:1"
+sfn update update-state-machine --state-machine-arn "$machine_arn" --publish \
+  --version-description second --definition '{"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}'
+check "update-state-machine --publish" equal "$(q update 'd["stateMachineVersionArn"]')" "$machine_arn:2"
+sfn versions list-state-machine-versions --state-machine-arn "$machine_arn"
+check "list-state-machine-versions" \
+  equal "$(q versions '[v["stateMachineVersionArn"] for v in d["stateMachineVersions"]]')" \
+  "[\"$machine_arn:2\", \"$machine_arn:1\"]"
+sfn alias create-state-machine-alias --name live \
+  --routing-configuration "stateMachineVersionArn=$machine_arn:1,weight=100"
+check "create-state-machine-alias" equal "$(q alias 'd["stateMachineAliasArn"]')" "$machine_arn:live"
+sfn alias-update update-state-machine-alias --state-machine-alias-arn "$machine_arn:live" \
+  --routing-configuration "stateMachineVersionArn=$machine_arn:1,weight=20" \
+  "stateMachineVersionArn=$machine_arn:2,weight=80"
+sfn alias-describe describe-state-machine-alias --state-machine-alias-arn "$machine_arn:live"
+check "describe-state-machine-alias" \
+  equal "$(q alias-describe '[r["weight"] for r in d["routingConfiguration"]]')" '[20, 80]'
+sfn aliases list-state-machine-aliases --state-machine-arn "$machine_arn"
+check "list-state-machine-aliases" \
+  equal "$(q aliases '[a["stateMachineAliasArn"] for a in d["stateMachineAliases"]]')" "[\"$machine_arn:live\"]"
+sfn start-alias start-execution --state-machine-arn "$machine_arn:live"
+sfn describe-alias-run describe-execution --execution-arn "$(q start-alias 'd["executionArn"]')"
+check "describe-execution names the alias" \
+  equal "$(q describe-alias-run 'd["stateMachineAliasArn"]')" "$machine_arn:live"
+modeled_error ConflictException DeleteStateMachineVersion \
+  delete-state-machine-version --state-machine-version-arn "$machine_arn:1"
+modeled_error ResourceNotFound DescribeStateMachineAlias \
+  describe-state-machine-alias --state-machine-alias-arn "$machine_arn:missing"
+modeled_error ValidationException CreateStateMachineAlias create-state-machine-alias --name bad \
+  --routing-configuration "stateMachineVersionArn=$machine_arn:1,weight=70" \
+  "stateMachineVersionArn=$machine_arn:2,weight=29"
+sfn alias-delete delete-state-machine-alias --state-machine-alias-arn "$machine_arn:live"
+sfn version-delete delete-state-machine-version --state-machine-version-arn "$machine_arn:1"
+sfn versions-after list-state-machine-versions --state-machine-arn "$machine_arn"
+check "delete-state-machine-version" \
+  equal "$(q versions-after '[v["stateMachineVersionArn"] for v in d["stateMachineVersions"]]')" \
+  "[\"$machine_arn:2\"]"
+
 # --- delete-state-machine ------------------------------------------------------------------
 sfn delete delete-state-machine --state-machine-arn "$machine_arn"
 

@@ -153,7 +153,7 @@ fn boto3_and_awscli_on_the_memory_store() {
 }
 
 #[test]
-fn boto3_on_dynamodb_local() {
+fn boto3_and_awscli_on_dynamodb_local() {
     let table = format!("api{}", std::process::id());
     let ddb = dynamodb_endpoint();
     let server = Server::start(&[
@@ -165,6 +165,7 @@ fn boto3_on_dynamodb_local() {
         &ddb,
     ]);
     run_boto3(&server.endpoint);
+    run_awscli(&server.endpoint);
     server.stop();
 }
 

@@ -146,6 +146,8 @@ async fn listing_and_stop_requests_take_few_requests() {
         tags: Default::default(),
         definition_text: None,
         config: Default::default(),
+        version: None,
+        published: Default::default(),
     };
     let before = store.request_count();
     store.put_machine(&machine).await.expect("put");
@@ -254,6 +256,8 @@ async fn machines_beyond_one_batch_are_all_listed() {
                 tags: Default::default(),
                 definition_text: None,
                 config: Default::default(),
+                version: None,
+                published: Default::default(),
             };
             store.put_machine(&machine).await.expect("put");
         });
