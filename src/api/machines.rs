@@ -2,6 +2,7 @@
 
 use super::versions::{publish_flag, version_description};
 use super::*;
+use crate::store::revision_key;
 
 pub(super) fn machine_not_found(arn: &str) -> ApiError {
     err(
@@ -137,6 +138,12 @@ impl Service {
             || m.role_arn != before.role_arn
             || m.config != before.config;
         if changed {
+            // The replaced revision stays readable for the executions still running it.
+            let mut kept = before.clone();
+            kept.arn = revision_key(&before.arn, before.config.revision_id.as_deref());
+            kept.published = Default::default();
+            self.store.put_machine(&kept).await?;
+            m.published.kept_revisions.push(kept.arn);
             m.config.revision_id = Some(uuid::Uuid::new_v4().to_string());
         }
         let now = now_ms();
@@ -165,6 +172,9 @@ impl Service {
                         .delete_machine(&format!("{arn}:{}", v.number))
                         .await?;
                 }
+                for kept in &m.published.kept_revisions {
+                    self.store.delete_machine(kept).await?;
+                }
             }
         }
         self.store.delete_machine(arn).await?;
@@ -174,7 +184,7 @@ impl Service {
     pub(super) async fn list_state_machines(&self, req: &Value) -> Result<Value, ApiError> {
         // AWS lists state machines by name.
         let mut machines = self.store.list_machines().await?;
-        machines.retain(|m| m.version.is_none());
+        machines.retain(MachineRecord::is_machine);
         machines.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.arn.cmp(&b.arn)));
         let items: Vec<Value> = machines
             .iter()

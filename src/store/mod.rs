@@ -89,6 +89,17 @@ impl MachineRecord {
     pub fn machine_arn(&self) -> &str {
         self.version.as_ref().map_or(&self.arn, |v| &v.machine_arn)
     }
+
+    /// True for a state machine itself (not a version, not a kept revision).
+    pub fn is_machine(&self) -> bool {
+        self.version.is_none() && !self.arn.contains('@')
+    }
+}
+
+/// Where a state machine's record is kept once an update replaced `revision` of it (`None`:
+/// the definition it was created with), for the executions still running it.
+pub fn revision_key(machine_arn: &str, revision: Option<&str>) -> String {
+    format!("{machine_arn}@{}", revision.unwrap_or("created"))
 }
 
 /// A published version: an immutable copy of a state machine's definition and configuration,
@@ -116,6 +127,9 @@ pub struct Published {
     /// The aliases, oldest first.
     #[serde(default)]
     pub aliases: Vec<AliasRecord>,
+    /// The replaced revisions kept for running executions ([`revision_key`]s).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept_revisions: Vec<String>,
 }
 
 impl Published {

@@ -90,6 +90,7 @@ pub(crate) async fn run<S: Store>(store: &S) {
             created: 3,
             updated: 4,
         }],
+        kept_revisions: vec![format!("{}@created", machine.arn)],
     };
     store.put_machine(&published).await.expect("put published");
     assert_eq!(
@@ -100,7 +101,10 @@ pub(crate) async fn run<S: Store>(store: &S) {
         store.get_machine(&machine.arn).await.expect("get machine"),
         Some(published)
     );
-    assert!(store.delete_machine(&version.arn).await.expect("delete version"));
+    assert!(store
+        .delete_machine(&version.arn)
+        .await
+        .expect("delete version"));
     store.put_machine(&machine).await.expect("put machine back");
 
     let info = test_info(&machine.name, &format!("e{unique}"), 1_000);
