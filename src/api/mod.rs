@@ -37,6 +37,9 @@ pub mod operation;
 pub mod serve;
 mod shapes;
 mod tags;
+mod test_state;
+#[cfg(test)]
+mod test_state_tests;
 #[cfg(test)]
 mod tests;
 mod versions;
@@ -395,6 +398,7 @@ impl Service {
             Op::TagResource => self.tag_resource(&req).await,
             Op::UntagResource => self.untag_resource(&req).await,
             Op::ListTagsForResource => self.list_tags(&req).await,
+            Op::TestState => self.test_state(&req).await,
             Op::PublishStateMachineVersion => self.publish_version(&req).await,
             Op::ListStateMachineVersions => self.list_versions(&req).await,
             Op::DeleteStateMachineVersion => self.delete_version(&req).await,
@@ -403,11 +407,9 @@ impl Service {
             Op::UpdateStateMachineAlias => self.update_alias(&req).await,
             Op::DeleteStateMachineAlias => self.delete_alias(&req).await,
             Op::ListStateMachineAliases => self.list_aliases(&req).await,
-            Op::DescribeMapRun
-            | Op::ListMapRuns
-            | Op::RedriveExecution
-            | Op::TestState
-            | Op::UpdateMapRun => Err(unknown(operation.name())),
+            Op::DescribeMapRun | Op::ListMapRuns | Op::RedriveExecution | Op::UpdateMapRun => {
+                Err(unknown(operation.name()))
+            }
         }
     }
 }

@@ -270,6 +270,8 @@ pub struct Execution {
     /// True when steps return their history events with details (as GetExecutionHistory
     /// shows them); false when only event ids are counted.
     pub record_history: bool,
+    /// TestState's probe on the first state (never stored).
+    pub probe: Option<Box<crate::engine::probe::Probe>>,
 }
 
 /// The durable part of an execution's state: everything `step` reads besides the state
@@ -346,6 +348,7 @@ impl Execution {
             seed,
             durable: false,
             record_history,
+            probe: None,
         }
     }
 

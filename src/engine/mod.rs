@@ -3,6 +3,7 @@
 
 pub mod execution;
 pub mod history;
+pub mod probe;
 pub mod retry;
 mod states;
 pub mod step;
@@ -11,4 +12,5 @@ pub mod task;
 mod tests;
 
 pub use execution::{Execution, ExecutionInfo, Status};
+pub use probe::Probe;
 pub use step::Event;

@@ -19,6 +19,7 @@ use crate::asl::payload::{json_len, PAYLOAD_LIMIT_BYTES};
 use crate::asl::timestamp::iso_time;
 use crate::engine::execution::{body_at, BodyPath, Execution, Frame, FrameId, Phase, Status};
 use crate::engine::history::{details_key, Details, HistoryEvent};
+use crate::engine::probe::Probe;
 use crate::engine::retry::retry_delay_ms;
 use crate::engine::states::children::ChildEnd;
 use crate::engine::task::TaskRequest;
@@ -417,13 +418,18 @@ impl Stepper<'_> {
             }
         });
         let start = self.machine.body.start;
+        let vars = self
+            .probe
+            .as_ref()
+            .map(|p| Arc::new(p.variables.clone()))
+            .unwrap_or_default();
         let id = self.new_frame(
             None,
             Arc::from(Vec::new()),
             start,
             self.input.clone(),
             None,
-            Arc::default(),
+            vars,
         );
         // AWS links the first state's StateEntered event to no event (previousEventId 0).
         self.link_frame(id, 0);
@@ -487,6 +493,9 @@ impl Stepper<'_> {
 
     /// The context object for the frame's current state.
     pub(crate) fn context(&self, frame: &Frame, name: &str, with_retry: bool) -> Value {
+        if let Some(context) = self.probe.as_ref().and_then(|p| p.context.as_ref()) {
+            return context.clone();
+        }
         let needs = self.machine.context_needs;
         let mut ctx = Map::new();
         if needs.execution {
@@ -620,6 +629,10 @@ impl Stepper<'_> {
 
     /// Prefixes a runtime failure's cause as Step Functions does.
     pub(crate) fn located(&self, id: FrameId, name: &str, mut err: StatesError) -> StatesError {
+        if self.probe.is_some() {
+            // TestState reports the cause alone.
+            return err;
+        }
         if matches!(
             err.error.as_str(),
             error::RUNTIME | error::QUERY_EVALUATION_ERROR
@@ -773,6 +786,9 @@ impl Stepper<'_> {
         time: i64,
     ) -> bool {
         let _ = body;
+        if let Some(p) = self.probing(id) {
+            p.error = Some(err.clone());
+        }
         let Some(fields) = state.result_fields() else {
             self.end_frame(id, Err(err), time);
             return false;
@@ -788,7 +804,16 @@ impl Stepper<'_> {
                 .frame(id)
                 .and_then(|f| f.retries.get(index).copied())
                 .unwrap_or(0);
-            if u64::from(used) < retrier.max_attempts {
+            if let Some(p) = self.probing(id) {
+                // TestState: the state is not retried; it is RETRIABLE while attempts remain.
+                let used = p.retry_count;
+                let left = u64::from(used) < retrier.max_attempts;
+                p.retry = Some((index, left.then(|| Probe::backoff_seconds(retrier, used))));
+                if left {
+                    self.end_frame(id, Err(err), time);
+                    return false;
+                }
+            } else if u64::from(used) < retrier.max_attempts {
                 let mut rng = self.rng();
                 let delay = retry_delay_ms(retrier, used, &mut rng);
                 let wait = self.begin_wait(id);
@@ -813,11 +838,15 @@ impl Stepper<'_> {
             }
         }
         // Catch.
-        if let Some(catcher) = fields
+        if let Some((index, catcher)) = fields
             .catch
             .iter()
-            .find(|c| error_matches(&c.error_equals, &err.error))
+            .enumerate()
+            .find(|(_, c)| error_matches(&c.error_equals, &err.error))
         {
+            if let Some(p) = self.probing(id) {
+                p.catch_index = Some(index);
+            }
             self.state_failed_event(id, state, time);
             return self.catch(id, name, state, catcher, err, time);
         }

@@ -14,4 +14,5 @@ pub mod local;
 pub mod machines;
 pub mod nested;
 pub mod signals;
+pub mod test_state;
 pub mod worker;

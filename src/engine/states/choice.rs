@@ -65,6 +65,7 @@ impl Stepper<'_> {
             return Ok(Outcome::Next(Value::from(target as u64)));
         }
         let input = apply_path(&c.common.input_path, raw, &env)?;
+        self.inspect(id, "afterInputPath", || input.clone());
         let scope = env.scope(&input);
         let mut chosen = None;
         for (i, rule) in c.choices.iter().enumerate() {

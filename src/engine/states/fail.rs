@@ -39,6 +39,7 @@ impl Stepper<'_> {
                 location: None,
             });
         }
+        self.inspect(id, "afterInputPath", || raw.clone());
         let scope = env.scope(&raw);
         let mut rng = self.rng();
         let error = match (&f.error, &f.error_path) {

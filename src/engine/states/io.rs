@@ -231,6 +231,7 @@ impl Stepper<'_> {
     ) -> Result<Value, StatesError> {
         if common.lang == QueryLanguage::JSONata {
             let env = self.env(id, name, true, true);
+            self.inspect(id, "result", || result.clone());
             let raw = self.take_input(id);
             let states = env.states(&raw, Some(("result", &result)));
             let assigned = self.assign_jsonata(common.assign.as_ref(), &states, &env)?;
@@ -244,6 +245,7 @@ impl Stepper<'_> {
                 .as_ref()
                 .is_some_and(Template::uses_context);
         let env = self.env(id, name, needs_ctx, true);
+        self.inspect(id, "result", || result.clone());
         let result = match &fields.result_selector {
             Some(t) => {
                 let mut rng = self.rng();
@@ -251,9 +253,11 @@ impl Stepper<'_> {
             }
             None => result,
         };
+        self.inspect(id, "afterResultSelector", || result.clone());
         let assigned = self.assign_jsonpath(common.assign_template.as_ref(), &result, &env)?;
         let raw_input = self.take_input(id);
         let combined = apply_result_path(&fields.result_path, raw_input, result)?;
+        self.inspect(id, "afterResultPath", || combined.clone());
         let output = apply_path(&common.output_path, combined, &env)?;
         self.apply_vars(id, assigned);
         Ok(output)

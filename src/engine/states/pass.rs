@@ -32,11 +32,15 @@ impl Stepper<'_> {
             && p.common.input_path == PathField::Default
             && p.result_path == PathField::Default
             && p.common.assign_template.is_none()
+            && self.probe.is_none()
         {
             return Ok(Outcome::Next(apply_path(&p.common.output_path, raw, &env)?));
         }
         let result = match &p.result {
-            Some(r) => r.clone(),
+            Some(r) => {
+                self.inspect(id, "result", || r.clone());
+                r.clone()
+            }
             None => {
                 let owned;
                 let effective = match &p.common.input_path {
@@ -46,17 +50,22 @@ impl Stepper<'_> {
                         &owned
                     }
                 };
-                match &p.parameters {
+                self.inspect(id, "afterInputPath", || effective.clone());
+                let parameters = match &p.parameters {
                     Some(t) => {
                         let mut rng = self.rng();
                         t.eval(&env.scope(effective), &mut rng)?
                     }
                     None => effective.clone(),
-                }
+                };
+                self.inspect(id, "afterParameters", || parameters.clone());
+                parameters
             }
         };
+        self.inspect(id, "afterResultSelector", || result.clone());
         let assigned = self.assign_jsonpath(p.common.assign_template.as_ref(), &result, &env)?;
         let combined = apply_result_path(&p.result_path, raw, result)?;
+        self.inspect(id, "afterResultPath", || combined.clone());
         let output = apply_path(&p.common.output_path, combined, &env)?;
         self.apply_vars(id, assigned);
         Ok(Outcome::Next(output))
@@ -81,6 +90,7 @@ impl Stepper<'_> {
             )?));
         }
         let effective = apply_path(&common.input_path, raw, &env)?;
+        self.inspect(id, "afterInputPath", || effective.clone());
         Ok(Outcome::Next(apply_path(
             &common.output_path,
             effective,

@@ -31,7 +31,15 @@ impl Stepper<'_> {
             .resource
             .has_task_token()
             .then(|| crate::engine::task::task_token(&self.info.arn, id, self.waits + 1));
-        let params = self.task_input(id, name, t, token.as_deref())?;
+        let (params, after_input_path) = self.task_input(id, name, t, token.as_deref())?;
+        if let Some(v) = after_input_path {
+            self.inspect(id, "afterInputPath", || v);
+        }
+        let key = match t.common.lang {
+            QueryLanguage::JSONata => "afterArguments",
+            QueryLanguage::JSONPath => "afterParameters",
+        };
+        self.inspect(id, key, || params.clone());
         let timeout = self.task_seconds(&t.timeout_seconds, &t.timeout_seconds_path, id)?;
         let heartbeat = self.task_seconds(&t.heartbeat_seconds, &t.heartbeat_seconds_path, id)?;
         let attempt = self.frame(id).map(|f| f.retry_count).unwrap_or_default();
@@ -124,20 +132,24 @@ impl Stepper<'_> {
         Ok(None)
     }
 
-    /// The input a Task sends to its resource (Parameters or Arguments).
+    /// The input a Task sends to its resource (Parameters or Arguments); with a probe, also
+    /// the effective input (after InputPath).
     pub(crate) fn task_input(
         &self,
         id: FrameId,
         name: &str,
         t: &TaskState,
         token: Option<&str>,
-    ) -> Result<Value, StatesError> {
+    ) -> Result<(Value, Option<Value>), StatesError> {
         let Some(frame) = self.frames.get(id).and_then(Option::as_ref) else {
-            return Ok(Value::Null);
+            return Ok((Value::Null, None));
         };
         let with_token = |mut env: Env| {
             if let (Some(token), Value::Object(ctx)) = (token, &mut env.context) {
-                ctx.insert("Task".into(), json!({"Token": token}));
+                // A context TestState was given keeps its own token.
+                if !ctx.contains_key("Task") || self.probe.is_none() {
+                    ctx.insert("Task".into(), json!({"Token": token}));
+                }
             }
             env
         };
@@ -147,7 +159,8 @@ impl Stepper<'_> {
             return match &t.arguments {
                 Some(a) => jsonata::eval_template(a, "Arguments", &states, &env.vars, &env.moment),
                 None => Ok(frame.input.clone()),
-            };
+            }
+            .map(|v| (v, None));
         }
         let needs_ctx = common_uses_context(&t.common)
             || t.parameters.as_ref().is_some_and(Template::uses_context);
@@ -160,13 +173,14 @@ impl Stepper<'_> {
                 &owned
             }
         };
-        match &t.parameters {
+        let params = match &t.parameters {
             Some(tpl) => {
                 let mut rng = self.rng();
-                tpl.eval(&env.scope(effective), &mut rng)
+                tpl.eval(&env.scope(effective), &mut rng)?
             }
-            None => Ok(effective.clone()),
-        }
+            None => effective.clone(),
+        };
+        Ok((params, self.probe.is_some().then(|| effective.clone())))
     }
 
     /// The Task state frame `id` waits in, the first time an attempt reports it started or was
