@@ -269,3 +269,53 @@ fn unknown_test_case_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no test case \"Nope\""), "{err}");
 }
+
+#[test]
+fn test_state_answers_a_request_file_or_stdin_as_the_api_does() {
+    let request = json!({
+        "definition": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "f", "Payload.$": "$"},
+            "ResultSelector": {"greeting.$": "$.Payload"}, "Next": "Done"},
+        "input": {"name": "Ada"},
+        "mock": {"result": {"Payload": "Hello, Ada!"}},
+        "inspectionLevel": "DEBUG"
+    });
+    let file = temp_file("test-state.json", &request.to_string());
+    let out = stepfn(&["test-state", file.to_str().expect("utf-8 path")]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer = stdout_json(&out);
+    assert_eq!(answer["status"], "SUCCEEDED");
+    assert_eq!(answer["nextState"], "Done");
+    assert_eq!(answer["output"], r#"{"greeting":"Hello, Ada!"}"#);
+    assert_eq!(
+        answer["inspectionData"]["afterParameters"],
+        r#"{"FunctionName":"f","Payload":{"name":"Ada"}}"#
+    );
+
+    // The same request from stdin, as API JSON texts; a bad one exits 2 with AWS's error.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stepfn"))
+        .arg("test-state")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("stepfn runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        let bad =
+            json!({"definition": "{\"Type\":\"Pass\",\"End\":true}", "mock": {"result": "{}"}});
+        stdin.write_all(bad.to_string().as_bytes()).expect("write");
+    }
+    let out = child.wait_with_output().expect("waits");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "ValidationException: State type 'Pass' is not supported when a mock is specified"
+    );
+}

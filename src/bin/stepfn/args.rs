@@ -93,6 +93,16 @@ pub(crate) enum Command {
         #[arg(long)]
         virtual_clock: bool,
     },
+    /// Tests one state as the TestState API does: reads a TestState request (JSON, from FILE
+    /// or stdin) and prints its response. `definition`, `input`, `variables`, `context` and
+    /// `mock.result` may be given as JSON values instead of JSON texts.
+    TestState {
+        /// The request file; `-` or none reads stdin.
+        request: Option<PathBuf>,
+        /// HTTP Task connections (default: $STEPFN_CONNECTIONS); see `run --help`.
+        #[arg(long)]
+        connections: Option<PathBuf>,
+    },
     /// Prints an execution as DescribeExecution shows it.
     Describe {
         /// The execution ARN.

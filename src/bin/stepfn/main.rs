@@ -102,6 +102,10 @@ fn main() -> ExitCode {
             .await?;
             Ok(ExitCode::SUCCESS)
         }),
+        Command::TestState {
+            request,
+            connections,
+        } => block_on(test_state(request, connections)),
         Command::Describe { arn, store } => block_on(async move {
             let store = durable_store(&store, "describe").await?;
             let record = store.get_execution(&arn).await?.ok_or_else(|| {
@@ -127,6 +131,55 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }),
     }
+}
+
+/// `stepfn test-state`: one TestState request through the API's own dispatcher, with the
+/// real integrations for unmocked tasks.
+async fn test_state(
+    request: Option<PathBuf>,
+    connections: Option<PathBuf>,
+) -> Result<ExitCode, CommandError> {
+    let text = match request.as_deref() {
+        None => read_stdin()?,
+        Some(p) if p.as_os_str() == "-" => read_stdin()?,
+        Some(p) => std::fs::read_to_string(p)
+            .map_err(|e| CommandError::Invalid(format!("{}: cannot read: {e}", p.display())))?,
+    };
+    let mut req: Value = serde_json::from_str(&text)
+        .map_err(|e| CommandError::Invalid(format!("the TestState request is not JSON: {e}")))?;
+    if let Value::Object(o) = &mut req {
+        for key in ["definition", "input", "variables", "context"] {
+            if let Some(v) = o.get_mut(key).filter(|v| v.is_object() || v.is_array()) {
+                *v = Value::String(v.to_string());
+            }
+        }
+        if let Some(result) = o
+            .get_mut("mock")
+            .and_then(|m| m.get_mut("result"))
+            .filter(|v| !v.is_string() && !v.is_null())
+        {
+            *result = Value::String(result.to_string());
+        }
+    }
+    let store = AnyStore::Memory(stepfn::store::memory::MemoryStore::new());
+    let invokers = commands::invokers(&store, connections, None, "TestState", true)?;
+    let service = stepfn::api::Service::new(store, invokers);
+    match service.call("TestState", req).await {
+        Ok(answer) => {
+            println!("{answer}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(CommandError::Invalid(format!(
+            "{}: {}",
+            e.kind.name(),
+            e.message
+        ))),
+    }
+}
+
+fn read_stdin() -> Result<String, CommandError> {
+    std::io::read_to_string(std::io::stdin())
+        .map_err(|e| CommandError::Invalid(format!("cannot read stdin: {e}")))
 }
 
 fn block_on(fut: impl std::future::Future<Output = Result<ExitCode, CommandError>>) -> ExitCode {
