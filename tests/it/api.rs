@@ -544,3 +544,112 @@ async fn serve_makes_arns_in_the_clients_region_skips_waits_and_reads_sfn_mock_c
     assert_eq!(d.output(), Some(r#"{"answer":42}"#));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Drops the `sync-` host prefix the model puts on TestState and StartSyncExecution, which
+/// would turn 127.0.0.1 into a name that does not resolve (the SDK for Rust has no switch).
+#[derive(Debug)]
+struct NoHostPrefix;
+
+impl aws_sdk_sfn::config::Intercept for NoHostPrefix {
+    fn name(&self) -> &'static str {
+        "NoHostPrefix"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut aws_sdk_sfn::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &aws_sdk_sfn::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_sfn::config::ConfigBag,
+    ) -> Result<(), aws_sdk_sfn::error::BoxError> {
+        let uri = context.request().uri().replace("://sync-", "://");
+        context.request_mut().set_uri(uri.as_str())?;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rust_sdk_test_state() {
+    use aws_sdk_sfn::types::{InspectionLevel, MockInput, TestExecutionStatus, TestStateConfiguration};
+    let server = Server::start(&[]);
+    let config = aws_sdk_sfn::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .endpoint_url(&server.endpoint)
+        .interceptor(NoHostPrefix)
+        .build();
+    let client = aws_sdk_sfn::Client::from_conf(config);
+    let definition = serde_json::json!({"StartAt": "Charge", "States": {
+        "Charge": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "charge", "Payload.$": "$"},
+            "Retry": [{"ErrorEquals": ["Card.Declined"], "IntervalSeconds": 2, "MaxAttempts": 3}],
+            "ResultPath": "$.charge", "Next": "Ship"},
+        "Ship": {"Type": "Succeed"}}})
+    .to_string();
+    let ok = client
+        .test_state()
+        .definition(&definition)
+        .state_name("Charge")
+        .input(r#"{"order":7}"#)
+        .mock(MockInput::builder().result(r#"{"Payload":"r-7"}"#).build())
+        .inspection_level(InspectionLevel::Debug)
+        .send()
+        .await
+        .expect("TestState");
+    assert_eq!(ok.status(), Some(&TestExecutionStatus::Succeeded));
+    assert_eq!(ok.next_state(), Some("Ship"));
+    let output: serde_json::Value =
+        serde_json::from_str(ok.output().expect("output")).expect("JSON");
+    assert_eq!(
+        output,
+        serde_json::json!({"order": 7, "charge": {"Payload": "r-7"}})
+    );
+    let data = ok.inspection_data().expect("inspectionData");
+    assert_eq!(
+        data.after_parameters(),
+        Some(r#"{"FunctionName":"charge","Payload":{"order":7}}"#)
+    );
+    let retry = client
+        .test_state()
+        .definition(&definition)
+        .state_name("Charge")
+        .mock(
+            MockInput::builder()
+                .error_output(
+                    aws_sdk_sfn::types::MockErrorOutput::builder()
+                        .error("Card.Declined")
+                        .cause("no funds")
+                        .build(),
+                )
+                .build(),
+        )
+        .state_configuration(
+            TestStateConfiguration::builder()
+                .retrier_retry_count(1)
+                .build(),
+        )
+        .inspection_level(InspectionLevel::Debug)
+        .send()
+        .await
+        .expect("TestState");
+    assert_eq!(retry.status(), Some(&TestExecutionStatus::Retriable));
+    assert_eq!(retry.error(), Some("Card.Declined"));
+    let details = retry
+        .inspection_data()
+        .and_then(|d| d.error_details())
+        .expect("errorDetails");
+    assert_eq!(details.retry_index(), Some(0));
+    assert_eq!(details.retry_backoff_interval_seconds(), Some(4));
+    let refused = client
+        .test_state()
+        .definition(&definition)
+        .state_name("Nope")
+        .send()
+        .await
+        .expect_err("no such state");
+    assert!(
+        refused.as_service_error().is_some_and(|e| e.is_validation_exception()),
+        "{refused:?}"
+    );
+    server.stop();
+}
