@@ -29,6 +29,8 @@ use stepfn::store::{AnyStore, Store, StoreConfig, StoreKind};
 mod history;
 #[path = "harness/python.rs"]
 mod python;
+#[path = "harness/test_state.rs"]
+mod test_state;
 use history::Recorded;
 
 const AREAS: &[&str] = &[
@@ -136,6 +138,8 @@ fn invokers(case: &Value, store: &AnyStore) -> Result<Arc<Invokers>, String> {
 struct Checked {
     result: Result<(), String>,
     history: Option<Result<(), String>>,
+    /// The states TestState agreed on with the execution, or where it did not.
+    states: Result<usize, String>,
 }
 
 fn recorded_history(name: &str) -> Option<Recorded> {
@@ -150,20 +154,24 @@ fn recorded_history(name: &str) -> Option<Recorded> {
 fn check_case(case: &Value, runtime: &tokio::runtime::Runtime) -> Checked {
     let name = case["name"].as_str().unwrap_or("case");
     let recorded = recorded_history(name);
-    let exec = match run_case(case, recorded.is_some(), runtime) {
+    let exec = match run_case(case, true, runtime) {
         Ok(exec) => exec,
         Err(why) => {
             return Checked {
                 result: Err(why.clone()),
                 history: recorded.map(|_| Err(why)),
+                states: Ok(0),
             }
         }
     };
     let got = result_json(&exec, true);
     let events = got["history"].as_array().cloned().unwrap_or_default();
+    // What the execution ran (its own history, recorded or not) against TestState.
+    let states = test_state::check_states(&case["definition"], &events, runtime);
     Checked {
         result: compare(case, &got),
         history: recorded.map(|r| r.compare(&events)),
+        states,
     }
 }
 
@@ -245,6 +253,7 @@ fn check_case_durable(
             return Checked {
                 result: Err(why),
                 history: None,
+                states: Ok(0),
             }
         }
     };
@@ -280,6 +289,7 @@ fn check_case_durable(
             return Checked {
                 result: Err(why.clone()),
                 history: recorded.map(|_| Err(why)),
+                states: Ok(0),
             }
         }
     };
@@ -294,6 +304,7 @@ fn check_case_durable(
     Checked {
         result: compare(case, &got),
         history: recorded.map(|r| r.compare(&events)),
+        states: Ok(0),
     }
 }
 
@@ -381,14 +392,21 @@ fn main() -> ExitCode {
         cases.push((name, case));
     }
     let mut checks = 0;
+    let mut states_compared = 0;
+    let mut states_wrong = Vec::new();
     for (name, case) in &cases {
         let checked =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_case(case, &runtime)))
                 .unwrap_or_else(|_| Checked {
                     result: Err("panicked".to_string()),
                     history: None,
+                    states: Err("panicked".to_string()),
                 });
         let area = area_of(name);
+        match checked.states {
+            Ok(n) => states_compared += n,
+            Err(why) => states_wrong.push(format!("{name}: {why}")),
+        }
         checks += 1;
         verdicts.record(&mut cases_tally, area, name, checked.result, &known);
         if let Some(h) = checked.history {
@@ -399,6 +417,10 @@ fn main() -> ExitCode {
     }
     print_tally("conformance cases", &cases_tally);
     print_tally("recorded histories", &history_tally);
+    println!(
+        "TestState agrees with the execution on {states_compared} states ({} cases differ)",
+        states_wrong.len()
+    );
 
     // The same cases with every step committed to DynamoDB (Local): outputs and histories.
     let mut durable_failed = Vec::new();
@@ -497,11 +519,20 @@ fn main() -> ExitCode {
     for d in &durable_failed {
         println!("FAIL {d}");
     }
-    let failed = verdicts.unexpected.len()
+    for w in &states_wrong {
+        println!("FAIL TestState {w}");
+    }
+    let failed = states_wrong.len()
+        + verdicts.unexpected.len()
         + verdicts.stale.len()
         + validation_wrong.len()
         + durable_failed.len();
-    let checks = checks + validation_total + durable_passed + durable_failed.len();
+    let checks = checks
+        + validation_total
+        + durable_passed
+        + durable_failed.len()
+        + states_compared
+        + states_wrong.len();
     println!("conformance: {} passed, {failed} failed", checks - failed);
     if failed == 0 {
         ExitCode::SUCCESS

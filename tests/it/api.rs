@@ -569,7 +569,9 @@ impl aws_sdk_sfn::config::Intercept for NoHostPrefix {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rust_sdk_test_state() {
-    use aws_sdk_sfn::types::{InspectionLevel, MockInput, TestExecutionStatus, TestStateConfiguration};
+    use aws_sdk_sfn::types::{
+        InspectionLevel, MockInput, TestExecutionStatus, TestStateConfiguration,
+    };
     let server = Server::start(&[]);
     let config = aws_sdk_sfn::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -648,7 +650,9 @@ async fn rust_sdk_test_state() {
         .await
         .expect_err("no such state");
     assert!(
-        refused.as_service_error().is_some_and(|e| e.is_validation_exception()),
+        refused
+            .as_service_error()
+            .is_some_and(|e| e.is_validation_exception()),
         "{refused:?}"
     );
     server.stop();
