@@ -126,7 +126,7 @@ fn top_level_states(definition: &Value, events: &[Value]) -> Vec<Ran> {
 }
 
 /// Runs the case's states through TestState; the number of states compared, or what differed.
-pub fn check_states(
+pub(crate) fn check_states(
     definition: &Value,
     events: &[Value],
     runtime: &tokio::runtime::Runtime,
