@@ -56,6 +56,15 @@ impl Store for Timed {
     async fn deliver(&self, arn: &str, message: &InboxMessage) -> Result<bool, StoreError> {
         self.inner.deliver(arn, message).await
     }
+    async fn reopen(
+        &self,
+        arn: &str,
+        expected_version: u64,
+        redrive: &stepfn::store::Redrives,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.inner.reopen(arn, expected_version, redrive, now).await
+    }
     async fn put_activity(&self, a: &ActivityRecord) -> Result<(), StoreError> {
         self.inner.put_activity(a).await
     }

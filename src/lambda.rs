@@ -148,7 +148,7 @@ fn woken_execution(operation: &str, request: &Value, response: &Value) -> Option
     let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     match operation {
         "StartExecution" => text(response, "executionArn"),
-        "StopExecution" => text(request, "executionArn"),
+        "StopExecution" | "RedriveExecution" => text(request, "executionArn"),
         "SendTaskSuccess" | "SendTaskFailure" => text(request, "taskToken")
             .and_then(|t| crate::engine::task::parse_task_token(&t))
             .map(|(arn, _, _)| arn),

@@ -201,6 +201,17 @@ impl Service {
             ));
         }
         let filter = opt_field(req, "statusFilter")?;
+        let redriven = match opt_field(req, "redriveFilter")? {
+            None => None,
+            Some("REDRIVEN") => Some(true),
+            Some("NOT_REDRIVEN") => Some(false),
+            Some(other) => {
+                return Err(err(
+                    Exception::ValidationException,
+                    format!("1 validation error detected: Value '{other}' at 'redriveFilter' failed to satisfy constraint: Member must satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]"),
+                ))
+            }
+        };
         // AWS lists the most recent execution first.
         records.sort_by(|a, b| {
             b.info
@@ -211,6 +222,7 @@ impl Service {
         let items: Vec<Value> = records
             .iter()
             .filter(|r| filter.is_none_or(|f| r.status.as_str() == f))
+            .filter(|r| redriven.is_none_or(|want| (r.redrive.count > 0) == want))
             .map(|r| {
                 let mut o = Map::new();
                 o.insert("executionArn".into(), json!(r.info.arn));
@@ -224,13 +236,54 @@ impl Service {
                 o.insert("name".into(), json!(r.info.name));
                 o.insert("status".into(), json!(r.status.as_str()));
                 o.insert("startDate".into(), epoch(r.info.start_time));
-                if let Some(s) = r.stop_time {
+                if let Some(s) = r.stop_time.filter(|_| r.status != Status::Running) {
                     o.insert("stopDate".into(), epoch(s));
+                }
+                o.insert("redriveCount".into(), json!(r.redrive.count));
+                if let Some(d) = r.redrive.date {
+                    o.insert("redriveDate".into(), epoch(d));
                 }
                 Value::Object(o)
             })
             .collect();
         with_page(Map::new(), "executions", items, req)
+    }
+
+    pub(super) async fn redrive_execution(&self, req: &Value) -> Result<Value, ApiError> {
+        use crate::runtime::redrive::{request_redrive, RedriveError};
+        let arn = field(req, "executionArn")?;
+        check_arn(arn, "execution")?;
+        let token = opt_field(req, "clientToken")?;
+        if let Some(t) = token {
+            let constraint = if t.is_empty() {
+                Some("Member must have length greater than or equal to 1")
+            } else if t.chars().count() > 64 {
+                Some("Member must have length less than or equal to 64")
+            } else if !t.chars().all(|c| ('!'..='~').contains(&c)) {
+                Some("Member must satisfy regular expression pattern: [!-~]+")
+            } else {
+                None
+            };
+            if let Some(c) = constraint {
+                return Err(err(
+                    Exception::ValidationException,
+                    format!("1 validation error detected: Value '{t}' at 'clientToken' failed to satisfy constraint: {c}"),
+                ));
+            }
+        }
+        let date = request_redrive(&self.store, arn, token, now_ms())
+            .await
+            .map_err(|e| match e {
+                RedriveError::NoExecution(a) => err(
+                    Exception::ExecutionDoesNotExist,
+                    format!("Execution Does Not Exist: '{a}'"),
+                ),
+                RedriveError::NotRedrivable(reason) => {
+                    err(Exception::ExecutionNotRedrivable, reason)
+                }
+                RedriveError::Store(e) => e.into(),
+            })?;
+        Ok(json!({"redriveDate": epoch(date)}))
     }
 
     pub(super) async fn stop_execution(&self, req: &Value) -> Result<Value, ApiError> {

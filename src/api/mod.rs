@@ -399,6 +399,7 @@ impl Service {
             Op::UntagResource => self.untag_resource(&req).await,
             Op::ListTagsForResource => self.list_tags(&req).await,
             Op::TestState => self.test_state(&req).await,
+            Op::RedriveExecution => self.redrive_execution(&req).await,
             Op::PublishStateMachineVersion => self.publish_version(&req).await,
             Op::ListStateMachineVersions => self.list_versions(&req).await,
             Op::DeleteStateMachineVersion => self.delete_version(&req).await,
@@ -407,7 +408,7 @@ impl Service {
             Op::UpdateStateMachineAlias => self.update_alias(&req).await,
             Op::DeleteStateMachineAlias => self.delete_alias(&req).await,
             Op::ListStateMachineAliases => self.list_aliases(&req).await,
-            Op::DescribeMapRun | Op::ListMapRuns | Op::RedriveExecution | Op::UpdateMapRun => {
+            Op::DescribeMapRun | Op::ListMapRuns | Op::UpdateMapRun => {
                 Err(unknown(operation.name()))
             }
         }

@@ -270,6 +270,10 @@ pub struct Execution {
     /// True when steps return their history events with details (as GetExecutionHistory
     /// shows them); false when only event ids are counted.
     pub record_history: bool,
+    /// Redrives so far.
+    pub redrive_count: u32,
+    /// When the last redrive happened, ms since the epoch.
+    pub redrive_time: Option<i64>,
     /// TestState's probe on the first state (never stored).
     pub probe: Option<Box<crate::engine::probe::Probe>>,
 }
@@ -297,6 +301,16 @@ pub struct Snapshot {
     pub transitions: u64,
     /// Waits begun so far.
     pub waits: u64,
+    /// Redrives so far.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redrive_count: u32,
+    /// When the last redrive happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redrive_time: Option<i64>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Snapshot {
@@ -348,6 +362,8 @@ impl Execution {
             seed,
             durable: false,
             record_history,
+            redrive_count: 0,
+            redrive_time: None,
             probe: None,
         }
     }
@@ -369,6 +385,8 @@ impl Execution {
             last_event_id: self.last_event_id,
             transitions: self.transitions,
             waits: self.waits,
+            redrive_count: self.redrive_count,
+            redrive_time: self.redrive_time,
         }
     }
 
@@ -394,6 +412,8 @@ impl Execution {
         exec.last_event_id = snapshot.last_event_id;
         exec.transitions = snapshot.transitions;
         exec.waits = snapshot.waits;
+        exec.redrive_count = snapshot.redrive_count;
+        exec.redrive_time = snapshot.redrive_time;
         exec
     }
 

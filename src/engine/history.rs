@@ -80,6 +80,11 @@ pub(crate) enum Details {
         /// The role it runs as.
         role_arn: String,
     },
+    /// `ExecutionRedriven`.
+    ExecutionRedriven {
+        /// Redrives so far, this one included.
+        redrive_count: u32,
+    },
     /// `ExecutionSucceeded`, `ExecutionFailed`, `ExecutionTimedOut`, `ExecutionAborted`.
     ExecutionEnded {
         /// The output, when it succeeded.
@@ -214,6 +219,9 @@ impl Details {
                 d.insert("input".into(), Value::String(input));
                 d.insert("inputDetails".into(), not_truncated());
                 d.insert("roleArn".into(), Value::String(role_arn));
+            }
+            Details::ExecutionRedriven { redrive_count } => {
+                d.insert("redriveCount".into(), Value::from(redrive_count));
             }
             Details::ExecutionEnded { output, error } => {
                 if let Some(o) = output {

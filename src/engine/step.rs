@@ -163,6 +163,18 @@ pub enum Event {
         /// Now.
         time: i64,
     },
+    /// A closed execution is redriven (RedriveExecution): its top-level state `state`, which
+    /// did not succeed, runs again on `input` with the variables `vars`.
+    Redrive {
+        /// The state (its index in the top-level body).
+        state: usize,
+        /// The input it had.
+        input: Value,
+        /// The top-level variables it had.
+        vars: Map<String, Value>,
+        /// Now.
+        time: i64,
+    },
     /// The execution is stopped from outside.
     Stop {
         /// Error to record.
@@ -185,6 +197,7 @@ impl Event {
             | Event::TaskStarted { time, .. }
             | Event::Timer { time, .. }
             | Event::ExecutionTimeout { time }
+            | Event::Redrive { time, .. }
             | Event::Stop { time, .. } => *time,
         }
     }
@@ -266,7 +279,7 @@ pub(crate) fn to_json_string(v: &Value) -> String {
 impl Stepper<'_> {
     /// Applies one event; what it wrote and asks for goes to `self.out`.
     pub(crate) fn apply(&mut self, event: Event) {
-        if self.status != Status::Running {
+        if self.status != Status::Running && !matches!(event, Event::Redrive { .. }) {
             return;
         }
         match event {
@@ -317,6 +330,40 @@ impl Stepper<'_> {
                     location: None,
                 };
                 self.finish(Status::TimedOut, None, Some(err), time);
+            }
+            Event::Redrive {
+                state,
+                input,
+                vars,
+                time,
+            } => {
+                if self.status == Status::Running {
+                    return;
+                }
+                self.redrive_count += 1;
+                self.redrive_time = Some(time);
+                self.status = Status::Running;
+                self.output = None;
+                self.output_text = None;
+                self.error = None;
+                self.stop_time = None;
+                for f in self.frames.iter_mut() {
+                    *f = None;
+                }
+                let redrive_count = self.redrive_count;
+                self.emit(None, time, "ExecutionRedriven", || {
+                    Details::ExecutionRedriven { redrive_count }
+                });
+                let redriven = self.last_event_id;
+                let id = self.new_frame(
+                    None,
+                    Arc::from(Vec::new()),
+                    state,
+                    input,
+                    None,
+                    Arc::new(vars),
+                );
+                self.link_frame(id, redriven);
             }
             Event::Stop { error, cause, time } => {
                 let err = StatesError {
@@ -511,7 +558,10 @@ impl Stepper<'_> {
             );
             execution.insert("Name".into(), Value::String(self.info.name.clone()));
             execution.insert("RoleArn".into(), Value::String(self.info.role_arn.clone()));
-            execution.insert("RedriveCount".into(), Value::from(0));
+            execution.insert("RedriveCount".into(), Value::from(self.redrive_count));
+            if let Some(t) = self.redrive_time {
+                execution.insert("RedriveTime".into(), Value::String(iso_time(t)));
+            }
             ctx.insert("Execution".into(), Value::Object(execution));
         }
         if needs.state_machine {

@@ -30,7 +30,9 @@ pub fn describe_json(record: &ExecutionRecord) -> Value {
     out.insert("name".into(), json!(record.info.name));
     out.insert("status".into(), json!(record.status.as_str()));
     out.insert("startDate".into(), epoch_seconds(record.info.start_time));
-    if let Some(stop) = record.stop_time {
+    // A redriven execution runs again: what it ended with before is not shown.
+    let running = record.status == Status::Running;
+    if let Some(stop) = record.stop_time.filter(|_| !running) {
         out.insert("stopDate".into(), epoch_seconds(stop));
     }
     // The input as the caller sent it.
@@ -48,7 +50,7 @@ pub fn describe_json(record: &ExecutionRecord) -> Value {
         );
         out.insert("outputDetails".into(), json!({"included": true}));
     }
-    if let Some(e) = &record.error {
+    if let Some(e) = record.error.as_ref().filter(|_| !running) {
         if !e.error.is_empty() {
             out.insert("error".into(), json!(e.error));
         }
@@ -56,21 +58,19 @@ pub fn describe_json(record: &ExecutionRecord) -> Value {
             out.insert("cause".into(), json!(c));
         }
     }
-    out.insert("redriveCount".into(), json!(0));
-    // As AWS reports it: an execution that failed, timed out or was aborted can be redriven.
-    match record.status {
-        Status::Failed | Status::TimedOut | Status::Aborted => {
+    out.insert("redriveCount".into(), json!(record.redrive.count));
+    if let Some(date) = record.redrive.date {
+        out.insert("redriveDate".into(), epoch_seconds(date));
+    }
+    // As AWS reports it: an execution that failed, timed out or was aborted can be redriven
+    // (within 14 days of its end, ...).
+    match crate::runtime::redrive::not_redrivable(record, crate::runtime::clock::real_now()) {
+        None => {
             out.insert("redriveStatus".into(), json!("REDRIVABLE"));
         }
-        status => {
+        Some(reason) => {
             out.insert("redriveStatus".into(), json!("NOT_REDRIVABLE"));
-            out.insert(
-                "redriveStatusReason".into(),
-                json!(format!(
-                    "Execution is {} and cannot be redriven",
-                    status.as_str()
-                )),
-            );
+            out.insert("redriveStatusReason".into(), json!(reason));
         }
     }
     Value::Object(out)
@@ -93,7 +93,7 @@ mod redrive_tests {
             state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:m".into(),
             state_machine_name: "m".into(),
             role_arn: "arn:aws:iam::111111111111:role/r".into(),
-            start_time: 0,
+            start_time: crate::runtime::clock::real_now(),
             origin: Default::default(),
         };
         let mut r = ExecutionRecord::new(info, json!({}));
@@ -119,5 +119,23 @@ mod redrive_tests {
             d["redriveStatusReason"],
             "Execution is RUNNING and cannot be redriven"
         );
+        // Fourteen days after it closed, an execution can no longer be redriven.
+        let mut old = record(Status::Failed);
+        old.stop_time = Some(old.info.start_time - 15 * 24 * 3600 * 1000);
+        let d = describe_json(&old);
+        assert_eq!(d["redriveStatus"], "NOT_REDRIVABLE");
+        assert_eq!(
+            d["redriveStatusReason"],
+            "Execution redrivable period exceeded"
+        );
+        // A redriven execution shows its count and date, and while it runs no end.
+        let mut again = record(Status::Running);
+        again.stop_time = Some(5_000);
+        again.redrive.count = 2;
+        again.redrive.date = Some(7_000);
+        let d = describe_json(&again);
+        assert_eq!(d["redriveCount"], 2);
+        assert_eq!(d["redriveDate"], 7.0);
+        assert!(d.get("stopDate").is_none());
     }
 }

@@ -285,7 +285,9 @@ pub(crate) async fn drive_with<P: Persist>(
     // Effects wait here until what precedes them is durable.
     let mut effects: Vec<Command> = Vec::new();
     if let Some(secs) = exec.machine.timeout_seconds {
-        let due = exec.info.start_time + (secs as i64) * 1000;
+        // A redrive starts the execution's timeout again.
+        let since = exec.redrive_time.unwrap_or(exec.info.start_time);
+        let due = since + (secs as i64) * 1000;
         timers.push(Reverse((due, seq, TimerKind::Execution)));
         seq += 1;
     }

@@ -303,8 +303,16 @@ async fn drive_once<S: Store>(
         }
     };
     exec.durable = true;
-    // Events written before the drive (a stop, callbacks), committed by its first checkpoint.
+    // Events written before the drive (a redrive, a stop, callbacks), committed by its first
+    // checkpoint.
     let mut log = Vec::new();
+    if record.status == Status::Running && exec.status != Status::Running {
+        // Reopened by RedriveExecution: it goes on from the state that did not succeed.
+        let history = store.history(arn).await?;
+        let event =
+            crate::runtime::redrive::redrive_event(&exec.machine, &record.input, &history, now);
+        log.extend(step(&mut exec, event).events);
+    }
     if let Some(stop) = &record.stop_request {
         if exec.last_event_id == 0 {
             // An execution stopped before any driver ran it gets its ExecutionStarted, and no

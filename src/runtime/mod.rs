@@ -13,6 +13,7 @@ pub mod invokers;
 pub mod local;
 pub mod machines;
 pub mod nested;
+pub mod redrive;
 pub mod signals;
 pub mod test_state;
 pub mod worker;

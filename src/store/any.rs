@@ -4,6 +4,7 @@
 use crate::engine::history::HistoryEvent;
 use crate::store::dynamodb::DynamoStore;
 use crate::store::memory::MemoryStore;
+use crate::store::Redrives;
 use crate::store::{
     ActivityRecord, ActivityTask, Commit, Created, ExecutionRecord, InboxMessage, MachineRecord,
     StopRequest, Store, StoreError,
@@ -45,6 +46,15 @@ impl Store for AnyStore {
     }
     async fn request_stop(&self, arn: &str, request: &StopRequest) -> Result<bool, StoreError> {
         delegate!(self, s => s.request_stop(arn, request).await)
+    }
+    async fn reopen(
+        &self,
+        arn: &str,
+        expected_version: u64,
+        redrive: &Redrives,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        delegate!(self, s => s.reopen(arn, expected_version, redrive, now).await)
     }
     async fn deliver(&self, arn: &str, message: &InboxMessage) -> Result<bool, StoreError> {
         delegate!(self, s => s.deliver(arn, message).await)

@@ -1,6 +1,7 @@
 //! The in-process store: the default, with the same semantics as DynamoDB (versions,
 //! leases, committed history) so every engine test can run against both.
 
+use crate::store::Redrives;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -147,6 +148,7 @@ impl Store for MemoryStore {
                 lease: None,
                 stop_request: r.stop_request.clone(),
                 inbox: Vec::new(),
+                redrive: r.redrive.clone(),
             })
             .collect();
         found.sort_by(|a, b| {
@@ -165,6 +167,30 @@ impl Store for MemoryStore {
         }
         record.stop_request.get_or_insert_with(|| request.clone());
         record.due = Some(request.time);
+        Ok(true)
+    }
+
+    async fn reopen(
+        &self,
+        arn: &str,
+        expected_version: u64,
+        redrive: &Redrives,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let Some(record) = inner.executions.get_mut(arn) else {
+            return Err(StoreError::NotFound(arn.to_string()));
+        };
+        if record.version != expected_version || record.status == Status::Running {
+            return Ok(false);
+        }
+        record.status = Status::Running;
+        record.version += 1;
+        record.due = Some(now);
+        record.stop_request = None;
+        record.stop_time = None;
+        record.lease = None;
+        record.redrive = redrive.clone();
         Ok(true)
     }
 

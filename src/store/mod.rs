@@ -331,6 +331,33 @@ pub struct ExecutionRecord {
     /// Messages delivered and not yet consumed by a commit, oldest first.
     #[serde(default)]
     pub inbox: Vec<InboxMessage>,
+    /// Its redrives (RedriveExecution).
+    #[serde(default)]
+    pub redrive: Redrives,
+}
+
+/// What RedriveExecution did to an execution: how many redrives, when the last one was, and
+/// the client tokens of the last ten with their times (a token repeated within 15 minutes
+/// answers the same redrive). A reopened execution (RUNNING, its snapshot still closed) is
+/// redriven by the next driver.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redrives {
+    /// Redrives so far.
+    #[serde(default)]
+    pub count: u32,
+    /// When the last one was asked for, ms since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<i64>,
+    /// Client tokens of the last redrives, with the redrive time each answered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<(String, i64)>,
+}
+
+impl Redrives {
+    /// True before the first redrive.
+    pub fn is_empty(&self) -> bool {
+        self == &Redrives::default()
+    }
 }
 
 impl ExecutionRecord {
@@ -352,6 +379,7 @@ impl ExecutionRecord {
             lease: None,
             stop_request: None,
             inbox: Vec::new(),
+            redrive: Redrives::default(),
         }
     }
 }
@@ -420,6 +448,18 @@ pub enum StoreError {
 
 /// Durable storage of state machines, executions and history.
 pub trait Store: Send + Sync + 'static {
+    /// Reopens closed execution `arn` for a redrive: if it is still at `expected_version` and
+    /// closed, makes it RUNNING and due at `now` with `redrive` as its redrives (its applied
+    /// stop request dropped, its version moved on); the next driver applies the redrive. False
+    /// when it changed or is running.
+    fn reopen(
+        &self,
+        arn: &str,
+        expected_version: u64,
+        redrive: &Redrives,
+        now: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Stores a state machine (replacing one with the same ARN).
     fn put_machine(
         &self,

@@ -24,6 +24,8 @@ fn snapshot(last_event_id: u64, status: Status, output: Option<Value>) -> Snapsh
         last_event_id,
         transitions: last_event_id,
         waits: 0,
+        redrive_count: 0,
+        redrive_time: None,
     }
 }
 
@@ -262,6 +264,7 @@ pub(crate) async fn run<S: Store>(store: &S) {
     machines(store, &unique).await;
     executions_by_machine(store, &unique).await;
     stop_requests(store, &unique).await;
+    reopening(store, &unique).await;
     inbox(store, &unique).await;
     activities(store, &unique).await;
     activity_tasks(store, &unique).await;
@@ -419,6 +422,75 @@ fn aborted(last_event_id: u64, request: &StopRequest) -> Snapshot {
 }
 
 /// Stop requests: pending ones refuse every commit but the aborting one.
+/// A closed execution reopened for a redrive: only at the version read, only once; RUNNING,
+/// due, its redrives listed (the executions index shows them too).
+async fn reopening<S: Store>(store: &S, unique: &str) {
+    let info = test_info(&format!("r{unique}"), "e", 1_000);
+    let arn = info.arn.clone();
+    let machine_arn = info.state_machine_arn.clone();
+    store
+        .create_execution(&ExecutionRecord::new(info, json!({})))
+        .await
+        .expect("create");
+    let redrive = crate::store::Redrives {
+        count: 1,
+        date: Some(9_000),
+        tokens: vec![("t".into(), 9_000)],
+    };
+    assert!(
+        !store
+            .reopen(&arn, 0, &redrive, 9_000)
+            .await
+            .expect("reopen"),
+        "a running execution is not reopened"
+    );
+    store
+        .acquire(&arn, "w1", 2_000, 10_000)
+        .await
+        .expect("acquire");
+    let mut failed = snapshot(2, Status::Failed, None);
+    failed.stop_time = Some(3_000);
+    let events: Vec<HistoryEvent> = (1..=2).map(|i| event(i, "x")).collect();
+    store
+        .commit(Commit {
+            arn: &arn,
+            expected_version: 0,
+            owner: "w1",
+            events: &events,
+            snapshot: &failed,
+            due: None,
+            consumed_inbox: 0,
+        })
+        .await
+        .expect("commit");
+    assert!(!store.reopen(&arn, 0, &redrive, 9_000).await.expect("stale"));
+    assert!(store
+        .reopen(&arn, 1, &redrive, 9_000)
+        .await
+        .expect("reopen"));
+    assert!(!store.reopen(&arn, 2, &redrive, 9_000).await.expect("twice"));
+    let record = store
+        .get_execution(&arn)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(record.status, Status::Running);
+    assert_eq!(record.version, 2);
+    assert_eq!(record.redrive, redrive);
+    assert!(record.lease.is_none());
+    let listed = store.list_executions(&machine_arn).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].status, Status::Running);
+    assert_eq!(listed[0].redrive.count, 1);
+    assert_eq!(listed[0].stop_time, None);
+    // The next driver takes it like any due execution.
+    assert!(store
+        .acquire(&arn, "w2", 9_000, 10_000)
+        .await
+        .expect("acquire")
+        .is_some());
+}
+
 async fn stop_requests<S: Store>(store: &S, unique: &str) {
     let info = test_info(&format!("s{unique}"), "e", 1_000);
     let arn = info.arn.clone();

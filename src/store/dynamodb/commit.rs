@@ -77,6 +77,7 @@ impl DynamoStore {
             lease,
             stop_request,
             inbox,
+            redrive: decode_redrive(item, what)?,
         })
     }
 

@@ -2,6 +2,7 @@
 //! out in items.
 
 use super::*;
+use crate::store::Redrives;
 
 pub(super) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
@@ -150,6 +151,14 @@ pub(super) fn decode_lease(item: &Item, what: &str) -> Result<Option<Lease>, Sto
     }
 }
 
+/// The redrives of META (`redrive`, JSON; none before the first).
+pub(super) fn decode_redrive(item: &Item, what: &str) -> Result<Redrives, StoreError> {
+    match get_s(item, "redrive", what)? {
+        Some(json) => parse_json(json, what),
+        None => Ok(Redrives::default()),
+    }
+}
+
 /// The stop request of META (`stop_req`, JSON).
 pub(super) fn decode_stop_request(
     item: &Item,
@@ -192,6 +201,7 @@ pub(super) fn decode_summary(item: &Item, what: &str) -> Result<ExecutionRecord,
         lease: None,
         stop_request: decode_stop_request(item, what)?,
         inbox: Vec::new(),
+        redrive: decode_redrive(item, what)?,
     })
 }
 

@@ -2,6 +2,7 @@
 //! executions, inboxes, history, leases and the due index.
 
 use super::*;
+use crate::store::Redrives;
 
 impl Store for DynamoStore {
     async fn put_machine(&self, machine: &MachineRecord) -> Result<(), StoreError> {
@@ -406,6 +407,32 @@ impl Store for DynamoStore {
         expr.set_if_missing("stop_req", s(to_json(request, &what)?));
         place_due(&mut expr, arn, Status::Running, Some(request.time));
         expr.check("status", "=", s(Status::Running.as_str()));
+        match self.update_meta(&what, arn, &expr, None).await? {
+            Ok(_) => Ok(true),
+            Err(Failed::Missing) => Err(StoreError::NotFound(arn.to_string())),
+            Err(_) => Ok(false),
+        }
+    }
+
+    async fn reopen(
+        &self,
+        arn: &str,
+        expected_version: u64,
+        redrive: &Redrives,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let what = format!("reopen {arn} for a redrive");
+        let mut expr = Expr::default();
+        expr.set("status", s(Status::Running.as_str()));
+        expr.set("version", n(expected_version + 1));
+        expr.set("redrive", s(to_json(redrive, &what)?));
+        expr.remove("stop_req");
+        expr.remove("stop_time");
+        expr.remove("lease_owner");
+        expr.remove("lease_expires");
+        place_due(&mut expr, arn, Status::Running, Some(now));
+        expr.check("version", "=", n(expected_version));
+        expr.check("status", "<>", s(Status::Running.as_str()));
         match self.update_meta(&what, arn, &expr, None).await? {
             Ok(_) => Ok(true),
             Err(Failed::Missing) => Err(StoreError::NotFound(arn.to_string())),

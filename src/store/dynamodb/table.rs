@@ -187,7 +187,7 @@ pub(super) const INDEXES: [IndexSpec; 2] = [
         purpose: "the executions index",
         hash: "gsi2pk",
         range: "gsi2sk",
-        projected: &["info", "status", "stop_time", "stop_req"],
+        projected: &["info", "status", "stop_time", "stop_req", "redrive"],
     },
 ];
 

@@ -56,6 +56,8 @@ fn snapshot(last_event_id: u64, status: Status) -> Snapshot {
         last_event_id,
         transitions: last_event_id,
         waits: 0,
+        redrive_count: 0,
+        redrive_time: None,
     }
 }
 
