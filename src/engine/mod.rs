@@ -4,6 +4,7 @@
 pub mod execution;
 pub mod history;
 pub mod probe;
+mod redrive;
 pub mod retry;
 mod states;
 pub mod step;

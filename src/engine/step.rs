@@ -336,35 +336,7 @@ impl Stepper<'_> {
                 input,
                 vars,
                 time,
-            } => {
-                if self.status == Status::Running {
-                    return;
-                }
-                self.redrive_count += 1;
-                self.redrive_time = Some(time);
-                self.status = Status::Running;
-                self.output = None;
-                self.output_text = None;
-                self.error = None;
-                self.stop_time = None;
-                for f in self.frames.iter_mut() {
-                    *f = None;
-                }
-                let redrive_count = self.redrive_count;
-                self.emit(None, time, "ExecutionRedriven", || {
-                    Details::ExecutionRedriven { redrive_count }
-                });
-                let redriven = self.last_event_id;
-                let id = self.new_frame(
-                    None,
-                    Arc::from(Vec::new()),
-                    state,
-                    input,
-                    None,
-                    Arc::new(vars),
-                );
-                self.link_frame(id, redriven);
-            }
+            } => self.redrive(state, input, vars, time),
             Event::Stop { error, cause, time } => {
                 let err = StatesError {
                     error: error.unwrap_or_default(),
