@@ -689,6 +689,7 @@ def main():
     )
     # The sections in other files share this module's counters (not a second copy of it).
     sys.modules.setdefault("boto3_session", sys.modules[__name__])
+    import boto3_redrive
     import boto3_test_state
     import boto3_versions
 
@@ -697,6 +698,7 @@ def main():
         callbacks_and_activities(client)
         boto3_versions.versions_and_aliases(client, uuid.uuid4().hex[:8])
         boto3_test_state.test_state(client)
+        boto3_redrive.redrive(client, uuid.uuid4().hex[:8])
     except AssertionError as failure:
         print(f"boto3 session: FAILED at check {CHECKS}: {failure}", file=sys.stderr)
         return 1

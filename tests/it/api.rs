@@ -657,3 +657,70 @@ async fn rust_sdk_test_state() {
     );
     server.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rust_sdk_redrive_execution() {
+    let server = Server::start(&[]);
+    let client = sfn_client(&server.endpoint);
+    // The branch fails on the first run only; the redrive runs the Parallel state again.
+    let definition = serde_json::json!({"StartAt": "Work", "States": {
+        "Work": {"Type": "Parallel", "End": true, "Branches": [{"StartAt": "Gate", "States": {
+            "Gate": {"Type": "Choice", "Choices": [
+                {"Variable": "$$.Execution.RedriveCount", "NumericEquals": 0, "Next": "Broken"}],
+                "Default": "Fine"},
+            "Broken": {"Type": "Fail", "Error": "Bug.Found"},
+            "Fine": {"Type": "Succeed"}}}]}}})
+    .to_string();
+    let machine = client
+        .create_state_machine()
+        .name("redrive-sdk")
+        .definition(definition)
+        .role_arn("arn:aws:iam::111111111111:role/r")
+        .send()
+        .await
+        .expect("create");
+    let run = client
+        .start_execution()
+        .state_machine_arn(machine.state_machine_arn())
+        .send()
+        .await
+        .expect("start");
+    let arn = run.execution_arn();
+    assert_eq!(
+        wait_status(&client, arn, Duration::from_secs(20)).await,
+        "FAILED"
+    );
+    let redriven = client
+        .redrive_execution()
+        .execution_arn(arn)
+        .client_token("sdk-1")
+        .send()
+        .await
+        .expect("redrive");
+    assert!(redriven.redrive_date().secs() > 0);
+    assert_eq!(
+        wait_status(&client, arn, Duration::from_secs(20)).await,
+        "SUCCEEDED"
+    );
+    let d = client
+        .describe_execution()
+        .execution_arn(arn)
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(d.redrive_count(), Some(1));
+    assert!(d.redrive_date().is_some());
+    let refused = client
+        .redrive_execution()
+        .execution_arn(arn)
+        .send()
+        .await
+        .expect_err("succeeded");
+    assert!(
+        refused
+            .as_service_error()
+            .is_some_and(|e| e.is_execution_not_redrivable()),
+        "{refused:?}"
+    );
+    server.stop();
+}

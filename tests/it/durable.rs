@@ -686,3 +686,116 @@ fn an_activity_task_of_a_worker_is_answered_through_the_api() {
     );
     report("durable: an activity task queued by `stepfn worker`, answered through GetActivityTask and SendTaskSuccess");
 }
+
+/// A long Map whose last item fails on the first run (`$$.Execution.RedriveCount` is 0) and
+/// succeeds once redriven.
+fn fails_until_redriven() -> Value {
+    json!({"StartAt": "Each", "States": {
+        "Each": {"Type": "Map", "MaxConcurrency": 4, "ItemsPath": "$.items",
+            "ItemSelector": {"n.$": "$$.Map.Item.Value", "redrives.$": "$$.Execution.RedriveCount"},
+            "ItemProcessor": {"StartAt": "Nap", "States": {
+                "Nap": {"Type": "Wait", "Seconds": 1, "Next": "Gate"},
+                "Gate": {"Type": "Choice", "Choices": [{"And": [
+                    {"Variable": "$.n", "NumericEquals": 19},
+                    {"Variable": "$.redrives", "NumericEquals": 0}], "Next": "Broken"}],
+                    "Default": "Fine"},
+                "Broken": {"Type": "Fail", "Error": "Bug.Found", "Cause": "item 19"},
+                "Fine": {"Type": "Pass", "End": true}}},
+            "Next": "Done"},
+        "Done": {"Type": "Succeed"}}})
+}
+
+#[test]
+fn a_redrive_survives_kill_dash_nine() {
+    let endpoint = endpoint();
+    let table = new_table(&endpoint);
+    let def = write_temp("redrive.asl.json", &fails_until_redriven());
+    let items: Vec<u64> = (0..20).collect();
+    let out = ok_json(&start(
+        &def,
+        &table,
+        &endpoint,
+        "redriven",
+        &json!({"items": items}),
+    ));
+    let arn = out["executionArn"].as_str().expect("arn").to_string();
+    let mut worker = spawn_worker(&table, &endpoint, &["--lease-seconds", "1"]);
+    let started = Instant::now();
+    while describe(&table, &endpoint, &arn)["status"] == "RUNNING" {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "first run not done"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    worker.kill().ok();
+    worker.wait().ok();
+    let failed = describe(&table, &endpoint, &arn);
+    assert_eq!(failed["status"], "FAILED");
+    assert_eq!(failed["redriveStatus"], "REDRIVABLE");
+
+    let mut args = vec!["redrive".to_string(), arn.clone()];
+    args.extend(store_args(&table, &endpoint));
+    let answer = ok_json(&run(&args));
+    assert!(answer["redriveDate"].is_string(), "{answer}");
+    let again = run(&args);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "a running execution is not redriven twice"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&again.stderr).trim(),
+        "Execution is RUNNING and cannot be redriven"
+    );
+
+    // Workers killed while the redrive runs: the next one goes on.
+    let mut kills = 0;
+    while describe(&table, &endpoint, &arn)["status"] == "RUNNING" && kills < 5 {
+        let mut w = spawn_worker(&table, &endpoint, &["--lease-seconds", "1"]);
+        std::thread::sleep(Duration::from_millis(700));
+        w.kill().expect("SIGKILL");
+        w.wait().expect("reaped");
+        kills += 1;
+    }
+    let mut last = spawn_worker(&table, &endpoint, &["--lease-seconds", "1"]);
+    wait_until_done(
+        &table,
+        &endpoint,
+        std::slice::from_ref(&arn),
+        Duration::from_secs(120),
+    );
+    last.kill().ok();
+    last.wait().ok();
+    report(&format!("redrive kill -9 test: {kills} kills"));
+    let d = describe(&table, &endpoint, &arn);
+    assert_eq!(d["status"], "SUCCEEDED", "{d}");
+    assert_eq!(d["redriveCount"], 1);
+    let events = history(&table, &endpoint, &arn);
+    let ids: Vec<u64> = events
+        .iter()
+        .map(|e| e["id"].as_u64().expect("id"))
+        .collect();
+    assert_eq!(
+        ids,
+        (1..=ids.len() as u64).collect::<Vec<_>>(),
+        "ids are contiguous"
+    );
+    let types: Vec<&str> = events
+        .iter()
+        .map(|e| e["type"].as_str().expect("type"))
+        .collect();
+    let redriven: Vec<usize> = types
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| **t == "ExecutionRedriven")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(redriven.len(), 1, "{types:?}");
+    assert_eq!(types[redriven[0] - 1], "ExecutionFailed");
+    assert_eq!(types.last(), Some(&"ExecutionSucceeded"));
+    let mut seen = HashSet::new();
+    for e in &events {
+        assert!(seen.insert(e.to_string()), "an event appears twice: {e}");
+    }
+}

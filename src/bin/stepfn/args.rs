@@ -103,6 +103,17 @@ pub(crate) enum Command {
         #[arg(long)]
         connections: Option<PathBuf>,
     },
+    /// Redrives a failed, timed-out or aborted execution of a durable store (as
+    /// RedriveExecution does); workers drive it on. Prints `{"redriveDate": ...}`.
+    Redrive {
+        /// The execution ARN.
+        arn: String,
+        /// An idempotency token: the same token within 15 minutes answers the same redrive.
+        #[arg(long)]
+        client_token: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Prints an execution as DescribeExecution shows it.
     Describe {
         /// The execution ARN.

@@ -106,6 +106,32 @@ fn main() -> ExitCode {
             request,
             connections,
         } => block_on(test_state(request, connections)),
+        Command::Redrive {
+            arn,
+            client_token,
+            store,
+        } => block_on(async move {
+            let store = durable_store(&store, "redrive").await?;
+            let now = stepfn::runtime::clock::real_now();
+            match stepfn::runtime::redrive::request_redrive(
+                &store,
+                &arn,
+                client_token.as_deref(),
+                now,
+            )
+            .await
+            {
+                Ok(date) => {
+                    println!(
+                        "{}",
+                        json!({"redriveDate": stepfn::asl::timestamp::iso_time(date)})
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(stepfn::runtime::redrive::RedriveError::Store(e)) => Err(e.into()),
+                Err(e) => Err(CommandError::Invalid(e.to_string())),
+            }
+        }),
         Command::Describe { arn, store } => block_on(async move {
             let store = durable_store(&store, "describe").await?;
             let record = store.get_execution(&arn).await?.ok_or_else(|| {
