@@ -175,10 +175,28 @@ pub struct Children {
     pub has_tolerance: bool,
     /// Map: the body path every iteration runs, once known.
     pub child_body: Option<BodyPath>,
+    /// The slots of the children that failed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_slots: Vec<usize>,
+    /// After a redrive, the outputs of the children that succeeded before it (they do not
+    /// run again), by slot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<Option<Value>>,
     /// The output texts of the children that kept the caller's text (empty when none did):
     /// the state's result text is theirs joined, as AWS joins them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub texts: Vec<Option<Arc<str>>>,
+}
+
+/// What a redrive keeps of a top-level Parallel or Map state that failed: its place and the
+/// outputs of its children that succeeded, by slot (`None`: it failed, was aborted or did not
+/// start).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RedriveMemo {
+    /// The state's index in the top-level body.
+    pub state: usize,
+    /// The children's outputs.
+    pub results: Vec<Option<Value>>,
 }
 
 /// A set of frame ids.
@@ -274,6 +292,8 @@ pub struct Execution {
     pub redrive_count: u32,
     /// When the last redrive happened, ms since the epoch.
     pub redrive_time: Option<i64>,
+    /// What a redrive keeps of the top-level Parallel or Map state that failed.
+    pub redrive_memo: Option<RedriveMemo>,
     /// TestState's probe on the first state (never stored).
     pub probe: Option<Box<crate::engine::probe::Probe>>,
 }
@@ -307,6 +327,9 @@ pub struct Snapshot {
     /// When the last redrive happened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redrive_time: Option<i64>,
+    /// What a redrive keeps of the top-level Parallel or Map state that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redrive_memo: Option<RedriveMemo>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -364,6 +387,7 @@ impl Execution {
             record_history,
             redrive_count: 0,
             redrive_time: None,
+            redrive_memo: None,
             probe: None,
         }
     }
@@ -387,6 +411,7 @@ impl Execution {
             waits: self.waits,
             redrive_count: self.redrive_count,
             redrive_time: self.redrive_time,
+            redrive_memo: self.redrive_memo.clone(),
         }
     }
 
@@ -414,6 +439,7 @@ impl Execution {
         exec.waits = snapshot.waits;
         exec.redrive_count = snapshot.redrive_count;
         exec.redrive_time = snapshot.redrive_time;
+        exec.redrive_memo = snapshot.redrive_memo;
         exec
     }
 

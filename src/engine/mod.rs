@@ -1,6 +1,7 @@
 //! The core: an execution's state, the deterministic `step` function, history events, retry
 //! backoff and the task seam. No I/O, no clock, no OS randomness: time and seeds come in events.
 
+mod context;
 pub mod execution;
 pub mod history;
 pub mod probe;

@@ -11,12 +11,11 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use rand::{RngCore, SeedableRng};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::asl::error::{self, error_matches, StatesError};
 use crate::asl::model::{Body, Catcher, State, Transition as Flow};
 use crate::asl::payload::{json_len, PAYLOAD_LIMIT_BYTES};
-use crate::asl::timestamp::iso_time;
 use crate::engine::execution::{body_at, BodyPath, Execution, Frame, FrameId, Phase, Status};
 use crate::engine::history::{details_key, Details, HistoryEvent};
 use crate::engine::probe::Probe;
@@ -510,56 +509,6 @@ impl Stepper<'_> {
         self.frames.get_mut(id).and_then(Option::as_mut)
     }
 
-    /// The context object for the frame's current state.
-    pub(crate) fn context(&self, frame: &Frame, name: &str, with_retry: bool) -> Value {
-        if let Some(context) = self.probe.as_ref().and_then(|p| p.context.as_ref()) {
-            return context.clone();
-        }
-        let needs = self.machine.context_needs;
-        let mut ctx = Map::new();
-        if needs.execution {
-            let mut execution = Map::new();
-            execution.insert("Id".into(), Value::String(self.info.arn.clone()));
-            // Copying the execution input is only worth it when some path can read it.
-            if needs.input {
-                execution.insert("Input".into(), self.input.clone());
-            }
-            execution.insert(
-                "StartTime".into(),
-                Value::String(iso_time(self.info.start_time)),
-            );
-            execution.insert("Name".into(), Value::String(self.info.name.clone()));
-            execution.insert("RoleArn".into(), Value::String(self.info.role_arn.clone()));
-            execution.insert("RedriveCount".into(), Value::from(self.redrive_count));
-            if let Some(t) = self.redrive_time {
-                execution.insert("RedriveTime".into(), Value::String(iso_time(t)));
-            }
-            ctx.insert("Execution".into(), Value::Object(execution));
-        }
-        if needs.state_machine {
-            ctx.insert(
-                "StateMachine".into(),
-                json!({
-                    "Id": self.info.state_machine_arn,
-                    "Name": self.info.state_machine_name,
-                }),
-            );
-        }
-        if needs.state {
-            let mut state = Map::new();
-            state.insert(
-                "EnteredTime".into(),
-                Value::String(iso_time(frame.entered_time)),
-            );
-            state.insert("Name".into(), Value::String(name.to_string()));
-            if with_retry {
-                state.insert("RetryCount".into(), Value::from(frame.retry_count));
-            }
-            ctx.insert("State".into(), Value::Object(state));
-        }
-        Value::Object(ctx)
-    }
-
     pub(crate) fn rng(&self) -> LazyRng {
         LazyRng {
             seed: self.seed_now(),
@@ -836,6 +785,8 @@ impl Stepper<'_> {
                     return false;
                 }
             } else if u64::from(used) < retrier.max_attempts {
+                // A retry runs the whole state again: nothing is kept for a redrive.
+                self.redrive_memo = None;
                 let mut rng = self.rng();
                 let delay = retry_delay_ms(retrier, used, &mut rng);
                 let wait = self.begin_wait(id);
@@ -869,6 +820,7 @@ impl Stepper<'_> {
             if let Some(p) = self.probing(id) {
                 p.catch_index = Some(index);
             }
+            self.redrive_memo = None;
             self.state_failed_event(id, state, time);
             return self.catch(id, name, state, catcher, err, time);
         }

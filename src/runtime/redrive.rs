@@ -385,19 +385,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn failures_inside_parallel_and_map_states_redrive_them() {
+    async fn a_parallel_state_redrives_only_its_failed_branches() {
         let mut branch = lambda("$");
         branch["End"] = json!(true);
-        let mut item = lambda("$");
-        item["End"] = json!(true);
         let s = setup(
             json!({"StartAt": "Both", "States": {
-                "Both": {"Type": "Parallel", "Next": "Each", "ResultPath": "$.both", "Branches": [
+                "Both": {"Type": "Parallel", "End": true, "Branches": [
                     {"StartAt": "Ok", "States": {"Ok": {"Type": "Pass", "Result": 1, "End": true}}},
-                    {"StartAt": "Call", "States": {"Call": branch}}]},
-                "Each": {"Type": "Map", "ItemsPath": "$.items", "ResultPath": "$.each",
-                         "ItemProcessor": {"StartAt": "Item", "States": {"Item": item}}, "End": true}}}),
-            json!({"bad": false, "items": [{"bad": false}, {"bad": true}]}),
+                    {"StartAt": "Call", "States": {"Call": branch}}]}}}),
+            json!({"bad": true}),
         )
         .await;
         assert_eq!(s.drive().await, DriveOutcome::Finished(Status::Failed));
@@ -405,22 +401,59 @@ mod tests {
         s.invoker.0.store(true, Ordering::SeqCst);
         assert_eq!(s.drive().await, DriveOutcome::Finished(Status::Succeeded));
         let out = s.record().await.output.expect("output");
-        assert_eq!(
-            out["each"],
-            json!([{"done": {"bad": false}}, {"done": {"bad": true}}])
-        );
-        assert_eq!(
-            out["both"],
-            json!([1, {"done": {"bad": false, "items": [{"bad": false}, {"bad": true}]}}])
-        );
+        assert_eq!(out, json!([1, {"done": {"bad": true}}]));
         let types = s.types().await;
-        let entered: Vec<&String> = after(&types, "ExecutionRedriven")
+        let again: Vec<&str> = after(&types, "ExecutionRedriven")
             .iter()
-            .filter(|t| t.starts_with("ParallelState"))
+            .map(String::as_str)
+            .filter(|t| t.ends_with("StateEntered"))
             .collect();
+        assert_eq!(
+            again,
+            ["ParallelStateEntered", "TaskStateEntered"],
+            "the branch that succeeded does not run again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_map_state_redrives_only_its_failed_iterations() {
+        let mut item = lambda("$");
+        item["End"] = json!(true);
+        let items: Vec<Value> = (0..6).map(|n| json!({"n": n, "bad": n == 4})).collect();
+        let s = setup(
+            json!({"StartAt": "Each", "States": {
+                "Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2,
+                         "ItemProcessor": {"StartAt": "Item", "States": {"Item": item}}, "End": true}}}),
+            json!({"items": items}),
+        )
+        .await;
+        assert_eq!(s.drive().await, DriveOutcome::Finished(Status::Failed));
+        let first = s.types().await;
+        let first_started = first.iter().filter(|t| *t == "MapIterationStarted").count();
+        s.redrive(None).await.expect("redrive");
+        s.invoker.0.store(true, Ordering::SeqCst);
+        assert_eq!(s.drive().await, DriveOutcome::Finished(Status::Succeeded));
+        let out = s.record().await.output.expect("output");
+        let expected: Vec<Value> = items.iter().map(|i| json!({"done": i})).collect();
+        assert_eq!(out, json!(expected));
+        let history = s.store.history(&s.arn).await.expect("history");
+        let at = history
+            .iter()
+            .position(|e| e.event_type == "ExecutionRedriven")
+            .expect("redriven");
+        let rerun: Vec<u64> = history[at..]
+            .iter()
+            .filter(|e| e.event_type == "MapIterationStarted")
+            .filter_map(|e| e.to_api_json()["mapIterationStartedEventDetails"]["index"].as_u64())
+            .collect();
+        // The iterations that succeeded before the failure keep their output; the failed one
+        // and those aborted or not started with it run again.
+        assert!(rerun.contains(&4), "{rerun:?}");
+        assert!(first_started >= 5, "iterations 0..4 started first time");
+        assert!(rerun.len() < 6, "some iterations are kept: {rerun:?}");
         assert!(
-            entered.is_empty(),
-            "the Parallel state that succeeded does not run again"
+            !rerun.contains(&0),
+            "iteration 0 succeeded first time: {rerun:?}"
         );
     }
 

@@ -26,6 +26,7 @@ fn snapshot(last_event_id: u64, status: Status, output: Option<Value>) -> Snapsh
         waits: 0,
         redrive_count: 0,
         redrive_time: None,
+        redrive_memo: None,
     }
 }
 

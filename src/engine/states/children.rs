@@ -87,6 +87,7 @@ impl Stepper<'_> {
                 }
             }
             Err(err) => {
+                ch.failed_slots.push(slot);
                 let fail = if is_map {
                     ch.failed += 1;
                     if let Some(r) = ch.results.get_mut(slot) {
@@ -113,6 +114,10 @@ impl Stepper<'_> {
                     Some(err)
                 };
                 if let Some(err) = fail {
+                    self.remember_children(parent);
+                    let Some(ch) = self.frame_mut(parent).and_then(|f| f.children.as_mut()) else {
+                        return;
+                    };
                     let live = std::mem::take(&mut ch.live);
                     for c in live {
                         self.cancel(c);

@@ -51,12 +51,19 @@ impl Stepper<'_> {
                 tolerated: setup.tolerated,
                 has_tolerance: setup.has_tolerance,
                 child_body: None,
+                failed_slots: Vec::new(),
+                kept: Vec::new(),
                 texts: Vec::new(),
             }));
         }
         if n == 0 {
             self.complete_children(id, time);
             return Ok(Outcome::Blocked);
+        }
+        // A redrive runs only the iterations that did not succeed.
+        let kept = self.take_kept(id);
+        if let Some(ch) = self.frame_mut(id).and_then(|f| f.children.as_mut()) {
+            ch.kept = kept;
         }
         self.start_iterations(id, name, m, time)?;
         Ok(Outcome::Blocked)
@@ -80,9 +87,22 @@ impl Stepper<'_> {
             if ch.next >= ch.items.len()
                 || (ch.max_concurrency > 0 && ch.live.len() >= ch.max_concurrency)
             {
+                if ch.live.is_empty() && ch.finished >= ch.results.len() {
+                    // The last iterations were kept from before a redrive.
+                    self.complete_children(id, time);
+                }
                 return Ok(());
             }
             let index = ch.next;
+            if ch.kept.get(index).is_some_and(Option::is_some) {
+                if let Some(ch) = self.frame_mut(id).and_then(|f| f.children.as_mut()) {
+                    let value = ch.kept[index].take().unwrap_or_default();
+                    ch.results[index] = value;
+                    ch.finished += 1;
+                    ch.next += 1;
+                }
+                continue;
+            }
             // Each item is read once, by the iteration that starts now: move it out.
             let item = self
                 .frame_mut(id)

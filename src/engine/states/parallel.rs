@@ -36,8 +36,17 @@ impl Stepper<'_> {
         let current = frame.current as u32;
         let vars = Arc::clone(&frame.vars);
         let n = p.branches.len();
+        // A redrive runs only the branches that did not succeed.
+        let mut kept = self.take_kept(id);
+        let mut results = vec![Value::Null; n];
+        let mut finished = 0;
         let mut live = crate::engine::execution::FrameSet::default();
         for (i, branch) in p.branches.iter().enumerate() {
+            if let Some(v) = kept.get_mut(i).and_then(Option::take) {
+                results[i] = v;
+                finished += 1;
+                continue;
+            }
             let mut path = base.clone();
             path.push((current, i as u32));
             let child = self.new_frame(
@@ -57,19 +66,24 @@ impl Stepper<'_> {
         if let Some(f) = self.frame_mut(id) {
             f.phase = Phase::Children;
             f.children = Some(Box::new(Children {
-                results: vec![Value::Null; n],
+                results,
                 live,
                 items: Vec::new(),
                 next: n,
                 selector_input: None,
                 max_concurrency: 0,
-                finished: 0,
+                finished,
                 failed: 0,
                 tolerated: 0.0,
                 has_tolerance: false,
                 child_body: None,
+                failed_slots: Vec::new(),
+                kept: Vec::new(),
                 texts: Vec::new(),
             }));
+        }
+        if finished == n {
+            self.complete_children(id, time);
         }
         Ok(Outcome::Blocked)
     }

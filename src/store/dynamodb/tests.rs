@@ -58,6 +58,7 @@ fn snapshot(last_event_id: u64, status: Status) -> Snapshot {
         waits: 0,
         redrive_count: 0,
         redrive_time: None,
+        redrive_memo: None,
     }
 }
 
