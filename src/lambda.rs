@@ -538,6 +538,84 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn versions_aliases_test_state_and_redrive_go_through_the_function() {
+        let f = function();
+        let call = |op: &str, req: Value| json!({"Operation": op, "Request": req});
+        // The branch fails until the execution is redriven.
+        let def = json!({"StartAt": "Work", "States": {"Work": {"Type": "Parallel", "End": true,
+            "Branches": [{"StartAt": "Gate", "States": {
+                "Gate": {"Type": "Choice", "Choices": [{"Variable": "$$.Execution.RedriveCount",
+                    "NumericEquals": 0, "Next": "Broken"}], "Default": "Fine"},
+                "Broken": {"Type": "Fail", "Error": "Bug.Found"},
+                "Fine": {"Type": "Pass", "Result": "fixed", "End": true}}}]}}});
+        let created = f
+            .handle(
+                call(
+                    "CreateStateMachine",
+                    json!({"name": "v", "definition": def.to_string(),
+                "roleArn": "arn:aws:iam::111111111111:role/r", "publish": true}),
+                ),
+                None,
+            )
+            .await
+            .expect("answer");
+        let version = created["stateMachineVersionArn"]
+            .as_str()
+            .expect("version")
+            .to_string();
+        let alias = f
+            .handle(
+                call(
+                    "CreateStateMachineAlias",
+                    json!({"name": "live",
+                "routingConfiguration": [{"stateMachineVersionArn": version, "weight": 100}]}),
+                ),
+                None,
+            )
+            .await
+            .expect("answer");
+        let started = f
+            .handle(
+                call(
+                    "StartExecution",
+                    json!({"stateMachineArn": alias["stateMachineAliasArn"]}),
+                ),
+                None,
+            )
+            .await
+            .expect("answer");
+        let arn = started["executionArn"].clone();
+        let sweep = json!({"source": "aws.events", "detail-type": "Scheduled Event"});
+        f.handle(sweep.clone(), None).await.expect("sweep");
+        let describe = call("DescribeExecution", json!({"executionArn": arn}));
+        let failed = f.handle(describe.clone(), None).await.expect("answer");
+        assert_eq!(failed["status"], "FAILED", "{failed}");
+        assert_eq!(failed["stateMachineVersionArn"], json!(version));
+        let redriven = f
+            .handle(call("RedriveExecution", json!({"executionArn": arn})), None)
+            .await
+            .expect("answer");
+        assert!(redriven["redriveDate"].is_number(), "{redriven}");
+        f.handle(sweep, None).await.expect("sweep");
+        let done = f.handle(describe, None).await.expect("answer");
+        assert_eq!(done["status"], "SUCCEEDED", "{done}");
+        assert_eq!(done["output"], "[\"fixed\"]");
+        assert_eq!(done["redriveCount"], 1);
+        let tested = f
+            .handle(
+                call(
+                    "TestState",
+                    json!({"definition": def.to_string(), "stateName": "Gate",
+                "input": "{}"}),
+                ),
+                None,
+            )
+            .await
+            .expect("answer");
+        assert_eq!(tested["nextState"], "Broken", "{tested}");
+    }
+
+    #[tokio::test]
     async fn a_drive_past_its_deadline_yields_and_the_next_one_finishes() {
         let f = function();
         // A 1.5 s wait is slept in process, but not past the end of the invocation.

@@ -4,7 +4,7 @@
 //! task waits for SendTaskSuccess/Failure with the token the parent passed it).
 //!
 //! Children run on the same engine and store as their parent: a child is stored with
-//! [`start_execution`] and driven by whoever gets its lease (a `.sync` task drives it itself, so
+//! [`start_execution_of`] and driven by whoever gets its lease (a `.sync` task drives it itself, so
 //! `stepfn run` needs no worker). A child's name is the task's `Name`, or one derived from the
 //! attempt's idempotency key, so an attempt invoked again after a takeover finds its child
 //! instead of starting a second one.
