@@ -9,6 +9,15 @@ type ExpressRun = (
     Arc<dyn TaskInvoker>,
 );
 
+use crate::runtime::logs::LogConfig;
+
+/// Writes the execution log of a finished express execution, if its machine logs.
+fn log_express(logs: Option<&LogConfig>, done: &driver::Finished) {
+    if let (Some(logs), Some(history)) = (logs, &done.history) {
+        crate::runtime::logs::write(logs, &done.execution.info.arn, 0, history);
+    }
+}
+
 impl Service {
     pub(super) async fn start_execution(&self, req: &Value) -> Result<Value, ApiError> {
         let (arn, case) = split_test_case(field(req, "stateMachineArn")?);
@@ -20,16 +29,15 @@ impl Service {
             // DescribeExecution and GetExecutionHistory do not take.
             let (loaded, info, invoker) = self.prepare_express(&machine, &name, case)?;
             let answer = json!({"executionArn": info.arn, "startDate": epoch(info.start_time)});
-            tokio::spawn(driver::run(
-                loaded,
-                info,
-                input,
-                invoker,
-                RunOptions {
+            let logs = LogConfig::from_json(machine.config.logging.as_ref());
+            tokio::spawn(async move {
+                let options = RunOptions {
                     virtual_clock: false,
-                    record_history: false,
-                },
-            ));
+                    record_history: logs.is_some(),
+                };
+                let done = driver::run(loaded, info, input, invoker, options).await;
+                log_express(logs.as_ref(), &done);
+            });
             return Ok(answer);
         }
         if let Some(case) = case {
@@ -80,18 +88,20 @@ impl Service {
             .as_deref()
             .map(str::to_string)
             .unwrap_or_else(|| input.value.to_string());
-        let exec = driver::run(
+        let logs = LogConfig::from_json(m.config.logging.as_ref());
+        let done = driver::run(
             machine,
             info,
             input,
             invoker,
             RunOptions {
                 virtual_clock: false,
-                record_history: false,
+                record_history: logs.is_some(),
             },
         )
-        .await
-        .execution;
+        .await;
+        log_express(logs.as_ref(), &done);
+        let exec = done.execution;
         let mut out = Map::new();
         out.insert("executionArn".into(), json!(exec.info.arn));
         out.insert("stateMachineArn".into(), json!(m.machine_arn()));

@@ -98,6 +98,8 @@ struct StorePersist<'a, S: Store> {
     /// Inbox messages applied before the first checkpoint, removed by it.
     consumed_inbox: usize,
     deadline: Option<i64>,
+    /// What the state machine logs of the events each checkpoint commits.
+    logs: Option<crate::runtime::logs::LogConfig>,
 }
 
 impl<S: Store> Persist for StorePersist<'_, S> {
@@ -136,6 +138,9 @@ impl<S: Store> Persist for StorePersist<'_, S> {
             Ok(v) => {
                 self.version = v;
                 self.consumed_inbox = 0;
+                if let Some(logs) = &self.logs {
+                    crate::runtime::logs::write(logs, &self.arn, exec.redrive_count, events);
+                }
                 events.clear();
                 Ok(())
             }
@@ -348,6 +353,7 @@ async fn drive_once<S: Store>(
         park_after_ms: options.park_after_ms,
         shutdown,
         consumed_inbox: record.inbox.len(),
+        logs: machines.logs_of(record.info.definition_arn()),
         deadline: options.deadline_ms,
     };
     let result = drive_with(&mut exec, invoker, &mut clock, &mut persist, &mut log).await;

@@ -34,9 +34,22 @@ pub struct MachineCache {
 }
 
 /// A loaded definition and the revision it is.
-type CachedMachine = (Option<String>, Arc<StateMachine>);
+type CachedMachine = (
+    Option<String>,
+    Arc<StateMachine>,
+    Option<crate::runtime::logs::LogConfig>,
+);
 
 impl MachineCache {
+    /// What the state machine (or version) `arn` loaded last logs of its executions.
+    pub(crate) fn logs_of(&self, arn: &str) -> Option<crate::runtime::logs::LogConfig> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(arn)
+            .and_then(|(_, _, logs)| logs.clone())
+    }
+
     /// The definition `info`'s execution runs: its version's, or its state machine's at the
     /// revision it started with (the current one if the machine changed since).
     pub(crate) async fn get<S: Store>(
@@ -45,7 +58,7 @@ impl MachineCache {
         info: &ExecutionInfo,
     ) -> Result<Arc<StateMachine>, DriveError> {
         let arn = info.definition_arn();
-        if let Some((revision, m)) = self
+        if let Some((revision, m, _)) = self
             .inner
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -92,7 +105,11 @@ impl MachineCache {
         let machine = Arc::new(machine);
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).insert(
             arn.to_string(),
-            (record.config.revision_id.clone(), Arc::clone(&machine)),
+            (
+                record.config.revision_id.clone(),
+                Arc::clone(&machine),
+                crate::runtime::logs::LogConfig::from_json(record.config.logging.as_ref()),
+            ),
         );
         Ok(machine)
     }

@@ -11,6 +11,7 @@ pub mod driver;
 pub mod durable;
 pub mod invokers;
 pub mod local;
+pub mod logs;
 pub mod machines;
 pub mod nested;
 pub mod redrive;

@@ -724,3 +724,131 @@ async fn rust_sdk_redrive_execution() {
     );
     server.stop();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logging_configuration_writes_aws_execution_log_events() {
+    use aws_sdk_sfn::types::{
+        CloudWatchLogsLogGroup, LogDestination, LogLevel, LoggingConfiguration,
+    };
+    let path = std::env::temp_dir().join(format!("stepfn-logs-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let server = Server::start_with_env(
+        &[],
+        &[("STEPFN_EXECUTION_LOGS", path.to_str().expect("utf-8 path"))],
+    );
+    let client = sfn_client(&server.endpoint);
+    let logging = |level: LogLevel, data: bool| {
+        LoggingConfiguration::builder()
+            .level(level)
+            .include_execution_data(data)
+            .destinations(
+                LogDestination::builder()
+                    .cloud_watch_logs_log_group(
+                        CloudWatchLogsLogGroup::builder()
+                            .log_group_arn("arn:aws:logs:us-east-1:111111111111:log-group:g:*")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    };
+    let pass = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","Result":{"Arg1":"argument1"},"End":true}}}"#;
+    let standard = client
+        .create_state_machine()
+        .name("logged")
+        .definition(pass)
+        .role_arn("arn:aws:iam::111111111111:role/r")
+        .logging_configuration(logging(LogLevel::All, false))
+        .send()
+        .await
+        .expect("create");
+    let run = client
+        .start_execution()
+        .state_machine_arn(standard.state_machine_arn())
+        .input("{}")
+        .send()
+        .await
+        .expect("start");
+    assert_eq!(
+        wait_status(&client, run.execution_arn(), Duration::from_secs(20)).await,
+        "SUCCEEDED"
+    );
+    let failing =
+        r#"{"StartAt":"F","States":{"F":{"Type":"Fail","Error":"SomeFailure","Cause":"why"}}}"#;
+    let express = client
+        .create_state_machine()
+        .name("logged-express")
+        .definition(failing)
+        .role_arn("arn:aws:iam::111111111111:role/r")
+        .r#type(aws_sdk_sfn::types::StateMachineType::Express)
+        .logging_configuration(logging(LogLevel::Error, true))
+        .send()
+        .await
+        .expect("create");
+    let sync = client
+        .start_sync_execution()
+        .state_machine_arn(express.state_machine_arn())
+        .input("{}")
+        .customize()
+        .interceptor(NoHostPrefix)
+        .send()
+        .await
+        .expect("sync");
+    server.stop();
+    let text = std::fs::read_to_string(&path).expect("the log file");
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let of = |arn: &str| -> Vec<&serde_json::Value> {
+        records
+            .iter()
+            .filter(|r| r["execution_arn"] == arn)
+            .collect()
+    };
+    let standard_logs = of(run.execution_arn());
+    let types: Vec<&str> = standard_logs
+        .iter()
+        .map(|r| r["type"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    assert_eq!(
+        standard_logs[0]["details"],
+        serde_json::json!({"roleArn": "arn:aws:iam::111111111111:role/r"}),
+        "no input without includeExecutionData"
+    );
+    assert_eq!(
+        standard_logs[2]["details"],
+        serde_json::json!({"name": "P"})
+    );
+    assert_eq!(standard_logs[2]["previous_event_id"], "2");
+    assert_eq!(standard_logs[2]["id"], "3");
+    assert_eq!(standard_logs[2]["redrive_count"], "0");
+    let express_logs = of(sync.execution_arn());
+    let types: Vec<&str> = express_logs
+        .iter()
+        .map(|r| r["type"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        types,
+        ["FailStateEntered", "ExecutionFailed"],
+        "ERROR logs errors only"
+    );
+    assert_eq!(
+        express_logs[0]["details"]["input"], "{}",
+        "input with includeExecutionData"
+    );
+    assert_eq!(
+        express_logs[1]["details"],
+        serde_json::json!({"error": "SomeFailure", "cause": "why"})
+    );
+    let _ = std::fs::remove_file(&path);
+}
