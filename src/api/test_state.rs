@@ -285,6 +285,52 @@ fn shown(kind: &str, jsonata: bool, has_result: bool, key: &str) -> bool {
     }
 }
 
+/// A JSON value as the text a header or body carries (a string as itself).
+fn plain_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => crate::engine::step::to_json_string(other),
+    }
+}
+
+/// TRACE's `request` and `response` of an HTTP Task (`arn:aws:states:::http:invoke`), from the
+/// parameters it sent and the result it got; all strings, as the model has them. The
+/// connection's authorization is not shown (AWS shows it only with `revealSecrets`).
+fn http_trace(params: Option<&Value>, result: Option<&Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    if let Some(p) = params {
+        let mut url = p.get("ApiEndpoint").map(plain_text).unwrap_or_default();
+        if let Some(Value::Object(query)) = p.get("QueryParameters") {
+            let pairs: Vec<String> = query
+                .iter()
+                .map(|(k, v)| format!("{k}={}", plain_text(v)))
+                .collect();
+            if !pairs.is_empty() {
+                url = format!("{url}?{}", pairs.join("&"));
+            }
+        }
+        let headers = p.get("Headers").map(plain_text).unwrap_or_default();
+        out.insert(
+            "request".into(),
+            json!({"protocol": "https", "method": p.get("Method").map(plain_text).unwrap_or_default(),
+                   "url": url, "headers": headers,
+                   "body": p.get("RequestBody").map(plain_text).unwrap_or_default()}),
+        );
+    }
+    if let Some(r) = result {
+        out.insert(
+            "response".into(),
+            json!({"protocol": "https",
+                   "statusCode": r.get("StatusCode").map(plain_text).unwrap_or_default(),
+                   "statusMessage": r.get("StatusText").map(plain_text).unwrap_or_default(),
+                   "headers": r.get("Headers").map(plain_text).unwrap_or_default(),
+                   "body": r.get("ResponseBody").map(plain_text).unwrap_or_default()}),
+        );
+    }
+    out
+}
+
 fn json_string(v: &Value) -> Value {
     Value::String(crate::engine::step::to_json_string(v))
 }
@@ -444,7 +490,7 @@ impl Service {
                 .text
                 .as_deref()
                 .map_or_else(|| json_string(&input.value), |t| json!(t));
-            inspection = Some(inspection_data(
+            let mut data = inspection_data(
                 &kind,
                 jsonata,
                 state.get("Result").is_some(),
@@ -452,7 +498,20 @@ impl Service {
                 &variables,
                 extra,
                 &outcome,
-            ));
+            );
+            let http = state.get("Resource").and_then(Value::as_str)
+                == Some("arn:aws:states:::http:invoke");
+            if level == "TRACE" && http {
+                let params = outcome
+                    .probe
+                    .data
+                    .get("afterParameters")
+                    .or_else(|| outcome.probe.data.get("afterArguments"));
+                if let Value::Object(d) = &mut data {
+                    d.extend(http_trace(params, outcome.probe.data.get("result")));
+                }
+            }
+            inspection = Some(data);
         }
         Ok(answer_json(outcome, inspection))
     }

@@ -325,3 +325,38 @@ async fn bad_requests_get_aws_errors() {
         e.message
     );
 }
+
+#[tokio::test]
+async fn trace_shows_an_http_tasks_request_and_response() {
+    let task = json!({"Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+        "Parameters": {"ApiEndpoint": "https://api.example.com/orders", "Method": "POST",
+            "QueryParameters": {"dry": "true"}, "RequestBody": {"order": 7},
+            "Authentication": {"ConnectionArn": "arn:aws:events:us-east-1:111111111111:connection/c/1"}},
+        "End": true});
+    let result = json!({"StatusCode": 201, "StatusText": "Created",
+        "Headers": {"content-type": ["application/json"]}, "ResponseBody": {"id": "o-7"}});
+    let out = test(
+        json!({"definition": task.to_string(), "inspectionLevel": "TRACE",
+        "mock": {"result": result.to_string()}}),
+    )
+    .await;
+    let data = &out["inspectionData"];
+    assert_eq!(data["request"]["method"], "POST");
+    assert_eq!(
+        data["request"]["url"],
+        "https://api.example.com/orders?dry=true"
+    );
+    assert_eq!(data["request"]["body"], "{\"order\":7}");
+    assert_eq!(data["response"]["statusCode"], "201");
+    assert_eq!(data["response"]["statusMessage"], "Created");
+    assert_eq!(data["response"]["body"], "{\"id\":\"o-7\"}");
+    let debug = test(
+        json!({"definition": task.to_string(), "inspectionLevel": "DEBUG",
+        "mock": {"result": result.to_string()}}),
+    )
+    .await;
+    assert!(
+        debug["inspectionData"].get("request").is_none(),
+        "only at TRACE"
+    );
+}
