@@ -237,6 +237,48 @@ check "delete-state-machine-version" \
   equal "$(q versions-after '[v["stateMachineVersionArn"] for v in d["stateMachineVersions"]]')" \
   "[\"$machine_arn:2\"]"
 
+# --- test-state ----------------------------------------------------------------------------
+sfn test test-state --definition "file://$tmp/definition.json" --state-name Greet \
+  --input '{"name": "Ada"}' --inspection-level DEBUG
+check "test-state status" equal "$(q test 'd["status"]')" SUCCEEDED
+check "test-state nextState" equal "$(q test 'd["nextState"]')" Nap
+check "test-state output" equal "$(q test 'json.loads(d["output"])')" '{"greeting": "Hello, Ada!"}'
+modeled_error ValidationException TestState test-state \
+  --definition '{"Type": "Pass", "End": true}' --mock '{"result": "{}"}'
+
+# --- redrive-execution ---------------------------------------------------------------------
+cat >"$tmp/redrive.json" <<'JSON'
+{"StartAt": "Work", "States": {"Work": {"Type": "Parallel", "End": true, "Branches": [
+  {"StartAt": "Gate", "States": {
+    "Gate": {"Type": "Choice", "Default": "Fine", "Choices": [
+      {"Variable": "$$.Execution.RedriveCount", "NumericEquals": 0, "Next": "Broken"}]},
+    "Broken": {"Type": "Fail", "Error": "Bug.Found"},
+    "Fine": {"Type": "Pass", "Result": "fixed", "End": true}}}]}}}
+JSON
+sfn create-redrive create-state-machine --name "$machine-redrive" --role-arn "$ROLE_ARN" \
+  --definition "file://$tmp/redrive.json"
+redrive_machine="$(q create-redrive 'd["stateMachineArn"]')"
+sfn start-redrive start-execution --state-machine-arn "$redrive_machine"
+redrive_run="$(q start-redrive 'd["executionArn"]')"
+# wait_for ARN STATUS: describe-execution until the execution has STATUS.
+wait_for() {
+  local arn="$1" want="$2" deadline=$((SECONDS + TIMEOUT_SECONDS)) status
+  while :; do
+    sfn wait-describe describe-execution --execution-arn "$arn"
+    status="$(q wait-describe 'd["status"]')"
+    [[ "$status" == "$want" ]] && return 0
+    ((SECONDS < deadline)) || fail "execution $arn is $status, expected $want"
+    sleep 0.2
+  done
+}
+wait_for "$redrive_run" FAILED
+sfn redriven redrive-execution --execution-arn "$redrive_run"
+check "redrive-execution redriveDate" test -n "$(q redriven 'd["redriveDate"]')"
+wait_for "$redrive_run" SUCCEEDED
+check "redriven output" equal "$(q wait-describe 'd["output"]')" '["fixed"]'
+check "redriveCount" equal "$(q wait-describe 'd["redriveCount"]')" 1
+modeled_error ExecutionNotRedrivable RedriveExecution redrive-execution --execution-arn "$redrive_run"
+
 # --- delete-state-machine ------------------------------------------------------------------
 sfn delete delete-state-machine --state-machine-arn "$machine_arn"
 
