@@ -34,7 +34,16 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 unset AWS_SESSION_TOKEN AWS_PROFILE
 
 echo "== Python clients (boto3, AWS CLI) for the serve tests"
-bash infra/python-clients.sh >/dev/null
+venv="$(bash infra/python-clients.sh)"
+echo "== AWS service models (models/aws) against the pinned botocore"
+"$venv/bin/python" infra/service-models.py --check models/aws
+
+echo "== moto (S3, SQS, SNS, EventBridge, EC2, Lambda, IAM) for the AWS service tests"
+bash infra/moto.sh install
+trap 'echo "== stopping DynamoDB Local and moto"; bash infra/dynamodb-local.sh stop; bash infra/moto.sh stop' EXIT
+STEPFN_TEST_MOTO_ENDPOINT="$(bash infra/moto.sh start)"
+export STEPFN_TEST_MOTO_ENDPOINT
+echo "moto at $STEPFN_TEST_MOTO_ENDPOINT"
 
 echo "== serverless tools (cargo-lambda, cfn-lint) and the SAM template"
 lambda_bin="$(bash infra/lambda-tools.sh)"

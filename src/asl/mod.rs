@@ -13,6 +13,7 @@ pub mod model;
 pub mod path;
 pub mod payload;
 pub mod resource;
+pub mod services;
 pub mod template;
 pub mod timestamp;
 pub mod validate;

@@ -1,6 +1,7 @@
 //! The real integrations behind one [`TaskInvoker`]: the HTTP Task
-//! (`arn:aws:states:::http:invoke`), DynamoDB (`arn:aws:states:::dynamodb:*`) and Lambda (a
-//! function ARN, `arn:aws:states:::lambda:invoke`). Other
+//! (`arn:aws:states:::http:invoke`), DynamoDB (`arn:aws:states:::dynamodb:*`), Lambda (a
+//! function ARN, `arn:aws:states:::lambda:invoke`), and the AWS services
+//! (`arn:aws:states:::aws-sdk:*`, `sqs:sendMessage`, `sns:publish`, `events:putEvents`). Other
 //! resources go to [`NoIntegrations`] (callbacks and activities wait for their answer; the
 //! rest fail naming their resource). Mocks (a MockConfigFile) wrap this invoker and win for
 //! the states they name.
@@ -12,12 +13,13 @@ use tokio::sync::OnceCell;
 
 use crate::asl::resource::Pattern;
 use crate::engine::task::TaskRequest;
+use crate::tasks::aws::AwsTasks;
 use crate::tasks::dynamodb::DynamoDbTasks;
 use crate::tasks::http::{Connections, HttpTasks};
 use crate::tasks::lambda::LambdaTasks;
 use crate::tasks::{Invocation, NoIntegrations, TaskInvoker};
 
-/// HTTP and DynamoDB tasks.
+/// HTTP, DynamoDB, Lambda and AWS service tasks.
 #[derive(Clone)]
 pub struct Integrations {
     http: HttpTasks,
@@ -25,6 +27,8 @@ pub struct Integrations {
     dynamodb: Arc<OnceCell<DynamoDbTasks>>,
     /// Built on first use, from the standard AWS settings.
     lambda: Arc<OnceCell<LambdaTasks>>,
+    /// The AWS SDK and optimized service tasks (their client built on first use).
+    aws: AwsTasks,
 }
 
 impl Integrations {
@@ -34,6 +38,7 @@ impl Integrations {
             http: HttpTasks::new(connections),
             dynamodb: Arc::new(OnceCell::new()),
             lambda: Arc::new(OnceCell::new()),
+            aws: AwsTasks::new(),
         }
     }
 
@@ -94,6 +99,9 @@ impl TaskInvoker for Integrations {
                 let tasks = cell.get_or_init(LambdaTasks::from_env).await;
                 tasks.invoke(&request).await
             }));
+        }
+        if AwsTasks::handles(&request.resource) {
+            return self.aws.invoke(request);
         }
         NoIntegrations.invoke(request)
     }

@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::asl::error::StatesError;
 use crate::engine::task::TaskRequest;
 
+pub mod aws;
 pub mod dynamodb;
 pub mod http;
 pub mod integrations;

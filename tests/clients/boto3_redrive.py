@@ -29,7 +29,7 @@ def redrive(client, suffix):
             "Prepare": {"Type": "Pass", "Result": {"order": 7}, "Next": "Charge"},
             "Charge": {
                 "Type": "Task",
-                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Resource": "arn:aws:states:::ecs:runTask.waitForTaskToken",
                 "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}},
                 "ResultPath": "$.charge",
                 "Next": "Done",

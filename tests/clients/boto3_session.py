@@ -591,7 +591,7 @@ def callbacks_and_activities(client):
         "States": {
             "Ask": {
                 "Type": "Task",
-                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Resource": "arn:aws:states:::ecs:runTask.waitForTaskToken",
                 "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}},
                 "HeartbeatSeconds": 60,
                 "Catch": [{"ErrorEquals": ["Job.Failed"], "ResultPath": "$.failure", "Next": "Caught"}],

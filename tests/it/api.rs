@@ -314,7 +314,7 @@ async fn execution_finishes_after_serve_restarts_on_dynamodb() {
 async fn callback_pattern_through_the_sdk() {
     let server = Server::start(&[]);
     let client = sfn_client(&server.endpoint);
-    let def = r#"{"StartAt":"Ask","States":{"Ask":{"Type":"Task","Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken","Parameters":{"QueueUrl":"q","MessageBody":{"token.$":"$$.Task.Token"}},"HeartbeatSeconds":60,"End":true}}}"#;
+    let def = r#"{"StartAt":"Ask","States":{"Ask":{"Type":"Task","Resource":"arn:aws:states:::ecs:runTask.waitForTaskToken","Parameters":{"QueueUrl":"q","MessageBody":{"token.$":"$$.Task.Token"}},"HeartbeatSeconds":60,"End":true}}}"#;
     let created = client
         .create_state_machine()
         .name("sdk-callback")

@@ -807,3 +807,144 @@ fn a_redrive_survives_kill_dash_nine() {
         assert!(seen.insert(e.to_string()), "an event appears twice: {e}");
     }
 }
+
+/// A stand-in endpoint that takes requests and never answers: a call to it is in flight until
+/// the caller dies. Counts the requests it got.
+fn silent_endpoint() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Read;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = std::sync::Arc::clone(&count);
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            if stream.read(&mut buf).unwrap_or(0) > 0 {
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+            held.push(stream);
+        }
+    });
+    (format!("http://127.0.0.1:{port}"), count)
+}
+
+/// `stepfn run` of one AWS SDK task against moto; its output.
+fn sdk_run(moto: &str, resource: &str, parameters: &Value) -> Value {
+    let def = write_temp(
+        "sdk.asl.json",
+        &json!({"StartAt": "Call", "States": {"Call": {"Type": "Task", "Resource": resource,
+            "Parameters": parameters, "End": true}}}),
+    );
+    let out = stepfn()
+        .env("AWS_ENDPOINT_URL", moto)
+        .args(["run", &def.display().to_string(), "--format", "json"])
+        .output()
+        .expect("stepfn runs");
+    let v = ok_json(&out);
+    assert_eq!(v["status"], "SUCCEEDED", "{v}");
+    v["output"].clone()
+}
+
+#[test]
+fn a_worker_killed_during_an_sdk_call_reruns_that_attempt_once() {
+    use std::sync::atomic::Ordering;
+    let endpoint = endpoint();
+    let moto = crate::support::moto::moto_endpoint();
+    let table = new_table(&endpoint);
+    let queue = sdk_run(
+        &moto,
+        "arn:aws:states:::aws-sdk:sqs:createQueue",
+        &json!({"QueueName": format!("killed-{}", uuid_like())}),
+    )["QueueUrl"]
+        .as_str()
+        .expect("QueueUrl")
+        .to_string();
+    let def = write_temp(
+        "send-once.asl.json",
+        &json!({"StartAt": "Send", "States": {"Send": {"Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:sqs:sendMessage",
+            "Parameters": {"QueueUrl": queue, "MessageBody.$": "$.body"}, "End": true}}}),
+    );
+    let started = ok_json(&start(
+        &def,
+        &table,
+        &endpoint,
+        "send-once",
+        &json!({"body": "paid"}),
+    ));
+    let arn = started["executionArn"].as_str().expect("arn").to_string();
+
+    // The first worker's call never gets an answer; it dies with the call in flight.
+    let (silent, requests) = silent_endpoint();
+    let mut args = vec!["worker".to_string()];
+    args.extend(store_args(&table, &endpoint));
+    args.extend(["--lease-seconds".to_string(), "1".to_string()]);
+    let mut first = stepfn()
+        .env("AWS_ENDPOINT_URL", &silent)
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("worker starts");
+    let waited = Instant::now();
+    while requests.load(Ordering::SeqCst) == 0 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "the SDK call was never sent"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reaped");
+    assert_eq!(describe(&table, &endpoint, &arn)["status"], "RUNNING");
+
+    // The next worker takes the lease over and runs the attempt again, against moto.
+    let mut second = stepfn()
+        .env("AWS_ENDPOINT_URL", &moto)
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("worker starts");
+    wait_until_done(
+        &table,
+        &endpoint,
+        std::slice::from_ref(&arn),
+        Duration::from_secs(60),
+    );
+    second.kill().ok();
+    second.wait().ok();
+    let done = describe(&table, &endpoint, &arn);
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        1,
+        "the killed worker sent one request"
+    );
+    let events = history(&table, &endpoint, &arn);
+    check_history(&events);
+    let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        types.iter().filter(|t| **t == "TaskSucceeded").count(),
+        1,
+        "{types:?}"
+    );
+    let received = sdk_run(
+        &moto,
+        "arn:aws:states:::aws-sdk:sqs:receiveMessage",
+        &json!({"QueueUrl": queue, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 1}),
+    );
+    let bodies: Vec<&str> = received["Messages"]
+        .as_array()
+        .map(|m| m.iter().filter_map(|m| m["Body"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        bodies,
+        vec!["paid"],
+        "the message was sent once, by the second worker"
+    );
+    report("durable: a worker killed during an SDK call; the next one ran the attempt once");
+}

@@ -144,7 +144,7 @@ fn map_wait_retry() -> Value {
                 "ResultPath": "$.doubled", "Next": "Pause"},
             "Pause": {"Type": "Wait", "Seconds": 1, "Next": "Call"},
             "Call": {
-                "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                "Type": "Task", "Resource": "arn:aws:states:::ecs:runTask",
                 "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 2, "BackoffRate": 1}],
                 "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "Done"}],
                 "End": true},

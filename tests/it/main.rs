@@ -8,4 +8,5 @@ mod durable;
 mod integrations;
 mod lambda;
 mod nested;
+mod services;
 mod support;

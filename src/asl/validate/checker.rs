@@ -308,6 +308,27 @@ impl<'a> Checker<'a> {
         // Resources.
         if let Some(Value::String(resource)) = state.get("Resource") {
             self.resource(field("Resource"), resource);
+            let parsed = crate::asl::resource::Resource::parse(resource);
+            for key in ["Parameters", "Arguments"] {
+                let Some(params) = state.get(key) else {
+                    continue;
+                };
+                for name in super::integrations::unknown_sdk_fields(&parsed, params) {
+                    self.diags.push(
+                        Diagnostic::new(
+                            field(key),
+                            format!(
+                                "{} is not a parameter of {}: the AWS SDK integration takes the members of the action's input",
+                                quote(&name),
+                                quote(resource)
+                            ),
+                        )
+                        .worded_by_aws(format!(
+                            "The field \"{name}\" is not supported by Step Functions"
+                        )),
+                    );
+                }
+            }
         }
         for key in ["ItemReader", "ResultWriter"] {
             if let Some(Value::String(resource)) = state.get(key).and_then(|v| v.get("Resource")) {
@@ -419,6 +440,16 @@ impl<'a> Checker<'a> {
             return;
         }
         let parsed = crate::asl::resource::Resource::parse(resource);
+        if let Some((why, aws)) = super::integrations::unknown_sdk_action(&parsed) {
+            self.diags.push(
+                Diagnostic::new(
+                    pointer,
+                    format!("unsupported resource {}: {why}", quote(resource)),
+                )
+                .worded_by_aws(aws),
+            );
+            return;
+        }
         if let Some(aws) = super::integrations::unrecognized(&parsed) {
             self.diags.push(
                 Diagnostic::new(

@@ -2,4 +2,5 @@
 //! the test suite's function.
 
 pub(crate) mod lambda_watch;
+pub(crate) mod moto;
 pub(crate) mod serve;

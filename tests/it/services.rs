@@ -1,0 +1,152 @@
+//! AWS service tasks against moto on loopback: `aws-sdk:*` on one service of each protocol,
+//! the optimized SQS, SNS and EventBridge integrations, `.waitForTaskToken` on SQS answered by
+//! a consumer, AWS's error names (missing bucket, key, queue and topic; access denied), each
+//! call checked on the receiving side with boto3 (tests/clients/aws_services.py); and the
+//! order-notify example, one command.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::lambda_watch::{free_port, report, root};
+use crate::support::moto::moto_endpoint;
+use crate::support::serve::Server;
+
+fn venv() -> PathBuf {
+    let out = Command::new("bash")
+        .arg(root().join("infra/python-clients.sh"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "infra/python-clients.sh failed (needs python3 with venv: apt-get install python3-venv): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+fn stepfn_against(moto: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stepfn"));
+    c.env("AWS_ENDPOINT_URL", moto)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE");
+    c
+}
+
+/// A second moto that checks IAM (its first two calls, making a user and its key, go
+/// unchecked): for access denied.
+struct IamMoto {
+    child: Child,
+    endpoint: String,
+}
+
+impl IamMoto {
+    fn start() -> IamMoto {
+        let server = root().join("infra/.moto-venv/bin/moto_server");
+        assert!(
+            server.exists(),
+            "{} is missing: run `bash infra/moto.sh install`",
+            server.display()
+        );
+        let port = free_port();
+        let child = Command::new(server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", "2")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "moto with IAM checks did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        IamMoto { child, endpoint }
+    }
+}
+
+impl Drop for IamMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn aws_services_through_run_and_serve_against_moto() {
+    let moto = moto_endpoint();
+    let iam_moto = IamMoto::start();
+    let server = Server::start(stepfn_against(&moto), &[]);
+    let out = Command::new(venv().join("bin/python"))
+        .arg(root().join("tests/clients/aws_services.py"))
+        .args(["--stepfn", env!("CARGO_BIN_EXE_stepfn")])
+        .args(["--moto", &moto, "--serve", &server.endpoint])
+        .args(["--moto-iam", &iam_moto.endpoint])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "aws services failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    report(stdout.trim().lines().last().unwrap_or_default());
+}
+
+#[test]
+fn the_order_notify_example_runs_unchanged_against_moto() {
+    let moto = moto_endpoint();
+    let out = Command::new("bash")
+        .arg(root().join("state-machines/order-notify/run.sh"))
+        .env("STEPFN", env!("CARGO_BIN_EXE_stepfn"))
+        .env("AWS_ENDPOINT_URL", &moto)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "order-notify failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    let result = &printed["result"];
+    assert_eq!(result["orderId"], "o-1", "{printed}");
+    assert!(
+        result["receipt"]
+            .as_str()
+            .is_some_and(|e| e.starts_with('"')),
+        "{printed}"
+    );
+    assert!(
+        result["notification"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{printed}"
+    );
+    assert!(
+        result["event"].as_str().is_some_and(|e| !e.is_empty()),
+        "{printed}"
+    );
+    let receipt: Value =
+        serde_json::from_str(printed["receipt"].as_str().expect("the receipt's text"))
+            .expect("JSON");
+    assert_eq!(
+        receipt,
+        serde_json::json!({"id": "o-1", "items": ["book", "pen"]})
+    );
+    report("order-notify: S3 receipt, SNS message and EventBridge event against moto");
+}
