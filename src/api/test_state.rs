@@ -5,6 +5,8 @@
 
 use crate::asl::error::StatesError;
 use crate::asl::path::{Path, Scope};
+use crate::asl::resource::Resource;
+use crate::asl::services::{check_mocked_result, FieldValidation};
 use crate::runtime::test_state::{
     as_mocked_task, check_state, test_state, Answer, RealCall, TestOutcome, TestRun, TestStatus,
 };
@@ -119,7 +121,7 @@ enum Mock {
     Error(StatesError),
 }
 
-fn parse_mock(req: &Value, kind: &str) -> Result<Option<Mock>, ApiError> {
+fn parse_mock(req: &Value, kind: &str, state: &Value) -> Result<Option<Mock>, ApiError> {
     let Some(mock) = req.get("mock").filter(|m| !m.is_null()) else {
         return Ok(None);
     };
@@ -133,11 +135,12 @@ fn parse_mock(req: &Value, kind: &str) -> Result<Option<Mock>, ApiError> {
     }
     let result = mock.get("result").filter(|v| !v.is_null());
     let error = mock.get("errorOutput").filter(|v| !v.is_null());
-    if let Some(mode) = opt_field(mock, "fieldValidationMode")? {
-        if !["STRICT", "PRESENT", "NONE"].contains(&mode) {
-            return Err(invalid(format!("1 validation error detected: Value '{mode}' at 'mock.fieldValidationMode' failed to satisfy constraint: Member must satisfy enum value set: [STRICT, PRESENT, NONE]")));
-        }
-    }
+    let mode = match opt_field(mock, "fieldValidationMode")? {
+        None | Some("STRICT") => FieldValidation::Strict,
+        Some("PRESENT") => FieldValidation::Present,
+        Some("NONE") => FieldValidation::None,
+        Some(mode) => return Err(invalid(format!("1 validation error detected: Value '{mode}' at 'mock.fieldValidationMode' failed to satisfy constraint: Member must satisfy enum value set: [STRICT, PRESENT, NONE]"))),
+    };
     match (result, error) {
         (Some(_), Some(_)) => Err(invalid(
             "A test mock should have only one of the following fields: [result, errorOutput].",
@@ -146,6 +149,12 @@ fn parse_mock(req: &Value, kind: &str) -> Result<Option<Mock>, ApiError> {
             let text = field(mock, "result")?;
             let value = serde_json::from_str(text)
                 .map_err(|_| invalid("Mocked result must be valid JSON"))?;
+            if kind == "Task" {
+                if let Some(resource) = state.get("Resource").and_then(Value::as_str) {
+                    check_mocked_result(&Resource::parse(resource), &value, mode)
+                        .map_err(invalid)?;
+                }
+            }
             Ok(Some(Mock::Result(value)))
         }
         (None, Some(e)) => Ok(Some(Mock::Error(StatesError {
@@ -381,7 +390,7 @@ impl Service {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let mock = parse_mock(req, &kind)?;
+        let mock = parse_mock(req, &kind, &state)?;
         if req.get("revealSecrets").and_then(Value::as_bool) == Some(true) && mock.is_some() {
             return Err(invalid(
                 "TestState does not support RevealSecrets when a mock is specified.",

@@ -360,3 +360,34 @@ async fn trace_shows_an_http_tasks_request_and_response() {
         "only at TRACE"
     );
 }
+
+#[tokio::test]
+async fn mocked_results_are_checked_against_the_service_model() {
+    let task = json!({"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sts:assumeRole",
+        "Parameters": {"RoleArn": "arn:aws:iam::1:role/r", "RoleSessionName": "s"}, "End": true})
+    .to_string();
+    let partial = json!({"Credentials": {"AccessKeyId": "a"}}).to_string();
+    // STRICT is the default: the required members of Credentials must be there.
+    let e = refused(json!({"definition": task, "mock": {"result": partial}})).await;
+    assert_eq!(e.kind, Exception::ValidationException);
+    assert_eq!(
+        e.message,
+        "Mock result schema validation error: Required field 'SecretAccessKey' is missing"
+    );
+    let out = test(json!({"definition": task,
+        "mock": {"result": partial, "fieldValidationMode": "PRESENT"}}))
+    .await;
+    assert_eq!(out["status"], "SUCCEEDED");
+    let wrong = json!({"Credentials": {"AccessKeyId": 7}}).to_string();
+    let e = refused(json!({"definition": task,
+        "mock": {"result": wrong, "fieldValidationMode": "PRESENT"}}))
+    .await;
+    assert_eq!(
+        e.message,
+        "Mock result schema validation error: Field 'AccessKeyId' must be a string"
+    );
+    let out = test(json!({"definition": task,
+        "mock": {"result": wrong, "fieldValidationMode": "NONE"}}))
+    .await;
+    assert_eq!(out["status"], "SUCCEEDED");
+}

@@ -7,6 +7,9 @@
 //! requests and reads responses with the [`ServiceModel`].
 
 mod model;
+mod result_check;
+
+pub use result_check::{check_mocked_result, FieldValidation};
 
 use std::collections::HashMap;
 use std::io::Read;
