@@ -15,6 +15,7 @@ pub mod aws;
 pub mod dynamodb;
 pub mod http;
 pub mod integrations;
+pub mod items;
 pub mod lambda;
 pub mod mock;
 pub(crate) mod sdk;

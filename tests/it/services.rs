@@ -150,3 +150,120 @@ fn the_order_notify_example_runs_unchanged_against_moto() {
     );
     report("order-notify: S3 receipt, SNS message and EventBridge event against moto");
 }
+
+#[test]
+fn an_item_reader_reads_objects_and_listings_from_s3() {
+    use stepfn::asl::resource::Resource;
+    use stepfn::tasks::items::{ItemReader, ReaderConfig};
+    let moto = moto_endpoint();
+    let bucket = format!("items-{}", std::process::id());
+    let put = |key: &str, body: &str| {
+        let def = serde_json::json!({"StartAt": "P", "States": {"P": {"Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:s3:putObject",
+            "Parameters": {"Bucket": bucket, "Key": key, "Body": body}, "End": true}}});
+        let path =
+            std::env::temp_dir().join(format!("items-{}-{key}.asl.json", std::process::id()));
+        std::fs::write(&path, def.to_string()).expect("write");
+        let out = stepfn_against(&moto)
+            .args(["run", &path.display().to_string()])
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let made = stepfn_against(&moto)
+        .args(["run", "/dev/stdin", "--name", "mkbucket"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            let def = serde_json::json!({"StartAt": "B", "States": {"B": {"Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:s3:createBucket",
+                "Parameters": {"Bucket": bucket}, "End": true}}});
+            c.stdin
+                .take()
+                .expect("stdin")
+                .write_all(def.to_string().as_bytes())?;
+            c.wait()
+        })
+        .expect("stepfn runs");
+    assert!(made.success());
+    put("orders.csv", "id,total\n1,10\n2,20\n3,30\n");
+    put("lines.jsonl", "{\"a\":1}\n{\"a\":2}\n");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let reader = ItemReader::with_endpoint(&moto);
+    let get = Resource::parse("arn:aws:states:::s3:getObject");
+    let csv = ReaderConfig::from_json(
+        &serde_json::json!({"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"}),
+        Some(2),
+    )
+    .expect("config");
+    let items = rt
+        .block_on(reader.read(
+            &get,
+            &serde_json::json!({"Bucket": bucket, "Key": "orders.csv"}),
+            &csv,
+            "arn:x",
+            "Map",
+        ))
+        .expect("items");
+    assert_eq!(
+        items,
+        vec![
+            serde_json::json!({"id": "1", "total": "10"}),
+            serde_json::json!({"id": "2", "total": "20"})
+        ]
+    );
+    let jsonl =
+        ReaderConfig::from_json(&serde_json::json!({"InputType": "JSONL"}), None).expect("config");
+    let items = rt
+        .block_on(reader.read(
+            &get,
+            &serde_json::json!({"Bucket": bucket, "Key": "lines.jsonl"}),
+            &jsonl,
+            "arn:x",
+            "Map",
+        ))
+        .expect("items");
+    assert_eq!(
+        items,
+        vec![serde_json::json!({"a": 1}), serde_json::json!({"a": 2})]
+    );
+    let missing = rt
+        .block_on(reader.read(
+            &get,
+            &serde_json::json!({"Bucket": bucket, "Key": "nope"}),
+            &jsonl,
+            "arn:x",
+            "Map",
+        ))
+        .unwrap_err();
+    assert_eq!(missing.error, "S3.NoSuchKeyException");
+    let list = Resource::parse("arn:aws:states:::s3:listObjectsV2");
+    let all = ReaderConfig::from_json(&serde_json::json!({}), None).expect("config");
+    let objects = rt
+        .block_on(reader.read(
+            &list,
+            &serde_json::json!({"Bucket": bucket}),
+            &all,
+            "arn:x",
+            "Map",
+        ))
+        .expect("listing");
+    let keys: Vec<&str> = objects.iter().filter_map(|o| o["Key"].as_str()).collect();
+    assert_eq!(keys, vec!["lines.jsonl", "orders.csv"]);
+    assert_eq!(objects[1]["Size"], 24);
+    assert!(
+        objects[1]["LastModified"].is_i64() && objects[1]["Etag"].is_string(),
+        "{}",
+        objects[1]
+    );
+    report("item reader: CSV, JSONL and a listing from moto's S3");
+}

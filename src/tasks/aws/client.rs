@@ -75,12 +75,19 @@ pub(crate) struct AwsClient {
     region: String,
     credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
     cached: Mutex<Option<Credentials>>,
+    /// An endpoint for every service, over the environment's.
+    endpoint: Option<String>,
 }
 
 impl AwsClient {
     /// The client of the standard AWS settings: region and credentials from the environment,
     /// the shared config files, SSO, the instance metadata...
     pub(crate) async fn from_env() -> Self {
+        Self::with_endpoint(None).await
+    }
+
+    /// As [`AwsClient::from_env`], every request sent to `endpoint` when one is given.
+    pub(crate) async fn with_endpoint(endpoint: Option<String>) -> Self {
         let shared = aws_config::defaults(BehaviorVersion::latest()).load().await;
         let region = shared
             .region()
@@ -93,6 +100,7 @@ impl AwsClient {
             region,
             credentials: shared.credentials_provider(),
             cached: Mutex::new(None),
+            endpoint,
         }
     }
 
@@ -130,7 +138,10 @@ impl AwsClient {
         request: &WireRequest,
         timeout: Option<Duration>,
     ) -> Result<Answer, CallError> {
-        let (base, overridden) = endpoint(model, &self.region);
+        let (base, overridden) = match &self.endpoint {
+            Some(url) => (url.clone(), true),
+            None => endpoint(model, &self.region),
+        };
         let mut url = reqwest::Url::parse(&base)
             .map_err(|e| CallError::Client(format!("endpoint {base}: {e}")))?;
         if let (Some(prefix), false) = (&request.host_prefix, overridden) {

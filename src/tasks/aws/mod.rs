@@ -8,7 +8,7 @@ pub(crate) mod client;
 pub(crate) mod json;
 pub(crate) mod query;
 pub(crate) mod rest;
-mod tasks;
+pub(crate) mod tasks;
 pub(crate) mod wire;
 pub(crate) mod xml;
 

@@ -117,9 +117,11 @@ impl AwsTasks {
 }
 
 /// What a call needs of its execution.
-struct Context {
-    execution_arn: String,
-    state_name: String,
+pub(crate) struct Context {
+    /// The execution's ARN.
+    pub(crate) execution_arn: String,
+    /// The state that calls.
+    pub(crate) state_name: String,
 }
 
 fn model_of(service: &str, action: &str) -> Result<Arc<ServiceModel>, StatesError> {
@@ -131,7 +133,8 @@ fn model_of(service: &str, action: &str) -> Result<Arc<ServiceModel>, StatesErro
     })
 }
 
-async fn sdk_call(
+/// One `aws-sdk:<service>:<action>` call: its result, or its error as Step Functions names it.
+pub(crate) async fn sdk_call(
     client: &AwsClient,
     service: &str,
     action: &str,
