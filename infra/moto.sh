@@ -35,6 +35,8 @@ cmd_install() {
   local python="${PYTHON:-python3}"
   command -v "$python" >/dev/null 2>&1 \
     || die "$python not found: install Python 3.10+ (Debian/Ubuntu: apt-get install python3 python3-venv)"
+  "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' \
+    || die "$("$python" --version 2>&1) found, moto $MOTO_VERSION needs Python 3.10+"
   mkdir -p "$ROOT/infra"
   exec 9>"$ROOT/infra/.moto.lock"
   if command -v flock >/dev/null 2>&1; then
@@ -91,7 +93,8 @@ cmd_start() {
   mkdir -p "$STATE"
   local port pid waited=0
   port="$(free_port)"
-  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$LOG_FILE" 2>&1 &
+  # 9>&-: the server must not inherit the install lock, or it would hold it while it runs.
+  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$LOG_FILE" 2>&1 9>&- &
   pid=$!
   echo "$pid" >"$PID_FILE"
   echo "$port" >"$PORT_FILE"
@@ -122,6 +125,8 @@ cmd_stop() {
     done
     kill -9 "$pid" 2>/dev/null || true
     say "stopped pid $pid"
+  else
+    say "no moto server of ours runs"
   fi
   rm -f "$PID_FILE" "$PORT_FILE"
 }
@@ -129,13 +134,23 @@ cmd_stop() {
 cmd_run() {
   [[ "${1:-}" == "--" ]] && shift
   (($# > 0)) || die "usage: bash infra/moto.sh run -- CMD ARGS..."
-  local endpoint status=0
+  local endpoint status=0 started=false
+  # A server that already runs is used and left running; one started here is stopped at the
+  # end, also when the command fails or this script is interrupted.
+  if ! our_pid >/dev/null || ! answers "$(cat "$PORT_FILE")"; then
+    started=true
+    trap 'cmd_stop' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+  fi
   endpoint="$(cmd_start)"
   export AWS_ENDPOINT_URL="$endpoint"
   export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
   export AWS_REGION="${AWS_REGION:-us-east-1}"
   "$@" || status=$?
-  cmd_stop
+  if [[ "$started" == false ]]; then
+    say "left the server that was already running"
+  fi
   return "$status"
 }
 
