@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
 
+use crate::support::python::venv;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -76,26 +78,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn venv() -> PathBuf {
-    let out = Command::new("bash")
-        .arg(root().join("infra/python-clients.sh"))
-        .current_dir(root())
-        .output()
-        .expect("bash runs");
-    assert!(
-        out.status.success(),
-        "infra/python-clients.sh failed (needs python3 with venv: apt-get install python3-venv): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let path = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .lines()
-        .last()
-        .unwrap_or("")
-        .to_string();
-    PathBuf::from(path)
 }
 
 fn run_boto3(endpoint: &str) {

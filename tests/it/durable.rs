@@ -103,10 +103,16 @@ fn start(def: &std::path::Path, table: &str, endpoint: &str, name: &str, input: 
 }
 
 fn spawn_worker(table: &str, endpoint: &str, extra: &[&str]) -> Child {
+    spawn_worker_with(table, endpoint, extra, &[])
+}
+
+/// A worker with extra environment variables.
+fn spawn_worker_with(table: &str, endpoint: &str, extra: &[&str], env: &[(&str, &str)]) -> Child {
     let mut args = vec!["worker".to_string()];
     args.extend(store_args(table, endpoint));
     args.extend(extra.iter().map(|s| s.to_string()));
     stepfn()
+        .envs(env.iter().copied())
         .args(&args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -879,16 +885,8 @@ fn a_worker_killed_during_an_sdk_call_reruns_that_attempt_once() {
 
     // The first worker's call never gets an answer; it dies with the call in flight.
     let (silent, requests) = silent_endpoint();
-    let mut args = vec!["worker".to_string()];
-    args.extend(store_args(&table, &endpoint));
-    args.extend(["--lease-seconds".to_string(), "1".to_string()]);
-    let mut first = stepfn()
-        .env("AWS_ENDPOINT_URL", &silent)
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("worker starts");
+    let lease = ["--lease-seconds", "1"];
+    let mut first = spawn_worker_with(&table, &endpoint, &lease, &[("AWS_ENDPOINT_URL", &silent)]);
     let waited = Instant::now();
     while requests.load(Ordering::SeqCst) == 0 {
         assert!(
@@ -902,13 +900,7 @@ fn a_worker_killed_during_an_sdk_call_reruns_that_attempt_once() {
     assert_eq!(describe(&table, &endpoint, &arn)["status"], "RUNNING");
 
     // The next worker takes the lease over and runs the attempt again, against moto.
-    let mut second = stepfn()
-        .env("AWS_ENDPOINT_URL", &moto)
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("worker starts");
+    let mut second = spawn_worker_with(&table, &endpoint, &lease, &[("AWS_ENDPOINT_URL", &moto)]);
     wait_until_done(
         &table,
         &endpoint,

@@ -4,7 +4,6 @@
 //! call checked on the receiving side with boto3 (tests/clients/aws_services.py); and the
 //! order-notify example, one command.
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,20 +11,8 @@ use serde_json::Value;
 
 use crate::support::lambda_watch::{free_port, report, root};
 use crate::support::moto::moto_endpoint;
+use crate::support::python::venv;
 use crate::support::serve::Server;
-
-fn venv() -> PathBuf {
-    let out = Command::new("bash")
-        .arg(root().join("infra/python-clients.sh"))
-        .output()
-        .expect("bash runs");
-    assert!(
-        out.status.success(),
-        "infra/python-clients.sh failed (needs python3 with venv: apt-get install python3-venv): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
 
 fn stepfn_against(moto: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stepfn"));

@@ -14,20 +14,14 @@ use aws_sigv4::http_request::{
     UriPathNormalizationMode,
 };
 use aws_sigv4::sign::v4;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::utf8_percent_encode;
 use serde_json::Value;
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::asl::services::{Operation, Protocol, ServiceModel, ShapeType};
 use crate::tasks::aws::wire::{self, WireError, WireRequest, WireResponse};
 use crate::tasks::aws::{json, query, rest, xml};
-
-/// A query-string key or value keeps the unreserved characters unescaped.
-const QUERY: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
+use crate::tasks::sdk::error_chain;
 
 /// How many times a call is tried when the service throttles or fails on its side.
 const ATTEMPTS: u32 = 3;
@@ -159,8 +153,8 @@ impl AwsClient {
                 .map(|(k, v)| {
                     format!(
                         "{}={}",
-                        utf8_percent_encode(k, QUERY),
-                        utf8_percent_encode(v, QUERY)
+                        utf8_percent_encode(k, wire::UNRESERVED),
+                        utf8_percent_encode(v, wire::UNRESERVED)
                     )
                 })
                 .collect();
@@ -526,16 +520,7 @@ fn request_id(response: &WireResponse) -> Option<String> {
 
 /// Why a request got no answer, as the SDK for Java says it.
 fn unreachable_cause(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let t = s.to_string();
-        if !text.contains(&t) {
-            text = format!("{text}: {t}");
-        }
-        source = s.source();
-    }
-    format!("Unable to execute HTTP request: {text}")
+    format!("Unable to execute HTTP request: {}", error_chain(e))
 }
 
 #[cfg(test)]

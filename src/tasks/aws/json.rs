@@ -45,11 +45,7 @@ pub(crate) fn encode(
             let Value::Array(items) = value else {
                 return Err(invalid(path, "must be an array"));
             };
-            let member = shape
-                .member
-                .as_ref()
-                .ok_or_else(|| invalid(path, "has no member shape"))?;
-            let target = shape_of(model, member)?;
+            let (member, target) = wire::list_item(model, shape, path)?;
             let t = TimeFormat::of(member, target, time);
             items
                 .iter()
@@ -62,11 +58,7 @@ pub(crate) fn encode(
             let Value::Object(entries) = value else {
                 return Err(invalid(path, "must be an object"));
             };
-            let member = shape
-                .value
-                .as_ref()
-                .ok_or_else(|| invalid(path, "has no value shape"))?;
-            let target = shape_of(model, member)?;
+            let (member, target) = wire::map_value(model, shape, path)?;
             let t = TimeFormat::of(member, target, time);
             let mut out = Map::new();
             for (k, v) in entries {

@@ -2,7 +2,7 @@
 //! request is a form (`Action`, `Version`, then the members flattened into dotted keys); the
 //! answer is XML, under `<OperationResult>` for awsQuery and directly under the root for EC2.
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::utf8_percent_encode;
 use serde_json::Value;
 
 use crate::asl::services::{Member, Operation, Protocol, ServiceModel, Shape, ShapeType};
@@ -10,13 +10,6 @@ use crate::tasks::aws::wire::{
     self, child, invalid, scalar_text, shape_of, TimeFormat, WireRequest, WireResponse,
 };
 use crate::tasks::aws::xml;
-
-/// A form value keeps the unreserved characters unescaped.
-const FORM: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
 
 /// The form of an operation's request.
 ///
@@ -40,8 +33,8 @@ pub(crate) fn build(
         .map(|(k, v)| {
             format!(
                 "{}={}",
-                utf8_percent_encode(k, FORM),
-                utf8_percent_encode(v, FORM)
+                utf8_percent_encode(k, wire::UNRESERVED),
+                utf8_percent_encode(v, wire::UNRESERVED)
             )
         })
         .collect();
@@ -124,11 +117,7 @@ fn serialize(
             let Value::Array(items) = value else {
                 return Err(invalid(path, "must be an array"));
             };
-            let item = shape
-                .member
-                .as_ref()
-                .ok_or_else(|| invalid(path, "has no member shape"))?;
-            let item_shape = shape_of(model, item)?;
+            let (item, item_shape) = wire::list_item(model, shape, path)?;
             if items.is_empty() {
                 if !ec2 {
                     out.push((prefix.to_string(), String::new()));
@@ -165,11 +154,7 @@ fn serialize(
                 .key
                 .as_ref()
                 .ok_or_else(|| invalid(path, "has no key shape"))?;
-            let value_member = shape
-                .value
-                .as_ref()
-                .ok_or_else(|| invalid(path, "has no value shape"))?;
-            let value_shape = shape_of(model, value_member)?;
+            let (value_member, value_shape) = wire::map_value(model, shape, path)?;
             let key_name = key_member.location_name.as_deref().unwrap_or("key");
             let value_name = value_member.location_name.as_deref().unwrap_or("value");
             let entry_prefix = if member.flattened || shape.flattened {

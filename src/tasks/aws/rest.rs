@@ -2,7 +2,7 @@
 //! of a request, and the headers, status and payload of a response. The body itself is the
 //! protocol's (JSON in `json.rs`, XML in `xml.rs`).
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{utf8_percent_encode, AsciiSet};
 use serde_json::{Map, Value};
 
 use crate::asl::services::{Location, Member, Operation, ServiceModel, Shape, ShapeType};
@@ -11,14 +11,8 @@ use crate::tasks::aws::wire::{
     unbase64, TimeFormat, WireRequest, WireResponse,
 };
 
-/// What a URI label keeps unescaped: the unreserved characters.
-const LABEL: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
 /// A greedy label (`{Key+}`) keeps its slashes.
-const GREEDY: &AsciiSet = &LABEL.remove(b'/');
+const GREEDY: &AsciiSet = &wire::UNRESERVED.remove(b'/');
 
 /// The HTTP-bound parts of a request, and the members left for the body.
 pub(crate) struct Bound<'p> {
@@ -133,7 +127,7 @@ fn expand(
                 "the parameters need {member}: it is part of the request's path"
             ));
         };
-        let set = if greedy { GREEDY } else { LABEL };
+        let set = if greedy { GREEDY } else { wire::UNRESERVED };
         out.push_str(&utf8_percent_encode(text, set).to_string());
         rest = &rest[open + close + 1..];
     }
@@ -152,11 +146,7 @@ fn query(
 ) -> Result<(), String> {
     match (target.kind, value) {
         (ShapeType::List, Value::Array(items)) => {
-            let item = target
-                .member
-                .as_ref()
-                .ok_or_else(|| invalid(at, "has no member shape"))?;
-            let item_shape = shape_of(model, item)?;
+            let (_, item_shape) = wire::list_item(model, target, at)?;
             for (i, v) in items.iter().enumerate() {
                 let text = scalar_text(
                     item_shape,
@@ -168,19 +158,11 @@ fn query(
             }
         }
         (ShapeType::Map, Value::Object(entries)) => {
-            let value_member = target
-                .value
-                .as_ref()
-                .ok_or_else(|| invalid(at, "has no value shape"))?;
-            let value_shape = shape_of(model, value_member)?;
+            let (_, value_shape) = wire::map_value(model, target, at)?;
             for (k, v) in entries {
                 let at = child(at, k);
                 if let (ShapeType::List, Value::Array(items)) = (value_shape.kind, v) {
-                    let item = value_shape
-                        .member
-                        .as_ref()
-                        .ok_or_else(|| invalid(&at, "has no member shape"))?;
-                    let item_shape = shape_of(model, item)?;
+                    let (_, item_shape) = wire::list_item(model, value_shape, &at)?;
                     for v in items {
                         request.query.push((
                             k.clone(),

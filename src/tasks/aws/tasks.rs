@@ -133,6 +133,20 @@ fn model_of(service: &str, action: &str) -> Result<Arc<ServiceModel>, StatesErro
     })
 }
 
+/// The operation an action names.
+fn operation<'m>(
+    model: &'m ServiceModel,
+    service: &str,
+    action: &str,
+) -> Result<&'m crate::asl::services::Operation, StatesError> {
+    model.operation_for_action(action).ok_or_else(|| {
+        StatesError::new(
+            TASK_FAILED,
+            format!("the {service} service has no action '{action}'"),
+        )
+    })
+}
+
 /// One `aws-sdk:<service>:<action>` call: its result, or its error as Step Functions names it.
 pub(crate) async fn sdk_call(
     client: &AwsClient,
@@ -143,12 +157,7 @@ pub(crate) async fn sdk_call(
     context: &Context,
 ) -> Result<Value, StatesError> {
     let model = model_of(service, action)?;
-    let op = model.operation_for_action(action).ok_or_else(|| {
-        StatesError::new(
-            TASK_FAILED,
-            format!("the {service} service has no action '{action}'"),
-        )
-    })?;
+    let op = operation(&model, service, action)?;
     let client_name = model.client_name();
     match client.call(&model, op, params, timeout).await {
         Ok(answer) => Ok(answer.value),
@@ -214,12 +223,7 @@ async fn optimized_call(
     context: &Context,
 ) -> Result<Value, StatesError> {
     let model = model_of(service, action)?;
-    let op = model.operation_for_action(action).ok_or_else(|| {
-        StatesError::new(
-            TASK_FAILED,
-            format!("the {service} service has no action '{action}'"),
-        )
-    })?;
+    let op = operation(&model, service, action)?;
     prepare(action, &mut params, context);
     let answer = match client.call(&model, op, &params, timeout).await {
         Ok(answer) => answer,

@@ -107,6 +107,45 @@ pub(crate) fn shape_of<'m>(model: &'m ServiceModel, member: &Member) -> Result<&
         .ok_or_else(|| format!("the {} model has no shape {}", model.name, member.shape))
 }
 
+/// A list's member and the shape it refers to.
+///
+/// # Errors
+/// A model whose list has no member (the committed models are checked by the tests).
+pub(crate) fn list_item<'m>(
+    model: &'m ServiceModel,
+    list: &'m Shape,
+    path: &str,
+) -> Result<(&'m Member, &'m Shape), String> {
+    let item = list
+        .member
+        .as_ref()
+        .ok_or_else(|| invalid(path, "has no member shape"))?;
+    Ok((item, shape_of(model, item)?))
+}
+
+/// A map's value member and the shape it refers to.
+///
+/// # Errors
+/// A model whose map has no value (the committed models are checked by the tests).
+pub(crate) fn map_value<'m>(
+    model: &'m ServiceModel,
+    map: &'m Shape,
+    path: &str,
+) -> Result<(&'m Member, &'m Shape), String> {
+    let value = map
+        .value
+        .as_ref()
+        .ok_or_else(|| invalid(path, "has no value shape"))?;
+    Ok((value, shape_of(model, value)?))
+}
+
+/// What a URI label, query string or form value keeps unescaped: the unreserved characters.
+pub(crate) const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// A structure parameter's members, each with the model member it names, in the order given;
 /// a key the structure does not have is an error naming it. `null` members are left out.
 ///

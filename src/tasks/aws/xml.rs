@@ -343,11 +343,7 @@ fn write_value(
                         let Value::Array(items) = v else {
                             return Err(invalid(&at, "must be an array"));
                         };
-                        let item = target
-                            .member
-                            .as_ref()
-                            .ok_or_else(|| invalid(&at, "has no member shape"))?;
-                        let item_shape = shape_of(model, item)?;
+                        let (_, item_shape) = wire::list_item(model, target, &at)?;
                         for (i, item_value) in items.iter().enumerate() {
                             write_value(
                                 model,
@@ -377,11 +373,7 @@ fn write_value(
             let Value::Array(items) = value else {
                 return Err(invalid(path, "must be an array"));
             };
-            let item = shape
-                .member
-                .as_ref()
-                .ok_or_else(|| invalid(path, "has no member shape"))?;
-            let item_shape = shape_of(model, item)?;
+            let (item, item_shape) = wire::list_item(model, shape, path)?;
             let item_name = item.location_name.as_deref().unwrap_or("member");
             out.push_str(&format!("<{name}{}>", namespace_attribute(namespace)));
             for (i, v) in items.iter().enumerate() {
@@ -406,12 +398,8 @@ fn write_value(
                 .as_ref()
                 .and_then(|k| k.location_name.as_deref())
                 .unwrap_or("key");
-            let value_member = shape
-                .value
-                .as_ref()
-                .ok_or_else(|| invalid(path, "has no value shape"))?;
+            let (value_member, value_shape) = wire::map_value(model, shape, path)?;
             let value_name = value_member.location_name.as_deref().unwrap_or("value");
-            let value_shape = shape_of(model, value_member)?;
             out.push_str(&format!("<{name}{}>", namespace_attribute(namespace)));
             for (k, v) in entries {
                 out.push_str(&format!("<entry><{key_name}>{}</{key_name}>", escape(k)));

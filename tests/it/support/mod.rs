@@ -3,4 +3,5 @@
 
 pub(crate) mod lambda_watch;
 pub(crate) mod moto;
+pub(crate) mod python;
 pub(crate) mod serve;
