@@ -6,6 +6,7 @@
 //! `validate`; this module reports what serde finds, located by JSON Pointer.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
@@ -478,6 +479,27 @@ pub struct MapState {
     /// Failures tolerated, as a percentage from the input.
     #[serde(default)]
     pub tolerated_failure_percentage_path: Option<Path>,
+    /// In distributed mode, the definition each child execution runs: the item processor as
+    /// a state machine of its own (`StartAt`, `States`, the machine's `QueryLanguage`).
+    #[serde(skip)]
+    pub child_definition: Option<Arc<Value>>,
+}
+
+impl MapState {
+    /// True when the Map runs in distributed mode (its iterations are child executions).
+    pub fn is_distributed(&self) -> bool {
+        self.child_definition.is_some()
+    }
+
+    /// The child executions' type in distributed mode: `STANDARD` or `EXPRESS`.
+    pub fn execution_type(&self) -> &str {
+        self.item_processor
+            .processor_config
+            .as_ref()
+            .and_then(|c| c.get("ExecutionType"))
+            .and_then(Value::as_str)
+            .unwrap_or("STANDARD")
+    }
 }
 
 /// One entry of `Retry`.
@@ -659,6 +681,7 @@ impl StateMachine {
         let lang = machine.query_language;
         let mut diags = Vec::new();
         machine.body.resolve("", lang, &mut diags);
+        machine.body.attach_children(definition, lang);
         if diags.is_empty() {
             Ok(machine)
         } else {
@@ -668,6 +691,53 @@ impl StateMachine {
 }
 
 impl Body {
+    /// Gives each distributed Map its children's definition, from the raw JSON of this body.
+    fn attach_children(&mut self, raw: &Value, lang: QueryLanguage) {
+        let Some(raw_states) = raw.get("States") else {
+            return;
+        };
+        for (name, state) in &mut self.states.0 {
+            let Some(raw_state) = raw_states.get(name.as_str()) else {
+                continue;
+            };
+            match state {
+                State::Parallel(p) => {
+                    if let Some(Value::Array(raw_branches)) = raw_state.get("Branches") {
+                        for (b, rb) in p.branches.iter_mut().zip(raw_branches) {
+                            b.attach_children(rb, lang);
+                        }
+                    }
+                }
+                State::Map(m) => {
+                    let Some(processor) = raw_state
+                        .get("ItemProcessor")
+                        .or_else(|| raw_state.get("Iterator"))
+                    else {
+                        continue;
+                    };
+                    m.item_processor.attach_children(processor, lang);
+                    let distributed = processor
+                        .pointer("/ProcessorConfig/Mode")
+                        .and_then(Value::as_str)
+                        == Some("DISTRIBUTED");
+                    if distributed {
+                        let mut child = serde_json::Map::new();
+                        for key in ["StartAt", "States"] {
+                            if let Some(v) = processor.get(key) {
+                                child.insert(key.into(), v.clone());
+                            }
+                        }
+                        if lang == QueryLanguage::JSONata {
+                            child.insert("QueryLanguage".into(), Value::from("JSONata"));
+                        }
+                        m.child_definition = Some(Arc::new(Value::Object(child)));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Index of the state named `name`.
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.states.0.iter().position(|(n, _)| n == name)

@@ -79,6 +79,9 @@ pub struct Origin {
     /// The state machine's revision when it started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
+    /// For a Distributed Map's child execution: the Map Run that started it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_run_arn: Option<String>,
 }
 
 impl Origin {

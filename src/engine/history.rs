@@ -108,6 +108,11 @@ pub(crate) enum Details {
         /// The variables it assigned, each as JSON text.
         assigned: Option<Box<Map<String, Value>>>,
     },
+    /// `MapRunStarted`.
+    MapRunStarted {
+        /// The Map Run's ARN.
+        map_run_arn: String,
+    },
     /// `MapStateStarted`.
     MapStarted {
         /// The number of items.
@@ -257,6 +262,9 @@ impl Details {
             }
             Details::MapStarted { length } => {
                 d.insert("length".into(), Value::from(length));
+            }
+            Details::MapRunStarted { map_run_arn } => {
+                d.insert("mapRunArn".into(), Value::String(map_run_arn));
             }
             Details::ActivityScheduled {
                 resource,

@@ -290,7 +290,15 @@ impl Stepper<'_> {
                 result,
                 time,
             } => {
-                if self.frame(frame).is_some_and(|f| f.wait == wait) {
+                let Some(f) = self.frame(frame).filter(|f| f.wait == wait) else {
+                    return;
+                };
+                if f.task
+                    .as_deref()
+                    .is_some_and(crate::engine::task::is_map_run)
+                {
+                    self.map_run_done(frame, result, time)
+                } else {
                     self.task_done(frame, result, time)
                 }
             }

@@ -74,3 +74,14 @@ impl TaskRequest {
         )
     }
 }
+
+/// The resource of a Map Run's requests to the driver.
+pub const MAP_RUN_RESOURCE: &str = "arn:aws:states:::mapRun";
+
+/// The most child executions a Map Run runs at once when `MaxConcurrency` is 0 or absent.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 10_000;
+
+/// True when `request` is a Map Run's.
+pub fn is_map_run(request: &TaskRequest) -> bool {
+    request.resource.as_str() == MAP_RUN_RESOURCE
+}

@@ -2,6 +2,8 @@
 //! `stepfn serve`, the Lambda function and the conformance runner, built by
 //! [`Invokers::new`]. A task goes down the stack until a layer answers it:
 //!
+//! 0. **Map Runs** (the engine's requests for a Distributed Map, [`MapRuns`]): their
+//!    children's tasks go through the whole stack again, mocks included.
 //! 1. **Mocks** (a MockConfigFile): the test case of the whole run (`run --mocks --test-case`,
 //!    `worker`), or the one an execution was started with (`stateMachineArn#TestCase`, as Step
 //!    Functions Local has it). A test case answers the states it names; the rest go down.
@@ -19,8 +21,10 @@ use std::sync::{Arc, Mutex, Weak};
 use serde_json::Value;
 
 use crate::asl::error::{self, StatesError};
+use crate::engine::task::is_map_run;
 use crate::engine::task::TaskRequest;
 use crate::runtime::clock::real_now;
+use crate::runtime::map_run::MapRuns;
 use crate::runtime::nested::{nested_pattern, StatesTasks};
 use crate::store::{ActivityTask, AnyStore, Store};
 use crate::tasks::mock::{MockError, MockInvoker, TestCase};
@@ -81,6 +85,8 @@ pub struct Invokers {
     routes: Mutex<HashMap<String, Arc<MockInvoker>>>,
     /// Everything below the mocks.
     unmocked: Arc<Unmocked>,
+    /// Distributed Map runs.
+    map_runs: Arc<MapRuns>,
 }
 
 /// The layers below the mocks: activities, nested executions, integrations.
@@ -110,6 +116,7 @@ impl Invokers {
             }
         });
         let below: Arc<dyn TaskInvoker> = Arc::clone(&unmocked) as Arc<dyn TaskInvoker>;
+        let map_store = unmocked.store.clone();
         let (case, routed) = match setup.mocks {
             Mocks::None => (None, None),
             Mocks::Case {
@@ -122,11 +129,15 @@ impl Invokers {
             }
             Mocks::Routed(config) => (None, config),
         };
-        Ok(Arc::new(Invokers {
-            case,
-            routed,
-            routes: Mutex::new(HashMap::new()),
-            unmocked,
+        Ok(Arc::new_cyclic(|me: &Weak<Invokers>| {
+            let top: Weak<dyn TaskInvoker> = me.clone();
+            Invokers {
+                case,
+                routed,
+                routes: Mutex::new(HashMap::new()),
+                unmocked,
+                map_runs: Arc::new(MapRuns::new(map_store, top, virtual_clock)),
+            }
         }))
     }
 
@@ -163,6 +174,9 @@ impl Invokers {
 
 impl TaskInvoker for Invokers {
     fn invoke(&self, request: &TaskRequest) -> Invocation {
+        if is_map_run(request) {
+            return self.map_runs.invoke(request);
+        }
         if let Some(case) = &self.case {
             return case.invoke(request);
         }

@@ -209,6 +209,7 @@ pub async fn start_execution_of<S: Store>(
             version_arn: machine.version.is_some().then(|| machine.arn.clone()),
             alias_arn: alias.map(str::to_string),
             revision: machine.config.revision_id.clone(),
+            map_run_arn: None,
         },
     };
     let mut record = ExecutionRecord::new(info, input.value);

@@ -1,6 +1,6 @@
 //! The shell around the engine: the only layer that spawns, sleeps, reads the clock or holds
 //! leases. It drives executions in memory ([`driver`], [`local`]) or durably on a store
-//! ([`durable`], [`worker`]), runs nested executions ([`nested`]), and shapes what the CLI and
+//! ([`durable`], [`worker`]), runs nested executions ([`nested`]) and Distributed Map runs ([`map_run`]), and shapes what the CLI and
 //! the API show of them ([`describe`]).
 
 pub mod arn;
@@ -13,6 +13,7 @@ pub mod invokers;
 pub mod local;
 pub mod logs;
 pub mod machines;
+pub mod map_run;
 pub mod nested;
 pub mod redrive;
 pub mod signals;

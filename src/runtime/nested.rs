@@ -61,7 +61,7 @@ fn service_error(code: &str, message: &str) -> StatesError {
     )
 }
 
-fn store_error(e: impl std::fmt::Display) -> StatesError {
+pub(crate) fn store_error(e: impl std::fmt::Display) -> StatesError {
     StatesError::new(
         "StepFunctions.SdkClientException",
         format!("Unable to execute HTTP request: {e}"),
@@ -220,40 +220,14 @@ impl StatesTasks {
 
     /// Drives the child until it ends (others may drive it too: then this waits).
     async fn wait_for(&self, arn: &str) -> Result<ExecutionRecord, StatesError> {
-        let options = DurableOptions {
-            owner: format!("sync-{}", uuid::Uuid::new_v4()),
-            lease_ms: 30_000,
-            // A long timer parks the child (so a stop request or another worker can get at
-            // it); this loop drives it again when it is due.
-            park_after_ms: Some(2_000),
-            virtual_clock: self.virtual_clock,
-            deadline_ms: None,
-        };
-        loop {
-            let record = self
-                .store
-                .get_execution(arn)
-                .await
-                .map_err(store_error)?
-                .ok_or_else(|| store_error(format!("the child execution {arn} is gone")))?;
-            if record.status != Status::Running {
-                return Ok(record);
-            }
-            let Some(invoker) = self.invoker.upgrade() else {
-                return Err(StatesError::runtime("the integrations were shut down"));
-            };
-            let driven =
-                drive_execution(&self.store, arn, invoker, &self.machines, &options, None).await;
-            use crate::runtime::durable::DriveOutcome;
-            let pause = match driven {
-                Ok(DriveOutcome::Finished(_)) => 0,
-                Ok(DriveOutcome::Parked) => 500,
-                _ => 100,
-            };
-            if pause > 0 {
-                tokio::time::sleep(Duration::from_millis(pause)).await;
-            }
-        }
+        drive_to_end(
+            &self.store,
+            arn,
+            &self.invoker,
+            &self.machines,
+            self.virtual_clock,
+        )
+        .await
     }
 
     /// Runs a nested Step Functions task of `pattern`: request-response answers the start;
@@ -288,6 +262,52 @@ impl StatesTasks {
                 });
                 Invocation::Staged(submit, then)
             }
+        }
+    }
+}
+
+/// Drives the stored execution `arn` until it ends, its tasks run by `invoker` (others may
+/// drive it too: then this waits for them).
+///
+/// # Errors
+/// The store's failure, or the invoker gone.
+pub(crate) async fn drive_to_end(
+    store: &AnyStore,
+    arn: &str,
+    invoker: &Weak<dyn TaskInvoker>,
+    machines: &MachineCache,
+    virtual_clock: bool,
+) -> Result<ExecutionRecord, StatesError> {
+    let options = DurableOptions {
+        owner: format!("sync-{}", uuid::Uuid::new_v4()),
+        lease_ms: 30_000,
+        // A long timer parks the child (so a stop request or another worker can get at it);
+        // this loop drives it again when it is due.
+        park_after_ms: Some(2_000),
+        virtual_clock,
+        deadline_ms: None,
+    };
+    loop {
+        let record = store
+            .get_execution(arn)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| store_error(format!("the child execution {arn} is gone")))?;
+        if record.status != Status::Running {
+            return Ok(record);
+        }
+        let Some(invoker) = invoker.upgrade() else {
+            return Err(StatesError::runtime("the integrations were shut down"));
+        };
+        let driven = drive_execution(store, arn, invoker, machines, &options, None).await;
+        use crate::runtime::durable::DriveOutcome;
+        let pause = match driven {
+            Ok(DriveOutcome::Finished(_)) => 0,
+            Ok(DriveOutcome::Parked) => 500,
+            _ => 100,
+        };
+        if pause > 0 {
+            tokio::time::sleep(Duration::from_millis(pause)).await;
         }
     }
 }

@@ -241,6 +241,34 @@ impl ItemReader {
     }
 }
 
+impl ItemReader {
+    /// Writes `body` to `s3://bucket/key` (a `ResultWriter`'s files), for the state `state`
+    /// of `execution_arn`.
+    ///
+    /// # Errors
+    /// The S3 error as Step Functions names it.
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: String,
+        execution_arn: &str,
+        state: &str,
+    ) -> Result<(), StatesError> {
+        let client = Arc::clone(&self.client);
+        let client = client
+            .get_or_init(|| AwsClient::with_endpoint(self.endpoint.clone()))
+            .await;
+        let context = Context {
+            execution_arn: execution_arn.to_string(),
+            state_name: state.to_string(),
+        };
+        let params = serde_json::json!({"Bucket": bucket, "Key": key, "Body": body});
+        sdk_call(client, "s3", "putObject", &params, None, &context).await?;
+        Ok(())
+    }
+}
+
 /// Every object of a listing (all pages), each as Step Functions gives it:
 /// `{Etag, Key, LastModified (epoch seconds), Size, StorageClass}`.
 async fn list_objects(

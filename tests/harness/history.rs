@@ -12,6 +12,8 @@ const WILDCARD_STRINGS: &[&str] = &["date", "timestamp", "snf_role_arn", "role-a
 /// `RegexTransformer(function_name, "lambda_function_name")`): masks like `<uuid:1>`, also
 /// inside a longer string (a function ARN).
 const TRANSFORMER_MASKS: &[&str] = &["lambda_function_name", "lambda_function_1_name"];
+/// LocalStack's mask of a Map Run ARN.
+const MAP_RUN_ARN_MASK: &str = "map_run_arn";
 /// Keys whose values are never compared.
 const WILDCARD_KEYS: &[&str] = &["timestamp", "roleArn"];
 
@@ -28,10 +30,14 @@ pub(crate) struct Recorded {
 impl Recorded {
     /// Reads a history file's JSON.
     pub(crate) fn from_json(doc: &Value) -> Result<Recorded, String> {
-        let events = doc["events"]
+        let mut events = doc["events"]
             .as_array()
             .ok_or("the history file has no `events` array")?
             .clone();
+        let day = recorded_day(doc["recorded_date"].as_str().unwrap_or_default());
+        if day.is_some_and(|day| day < MAP_EXIT_RELINKED) {
+            relink_map_exits(&mut events);
+        }
         Ok(Recorded {
             events,
             parallel_normalised: doc["parallel_normalised"].as_bool().unwrap_or(false),
@@ -41,8 +47,7 @@ impl Recorded {
                 .flatten()
                 .filter_map(|w| w.as_str().map(str::to_string))
                 .collect(),
-            before_redrive: recorded_day(doc["recorded_date"].as_str().unwrap_or_default())
-                .is_some_and(|day| day < (2023, 11, 15)),
+            before_redrive: day.is_some_and(|day| day < (2023, 11, 15)),
         })
     }
 
@@ -138,6 +143,10 @@ impl Recorded {
     fn matches(&self, want: &Value, got: &Value) -> bool {
         match (want, got) {
             (Value::String(w), _) if self.is_wildcard(w) => true,
+            // LocalStack's mask of a Map Run ARN, which is generated.
+            (Value::String(w), Value::String(g)) if w == MAP_RUN_ARN_MASK => {
+                g.starts_with("arn:aws:states:") && g.contains(":mapRun:")
+            }
             (Value::String(w), Value::String(g)) => masked_eq(w, g),
             (
                 Value::Object(_) | Value::Array(_) | Value::Number(_) | Value::Bool(_),
@@ -162,6 +171,25 @@ impl Recorded {
 
     fn is_wildcard(&self, s: &str) -> bool {
         WILDCARD_STRINGS.contains(&s) || self.extra_wildcards.iter().any(|w| w == s)
+    }
+}
+
+/// The day AWS was first recorded linking a Distributed Map's MapStateExited to its
+/// MapRunStarted (2024-11-15; recordings of 2024-06-19 and before link it to MapRunSucceeded).
+const MAP_EXIT_RELINKED: (u32, u32, u32) = (2024, 11, 15);
+
+/// An older recording as AWS links it now: a MapStateExited that follows a MapRunSucceeded
+/// follows the event that MapRunSucceeded follows (its MapRunStarted).
+fn relink_map_exits(events: &mut [Value]) {
+    let succeeded: Vec<(Value, Value)> = events
+        .iter()
+        .filter(|e| e["type"] == "MapRunSucceeded")
+        .map(|e| (e["id"].clone(), e["previousEventId"].clone()))
+        .collect();
+    for e in events.iter_mut().filter(|e| e["type"] == "MapStateExited") {
+        if let Some((_, before)) = succeeded.iter().find(|(id, _)| *id == e["previousEventId"]) {
+            e["previousEventId"] = before.clone();
+        }
     }
 }
 

@@ -14,6 +14,13 @@ use crate::engine::history::Details;
 use crate::engine::states::io::*;
 use crate::engine::step::{Command, Outcome, Stepper};
 
+/// A Map state's `MaxConcurrency` (0: no limit) and tolerated failures, as given.
+pub(crate) struct MapLimits {
+    pub(crate) max_concurrency: usize,
+    pub(crate) count: Option<i64>,
+    pub(crate) pct: Option<f64>,
+}
+
 /// A Map state's work list.
 pub(crate) struct MapSetup {
     pub(crate) items: Vec<Value>,
@@ -32,6 +39,9 @@ impl Stepper<'_> {
         m: &MapState,
         time: i64,
     ) -> Result<Outcome, StatesError> {
+        if m.is_distributed() {
+            return self.run_distributed_map(id, name, m, time);
+        }
         let setup = self.map_setup(id, name, m)?;
         let n = setup.items.len();
         self.emit(Some(id), time, "MapStateStarted", || Details::MapStarted {
@@ -158,6 +168,26 @@ impl Stepper<'_> {
         name: &str,
         m: &MapState,
     ) -> Result<MapSetup, StatesError> {
+        let (items, selector_input) = self.map_items(id, name, m)?;
+        let limits = self.map_limits(id, name, m)?;
+        let (tolerated, has_tolerance) = tolerance_from(limits.count, limits.pct, items.len())?;
+        Ok(MapSetup {
+            items,
+            selector_input,
+            max_concurrency: limits.max_concurrency,
+            tolerated,
+            has_tolerance,
+        })
+    }
+
+    /// A Map state's items (`Items`, `ItemsPath` or the input), and the ItemSelector's `$`
+    /// when InputPath selected one.
+    pub(crate) fn map_items(
+        &self,
+        id: FrameId,
+        name: &str,
+        m: &MapState,
+    ) -> Result<(Vec<Value>, Option<Value>), StatesError> {
         let Some(frame) = self.frames.get(id).and_then(Option::as_ref) else {
             return Err(StatesError::runtime("the Map state's frame is gone"));
         };
@@ -174,6 +204,7 @@ impl Stepper<'_> {
                     }
                     items
                 }
+                None if m.item_reader.is_some() => Value::Array(Vec::new()),
                 None => frame.input.clone(),
             };
             let Value::Array(items) = items else {
@@ -185,37 +216,17 @@ impl Stepper<'_> {
                     ),
                 ));
             };
-            let number = |field: &str, v: &Option<Value>| -> Result<Option<Value>, StatesError> {
-                v.as_ref()
-                    .map(|v| eval_field(v, field, &states, &env))
-                    .transpose()
-            };
-            let max_concurrency = number("MaxConcurrency", &m.max_concurrency)?
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0) as usize;
-            let count = number("ToleratedFailureCount", &m.tolerated_failure_count)?;
-            let pct = number(
-                "ToleratedFailurePercentage",
-                &m.tolerated_failure_percentage,
-            )?;
-            let (tolerated, has_tolerance) = tolerance_from(
-                count.map(|c| c.as_i64().unwrap_or(0)),
-                pct.and_then(|p| p.as_f64()),
-                items.len(),
-            )?;
-            return Ok(MapSetup {
-                items,
-                selector_input: None,
-                max_concurrency,
-                tolerated,
-                has_tolerance,
-            });
+            return Ok((items, None));
         }
         let env = self.env(id, name, common_uses_context(&m.common), true);
         let selected = match &m.common.input_path {
             PathField::Default => None,
             f => Some(apply_path(f, frame.input.clone(), &env)?),
         };
+        if m.item_reader.is_some() {
+            // The items come from the reader.
+            return Ok((Vec::new(), selected));
+        }
         let effective = selected.as_ref().unwrap_or(&frame.input);
         let scope = env.scope(effective);
         let items_value = match &m.items_path {
@@ -230,6 +241,49 @@ impl Stepper<'_> {
                 serde_json::to_string(&items_value).unwrap_or_default()
             )));
         };
+        Ok((items, selected))
+    }
+
+    /// A Map state's `MaxConcurrency` and tolerated failures, as given (the tolerance is
+    /// checked by [`tolerance_from`]).
+    pub(crate) fn map_limits(
+        &self,
+        id: FrameId,
+        name: &str,
+        m: &MapState,
+    ) -> Result<MapLimits, StatesError> {
+        let Some(frame) = self.frames.get(id).and_then(Option::as_ref) else {
+            return Err(StatesError::runtime("the Map state's frame is gone"));
+        };
+        if m.common.lang == QueryLanguage::JSONata {
+            let env = self.env(id, name, true, true);
+            let states = env.states(&frame.input, None);
+            let number = |field: &str, v: &Option<Value>| -> Result<Option<Value>, StatesError> {
+                v.as_ref()
+                    .map(|v| eval_field(v, field, &states, &env))
+                    .transpose()
+            };
+            let max_concurrency = number("MaxConcurrency", &m.max_concurrency)?
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0) as usize;
+            let count = number("ToleratedFailureCount", &m.tolerated_failure_count)?;
+            let pct = number(
+                "ToleratedFailurePercentage",
+                &m.tolerated_failure_percentage,
+            )?;
+            return Ok(MapLimits {
+                max_concurrency,
+                count: count.map(|c| c.as_i64().unwrap_or(0)),
+                pct: pct.and_then(|p| p.as_f64()),
+            });
+        }
+        let env = self.env(id, name, common_uses_context(&m.common), true);
+        let selected = match &m.common.input_path {
+            PathField::Default => None,
+            f => Some(apply_path(f, frame.input.clone(), &env)?),
+        };
+        let effective = selected.as_ref().unwrap_or(&frame.input);
+        let scope = env.scope(effective);
         let max_concurrency = match (&m.max_concurrency, &m.max_concurrency_path) {
             (Some(v), _) => v.as_u64().unwrap_or(0) as usize,
             (None, Some(p)) => {
@@ -285,13 +339,10 @@ impl Stepper<'_> {
             }
             (None, None) => None,
         };
-        let (tolerated, has_tolerance) = tolerance_from(count, pct, items.len())?;
-        Ok(MapSetup {
-            items,
-            selector_input: selected,
+        Ok(MapLimits {
             max_concurrency,
-            tolerated,
-            has_tolerance,
+            count,
+            pct,
         })
     }
 
@@ -335,7 +386,7 @@ impl Stepper<'_> {
 }
 
 /// Failures tolerated out of `n`: (count, whether any tolerance was set).
-fn tolerance_from(
+pub(crate) fn tolerance_from(
     count: Option<i64>,
     pct: Option<f64>,
     n: usize,

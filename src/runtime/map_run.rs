@@ -1,0 +1,425 @@
+//! Distributed Map runs: what the engine asks on [`MAP_RUN_RESOURCE`]. `{"Read": ...}` reads
+//! an `ItemReader`'s items from S3 ([`ItemReader`]); `{"Run": ...}` runs one child execution
+//! per input and answers the results array in item order, or, with a `ResultWriter`, writes
+//! the results to S3 as AWS does and answers where.
+//!
+//! Children of a `STANDARD` Map Run are stored executions with their own history, of a child
+//! state machine `<machine>/<label>` stored beside the parent's; each is named by a digest of
+//! the Map Run ARN and its index, so a Map Run asked again after a takeover finds the children
+//! it started. `EXPRESS` children run in memory, as express executions do. At most
+//! `MaxConcurrency` run at once; a failure beyond the tolerated count or percentage fails the
+//! Map Run with `States.ExceedToleratedFailureThreshold`.
+
+use std::sync::{Arc, Weak};
+
+use serde_json::{json, Map, Value};
+use tokio::task::JoinSet;
+
+use crate::asl::error::{self, StatesError};
+use crate::asl::load::load;
+use crate::asl::model::StateMachine;
+use crate::asl::resource::Resource;
+use crate::engine::execution::{ExecutionInfo, Origin, Status};
+use crate::engine::task::TaskRequest;
+use crate::runtime::arn;
+use crate::runtime::clock::real_now;
+use crate::runtime::driver::{self, RunOptions};
+use crate::runtime::durable::MachineCache;
+use crate::runtime::nested::{child_name, drive_to_end, store_error};
+use crate::store::{AnyStore, Created, ExecutionRecord, MachineRecord, Store};
+use crate::tasks::items::{ItemReader, ReaderConfig};
+use crate::tasks::{Invocation, TaskInvoker};
+
+/// Map Runs over a store.
+pub struct MapRuns {
+    store: AnyStore,
+    /// What runs the children's tasks: the whole stack, mocks included.
+    invoker: Weak<dyn TaskInvoker>,
+    machines: MachineCache,
+    reader: ItemReader,
+    virtual_clock: bool,
+}
+
+/// How one child execution ended.
+struct ChildEnd {
+    index: usize,
+    record: ExecutionRecord,
+}
+
+/// A Map Run's request, read.
+struct RunRequest {
+    map_run_arn: String,
+    machine_arn: String,
+    definition: Value,
+    express: bool,
+    inputs: Vec<Value>,
+    max_concurrency: usize,
+    tolerated_count: Option<f64>,
+    tolerated_pct: Option<f64>,
+    writer: Option<Value>,
+}
+
+impl RunRequest {
+    fn from_json(run: &Value) -> Result<RunRequest, StatesError> {
+        let text = |k: &str| run.get(k).and_then(Value::as_str).unwrap_or_default();
+        Ok(RunRequest {
+            map_run_arn: text("MapRunArn").to_string(),
+            machine_arn: text("StateMachineArn").to_string(),
+            definition: run.get("Definition").cloned().unwrap_or(Value::Null),
+            express: text("ExecutionType") == "EXPRESS",
+            inputs: match run.get("Inputs") {
+                Some(Value::Array(a)) => a.clone(),
+                _ => return Err(StatesError::runtime("the Map Run has no inputs")),
+            },
+            max_concurrency: run
+                .get("MaxConcurrency")
+                .and_then(Value::as_u64)
+                .map_or(1, |n| n.max(1) as usize),
+            tolerated_count: run.get("ToleratedFailureCount").and_then(Value::as_f64),
+            tolerated_pct: run
+                .get("ToleratedFailurePercentage")
+                .and_then(Value::as_f64),
+            writer: run.get("ResultWriter").cloned(),
+        })
+    }
+
+    /// The failures tolerated out of the children.
+    fn tolerated(&self) -> f64 {
+        let n = self.inputs.len() as f64;
+        match (self.tolerated_count, self.tolerated_pct) {
+            (None, None) => 0.0,
+            (Some(c), None) => c,
+            (None, Some(p)) => p / 100.0 * n,
+            (Some(c), Some(p)) => c.min(p / 100.0 * n),
+        }
+    }
+}
+
+fn threshold_exceeded() -> StatesError {
+    StatesError::new(
+        error::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+        "The specified tolerated failure threshold was exceeded",
+    )
+}
+
+impl MapRuns {
+    /// Map Runs whose children are stored in `store` and run their tasks through `invoker`.
+    pub fn new(store: AnyStore, invoker: Weak<dyn TaskInvoker>, virtual_clock: bool) -> Self {
+        MapRuns {
+            store,
+            invoker,
+            machines: MachineCache::default(),
+            reader: ItemReader::new(),
+            virtual_clock,
+        }
+    }
+
+    /// Answers a Map Run request of the engine.
+    pub fn invoke(self: &Arc<Self>, request: &TaskRequest) -> Invocation {
+        let me = Arc::clone(self);
+        let request = request.clone();
+        Invocation::Pending(Box::pin(async move {
+            if let Some(read) = request.input.get("Read") {
+                return me.read(read, &request).await;
+            }
+            match request.input.get("Run") {
+                Some(run) => me.run(RunRequest::from_json(run)?, &request).await,
+                None => Err(StatesError::runtime("a Map Run request asks for nothing")),
+            }
+        }))
+    }
+
+    async fn read(&self, read: &Value, request: &TaskRequest) -> Result<Value, StatesError> {
+        let resource = Resource::parse(read["Resource"].as_str().unwrap_or_default());
+        let config_json = read.get("ReaderConfig").cloned().unwrap_or(json!({}));
+        let max_items = config_json.get("MaxItems").and_then(Value::as_i64);
+        let config = ReaderConfig::from_json(&config_json, max_items)?;
+        let params = read.get("Parameters").cloned().unwrap_or(json!({}));
+        let items = self
+            .reader
+            .read(
+                &resource,
+                &params,
+                &config,
+                &request.execution_arn,
+                &request.state_name,
+            )
+            .await?;
+        Ok(Value::Array(items))
+    }
+
+    async fn run(
+        self: &Arc<Self>,
+        run: RunRequest,
+        request: &TaskRequest,
+    ) -> Result<Value, StatesError> {
+        let machine = load(&run.definition).map_err(|d| {
+            StatesError::runtime(format!(
+                "The Map's item processor is not a valid state machine: {}",
+                d.first().map(|d| d.to_string()).unwrap_or_default()
+            ))
+        })?;
+        let machine_name = run
+            .machine_arn
+            .rsplit_once(":stateMachine:")
+            .map_or(run.machine_arn.as_str(), |(_, n)| n)
+            .to_string();
+        let record = MachineRecord {
+            arn: run.machine_arn.clone(),
+            name: machine_name,
+            definition: run.definition.clone(),
+            kind: if run.express { "EXPRESS" } else { "STANDARD" }.into(),
+            role_arn: arn::default_role(),
+            created: real_now(),
+            tags: Default::default(),
+            definition_text: None,
+            config: Default::default(),
+            version: None,
+            published: Default::default(),
+        };
+        if !run.express
+            && self
+                .store
+                .get_machine(&record.arn)
+                .await
+                .map_err(store_error)?
+                .is_none()
+        {
+            self.store.put_machine(&record).await.map_err(store_error)?;
+        }
+        let record = Arc::new(record);
+        let tolerated = run.tolerated();
+        let total = run.inputs.len();
+        let mut inputs = run.inputs.iter().cloned().enumerate();
+        let mut live: JoinSet<Result<ChildEnd, StatesError>> = JoinSet::new();
+        let mut ends: Vec<Option<ExecutionRecord>> = vec![None; total];
+        let mut failed = 0usize;
+        let _ = request;
+        loop {
+            while live.len() < run.max_concurrency {
+                let Some((index, input)) = inputs.next() else {
+                    break;
+                };
+                let me = Arc::clone(self);
+                let machine = Arc::clone(&machine);
+                let record = Arc::clone(&record);
+                let map_run_arn = run.map_run_arn.clone();
+                let express = run.express;
+                live.spawn(async move {
+                    me.child(&machine, &record, &map_run_arn, index, input, express)
+                        .await
+                });
+            }
+            let Some(joined) = live.join_next().await else {
+                break;
+            };
+            let end = joined
+                .map_err(|e| StatesError::runtime(format!("a child execution panicked: {e}")))??;
+            if end.record.status != Status::Succeeded {
+                failed += 1;
+                if failed as f64 > tolerated {
+                    live.abort_all();
+                    return Err(threshold_exceeded());
+                }
+            }
+            ends[end.index] = Some(end.record);
+        }
+        match &run.writer {
+            Some(writer) => self.write_results(&run, writer, &ends, request).await,
+            None => Ok(Value::Array(
+                ends.into_iter()
+                    .map(|e| e.map(|r| child_result(&r)).unwrap_or(Value::Null))
+                    .collect(),
+            )),
+        }
+    }
+
+    /// Runs (or finds) child `index` of the Map Run to its end.
+    async fn child(
+        &self,
+        machine: &Arc<StateMachine>,
+        record: &MachineRecord,
+        map_run_arn: &str,
+        index: usize,
+        input: Value,
+        express: bool,
+    ) -> Result<ChildEnd, StatesError> {
+        let name = child_name(&format!("{map_run_arn}#{index}"));
+        let now = real_now();
+        let mut info = ExecutionInfo {
+            arn: arn::execution(&record.arn, &name),
+            name: name.clone(),
+            state_machine_arn: record.arn.clone(),
+            state_machine_name: record.name.clone(),
+            role_arn: record.role_arn.clone(),
+            start_time: now,
+            origin: Origin {
+                map_run_arn: Some(map_run_arn.to_string()),
+                ..Origin::default()
+            },
+        };
+        if express {
+            info.arn = arn::express_execution(&record.arn, &name, &name);
+            let Some(invoker) = self.invoker.upgrade() else {
+                return Err(StatesError::runtime("the integrations were shut down"));
+            };
+            let options = RunOptions {
+                virtual_clock: self.virtual_clock,
+                record_history: false,
+            };
+            let done = driver::run(Arc::clone(machine), info, input, invoker, options).await;
+            let exec = done.execution;
+            let mut end = ExecutionRecord::new(exec.info, exec.input);
+            end.status = exec.status;
+            end.output = exec.output;
+            end.error = exec.error;
+            end.stop_time = exec.stop_time;
+            return Ok(ChildEnd { index, record: end });
+        }
+        let arn = info.arn.clone();
+        let started = ExecutionRecord::new(info, input);
+        match self
+            .store
+            .create_execution(&started)
+            .await
+            .map_err(store_error)?
+        {
+            Created::New | Created::Existing(_) => {}
+        }
+        let end = drive_to_end(
+            &self.store,
+            &arn,
+            &self.invoker,
+            &self.machines,
+            self.virtual_clock,
+        )
+        .await?;
+        Ok(ChildEnd { index, record: end })
+    }
+
+    /// Writes the children's results to S3 as a `ResultWriter` asks: `manifest.json` and
+    /// `SUCCEEDED_0.json` / `FAILED_0.json` / `PENDING_0.json` under
+    /// `<Prefix>/<Map Run id>/`; answers `{MapRunArn, ResultWriterDetails: {Bucket, Key}}`.
+    async fn write_results(
+        &self,
+        run: &RunRequest,
+        writer: &Value,
+        ends: &[Option<ExecutionRecord>],
+        request: &TaskRequest,
+    ) -> Result<Value, StatesError> {
+        let params = writer.get("Parameters").cloned().unwrap_or(json!({}));
+        let Some(bucket) = params.get("Bucket").and_then(Value::as_str) else {
+            return Err(StatesError::runtime(
+                "The ResultWriter's Parameters must name a Bucket",
+            ));
+        };
+        let prefix = params.get("Prefix").and_then(Value::as_str).unwrap_or("");
+        let id = run.map_run_arn.rsplit(':').next().unwrap_or_default();
+        let dir = if prefix.is_empty() {
+            id.to_string()
+        } else {
+            format!("{}/{id}", prefix.trim_end_matches('/'))
+        };
+        let mut files = Map::new();
+        for (status, kind) in [
+            (Some(Status::Succeeded), "SUCCEEDED"),
+            (None, "FAILED"),
+            (Some(Status::Running), "PENDING"),
+        ] {
+            let entries: Vec<Value> = ends
+                .iter()
+                .flatten()
+                .filter(|r| match status {
+                    Some(s) => r.status == s,
+                    None => !matches!(r.status, Status::Succeeded | Status::Running),
+                })
+                .map(result_entry)
+                .collect();
+            let mut listed = Vec::new();
+            if !entries.is_empty() {
+                let key = format!("{dir}/{kind}_0.json");
+                let body = Value::Array(entries).to_string();
+                let size = body.len();
+                self.reader
+                    .put_object(
+                        bucket,
+                        &key,
+                        body,
+                        &request.execution_arn,
+                        &request.state_name,
+                    )
+                    .await?;
+                listed.push(json!({"Key": key, "Size": size}));
+            }
+            files.insert(kind.into(), Value::Array(listed));
+        }
+        let manifest = json!({
+            "DestinationBucket": bucket,
+            "MapRunArn": run.map_run_arn,
+            "ResultFiles": Value::Object(files),
+        });
+        let key = format!("{dir}/manifest.json");
+        self.reader
+            .put_object(
+                bucket,
+                &key,
+                manifest.to_string(),
+                &request.execution_arn,
+                &request.state_name,
+            )
+            .await?;
+        Ok(json!({
+            "MapRunArn": run.map_run_arn,
+            "ResultWriterDetails": {"Bucket": bucket, "Key": key},
+        }))
+    }
+}
+
+/// A child's place in the results array: its output, or `{Error, Cause}` when it failed.
+fn child_result(record: &ExecutionRecord) -> Value {
+    if record.status == Status::Succeeded {
+        return record.output.clone().unwrap_or(Value::Null);
+    }
+    let mut o = Map::new();
+    if let Some(e) = &record.error {
+        o.insert("Error".into(), Value::String(e.error.clone()));
+        if let Some(c) = &e.cause {
+            o.insert("Cause".into(), Value::String(c.clone()));
+        }
+    }
+    Value::Object(o)
+}
+
+/// A child as a ResultWriter file lists it (DescribeExecution's fields, PascalCase).
+fn result_entry(record: &ExecutionRecord) -> Value {
+    let date = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    let mut o = Map::new();
+    o.insert("ExecutionArn".into(), json!(record.info.arn));
+    o.insert("Input".into(), json!(record.input.to_string()));
+    o.insert("InputDetails".into(), json!({"Included": true}));
+    o.insert("Name".into(), json!(record.info.name));
+    if let Some(out) = &record.output {
+        o.insert("Output".into(), json!(out.to_string()));
+        o.insert("OutputDetails".into(), json!({"Included": true}));
+    }
+    if let Some(e) = &record.error {
+        o.insert("Error".into(), json!(e.error));
+        if let Some(c) = &e.cause {
+            o.insert("Cause".into(), json!(c));
+        }
+    }
+    o.insert("StartDate".into(), json!(date(record.info.start_time)));
+    o.insert(
+        "StateMachineArn".into(),
+        json!(record.info.state_machine_arn),
+    );
+    o.insert("Status".into(), json!(record.status.as_str()));
+    if let Some(stop) = record.stop_time {
+        o.insert("StopDate".into(), json!(date(stop)));
+    }
+    Value::Object(o)
+}
