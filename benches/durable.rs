@@ -19,7 +19,7 @@ use stepfn::store::dynamodb::DynamoStore;
 use stepfn::store::AnyStore;
 use stepfn::store::{
     ActivityRecord, ActivityTask, Commit, Created, ExecutionRecord, InboxMessage, MachineRecord,
-    StopRequest, Store, StoreError,
+    MapRunRecord, StopRequest, Store, StoreError,
 };
 use stepfn::tasks::mock::{MockInvoker, TestCase};
 use stepfn::tasks::{NoIntegrations, TaskInvoker};
@@ -64,6 +64,15 @@ impl Store for Timed {
         now: i64,
     ) -> Result<bool, StoreError> {
         self.inner.reopen(arn, expected_version, redrive, now).await
+    }
+    async fn put_map_run(&self, r: &MapRunRecord) -> Result<(), StoreError> {
+        self.inner.put_map_run(r).await
+    }
+    async fn get_map_run(&self, arn: &str) -> Result<Option<MapRunRecord>, StoreError> {
+        self.inner.get_map_run(arn).await
+    }
+    async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRecord>, StoreError> {
+        self.inner.list_map_runs(execution_arn).await
     }
     async fn put_activity(&self, a: &ActivityRecord) -> Result<(), StoreError> {
         self.inner.put_activity(a).await

@@ -1,5 +1,6 @@
-//! Distributed Map runs: what the engine asks on [`MAP_RUN_RESOURCE`]. `{"Read": ...}` reads
-//! an `ItemReader`'s items from S3 ([`ItemReader`]); `{"Run": ...}` runs one child execution
+//! Distributed Map runs: what the engine asks on
+//! [`MAP_RUN_RESOURCE`](crate::engine::task::MAP_RUN_RESOURCE). `{"Read": ...}` reads an
+//! `ItemReader`'s items from S3 ([`ItemReader`]); `{"Run": ...}` runs one child execution
 //! per input and answers the results array in item order, or, with a `ResultWriter`, writes
 //! the results to S3 as AWS does and answers where.
 //!
@@ -26,7 +27,7 @@ use crate::runtime::clock::real_now;
 use crate::runtime::driver::{self, RunOptions};
 use crate::runtime::durable::MachineCache;
 use crate::runtime::nested::{child_name, drive_to_end, store_error};
-use crate::store::{AnyStore, Created, ExecutionRecord, MachineRecord, Store};
+use crate::store::{AnyStore, Created, ExecutionRecord, MachineRecord, MapRunRecord, Store};
 use crate::tasks::items::{ItemReader, ReaderConfig};
 use crate::tasks::{Invocation, TaskInvoker};
 
@@ -82,16 +83,121 @@ impl RunRequest {
             writer: run.get("ResultWriter").cloned(),
         })
     }
+}
 
-    /// The failures tolerated out of the children.
-    fn tolerated(&self) -> f64 {
-        let n = self.inputs.len() as f64;
-        match (self.tolerated_count, self.tolerated_pct) {
-            (None, None) => 0.0,
-            (Some(c), None) => c,
-            (None, Some(p)) => p / 100.0 * n,
-            (Some(c), Some(p)) => c.min(p / 100.0 * n),
+/// A Map Run's record as it runs: its settings (UpdateMapRun may change them) re-read at most
+/// once a second, and the children's counts written with them.
+struct Progress {
+    record: MapRunRecord,
+    count_set: bool,
+    pct_set: bool,
+    max_concurrency: usize,
+    succeeded: u64,
+    failed: u64,
+    checked: std::time::Instant,
+}
+
+impl Progress {
+    /// The Map Run's record: stored now, or the one stored when it was first asked for.
+    async fn begin(
+        store: &AnyStore,
+        run: &RunRequest,
+        request: &TaskRequest,
+    ) -> Result<Progress, StatesError> {
+        let record = match store
+            .get_map_run(&run.map_run_arn)
+            .await
+            .map_err(store_error)?
+        {
+            Some(r) => r,
+            None => {
+                let r = MapRunRecord {
+                    arn: run.map_run_arn.clone(),
+                    execution_arn: request.execution_arn.clone(),
+                    state_machine_arn: run.machine_arn.clone(),
+                    status: "RUNNING".into(),
+                    start: real_now(),
+                    stop: None,
+                    max_concurrency: run.max_concurrency as u64,
+                    tolerated_failure_count: run.tolerated_count.unwrap_or(0.0) as i64,
+                    tolerated_failure_percentage: run.tolerated_pct.unwrap_or(0.0),
+                    execution_type: if run.express { "EXPRESS" } else { "STANDARD" }.into(),
+                    total: run.inputs.len() as u64,
+                    succeeded: 0,
+                    failed: 0,
+                    running: 0,
+                };
+                store.put_map_run(&r).await.map_err(store_error)?;
+                r
+            }
+        };
+        Ok(Progress {
+            max_concurrency: (record.max_concurrency as usize).max(1),
+            count_set: run.tolerated_count.is_some(),
+            pct_set: run.tolerated_pct.is_some(),
+            record,
+            succeeded: 0,
+            failed: 0,
+            checked: std::time::Instant::now(),
+        })
+    }
+
+    /// The failures tolerated out of `total` children.
+    fn tolerated(&self, total: usize) -> f64 {
+        let count = self.record.tolerated_failure_count as f64;
+        let pct = self.record.tolerated_failure_percentage / 100.0 * total as f64;
+        match (self.count_set, self.pct_set) {
+            (false, false) => 0.0,
+            (true, false) => count,
+            (false, true) => pct,
+            (true, true) => count.min(pct),
         }
+    }
+
+    /// Once a second: takes in UpdateMapRun's settings and writes the counts.
+    async fn refresh(&mut self, store: &AnyStore, running: usize) -> Result<(), StatesError> {
+        if self.checked.elapsed() < std::time::Duration::from_secs(1) {
+            return Ok(());
+        }
+        self.checked = std::time::Instant::now();
+        if let Some(stored) = store
+            .get_map_run(&self.record.arn)
+            .await
+            .map_err(store_error)?
+        {
+            self.count_set |= stored.tolerated_failure_count != self.record.tolerated_failure_count;
+            self.pct_set |=
+                stored.tolerated_failure_percentage != self.record.tolerated_failure_percentage;
+            self.max_concurrency = (stored.max_concurrency as usize).max(1);
+            self.record = stored;
+        }
+        self.write(store, running).await
+    }
+
+    async fn write(&mut self, store: &AnyStore, running: usize) -> Result<(), StatesError> {
+        self.record.succeeded = self.succeeded;
+        self.record.failed = self.failed;
+        self.record.running = running as u64;
+        store.put_map_run(&self.record).await.map_err(store_error)
+    }
+
+    /// The Map Run ended with `status`.
+    async fn finish(
+        &mut self,
+        store: &AnyStore,
+        status: &str,
+        running: usize,
+    ) -> Result<(), StatesError> {
+        if let Some(stored) = store
+            .get_map_run(&self.record.arn)
+            .await
+            .map_err(store_error)?
+        {
+            self.record = stored;
+        }
+        self.record.status = status.to_string();
+        self.record.stop = Some(real_now());
+        self.write(store, running).await
     }
 }
 
@@ -188,15 +294,14 @@ impl MapRuns {
             self.store.put_machine(&record).await.map_err(store_error)?;
         }
         let record = Arc::new(record);
-        let tolerated = run.tolerated();
         let total = run.inputs.len();
+        let mut progress = Progress::begin(&self.store, &run, request).await?;
         let mut inputs = run.inputs.iter().cloned().enumerate();
         let mut live: JoinSet<Result<ChildEnd, StatesError>> = JoinSet::new();
         let mut ends: Vec<Option<ExecutionRecord>> = vec![None; total];
-        let mut failed = 0usize;
-        let _ = request;
         loop {
-            while live.len() < run.max_concurrency {
+            progress.refresh(&self.store, live.len()).await?;
+            while live.len() < progress.max_concurrency {
                 let Some((index, input)) = inputs.next() else {
                     break;
                 };
@@ -215,15 +320,19 @@ impl MapRuns {
             };
             let end = joined
                 .map_err(|e| StatesError::runtime(format!("a child execution panicked: {e}")))??;
-            if end.record.status != Status::Succeeded {
-                failed += 1;
-                if failed as f64 > tolerated {
+            if end.record.status == Status::Succeeded {
+                progress.succeeded += 1;
+            } else {
+                progress.failed += 1;
+                if progress.failed as f64 > progress.tolerated(total) {
                     live.abort_all();
+                    progress.finish(&self.store, "FAILED", 0).await?;
                     return Err(threshold_exceeded());
                 }
             }
             ends[end.index] = Some(end.record);
         }
+        progress.finish(&self.store, "SUCCEEDED", 0).await?;
         match &run.writer {
             Some(writer) => self.write_results(&run, writer, &ends, request).await,
             None => Ok(Value::Array(

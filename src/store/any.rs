@@ -7,7 +7,7 @@ use crate::store::memory::MemoryStore;
 use crate::store::Redrives;
 use crate::store::{
     ActivityRecord, ActivityTask, Commit, Created, ExecutionRecord, InboxMessage, MachineRecord,
-    StopRequest, Store, StoreError,
+    MapRunRecord, StopRequest, Store, StoreError,
 };
 
 /// Either backend, chosen at run time by `--store`.
@@ -58,6 +58,15 @@ impl Store for AnyStore {
     }
     async fn deliver(&self, arn: &str, message: &InboxMessage) -> Result<bool, StoreError> {
         delegate!(self, s => s.deliver(arn, message).await)
+    }
+    async fn put_map_run(&self, r: &MapRunRecord) -> Result<(), StoreError> {
+        delegate!(self, s => s.put_map_run(r).await)
+    }
+    async fn get_map_run(&self, arn: &str) -> Result<Option<MapRunRecord>, StoreError> {
+        delegate!(self, s => s.get_map_run(arn).await)
+    }
+    async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRecord>, StoreError> {
+        delegate!(self, s => s.list_map_runs(execution_arn).await)
     }
     async fn put_activity(&self, a: &ActivityRecord) -> Result<(), StoreError> {
         delegate!(self, s => s.put_activity(a).await)

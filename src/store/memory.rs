@@ -9,8 +9,8 @@ use crate::engine::execution::Status;
 use crate::engine::history::HistoryEvent;
 use crate::store::{
     check_activity_task_size, inbox_message_too_large, ActivityRecord, ActivityTask, Commit,
-    Created, ExecutionRecord, InboxMessage, Lease, MachineRecord, StopRequest, Store, StoreError,
-    INBOX_MAX_MESSAGES,
+    Created, ExecutionRecord, InboxMessage, Lease, MachineRecord, MapRunRecord, StopRequest, Store,
+    StoreError, INBOX_MAX_MESSAGES,
 };
 
 #[derive(Default)]
@@ -19,6 +19,7 @@ struct Inner {
     executions: HashMap<String, ExecutionRecord>,
     history: HashMap<String, Vec<HistoryEvent>>,
     activities: HashMap<String, ActivityRecord>,
+    map_runs: HashMap<String, MapRunRecord>,
     /// Queued tasks by activity ARN, in no particular order.
     activity_tasks: HashMap<String, Vec<ActivityTask>>,
 }
@@ -67,6 +68,27 @@ impl Store for MemoryStore {
 
     async fn delete_machine(&self, arn: &str) -> Result<bool, StoreError> {
         Ok(self.lock().machines.remove(arn).is_some())
+    }
+
+    async fn put_map_run(&self, run: &MapRunRecord) -> Result<(), StoreError> {
+        self.lock().map_runs.insert(run.arn.clone(), run.clone());
+        Ok(())
+    }
+
+    async fn get_map_run(&self, arn: &str) -> Result<Option<MapRunRecord>, StoreError> {
+        Ok(self.lock().map_runs.get(arn).cloned())
+    }
+
+    async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRecord>, StoreError> {
+        let mut found: Vec<MapRunRecord> = self
+            .lock()
+            .map_runs
+            .values()
+            .filter(|r| r.execution_arn == execution_arn)
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| (a.start, &a.arn).cmp(&(b.start, &b.arn)));
+        Ok(found)
     }
 
     async fn put_activity(&self, activity: &ActivityRecord) -> Result<(), StoreError> {

@@ -36,6 +36,8 @@ pub use any::{AnyStore, StoreConfig, StoreKind};
 
 #[cfg(test)]
 pub(crate) mod suite;
+#[cfg(test)]
+pub(crate) mod suite_map_runs;
 
 /// Names and ARNs of execution `name` of state machine `machine`, for the store's tests.
 #[cfg(test)]
@@ -241,6 +243,43 @@ pub const INBOX_MAX_BYTES: usize = 300 * 1024;
 /// Whether `message` is too large for an inbox.
 pub(crate) fn inbox_message_too_large(message: &InboxMessage) -> bool {
     serde_json::to_vec(message).map_or(true, |v| v.len() > INBOX_MAX_BYTES)
+}
+
+/// A Distributed Map's Map Run, as DescribeMapRun shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapRunRecord {
+    /// `arn:aws:states:<region>:<account>:mapRun:<machine>/<label>:<id>`.
+    pub arn: String,
+    /// The parent execution.
+    pub execution_arn: String,
+    /// The child state machine (`<machine>/<label>`).
+    pub state_machine_arn: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED` or `ABORTED`.
+    pub status: String,
+    /// Start time, ms since the epoch.
+    pub start: i64,
+    /// Stop time, ms since the epoch.
+    #[serde(default)]
+    pub stop: Option<i64>,
+    /// Child executions at once, at most (UpdateMapRun changes it while it runs).
+    pub max_concurrency: u64,
+    /// Child failures tolerated, as a count.
+    pub tolerated_failure_count: i64,
+    /// Child failures tolerated, as a percentage.
+    pub tolerated_failure_percentage: f64,
+    /// `STANDARD` or `EXPRESS` children.
+    pub execution_type: String,
+    /// Child executions in all.
+    pub total: u64,
+    /// Child executions that succeeded.
+    #[serde(default)]
+    pub succeeded: u64,
+    /// Child executions that failed, timed out or were aborted.
+    #[serde(default)]
+    pub failed: u64,
+    /// Child executions running.
+    #[serde(default)]
+    pub running: u64,
 }
 
 /// A stored activity.
@@ -478,6 +517,24 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a state machine; true when it existed. Its executions stay, and running ones
     /// may finish (as in Step Functions).
     fn delete_machine(&self, arn: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Stores a Map Run (replacing one with the same ARN).
+    fn put_map_run(
+        &self,
+        run: &MapRunRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Reads a Map Run.
+    fn get_map_run(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<MapRunRecord>, StoreError>> + Send;
+
+    /// The Map Runs of execution `execution_arn`, oldest first.
+    fn list_map_runs(
+        &self,
+        execution_arn: &str,
+    ) -> impl Future<Output = Result<Vec<MapRunRecord>, StoreError>> + Send;
 
     /// Stores an activity (replacing one with the same ARN).
     fn put_activity(

@@ -4,6 +4,7 @@
 
 mod api;
 mod cli;
+mod distributed;
 mod durable;
 mod integrations;
 mod lambda;

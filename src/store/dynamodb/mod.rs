@@ -263,6 +263,7 @@ mod chunks;
 mod commit;
 mod expr;
 mod layout;
+mod map_runs;
 mod store;
 mod table;
 #[cfg(test)]

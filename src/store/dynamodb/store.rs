@@ -2,7 +2,7 @@
 //! executions, inboxes, history, leases and the due index.
 
 use super::*;
-use crate::store::Redrives;
+use crate::store::{MapRunRecord, Redrives};
 
 impl Store for DynamoStore {
     async fn put_machine(&self, machine: &MachineRecord) -> Result<(), StoreError> {
@@ -145,6 +145,18 @@ impl Store for DynamoStore {
                 .await;
         }
         Ok(true)
+    }
+
+    async fn put_map_run(&self, run: &MapRunRecord) -> Result<(), StoreError> {
+        self.put_map_run_items(run).await
+    }
+
+    async fn get_map_run(&self, arn: &str) -> Result<Option<MapRunRecord>, StoreError> {
+        self.get_map_run_item(arn).await
+    }
+
+    async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRecord>, StoreError> {
+        self.list_map_run_items(execution_arn).await
     }
 
     async fn put_activity(&self, activity: &ActivityRecord) -> Result<(), StoreError> {
