@@ -203,13 +203,34 @@ impl Service {
     }
 
     pub(super) async fn list_executions(&self, req: &Value) -> Result<Value, ApiError> {
-        let (m, mut records) = self.executions_of(field(req, "stateMachineArn")?).await?;
-        if m.kind == "EXPRESS" {
-            return Err(err(
-                Exception::StateMachineTypeNotSupported,
-                "This operation is not supported by this type of state machine",
-            ));
-        }
+        let mut records = match (
+            opt_field(req, "stateMachineArn")?,
+            opt_field(req, "mapRunArn")?,
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    Exception::ValidationException,
+                    "Only one of stateMachineArn or mapRunArn may be given",
+                ))
+            }
+            (None, Some(map_run)) => self.map_run_executions(map_run).await?,
+            (None, None) => {
+                return Err(err(
+                    Exception::ValidationException,
+                    "Must provide a StateMachine ARN or MapRun ARN",
+                ))
+            }
+            (Some(machine), None) => {
+                let (m, records) = self.executions_of(machine).await?;
+                if m.kind == "EXPRESS" {
+                    return Err(err(
+                        Exception::StateMachineTypeNotSupported,
+                        "This operation is not supported by this type of state machine",
+                    ));
+                }
+                records
+            }
+        };
         let filter = opt_field(req, "statusFilter")?;
         let redriven = match opt_field(req, "redriveFilter")? {
             None => None,

@@ -184,7 +184,8 @@ impl Service {
     pub(super) async fn list_state_machines(&self, req: &Value) -> Result<Value, ApiError> {
         // AWS lists state machines by name.
         let mut machines = self.store.list_machines().await?;
-        machines.retain(MachineRecord::is_machine);
+        // A Distributed Map's child machine (`<machine>/<label>`) is not listed.
+        machines.retain(|m| m.is_machine() && !m.name.contains('/'));
         machines.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.arn.cmp(&b.arn)));
         let items: Vec<Value> = machines
             .iter()

@@ -33,6 +33,7 @@ pub mod error;
 mod executions;
 pub mod http;
 mod machines;
+mod map_runs;
 pub mod operation;
 pub mod serve;
 mod shapes;
@@ -408,9 +409,9 @@ impl Service {
             Op::UpdateStateMachineAlias => self.update_alias(&req).await,
             Op::DeleteStateMachineAlias => self.delete_alias(&req).await,
             Op::ListStateMachineAliases => self.list_aliases(&req).await,
-            Op::DescribeMapRun | Op::ListMapRuns | Op::UpdateMapRun => {
-                Err(unknown(operation.name()))
-            }
+            Op::DescribeMapRun => self.describe_map_run(&req).await,
+            Op::ListMapRuns => self.list_map_runs(&req).await,
+            Op::UpdateMapRun => self.update_map_run(&req).await,
         }
     }
 }

@@ -27,6 +27,9 @@ pub fn describe_json(record: &ExecutionRecord) -> Value {
     if let Some(a) = &record.info.origin.alias_arn {
         out.insert("stateMachineAliasArn".into(), json!(a));
     }
+    if let Some(m) = &record.info.origin.map_run_arn {
+        out.insert("mapRunArn".into(), json!(m));
+    }
     out.insert("name".into(), json!(record.info.name));
     out.insert("status".into(), json!(record.status.as_str()));
     out.insert("startDate".into(), epoch_seconds(record.info.start_time));

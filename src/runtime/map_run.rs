@@ -58,9 +58,26 @@ struct RunRequest {
     tolerated_count: Option<f64>,
     tolerated_pct: Option<f64>,
     writer: Option<Value>,
+    /// Inputs are `ItemBatcher` batches (`{"Items": [...]}`), counted by their items.
+    batched: bool,
 }
 
 impl RunRequest {
+    /// How many items input `index` carries.
+    fn items_of(&self, index: usize) -> u64 {
+        match (self.batched, self.inputs.get(index)) {
+            (true, Some(input)) => input
+                .get("Items")
+                .and_then(Value::as_array)
+                .map_or(1, |a| a.len() as u64),
+            _ => 1,
+        }
+    }
+
+    fn items_total(&self) -> u64 {
+        (0..self.inputs.len()).map(|i| self.items_of(i)).sum()
+    }
+
     fn from_json(run: &Value) -> Result<RunRequest, StatesError> {
         let text = |k: &str| run.get(k).and_then(Value::as_str).unwrap_or_default();
         Ok(RunRequest {
@@ -81,6 +98,7 @@ impl RunRequest {
                 .get("ToleratedFailurePercentage")
                 .and_then(Value::as_f64),
             writer: run.get("ResultWriter").cloned(),
+            batched: run.get("Batched").and_then(Value::as_bool) == Some(true),
         })
     }
 }
@@ -94,6 +112,9 @@ struct Progress {
     max_concurrency: usize,
     succeeded: u64,
     failed: u64,
+    items_succeeded: u64,
+    items_failed: u64,
+    items_running: u64,
     checked: std::time::Instant,
 }
 
@@ -126,6 +147,10 @@ impl Progress {
                     succeeded: 0,
                     failed: 0,
                     running: 0,
+                    items_total: run.items_total(),
+                    items_succeeded: 0,
+                    items_failed: 0,
+                    items_running: 0,
                 };
                 store.put_map_run(&r).await.map_err(store_error)?;
                 r
@@ -138,6 +163,9 @@ impl Progress {
             record,
             succeeded: 0,
             failed: 0,
+            items_succeeded: 0,
+            items_failed: 0,
+            items_running: 0,
             checked: std::time::Instant::now(),
         })
     }
@@ -178,6 +206,9 @@ impl Progress {
         self.record.succeeded = self.succeeded;
         self.record.failed = self.failed;
         self.record.running = running as u64;
+        self.record.items_succeeded = self.items_succeeded;
+        self.record.items_failed = self.items_failed;
+        self.record.items_running = if running == 0 { 0 } else { self.items_running };
         store.put_map_run(&self.record).await.map_err(store_error)
     }
 
@@ -310,6 +341,7 @@ impl MapRuns {
                 let record = Arc::clone(&record);
                 let map_run_arn = run.map_run_arn.clone();
                 let express = run.express;
+                progress.items_running += run.items_of(index);
                 live.spawn(async move {
                     me.child(&machine, &record, &map_run_arn, index, input, express)
                         .await
@@ -320,10 +352,14 @@ impl MapRuns {
             };
             let end = joined
                 .map_err(|e| StatesError::runtime(format!("a child execution panicked: {e}")))??;
+            let items = run.items_of(end.index);
+            progress.items_running = progress.items_running.saturating_sub(items);
             if end.record.status == Status::Succeeded {
                 progress.succeeded += 1;
+                progress.items_succeeded += items;
             } else {
                 progress.failed += 1;
+                progress.items_failed += items;
                 if progress.failed as f64 > progress.tolerated(total) {
                     live.abort_all();
                     progress.finish(&self.store, "FAILED", 0).await?;

@@ -280,6 +280,18 @@ pub struct MapRunRecord {
     /// Child executions running.
     #[serde(default)]
     pub running: u64,
+    /// Items in all (more than `total` when an `ItemBatcher` batches them).
+    #[serde(default)]
+    pub items_total: u64,
+    /// Items of child executions that succeeded.
+    #[serde(default)]
+    pub items_succeeded: u64,
+    /// Items of child executions that failed, timed out or were aborted.
+    #[serde(default)]
+    pub items_failed: u64,
+    /// Items of child executions running.
+    #[serde(default)]
+    pub items_running: u64,
 }
 
 /// A stored activity.

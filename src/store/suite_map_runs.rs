@@ -20,6 +20,10 @@ fn map_run(unique: &str, parent: &str, id: u32, start: i64) -> MapRunRecord {
         succeeded: 0,
         failed: 0,
         running: 3,
+        items_total: 6,
+        items_succeeded: 0,
+        items_failed: 0,
+        items_running: 6,
     }
 }
 

@@ -4,6 +4,7 @@
 //! and `serve` build.
 
 use serde_json::{json, Value};
+use stepfn::api::{Exception, Service};
 use stepfn::engine::execution::Status;
 use stepfn::runtime::commands;
 use stepfn::runtime::durable::DurableOptions;
@@ -372,4 +373,100 @@ fn express_children_keep_no_stored_execution() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let machines = rt.block_on(ran.store.list_machines()).expect("machines");
     assert_eq!(machines.len(), 1, "only the parent's machine is stored");
+}
+
+#[test]
+fn the_map_run_api_describes_lists_and_updates_the_map_run() {
+    let def = distributed(
+        json!({"Type": "Pass", "End": true}),
+        "STANDARD",
+        json!({"Label": "seen", "ItemBatcher": {"MaxItemsPerBatch": 2}, "ToleratedFailureCount": 3}),
+    );
+    let ran = run("watched", def, json!([1, 2, 3, 4, 5]));
+    assert_eq!(
+        ran.record.status,
+        Status::Succeeded,
+        "{:?}",
+        ran.record.error
+    );
+    let map_run = ran.map_run_arn();
+    let api = Service::with_mocks(ran.store.clone(), None);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let call = |op: &str, req: Value| rt.block_on(api.call(op, req));
+
+    let d = call("DescribeMapRun", json!({"mapRunArn": map_run})).expect("described");
+    assert_eq!(d["mapRunArn"], json!(map_run));
+    assert_eq!(d["executionArn"], json!(ran.record.info.arn));
+    assert_eq!(d["status"], "SUCCEEDED");
+    assert!(
+        d["startDate"].is_number() && d["stopDate"].is_number(),
+        "{d}"
+    );
+    assert_eq!(d["maxConcurrency"], 0);
+    assert_eq!(d["toleratedFailureCount"], 3);
+    assert_eq!(d["executionCounts"]["total"], 3, "three batches: {d}");
+    assert_eq!(d["executionCounts"]["succeeded"], 3);
+    assert_eq!(d["executionCounts"]["pending"], 0);
+    assert_eq!(d["itemCounts"]["total"], 5, "five items: {d}");
+    assert_eq!(d["itemCounts"]["succeeded"], 5);
+
+    let listed = call("ListMapRuns", json!({"executionArn": ran.record.info.arn})).expect("listed");
+    let runs = listed["mapRuns"].as_array().expect("mapRuns");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["mapRunArn"], json!(map_run));
+    assert_eq!(
+        runs[0]["stateMachineArn"],
+        "arn:aws:states:us-east-1:111111111111:stateMachine:watched/seen"
+    );
+
+    let children = call("ListExecutions", json!({"mapRunArn": map_run})).expect("children");
+    let children = children["executions"].as_array().expect("executions");
+    assert_eq!(children.len(), 3);
+    for child in children {
+        assert_eq!(child["status"], "SUCCEEDED");
+        let d = call(
+            "DescribeExecution",
+            json!({"executionArn": child["executionArn"]}),
+        )
+        .expect("child described");
+        assert_eq!(d["mapRunArn"], json!(map_run));
+    }
+    let parent = call(
+        "DescribeExecution",
+        json!({"executionArn": ran.record.info.arn}),
+    )
+    .expect("parent described");
+    assert!(parent.get("mapRunArn").is_none(), "{parent}");
+
+    // The child machine is not listed among the state machines.
+    let machines = call("ListStateMachines", json!({})).expect("machines");
+    let names: Vec<&str> = machines["stateMachines"]
+        .as_array()
+        .expect("stateMachines")
+        .iter()
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains('/')), "{names:?}");
+
+    call(
+        "UpdateMapRun",
+        json!({"mapRunArn": map_run, "maxConcurrency": 7, "toleratedFailurePercentage": 12.5}),
+    )
+    .expect("updated");
+    let d = call("DescribeMapRun", json!({"mapRunArn": map_run})).expect("described");
+    assert_eq!(d["maxConcurrency"], 7);
+    assert_eq!(d["toleratedFailurePercentage"], 12.5);
+    assert_eq!(d["toleratedFailureCount"], 3);
+
+    let e = call("UpdateMapRun", json!({"mapRunArn": map_run})).expect_err("nothing to update");
+    assert_eq!(e.kind, Exception::ValidationException);
+    let missing = format!("{map_run}-gone");
+    let e = call("DescribeMapRun", json!({"mapRunArn": missing})).expect_err("unknown");
+    assert_eq!(e.kind, Exception::ResourceNotFound);
+    assert_eq!(e.message, format!("Resource not found: '{missing}'"));
+    let e = call("DescribeMapRun", json!({"mapRunArn": ran.record.info.arn}))
+        .expect_err("not a map run");
+    assert_eq!(e.kind, Exception::InvalidArn);
+    let e = call("ListExecutions", json!({})).expect_err("neither ARN");
+    assert_eq!(e.kind, Exception::ValidationException);
 }

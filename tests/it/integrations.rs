@@ -453,7 +453,12 @@ fn start_test_function(watch: &lambda_watch::Watch) -> Child {
         built.success(),
         "the test Lambda function (tests/lambda-fn) did not build"
     );
-    Command::new(root.join("target/debug/stepfn-test-fn"))
+    // Where cargo put it: CARGO_TARGET_DIR when set, else the workspace's target/.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .map(|d| if d.is_absolute() { d } else { root.join(d) })
+        .unwrap_or_else(|| root.join("target"));
+    Command::new(target.join("debug/stepfn-test-fn"))
         .env(
             "AWS_LAMBDA_RUNTIME_API",
             format!("http://127.0.0.1:{}/.rt/stepfn-test-fn", watch.port),

@@ -102,6 +102,9 @@ impl Stepper<'_> {
         if let Some(l) = &m.label {
             run.insert("Label".into(), Value::String(l.clone()));
         }
+        if m.item_batcher.is_some() {
+            run.insert("Batched".into(), Value::Bool(true));
+        }
         if m.item_reader.is_some() {
             let read = match self.reader_request(id, name, m) {
                 Ok(r) => r,
