@@ -2,7 +2,8 @@
 //! the optimized SQS, SNS and EventBridge integrations, `.waitForTaskToken` on SQS answered by
 //! a consumer, AWS's error names (missing bucket, key, queue and topic; access denied), each
 //! call checked on the receiving side with boto3 (tests/clients/aws_services.py); and the
-//! order-notify example, one command.
+//! order-notify example, one command; a Distributed Map reading and writing S3 with the
+//! Map Run API through serve (tests/clients/distributed_map.py).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -86,6 +87,28 @@ fn aws_services_through_run_and_serve_against_moto() {
     assert!(
         out.status.success(),
         "aws services failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    report(stdout.trim().lines().last().unwrap_or_default());
+}
+
+#[test]
+fn distributed_map_reads_and_writes_s3_on_moto_and_serves_the_map_run_api() {
+    let moto = moto_endpoint();
+    let server = Server::start(stepfn_against(&moto), &[]);
+    let out = Command::new(venv().join("bin/python"))
+        .arg(root().join("tests/clients/distributed_map.py"))
+        .args(["--stepfn", env!("CARGO_BIN_EXE_stepfn")])
+        .args(["--moto", &moto, "--serve", &server.endpoint])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "distributed map failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     report(stdout.trim().lines().last().unwrap_or_default());
