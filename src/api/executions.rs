@@ -329,6 +329,7 @@ impl Service {
             };
             self.store.request_stop(arn, &request).await?;
             self.stop_sync_children(&record, &request).await?;
+            self.abort_map_runs(&record, &request).await?;
         }
         Ok(json!({"stopDate": epoch(record.stop_time.unwrap_or(now))}))
     }

@@ -162,6 +162,30 @@ impl Service {
         Ok(json!({}))
     }
 
+    /// StopExecution's part in the Map Runs of `record`: each running one is marked ABORTED
+    /// (its runner stops starting children when it reads that) and its running children are
+    /// stopped with the same error and cause.
+    pub(super) async fn abort_map_runs(
+        &self,
+        record: &crate::store::ExecutionRecord,
+        request: &StopRequest,
+    ) -> Result<(), ApiError> {
+        for mut run in self.store.list_map_runs(&record.info.arn).await? {
+            if run.status != "RUNNING" {
+                continue;
+            }
+            run.status = "ABORTED".into();
+            run.stop = Some(request.time);
+            self.store.put_map_run(&run).await?;
+            for child in self.map_run_executions(&run.arn).await? {
+                if child.status == Status::Running {
+                    self.store.request_stop(&child.info.arn, request).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// ListExecutions with `mapRunArn`: the Map Run's child executions, newest first.
     pub(super) async fn map_run_executions(
         &self,

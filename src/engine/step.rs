@@ -350,6 +350,17 @@ impl Stepper<'_> {
                     cause,
                     location: None,
                 };
+                // A Map Run in flight is aborted with its execution: MapRunAborted first.
+                let map_runs: Vec<FrameId> = (0..self.frames.len())
+                    .filter(|id| {
+                        self.frame(*id)
+                            .and_then(|f| f.task.as_deref())
+                            .is_some_and(crate::engine::task::is_map_run)
+                    })
+                    .collect();
+                for id in map_runs {
+                    self.emit(Some(id), time, "MapRunAborted", || Details::None);
+                }
                 self.finish(Status::Aborted, None, Some(err), time);
             }
         }

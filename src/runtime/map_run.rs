@@ -197,7 +197,12 @@ impl Progress {
             self.pct_set |=
                 stored.tolerated_failure_percentage != self.record.tolerated_failure_percentage;
             self.max_concurrency = (stored.max_concurrency as usize).max(1);
+            let aborted = stored.status == "ABORTED";
             self.record = stored;
+            if aborted {
+                // StopExecution of the parent: no child more; the parent is being stopped.
+                return Err(StatesError::runtime("the Map Run was aborted"));
+            }
         }
         self.write(store, running).await
     }
@@ -225,6 +230,9 @@ impl Progress {
             .map_err(store_error)?
         {
             self.record = stored;
+        }
+        if self.record.status == "ABORTED" {
+            return Ok(());
         }
         self.record.status = status.to_string();
         self.record.stop = Some(real_now());

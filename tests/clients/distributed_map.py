@@ -10,7 +10,8 @@ script puts the objects with boto3, runs Distributed Maps with `stepfn run` (Ite
 JSON array, a CSV with its header row and MaxItems, JSON Lines, an S3 prefix listing; a
 ResultWriter whose manifest and result files boto3 reads back; a missing object), then one
 through serve and the Map Run API with boto3's Step Functions client (ListMapRuns,
-DescribeMapRun, ListExecutions by mapRunArn, DescribeExecution of a child, UpdateMapRun).
+DescribeMapRun, ListExecutions by mapRunArn, DescribeExecution of a child, UpdateMapRun) and
+StopExecution of a parent aborting its Map Run and its running child.
 
 Prints `distributed map: N checks passed` and exits 0, or the failed check and exits 1.
 """
@@ -169,6 +170,46 @@ def through_serve(serve, bucket):
         check("Resource not found" in str(e), f"unknown Map Run: {e}")
 
 
+def wait_for(what, probe, seconds=30):
+    """Polls `probe` until it answers something truthy."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        got = probe()
+        if got:
+            return got
+        time.sleep(0.1)
+    check(False, f"timed out waiting for {what}")
+
+
+def stop_aborts_the_map_run(serve):
+    sfn = boto3.client("stepfunctions", endpoint_url=serve, region_name=REGION,
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    definition = fan(None, {"Type": "Wait", "Seconds": 60, "End": True}, MaxConcurrency=1)
+    machine = sfn.create_state_machine(name=f"dmap-stop-{uuid.uuid4().hex[:6]}",
+                                       definition=json.dumps(definition),
+                                       roleArn=base.ROLE_ARN)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, input="[1, 2, 3]")["executionArn"]
+    runs = wait_for("the Map Run", lambda: sfn.list_map_runs(executionArn=execution)["mapRuns"])
+    map_run = runs[0]["mapRunArn"]
+    running = wait_for("a running child", lambda: [
+        e for e in sfn.list_executions(mapRunArn=map_run)["executions"] if e["status"] == "RUNNING"])
+    check(len(running) == 1, f"MaxConcurrency 1 runs one child: {running}")
+    sfn.stop_execution(executionArn=execution, error="Halt", cause="enough")
+    wait_for("the parent aborted",
+             lambda: sfn.describe_execution(executionArn=execution)["status"] == "ABORTED")
+    events = [e["type"] for e in sfn.get_execution_history(executionArn=execution)["events"]]
+    check(events[-2:] == ["MapRunAborted", "ExecutionAborted"], f"parent history: {events}")
+    d = sfn.describe_map_run(mapRunArn=map_run)
+    check(d["status"] == "ABORTED" and "stopDate" in d, f"the Map Run is aborted: {d}")
+    wait_for("the child aborted", lambda: sfn.describe_execution(
+        executionArn=running[0]["executionArn"])["status"] == "ABORTED")
+    time.sleep(1.5)
+    children = sfn.list_executions(mapRunArn=map_run)["executions"]
+    check(len(children) == 1, f"no child starts after the stop: {children}")
+    check(sfn.describe_map_run(mapRunArn=map_run)["status"] == "ABORTED",
+          "the Map Run stays aborted")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--stepfn", required=True)
@@ -183,6 +224,7 @@ def main():
     readers(run, s3, bucket)
     writer(run, s3, bucket)
     through_serve(args.serve, bucket)
+    stop_aborts_the_map_run(args.serve)
     print(f"distributed map: {base.CHECKS} checks passed")
 
 
