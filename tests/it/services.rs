@@ -277,3 +277,48 @@ fn an_item_reader_reads_objects_and_listings_from_s3() {
     );
     report("item reader: CSV, JSONL and a listing from moto's S3");
 }
+
+#[test]
+fn the_orders_batch_example_runs_unchanged_against_moto() {
+    let moto = moto_endpoint();
+    let out = Command::new("bash")
+        .arg(root().join("state-machines/orders-batch/run.sh"))
+        .env("STEPFN", env!("CARGO_BIN_EXE_stepfn"))
+        .env("AWS_ENDPOINT_URL", &moto)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "orders-batch failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    let manifest = &printed["manifest"];
+    assert!(
+        manifest["MapRunArn"]
+            .as_str()
+            .is_some_and(|a| a.contains(":mapRun:orders-batch/boxes:")),
+        "{printed}"
+    );
+    assert_eq!(manifest["ResultFiles"]["FAILED"], serde_json::json!([]));
+    let mut boxes: Vec<Value> = printed["succeeded"]
+        .as_array()
+        .expect("the SUCCEEDED file")
+        .iter()
+        .map(|e| serde_json::from_str(e["Output"].as_str().expect("Output")).expect("JSON"))
+        .collect();
+    boxes.sort_by_key(|b| b["orders"][0].as_str().map(str::to_string));
+    assert_eq!(
+        boxes,
+        [
+            serde_json::json!({"shipFrom": "warehouse-1", "orders": ["o-1", "o-2"], "count": 2}),
+            serde_json::json!({"shipFrom": "warehouse-1", "orders": ["o-3", "o-4"], "count": 2}),
+            serde_json::json!({"shipFrom": "warehouse-1", "orders": ["o-5"], "count": 1}),
+        ]
+    );
+    report("orders-batch: a CSV on S3 batched into child executions, results written back to S3");
+}
