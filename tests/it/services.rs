@@ -114,11 +114,11 @@ fn distributed_map_reads_and_writes_s3_on_moto_and_serves_the_map_run_api() {
     report(stdout.trim().lines().last().unwrap_or_default());
 }
 
-#[test]
-fn the_order_notify_example_runs_unchanged_against_moto() {
+/// Runs `state-machines/<name>/run.sh` against moto; what it printed, one JSON object.
+fn run_example(name: &str) -> Value {
     let moto = moto_endpoint();
     let out = Command::new("bash")
-        .arg(root().join("state-machines/order-notify/run.sh"))
+        .arg(root().join(format!("state-machines/{name}/run.sh")))
         .env("STEPFN", env!("CARGO_BIN_EXE_stepfn"))
         .env("AWS_ENDPOINT_URL", &moto)
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -129,10 +129,15 @@ fn the_order_notify_example_runs_unchanged_against_moto() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "order-notify failed:\n{stdout}\n{}",
+        "{name} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let printed: Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    serde_json::from_str(stdout.trim()).expect("one JSON object")
+}
+
+#[test]
+fn the_order_notify_example_runs_unchanged_against_moto() {
+    let printed = run_example("order-notify");
     let result = &printed["result"];
     assert_eq!(result["orderId"], "o-1", "{printed}");
     assert!(
@@ -280,23 +285,7 @@ fn an_item_reader_reads_objects_and_listings_from_s3() {
 
 #[test]
 fn the_orders_batch_example_runs_unchanged_against_moto() {
-    let moto = moto_endpoint();
-    let out = Command::new("bash")
-        .arg(root().join("state-machines/orders-batch/run.sh"))
-        .env("STEPFN", env!("CARGO_BIN_EXE_stepfn"))
-        .env("AWS_ENDPOINT_URL", &moto)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .output()
-        .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "orders-batch failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed: Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    let printed = run_example("orders-batch");
     let manifest = &printed["manifest"];
     assert!(
         manifest["MapRunArn"]

@@ -18,26 +18,9 @@ impl DynamoStore {
         let what = format!("put map run {}", run.arn);
         let mut item = key(&mr_pk(&run.arn), "DEF");
         item.insert("mr".into(), s(to_json(run, &what)?));
-        self.call(&what, || {
-            self.client()
-                .put_item()
-                .table_name(self.table())
-                .set_item(Some(item.clone()))
-                .send()
-        })
-        .await
-        .map_err(|e| backend(&what, &e))?;
-        let entry = key(&mrx_pk(&run.execution_arn), &run.arn);
-        self.call(&what, || {
-            self.client()
-                .put_item()
-                .table_name(self.table())
-                .set_item(Some(entry.clone()))
-                .send()
-        })
-        .await
-        .map_err(|e| backend(&what, &e))?;
-        Ok(())
+        self.put_plain(&what, item).await?;
+        self.put_plain(&what, key(&mrx_pk(&run.execution_arn), &run.arn))
+            .await
     }
 
     pub(super) async fn get_map_run_item(
@@ -45,18 +28,7 @@ impl DynamoStore {
         arn: &str,
     ) -> Result<Option<MapRunRecord>, StoreError> {
         let what = format!("get map run {arn}");
-        let out = self
-            .call(&what, || {
-                self.client()
-                    .get_item()
-                    .table_name(self.table())
-                    .set_key(Some(key(&mr_pk(arn), "DEF")))
-                    .consistent_read(true)
-                    .send()
-            })
-            .await
-            .map_err(|e| backend(&what, &e))?;
-        let Some(item) = out.item else {
+        let Some(item) = self.get_consistent(&what, &mr_pk(arn), "DEF").await? else {
             return Ok(None);
         };
         let what = format!("map run {arn}");

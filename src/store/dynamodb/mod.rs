@@ -398,8 +398,12 @@ impl DynamoStore {
     pub async fn raw_put(&self, pk: &str, sk: &str) -> Result<(), StoreError> {
         let mut item = key(pk, sk);
         item.insert("v".into(), n(1));
-        let what = format!("put item {pk}/{sk}");
-        self.call(&what, || {
+        self.put_plain(&format!("put item {pk}/{sk}"), item).await
+    }
+
+    /// Puts `item` as it is, replacing any item of its key.
+    pub(super) async fn put_plain(&self, what: &str, item: Item) -> Result<(), StoreError> {
+        self.call(what, || {
             self.client()
                 .put_item()
                 .table_name(self.table())
@@ -407,7 +411,28 @@ impl DynamoStore {
                 .send()
         })
         .await
-        .map_err(|e| backend(&what, &e))?;
+        .map_err(|e| backend(what, &e))?;
         Ok(())
+    }
+
+    /// The item of key `pk`/`sk`, read consistently; `None` when there is none.
+    pub(super) async fn get_consistent(
+        &self,
+        what: &str,
+        pk: &str,
+        sk: &str,
+    ) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .call(what, || {
+                self.client()
+                    .get_item()
+                    .table_name(self.table())
+                    .set_key(Some(key(pk, sk)))
+                    .consistent_read(true)
+                    .send()
+            })
+            .await
+            .map_err(|e| backend(what, &e))?;
+        Ok(out.item)
     }
 }

@@ -44,33 +44,13 @@ impl Store for DynamoStore {
         let mut entry = key(MACHINES_PK, &machine.arn);
         entry.insert("name".into(), s(&machine.name));
         entry.insert("created".into(), n(machine.created));
-        self.call(&what, || {
-            self.client()
-                .put_item()
-                .table_name(self.table())
-                .set_item(Some(entry.clone()))
-                .send()
-        })
-        .await
-        .map_err(|e| backend(&what, &e))?;
-        Ok(())
+        self.put_plain(&what, entry).await
     }
 
     async fn get_machine(&self, arn: &str) -> Result<Option<MachineRecord>, StoreError> {
         let pk = sm_pk(arn);
         let what = format!("get state machine {arn}");
-        let out = self
-            .call(&what, || {
-                self.client()
-                    .get_item()
-                    .table_name(self.table())
-                    .set_key(Some(key(&pk, "DEF")))
-                    .consistent_read(true)
-                    .send()
-            })
-            .await
-            .map_err(|e| backend(&what, &e))?;
-        let Some(item) = out.item else {
+        let Some(item) = self.get_consistent(&what, &pk, "DEF").await? else {
             return Ok(None);
         };
         let what = format!("state machine {arn}");
@@ -163,45 +143,17 @@ impl Store for DynamoStore {
         let what = format!("put activity {}", activity.arn);
         let mut item = key(&act_pk(&activity.arn), "DEF");
         item.insert("act".into(), s(to_json(activity, &what)?));
-        self.call(&what, || {
-            self.client()
-                .put_item()
-                .table_name(self.table())
-                .set_item(Some(item.clone()))
-                .send()
-        })
-        .await
-        .map_err(|e| backend(&what, &e))?;
+        self.put_plain(&what, item).await?;
         // Listed after it is stored, as state machines are.
         let mut entry = key(ACTIVITIES_PK, &activity.arn);
         entry.insert("name".into(), s(&activity.name));
         entry.insert("created".into(), n(activity.created));
-        self.call(&what, || {
-            self.client()
-                .put_item()
-                .table_name(self.table())
-                .set_item(Some(entry.clone()))
-                .send()
-        })
-        .await
-        .map_err(|e| backend(&what, &e))?;
-        Ok(())
+        self.put_plain(&what, entry).await
     }
 
     async fn get_activity(&self, arn: &str) -> Result<Option<ActivityRecord>, StoreError> {
         let what = format!("get activity {arn}");
-        let out = self
-            .call(&what, || {
-                self.client()
-                    .get_item()
-                    .table_name(self.table())
-                    .set_key(Some(key(&act_pk(arn), "DEF")))
-                    .consistent_read(true)
-                    .send()
-            })
-            .await
-            .map_err(|e| backend(&what, &e))?;
-        let Some(item) = out.item else {
+        let Some(item) = self.get_consistent(&what, &act_pk(arn), "DEF").await? else {
             return Ok(None);
         };
         let what = format!("activity {arn}");
@@ -587,18 +539,7 @@ impl Store for DynamoStore {
 
     async fn get_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
         let what = format!("get execution {arn}");
-        let out = self
-            .call(&what, || {
-                self.client()
-                    .get_item()
-                    .table_name(self.table())
-                    .set_key(Some(key(&ex_pk(arn), "META")))
-                    .consistent_read(true)
-                    .send()
-            })
-            .await
-            .map_err(|e| backend(&what, &e))?;
-        match out.item {
+        match self.get_consistent(&what, &ex_pk(arn), "META").await? {
             Some(item) => Ok(Some(self.decode_meta(arn, &item).await?)),
             None => Ok(None),
         }
