@@ -1,11 +1,17 @@
-//! Distributed Map throughput: one Map Run of N items, children EXPRESS (in memory) and
-//! STANDARD (stored executions with their own history), on the memory store or, with
-//! STEPFN_TEST_DYNAMODB_ENDPOINT set, on DynamoDB Local too.
+//! Distributed Map throughput.
 //!
-//! `cargo bench --bench distributed` (STEPFN_BENCH_ITEMS=N sets the items, 10,000 by
-//! default; STANDARD on DynamoDB runs a tenth of them). Prints, per run: items, wall time,
-//! child executions per second.
+//! * `s3/...`: the issue's contract. One Map Run whose `ItemReader` reads N items (100,000 by
+//!   default) from one JSON object in S3 (moto, which `infra/moto.sh` installs and starts when
+//!   `STEPFN_TEST_MOTO_ENDPOINT` is not set), one `EXPRESS` child execution per item (a Pass
+//!   state), on the memory store and, with `STEPFN_TEST_DYNAMODB_ENDPOINT` set, on DynamoDB
+//!   Local. Prints items/s, the peak RSS of the run, and on DynamoDB the requests, read and
+//!   write units per item.
+//! * `inline/...`: items from the state's input, children `EXPRESS` and `STANDARD` (stored
+//!   executions with their own history; on DynamoDB a tenth of the items).
+//!
+//! `cargo bench --bench distributed` (`STEPFN_BENCH_ITEMS=N` sets the items).
 
+use std::process::Command;
 use std::time::Instant;
 
 use serde_json::{json, Value};
@@ -20,23 +26,63 @@ use stepfn::store::AnyStore;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn machine(execution_type: &str) -> Value {
+const BUCKET: &str = "stepfn-bench-distributed";
+const KEY: &str = "items.json";
+
+fn processor(execution_type: &str) -> Value {
+    json!({
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": execution_type},
+        "StartAt": "Square",
+        "States": {"Square": {"Type": "Pass",
+            "Parameters": {"sq.$": "States.MathAdd($.v, $.v)"}, "End": true}}
+    })
+}
+
+/// Items from the state's input.
+fn inline_machine(execution_type: &str) -> Value {
     json!({"StartAt": "Fan", "States": {"Fan": {
         "Type": "Map",
         "ItemSelector": {"v.$": "$$.Map.Item.Value"},
-        "ItemProcessor": {
-            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": execution_type},
-            "StartAt": "Square",
-            "States": {"Square": {"Type": "Pass",
-                "Parameters": {"sq.$": "States.MathAdd($.v, $.v)"}, "End": true}}
-        },
+        "ItemProcessor": processor(execution_type),
         "MaxConcurrency": 1000,
         "ResultSelector": {"n.$": "States.ArrayLength($)"},
         "End": true
     }}})
 }
 
-async fn once(store: AnyStore, execution_type: &str, items: usize) -> f64 {
+/// Items from one JSON object in S3.
+fn s3_machine() -> Value {
+    json!({"StartAt": "Fan", "States": {"Fan": {
+        "Type": "Map",
+        "ItemReader": {
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "JSON"},
+            "Parameters": {"Bucket": BUCKET, "Key": KEY}
+        },
+        "ItemSelector": {"v.$": "$$.Map.Item.Value.qty"},
+        "ItemProcessor": processor("EXPRESS"),
+        "MaxConcurrency": 1000,
+        "ResultSelector": {"n.$": "States.ArrayLength($)"},
+        "End": true
+    }}})
+}
+
+/// The process's peak resident set since the last [`reset_peak_rss`], in MiB.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Starts the peak RSS anew (Linux: `5` to `/proc/self/clear_refs`).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+async fn once(store: AnyStore, name: &str, definition: Value, input: Value, items: usize) -> f64 {
     let invoker = Invokers::new(Setup {
         store: store.clone(),
         integrations: None,
@@ -45,9 +91,8 @@ async fn once(store: AnyStore, execution_type: &str, items: usize) -> f64 {
     })
     .expect("invokers");
     let now = chrono::Utc::now().timestamp_millis();
-    let name = format!("bench-{}-{now}", execution_type.to_lowercase());
-    let record = commands::machine_record(&name, machine(execution_type), now);
-    let input = Value::Array((0..items).map(|i| json!(i)).collect());
+    let name = format!("bench-{name}-{now}");
+    let record = commands::machine_record(&name, definition, now);
     let started = commands::start(&store, &record, "run", input, now)
         .await
         .expect("starts");
@@ -66,7 +111,7 @@ async fn once(store: AnyStore, execution_type: &str, items: usize) -> f64 {
     assert_eq!(
         done.output,
         Some(json!({"n": items})),
-        "{execution_type}: {:?}",
+        "{name}: {:?}",
         done.error
     );
     secs
@@ -74,33 +119,156 @@ async fn once(store: AnyStore, execution_type: &str, items: usize) -> f64 {
 
 fn report(label: &str, items: usize, secs: f64) {
     println!(
-        "distributed/{label}: {items} items in {:.3} s, {:.0} child executions/s",
-        secs,
-        items as f64 / secs
+        "distributed/{label:<24} {items:>7} items in {secs:>7.3} s  {:>8.0} items/s  peak RSS {:>6.1} MiB",
+        items as f64 / secs,
+        peak_rss_mib()
     );
+}
+
+/// moto's endpoint: `STEPFN_TEST_MOTO_ENDPOINT`, or a server `infra/moto.sh` starts (and
+/// `true` when this bench must stop it).
+fn moto() -> (String, bool) {
+    if let Ok(e) = std::env::var("STEPFN_TEST_MOTO_ENDPOINT") {
+        return (e, false);
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/infra/moto.sh");
+    let running = Command::new("bash")
+        .args([script, "endpoint"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Some(e) = running {
+        return (e, false);
+    }
+    for step in ["install", "start"] {
+        let out = Command::new("bash")
+            .args([script, step])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {script} {step}: {e}"));
+        assert!(
+            out.status.success(),
+            "`bash infra/moto.sh {step}` failed (moto needs Python 3.10+ and PyPI): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if step == "start" {
+            return (
+                String::from_utf8_lossy(&out.stdout).trim().to_string(),
+                true,
+            );
+        }
+    }
+    unreachable!("the loop returns at start")
+}
+
+/// Puts `items` items in one JSON object of moto's S3 (unsigned requests, which moto takes).
+async fn put_items(endpoint: &str, items: usize) {
+    let http = reqwest::Client::new();
+    let base = endpoint.trim_end_matches('/');
+    let created = http
+        .put(format!("{base}/{BUCKET}"))
+        .send()
+        .await
+        .expect("moto answers");
+    assert!(created.status().is_success(), "create bucket: {created:?}");
+    let body = Value::Array(
+        (0..items)
+            .map(|i| json!({"id": format!("order-{i:06}"), "qty": i % 97}))
+            .collect(),
+    )
+    .to_string();
+    let put = http
+        .put(format!("{base}/{BUCKET}/{KEY}"))
+        .body(body)
+        .send()
+        .await
+        .expect("moto answers");
+    assert!(put.status().is_success(), "put object: {put:?}");
 }
 
 fn main() {
     let items: usize = std::env::var("STEPFN_BENCH_ITEMS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(10_000);
+        .unwrap_or(100_000);
+    let (moto, started_moto) = moto();
+    // The reader's S3 client takes the standard endpoint setting.
+    std::env::set_var("AWS_ENDPOINT_URL_S3", &moto);
+    for (k, v) in [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+    ] {
+        if std::env::var(k).is_err() {
+            std::env::set_var(k, v);
+        }
+    }
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
+        put_items(&moto, items).await;
+        reset_peak_rss();
+        let store = AnyStore::Memory(MemoryStore::new());
+        let secs = once(store, "s3", s3_machine(), json!({}), items).await;
+        report("s3/memory/express", items, secs);
         for kind in ["EXPRESS", "STANDARD"] {
+            reset_peak_rss();
             let store = AnyStore::Memory(MemoryStore::new());
-            let secs = once(store, kind, items).await;
-            report(&format!("memory/{}", kind.to_lowercase()), items, secs);
+            let input = Value::Array((0..items).map(|i| json!(i)).collect());
+            let secs = once(store, "inline", inline_machine(kind), input, items).await;
+            report(
+                &format!("inline/memory/{}", kind.to_lowercase()),
+                items,
+                secs,
+            );
         }
         if let Ok(endpoint) = std::env::var("STEPFN_TEST_DYNAMODB_ENDPOINT") {
             let table = format!("bench-distributed-{}", std::process::id());
-            let store = DynamoStore::connect(&table, Some(&endpoint))
+            let dynamo = DynamoStore::connect_metered(&table, Some(&endpoint))
                 .await
                 .expect("DynamoDB Local");
-            store.init().await.expect("create table");
-            let n = (items / 10).max(1);
-            let secs = once(AnyStore::Dynamo(store), "STANDARD", n).await;
-            report("dynamodb/standard", n, secs);
+            dynamo.init().await.expect("create table");
+            let store = AnyStore::Dynamo(dynamo.clone());
+
+            reset_peak_rss();
+            let requests = dynamo.request_count();
+            let (reads, writes) = dynamo.capacity().unwrap_or_default();
+            let secs = once(store.clone(), "s3", s3_machine(), json!({}), items).await;
+            report("s3/dynamodb/express", items, secs);
+            let n = items as f64;
+            let (reads2, writes2) = dynamo.capacity().unwrap_or_default();
+            println!(
+                "distributed/{:<24} {:.4} requests, {:.4} read units, {:.4} write units per item",
+                "s3/dynamodb/express",
+                (dynamo.request_count() - requests) as f64 / n,
+                (reads2 - reads) / n,
+                (writes2 - writes) / n,
+            );
+
+            let n = (items / 100).max(1);
+            reset_peak_rss();
+            let requests = dynamo.request_count();
+            let (reads, writes) = dynamo.capacity().unwrap_or_default();
+            let input = Value::Array((0..n).map(|i| json!(i)).collect());
+            let secs = once(store, "inline", inline_machine("STANDARD"), input, n).await;
+            report("inline/dynamodb/standard", n, secs);
+            let (reads2, writes2) = dynamo.capacity().unwrap_or_default();
+            println!(
+                "distributed/{:<24} {:.4} requests, {:.4} read units, {:.4} write units per item",
+                "inline/dynamodb/standard",
+                (dynamo.request_count() - requests) as f64 / n as f64,
+                (reads2 - reads) / n as f64,
+                (writes2 - writes) / n as f64,
+            );
+        } else {
+            println!(
+                "distributed/dynamodb: skipped, STEPFN_TEST_DYNAMODB_ENDPOINT is not set (start \
+                 DynamoDB Local with `bash infra/dynamodb-local.sh install && bash \
+                 infra/dynamodb-local.sh start` and export the endpoint it prints)"
+            );
         }
     });
+    if started_moto {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/infra/moto.sh");
+        let _ = Command::new("bash").args([script, "stop"]).status();
+    }
 }

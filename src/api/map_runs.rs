@@ -8,21 +8,37 @@ use crate::store::MapRunRecord;
 /// What a Map Run with `maxConcurrency` 0 runs at once: as many as AWS allows.
 const UNLIMITED_CONCURRENCY: u64 = 10_000;
 
-/// The counts AWS reports of a Map Run's items or child executions.
-fn counts(total: u64, succeeded: u64, failed: u64, running: u64) -> Value {
-    let pending = total.saturating_sub(succeeded + failed + running);
-    json!({
-        "pending": pending,
-        "running": running,
-        "succeeded": succeeded,
-        "failed": failed,
-        "timedOut": 0,
-        "aborted": 0,
-        "total": total,
-        "resultsWritten": succeeded + failed,
-        "failuresNotRedrivable": 0,
-        "pendingRedrive": 0,
-    })
+/// How a Map Run's items or child executions stand.
+#[derive(Clone, Copy)]
+struct Counts {
+    total: u64,
+    succeeded: u64,
+    /// Failed, timed out or aborted.
+    ended_badly: u64,
+    timed_out: u64,
+    aborted: u64,
+    running: u64,
+}
+
+impl Counts {
+    /// The counts AWS reports: `failed` apart from `timedOut` and `aborted`.
+    fn to_json(&self) -> Value {
+        let pending = self
+            .total
+            .saturating_sub(self.succeeded + self.ended_badly + self.running);
+        json!({
+            "pending": pending,
+            "running": self.running,
+            "succeeded": self.succeeded,
+            "failed": self.ended_badly.saturating_sub(self.timed_out + self.aborted),
+            "timedOut": self.timed_out,
+            "aborted": self.aborted,
+            "total": self.total,
+            "resultsWritten": self.succeeded + self.ended_badly,
+            "failuresNotRedrivable": 0,
+            "pendingRedrive": 0,
+        })
+    }
 }
 
 /// DescribeMapRun's answer for `run`.
@@ -48,25 +64,29 @@ fn describe_map_run_json(run: &MapRunRecord) -> Value {
         "toleratedFailureCount".into(),
         json!(run.tolerated_failure_count),
     );
-    // Records written before items were counted: one item per child execution.
-    let (items_total, items_ok, items_failed, items_running) = if run.items_total == 0 {
-        (run.total, run.succeeded, run.failed, run.running)
-    } else {
-        (
-            run.items_total,
-            run.items_succeeded,
-            run.items_failed,
-            run.items_running,
-        )
+    let executions = Counts {
+        total: run.total,
+        succeeded: run.succeeded,
+        ended_badly: run.failed,
+        timed_out: run.timed_out,
+        aborted: run.aborted,
+        running: run.running,
     };
-    out.insert(
-        "itemCounts".into(),
-        counts(items_total, items_ok, items_failed, items_running),
-    );
-    out.insert(
-        "executionCounts".into(),
-        counts(run.total, run.succeeded, run.failed, run.running),
-    );
+    // Records written before items were counted: one item per child execution.
+    let items = if run.items_total == 0 {
+        executions
+    } else {
+        Counts {
+            total: run.items_total,
+            succeeded: run.items_succeeded,
+            ended_badly: run.items_failed,
+            timed_out: run.items_timed_out,
+            aborted: run.items_aborted,
+            running: run.items_running,
+        }
+    };
+    out.insert("itemCounts".into(), items.to_json());
+    out.insert("executionCounts".into(), executions.to_json());
     out.insert("redriveCount".into(), json!(0));
     Value::Object(out)
 }
@@ -222,6 +242,10 @@ mod tests {
             items_succeeded: 2,
             items_failed: 2,
             items_running: 2,
+            timed_out: 0,
+            aborted: 0,
+            items_timed_out: 0,
+            items_aborted: 0,
         }
     }
 
@@ -235,6 +259,43 @@ mod tests {
         assert_eq!(d["itemCounts"]["pending"], 2);
         assert_eq!(d["itemCounts"]["resultsWritten"], 4);
         assert!(d.get("stopDate").is_none());
+    }
+
+    #[test]
+    fn timed_out_and_aborted_children_are_counted_apart_from_failed_ones() {
+        let mut r = record();
+        r.running = 0;
+        r.failed = 3;
+        r.timed_out = 1;
+        r.aborted = 1;
+        r.items_running = 0;
+        r.items_failed = 6;
+        r.items_timed_out = 2;
+        r.items_aborted = 3;
+        let d = describe_map_run_json(&r);
+        let e = &d["executionCounts"];
+        assert_eq!(
+            (
+                e["failed"].clone(),
+                e["timedOut"].clone(),
+                e["aborted"].clone()
+            ),
+            (json!(1), json!(1), json!(1))
+        );
+        assert_eq!(
+            (e["pending"].clone(), e["resultsWritten"].clone()),
+            (json!(0), json!(4))
+        );
+        let i = &d["itemCounts"];
+        assert_eq!(
+            (
+                i["failed"].clone(),
+                i["timedOut"].clone(),
+                i["aborted"].clone()
+            ),
+            (json!(1), json!(2), json!(3))
+        );
+        assert_eq!(i["total"], 8);
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct ServeOptions {
     pub account: String,
     /// Skip Wait states and retry intervals of the executions it drives.
     pub virtual_clock: bool,
+    /// How long its lease on an execution lasts without renewal, ms: another worker (or a
+    /// restarted serve) takes over this long after it died.
+    pub lease_ms: i64,
 }
 
 /// Serves until a signal; `on_bound` hears the bound address before the first request.
@@ -71,6 +74,7 @@ pub async fn serve(
         service.invoker(),
         DurableOptions {
             virtual_clock: options.virtual_clock,
+            lease_ms: options.lease_ms.max(1_000),
             ..DurableOptions::worker(format!("serve-{}", uuid::Uuid::new_v4()))
         },
         options.concurrency,

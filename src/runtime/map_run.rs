@@ -60,37 +60,59 @@ struct RunRequest {
     tolerated_count: Option<f64>,
     tolerated_pct: Option<f64>,
     writer: Option<Value>,
-    /// Inputs are `ItemBatcher` batches (`{"Items": [...]}`), counted by their items.
-    batched: bool,
+    /// With an `ItemBatcher`, the items of each input (a batch `{"Items": [...]}`); empty
+    /// when every input is one item.
+    batch_sizes: Vec<u64>,
 }
 
 impl RunRequest {
     /// How many items input `index` carries.
     fn items_of(&self, index: usize) -> u64 {
-        match (self.batched, self.inputs.get(index)) {
-            (true, Some(input)) => input
-                .get("Items")
-                .and_then(Value::as_array)
-                .map_or(1, |a| a.len() as u64),
-            _ => 1,
-        }
+        self.batch_sizes.get(index).copied().unwrap_or(1)
     }
 
     fn items_total(&self) -> u64 {
-        (0..self.inputs.len()).map(|i| self.items_of(i)).sum()
+        if self.batch_sizes.is_empty() {
+            self.inputs.len() as u64
+        } else {
+            self.batch_sizes.iter().sum()
+        }
     }
 
-    fn from_json(run: &Value) -> Result<RunRequest, StatesError> {
-        let text = |k: &str| run.get(k).and_then(Value::as_str).unwrap_or_default();
+    /// The request the engine made, taken apart (its inputs moved, not copied).
+    fn from_json(run: Value) -> Result<RunRequest, StatesError> {
+        let Value::Object(mut run) = run else {
+            return Err(StatesError::runtime("the Map Run request is not an object"));
+        };
+        let text = |run: &Map<String, Value>, k: &str| {
+            run.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let inputs = match run.remove("Inputs") {
+            Some(Value::Array(a)) => a,
+            _ => return Err(StatesError::runtime("the Map Run has no inputs")),
+        };
+        let batch_sizes = if run.get("Batched").and_then(Value::as_bool) == Some(true) {
+            inputs
+                .iter()
+                .map(|input| {
+                    input
+                        .get("Items")
+                        .and_then(Value::as_array)
+                        .map_or(1, |a| a.len() as u64)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(RunRequest {
-            map_run_arn: text("MapRunArn").to_string(),
-            machine_arn: text("StateMachineArn").to_string(),
-            definition: run.get("Definition").cloned().unwrap_or(Value::Null),
-            express: text("ExecutionType") == "EXPRESS",
-            inputs: match run.get("Inputs") {
-                Some(Value::Array(a)) => a.clone(),
-                _ => return Err(StatesError::runtime("the Map Run has no inputs")),
-            },
+            map_run_arn: text(&run, "MapRunArn"),
+            machine_arn: text(&run, "StateMachineArn"),
+            express: text(&run, "ExecutionType") == "EXPRESS",
+            definition: run.remove("Definition").unwrap_or(Value::Null),
+            inputs,
             max_concurrency: run
                 .get("MaxConcurrency")
                 .and_then(Value::as_u64)
@@ -99,8 +121,8 @@ impl RunRequest {
             tolerated_pct: run
                 .get("ToleratedFailurePercentage")
                 .and_then(Value::as_f64),
-            writer: run.get("ResultWriter").cloned(),
-            batched: run.get("Batched").and_then(Value::as_bool) == Some(true),
+            writer: run.remove("ResultWriter"),
+            batch_sizes,
         })
     }
 }
@@ -117,6 +139,10 @@ struct Progress {
     items_succeeded: u64,
     items_failed: u64,
     items_running: u64,
+    timed_out: u64,
+    aborted: u64,
+    items_timed_out: u64,
+    items_aborted: u64,
     checked: std::time::Instant,
 }
 
@@ -153,6 +179,10 @@ impl Progress {
                     items_succeeded: 0,
                     items_failed: 0,
                     items_running: 0,
+                    timed_out: 0,
+                    aborted: 0,
+                    items_timed_out: 0,
+                    items_aborted: 0,
                 };
                 store.put_map_run(&r).await.map_err(store_error)?;
                 r
@@ -168,6 +198,10 @@ impl Progress {
             items_succeeded: 0,
             items_failed: 0,
             items_running: 0,
+            timed_out: 0,
+            aborted: 0,
+            items_timed_out: 0,
+            items_aborted: 0,
             checked: std::time::Instant::now(),
         })
     }
@@ -215,6 +249,10 @@ impl Progress {
         self.record.running = running as u64;
         self.record.items_succeeded = self.items_succeeded;
         self.record.items_failed = self.items_failed;
+        self.record.timed_out = self.timed_out;
+        self.record.aborted = self.aborted;
+        self.record.items_timed_out = self.items_timed_out;
+        self.record.items_aborted = self.items_aborted;
         self.record.items_running = if running == 0 { 0 } else { self.items_running };
         store.put_map_run(&self.record).await.map_err(store_error)
     }
@@ -264,12 +302,16 @@ impl MapRuns {
     /// Answers a Map Run request of the engine.
     pub fn invoke(self: &Arc<Self>, request: &TaskRequest) -> Invocation {
         let me = Arc::clone(self);
-        let request = request.clone();
+        let mut request = request.clone();
+        let asked = std::mem::take(&mut request.input);
         Invocation::Pending(Box::pin(async move {
-            if let Some(read) = request.input.get("Read") {
+            if let Some(read) = asked.get("Read") {
                 return me.read(read, &request).await;
             }
-            match request.input.get("Run") {
+            let Value::Object(mut asked) = asked else {
+                return Err(StatesError::runtime("a Map Run request asks for nothing"));
+            };
+            match asked.remove("Run") {
                 Some(run) => me.run(RunRequest::from_json(run)?, &request).await,
                 None => Err(StatesError::runtime("a Map Run request asks for nothing")),
             }
@@ -297,7 +339,7 @@ impl MapRuns {
 
     async fn run(
         self: &Arc<Self>,
-        run: RunRequest,
+        mut run: RunRequest,
         request: &TaskRequest,
     ) -> Result<Value, StatesError> {
         let machine = load(&run.definition).map_err(|d| {
@@ -337,9 +379,18 @@ impl MapRuns {
         let record = Arc::new(record);
         let total = run.inputs.len();
         let mut progress = Progress::begin(&self.store, &run, request).await?;
-        let mut inputs = run.inputs.iter().cloned().enumerate();
+        let mut inputs = std::mem::take(&mut run.inputs).into_iter().enumerate();
+        let map_run_arn: Arc<str> = Arc::from(run.map_run_arn.as_str());
         let mut live: JoinSet<Result<ChildEnd, StatesError>> = JoinSet::new();
-        let mut ends: Vec<Option<ExecutionRecord>> = vec![None; total];
+        // A ResultWriter lists each child; without one only its result is kept.
+        let keep_records = run.writer.is_some();
+        let mut ends: Vec<Option<ExecutionRecord>> = Vec::new();
+        let mut results: Vec<Value> = Vec::new();
+        if keep_records {
+            ends.resize(total, None);
+        } else {
+            results.resize(total, Value::Null);
+        }
         loop {
             progress.refresh(&self.store, live.len()).await?;
             while live.len() < progress.max_concurrency {
@@ -349,7 +400,7 @@ impl MapRuns {
                 let me = Arc::clone(self);
                 let machine = Arc::clone(&machine);
                 let record = Arc::clone(&record);
-                let map_run_arn = run.map_run_arn.clone();
+                let map_run_arn = Arc::clone(&map_run_arn);
                 let express = run.express;
                 progress.items_running += run.items_of(index);
                 live.spawn(async move {
@@ -370,22 +421,33 @@ impl MapRuns {
             } else {
                 progress.failed += 1;
                 progress.items_failed += items;
+                match end.record.status {
+                    Status::TimedOut => {
+                        progress.timed_out += 1;
+                        progress.items_timed_out += items;
+                    }
+                    Status::Aborted => {
+                        progress.aborted += 1;
+                        progress.items_aborted += items;
+                    }
+                    _ => {}
+                }
                 if progress.failed as f64 > progress.tolerated(total) {
                     live.abort_all();
                     progress.finish(&self.store, "FAILED", 0).await?;
                     return Err(threshold_exceeded());
                 }
             }
-            ends[end.index] = Some(end.record);
+            if keep_records {
+                ends[end.index] = Some(end.record);
+            } else {
+                results[end.index] = child_result(end.record);
+            }
         }
         progress.finish(&self.store, "SUCCEEDED", 0).await?;
         match &run.writer {
             Some(writer) => self.write_results(&run, writer, &ends, request).await,
-            None => Ok(Value::Array(
-                ends.into_iter()
-                    .map(|e| e.map(|r| child_result(&r)).unwrap_or(Value::Null))
-                    .collect(),
-            )),
+            None => Ok(Value::Array(results)),
         }
     }
 
@@ -454,15 +516,15 @@ impl MapRuns {
 }
 
 /// A child's place in the results array: its output, or `{Error, Cause}` when it failed.
-fn child_result(record: &ExecutionRecord) -> Value {
+fn child_result(record: ExecutionRecord) -> Value {
     if record.status == Status::Succeeded {
-        return record.output.clone().unwrap_or(Value::Null);
+        return record.output.unwrap_or(Value::Null);
     }
     let mut o = Map::new();
-    if let Some(e) = &record.error {
-        o.insert("Error".into(), Value::String(e.error.clone()));
-        if let Some(c) = &e.cause {
-            o.insert("Cause".into(), Value::String(c.clone()));
+    if let Some(e) = record.error {
+        o.insert("Error".into(), Value::String(e.error));
+        if let Some(c) = e.cause {
+            o.insert("Cause".into(), Value::String(c));
         }
     }
     Value::Object(o)

@@ -71,8 +71,14 @@ pub(crate) fn store_error(e: impl std::fmt::Display) -> StatesError {
 /// The child's name for an attempt without a `Name`: a UUID-shaped digest of its idempotency
 /// key, the same every time the attempt is invoked.
 pub fn child_name(idempotency_key: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = sha2::Sha256::digest(idempotency_key.as_bytes());
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let hex: String = digest
+        .iter()
+        .take(16)
+        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+        .map(char::from)
+        .collect();
     format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],
@@ -280,7 +286,9 @@ pub(crate) async fn drive_to_end(
 ) -> Result<ExecutionRecord, StatesError> {
     let options = DurableOptions {
         owner: format!("sync-{}", uuid::Uuid::new_v4()),
-        lease_ms: 30_000,
+        // A worker that dies while driving children leaves their leases: short ones let the
+        // next worker go on with them soon (a live driver renews a third before expiry).
+        lease_ms: 10_000,
         // A long timer parks the child (so a stop request or another worker can get at it);
         // this loop drives it again when it is due.
         park_after_ms: Some(2_000),

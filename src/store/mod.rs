@@ -292,6 +292,18 @@ pub struct MapRunRecord {
     /// Items of child executions running.
     #[serde(default)]
     pub items_running: u64,
+    /// Of `failed`, the child executions that timed out.
+    #[serde(default)]
+    pub timed_out: u64,
+    /// Of `failed`, the child executions that were aborted.
+    #[serde(default)]
+    pub aborted: u64,
+    /// Of `items_failed`, the items of child executions that timed out.
+    #[serde(default)]
+    pub items_timed_out: u64,
+    /// Of `items_failed`, the items of child executions that were aborted.
+    #[serde(default)]
+    pub items_aborted: u64,
 }
 
 /// A stored activity.

@@ -24,6 +24,10 @@ fn map_run(unique: &str, parent: &str, id: u32, start: i64) -> MapRunRecord {
         items_succeeded: 0,
         items_failed: 0,
         items_running: 6,
+        timed_out: 0,
+        aborted: 0,
+        items_timed_out: 0,
+        items_aborted: 0,
     }
 }
 

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 /// Writes a result line straight to stderr, past the test harness's capture, so CI shows it.
-fn report(line: &str) {
+pub(crate) fn report(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-fn endpoint() -> String {
+pub(crate) fn endpoint() -> String {
     std::env::var("STEPFN_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
         panic!(
             "STEPFN_TEST_DYNAMODB_ENDPOINT is not set: run the suite with `bash infra/test.sh`, \
@@ -26,7 +26,7 @@ fn endpoint() -> String {
     })
 }
 
-fn stepfn() -> Command {
+pub(crate) fn stepfn() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stepfn"));
     c.current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -35,7 +35,7 @@ fn stepfn() -> Command {
     c
 }
 
-fn store_args(table: &str, endpoint: &str) -> Vec<String> {
+pub(crate) fn store_args(table: &str, endpoint: &str) -> Vec<String> {
     vec![
         "--store".into(),
         "dynamodb".into(),
@@ -50,7 +50,7 @@ fn run(args: &[String]) -> Output {
     stepfn().args(args).output().expect("stepfn runs")
 }
 
-fn ok_json(out: &Output) -> Value {
+pub(crate) fn ok_json(out: &Output) -> Value {
     assert!(
         out.status.success(),
         "stepfn failed ({:?}): {}\n{}",
@@ -62,7 +62,7 @@ fn ok_json(out: &Output) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
-fn new_table(endpoint: &str) -> String {
+pub(crate) fn new_table(endpoint: &str) -> String {
     let table = format!("t{}", uuid_like());
     let mut args = vec!["init".to_string()];
     args.extend(store_args(&table, endpoint));
@@ -72,7 +72,7 @@ fn new_table(endpoint: &str) -> String {
     table
 }
 
-fn uuid_like() -> String {
+pub(crate) fn uuid_like() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -80,7 +80,7 @@ fn uuid_like() -> String {
     format!("{:x}{:x}", nanos, std::process::id())
 }
 
-fn write_temp(name: &str, value: &Value) -> PathBuf {
+pub(crate) fn write_temp(name: &str, value: &Value) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("stepfn-durable-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join(name);
@@ -89,7 +89,13 @@ fn write_temp(name: &str, value: &Value) -> PathBuf {
     path
 }
 
-fn start(def: &std::path::Path, table: &str, endpoint: &str, name: &str, input: &Value) -> Output {
+pub(crate) fn start(
+    def: &std::path::Path,
+    table: &str,
+    endpoint: &str,
+    name: &str,
+    input: &Value,
+) -> Output {
     let mut args = vec![
         "start".to_string(),
         def.display().to_string(),
@@ -107,7 +113,12 @@ fn spawn_worker(table: &str, endpoint: &str, extra: &[&str]) -> Child {
 }
 
 /// A worker with extra environment variables.
-fn spawn_worker_with(table: &str, endpoint: &str, extra: &[&str], env: &[(&str, &str)]) -> Child {
+pub(crate) fn spawn_worker_with(
+    table: &str,
+    endpoint: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Child {
     let mut args = vec!["worker".to_string()];
     args.extend(store_args(table, endpoint));
     args.extend(extra.iter().map(|s| s.to_string()));
@@ -120,13 +131,13 @@ fn spawn_worker_with(table: &str, endpoint: &str, extra: &[&str], env: &[(&str, 
         .expect("worker starts")
 }
 
-fn describe(table: &str, endpoint: &str, arn: &str) -> Value {
+pub(crate) fn describe(table: &str, endpoint: &str, arn: &str) -> Value {
     let mut args = vec!["describe".to_string(), arn.to_string()];
     args.extend(store_args(table, endpoint));
     ok_json(&run(&args))
 }
 
-fn history(table: &str, endpoint: &str, arn: &str) -> Vec<Value> {
+pub(crate) fn history(table: &str, endpoint: &str, arn: &str) -> Vec<Value> {
     let mut args = vec!["history".to_string(), arn.to_string()];
     args.extend(store_args(table, endpoint));
     ok_json(&run(&args))["events"]
@@ -137,7 +148,7 @@ fn history(table: &str, endpoint: &str, arn: &str) -> Vec<Value> {
 
 /// Contiguous ids, no event twice, every entered state exited once (or failed/aborted at
 /// the end), exactly one execution end event.
-fn check_history(events: &[Value]) {
+pub(crate) fn check_history(events: &[Value]) {
     let ids: Vec<u64> = events
         .iter()
         .map(|e| e["id"].as_u64().expect("id"))

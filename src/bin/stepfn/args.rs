@@ -92,6 +92,10 @@ pub(crate) enum Command {
         /// Skip Wait states and retry intervals of the executions it drives.
         #[arg(long)]
         virtual_clock: bool,
+        /// Lease length in seconds; on a shared store, another worker (or this serve restarted)
+        /// takes over an execution this long after the serve driving it died.
+        #[arg(long, default_value_t = 30)]
+        lease_seconds: u64,
     },
     /// Tests one state as the TestState API does: reads a TestState request (JSON, from FILE
     /// or stdin) and prints its response. `definition`, `input`, `variables`, `context` and

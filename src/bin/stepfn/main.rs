@@ -84,6 +84,7 @@ fn main() -> ExitCode {
             concurrency,
             account,
             virtual_clock,
+            lease_seconds,
         } => block_on(async move {
             let mocks = mocks.or_else(|| std::env::var_os("SFN_MOCK_CONFIG").map(PathBuf::from));
             let options = ServeOptions {
@@ -95,6 +96,7 @@ fn main() -> ExitCode {
                 mocks: mocks.map(|p| read_json(&p, "mock config")).transpose()?,
                 connections,
                 concurrency,
+                lease_ms: i64::try_from(lease_seconds.saturating_mul(1_000)).unwrap_or(i64::MAX),
             };
             serve(options, |addr| {
                 println!("{}", json!({"endpoint": format!("http://{addr}")}));

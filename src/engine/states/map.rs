@@ -383,6 +383,42 @@ impl Stepper<'_> {
         let mut rng = self.rng();
         selector.eval(&env.scope(selector_input), &mut rng)
     }
+
+    /// Every item's input, as [`Self::iteration_input`] gives them one by one, with the
+    /// JSONPath context object built once for all of them.
+    pub(crate) fn iteration_inputs(
+        &self,
+        id: FrameId,
+        name: &str,
+        m: &MapState,
+        items: Vec<Value>,
+        selector_input: &Value,
+    ) -> Result<Vec<Value>, StatesError> {
+        let selector = match &m.item_selector {
+            None => return Ok(items),
+            Some(s) if m.common.lang != QueryLanguage::JSONata => s,
+            Some(_) => {
+                return items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, item)| self.iteration_input(id, name, m, i, item, selector_input))
+                    .collect()
+            }
+        };
+        let mut env = self.env(id, name, selector.uses_context(), true);
+        let mut rng = self.rng();
+        let mut out = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            if let Value::Object(ctx) = &mut env.context {
+                ctx.insert(
+                    "Map".into(),
+                    json!({"Item": {"Index": index, "Value": item}}),
+                );
+            }
+            out.push(selector.eval(&env.scope(selector_input), &mut rng)?);
+        }
+        Ok(out)
+    }
 }
 
 /// Failures tolerated out of `n`: (count, whether any tolerance was set).

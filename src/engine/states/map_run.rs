@@ -401,10 +401,7 @@ impl Stepper<'_> {
             return Ok(Vec::new());
         };
         let selector_input = selector_input.as_ref().unwrap_or(&frame.input);
-        let mut selected = Vec::with_capacity(items.len());
-        for (index, item) in items.into_iter().enumerate() {
-            selected.push(self.iteration_input(id, name, m, index, item, selector_input)?);
-        }
+        let selected = self.iteration_inputs(id, name, m, items, selector_input)?;
         let Some(batcher) = m.item_batcher.as_ref().and_then(Value::as_object) else {
             for (index, input) in selected.iter().enumerate() {
                 if json_len(input, CHILD_INPUT_LIMIT) > CHILD_INPUT_LIMIT {
