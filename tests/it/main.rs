@@ -8,6 +8,7 @@ mod distributed;
 mod durable;
 mod integrations;
 mod lambda;
+mod map_errors;
 mod nested;
 mod services;
 mod support;
