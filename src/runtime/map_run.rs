@@ -378,15 +378,18 @@ impl MapRuns {
             }
             ends[end.index] = Some(end.record);
         }
-        progress.finish(&self.store, "SUCCEEDED", 0).await?;
-        match &run.writer {
+        let result = match &run.writer {
             Some(writer) => self.write_results(&run, writer, &ends, request).await,
             None => Ok(Value::Array(
                 ends.into_iter()
                     .map(|e| e.map(|r| child_result(&r)).unwrap_or(Value::Null))
                     .collect(),
             )),
-        }
+        };
+        // A ResultWriter that could not write fails the Map Run.
+        let status = if result.is_ok() { "SUCCEEDED" } else { "FAILED" };
+        progress.finish(&self.store, status, 0).await?;
+        result
     }
 
     /// Runs (or finds) child `index` of the Map Run to its end.

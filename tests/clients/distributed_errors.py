@@ -106,6 +106,14 @@ def s3_errors(serve, bucket):
            rf"The ResultWriter could not write s3://{missing}/out/[0-9a-f-]{{36}}/SUCCEEDED_0\.json: "
            r"S3\.NoSuchBucketException: The specified bucket does not exist" + S3_TAIL,
            "a ResultWriter to a missing bucket")
+    (run,) = serve.sfn.list_map_runs(executionArn=got["executionArn"])["mapRuns"]
+    d = serve.sfn.describe_map_run(mapRunArn=run["mapRunArn"])
+    check(d["status"] == "FAILED" and d["executionCounts"]["succeeded"] == 3,
+          f"the Map Run whose results could not be written failed: {d}")
+    types = [e["type"] for e in
+             serve.sfn.get_execution_history(executionArn=got["executionArn"])["events"]]
+    check(types[-3:] == ["MapRunFailed", "MapStateFailed", "ExecutionFailed"],
+          f"the parent's history: {types}")
 
 
 def limits(serve):
