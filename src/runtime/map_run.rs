@@ -387,7 +387,11 @@ impl MapRuns {
             )),
         };
         // A ResultWriter that could not write fails the Map Run.
-        let status = if result.is_ok() { "SUCCEEDED" } else { "FAILED" };
+        let status = if result.is_ok() {
+            "SUCCEEDED"
+        } else {
+            "FAILED"
+        };
         progress.finish(&self.store, status, 0).await?;
         result
     }

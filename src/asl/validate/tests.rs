@@ -966,8 +966,10 @@ fn a_result_writer_config_takes_aws_values_only() {
     }
     assert_eq!(
         aws_texts(with_writer(json!({"WriterConfig": {"OutputType": "CSV"}}))),
-        ["SCHEMA_VALIDATION_FAILED: The field 'OutputType' should have one of these values: \
-          [JSON, JSONL] at /States/Fan/ResultWriter/WriterConfig/OutputType"]
+        [
+            "SCHEMA_VALIDATION_FAILED: The field 'OutputType' should have one of these values: \
+          [JSON, JSONL] at /States/Fan/ResultWriter/WriterConfig/OutputType"
+        ]
     );
     assert_eq!(
         aws_texts(with_writer(json!({"WriterConfig": {"Transformation": "flatten"}}))),

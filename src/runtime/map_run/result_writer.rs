@@ -196,7 +196,13 @@ impl MapRuns {
         request: &TaskRequest,
     ) -> Result<(), StatesError> {
         self.reader
-            .put_object(bucket, key, body, &request.execution_arn, &request.state_name)
+            .put_object(
+                bucket,
+                key,
+                body,
+                &request.execution_arn,
+                &request.state_name,
+            )
             .await
             .map_err(|e| {
                 StatesError::new(
@@ -384,7 +390,11 @@ mod tests {
 
     fn ends() -> Vec<Option<ExecutionRecord>> {
         vec![
-            Some(child(0, Status::Succeeded, Some(json!([{"a": 1}, {"a": 2}])))),
+            Some(child(
+                0,
+                Status::Succeeded,
+                Some(json!([{"a": 1}, {"a": 2}])),
+            )),
             Some(child(1, Status::Failed, None)),
             Some(child(2, Status::Succeeded, Some(json!({"b": 3})))),
         ]
@@ -455,7 +465,10 @@ mod tests {
     #[test]
     fn files_of_succeeded_children_follow_the_transformation_and_others_stay_whole() {
         let all = ends();
-        let ok = all.iter().flatten().filter(|r| r.status == Status::Succeeded);
+        let ok = all
+            .iter()
+            .flatten()
+            .filter(|r| r.status == Status::Succeeded);
         assert_eq!(
             file_entries(ok.clone(), Transformation::Compact, START),
             [json!([{"a": 1}, {"a": 2}]), json!({"b": 3})]
