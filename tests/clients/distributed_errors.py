@@ -135,8 +135,9 @@ def limits(serve):
     got = serve.run(fan(ItemsPath="$.items", ItemBatcher={"MaxItemsPerBatchPath": "$.size"}),
                     {"items": [1], "size": "many"})
     failed(got, "States.Runtime",
-           r".*The MaxItemsPerBatch field refers to value \"many\" which is not a valid positive "
-           r"integer.*", "a bad MaxItemsPerBatchPath")
+           re.escape("An error occurred while executing the state 'Fan' (entered at the event "
+                     "id #2). The MaxItemsPerBatch field refers to value \"many\" which is not "
+                     "a valid positive integer"), "a bad MaxItemsPerBatchPath")
 
 
 def refused_definitions(serve):
