@@ -628,10 +628,16 @@ impl Stepper<'_> {
             error::RUNTIME | error::QUERY_EVALUATION_ERROR
         ) {
             let entered = self.frame(id).map(|f| f.entered_event).unwrap_or_default();
+            let place = format!(
+                "An error occurred while executing the state '{name}' (entered at the event id #{entered}). "
+            );
             let cause = err.cause.take().unwrap_or_default();
-            err.cause = Some(format!(
-                "An error occurred while executing the state '{name}' (entered at the event id #{entered}). {cause}"
-            ));
+            // Located once: a failure already located here passes through unchanged.
+            err.cause = Some(if cause.starts_with(&place) {
+                cause
+            } else {
+                format!("{place}{cause}")
+            });
         }
         err
     }

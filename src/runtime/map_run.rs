@@ -444,11 +444,18 @@ impl MapRuns {
                 results[end.index] = child_result(end.record);
             }
         }
-        progress.finish(&self.store, "SUCCEEDED", 0).await?;
-        match &run.writer {
+        let result = match &run.writer {
             Some(writer) => self.write_results(&run, writer, &ends, request).await,
             None => Ok(Value::Array(results)),
-        }
+        };
+        // A ResultWriter that could not write fails the Map Run.
+        let status = if result.is_ok() {
+            "SUCCEEDED"
+        } else {
+            "FAILED"
+        };
+        progress.finish(&self.store, status, 0).await?;
+        result
     }
 
     /// Runs (or finds) child `index` of the Map Run to its end.

@@ -9,6 +9,7 @@ mod durable;
 mod integrations;
 mod lambda;
 mod map_durable;
+mod map_errors;
 mod nested;
 mod services;
 mod support;

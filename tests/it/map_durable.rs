@@ -35,11 +35,17 @@ fn map_runs(table: &str, endpoint: &str, parent: &str) -> Vec<MapRunRecord> {
     })
 }
 
-/// An S3 request to moto (unsigned, which moto takes): the body of a success, or a panic.
+/// An `Authorization` header that moto takes as a signed request (it checks no signature
+/// unless told to, but refuses anonymous reads of objects).
+const MOTO_AUTH: &str = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, \
+                         SignedHeaders=host, Signature=0";
+
+/// An S3 request to moto: the body of a success, or a panic.
 fn s3(method: reqwest::Method, url: &str) -> String {
     block_on(async {
         let answer = reqwest::Client::new()
             .request(method.clone(), url)
+            .header("Authorization", MOTO_AUTH)
             .send()
             .await
             .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
@@ -348,6 +354,7 @@ fn every_reader_format_runs_through_stepfn_run_on_both_stores() {
         block_on(async {
             let answer = reqwest::Client::new()
                 .put(format!("{moto}/{bucket}/{key}"))
+                .header("Authorization", MOTO_AUTH)
                 .body(body.to_string())
                 .send()
                 .await

@@ -944,3 +944,40 @@ fn diagnostics_are_worded_and_located_as_aws_recorded_them() {
         ]
     );
 }
+
+#[test]
+fn a_result_writer_config_takes_aws_values_only() {
+    let with_writer = |writer: Value| {
+        json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map", "End": true,
+            "ResultWriter": writer,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}})
+    };
+    for config in [
+        json!({"Transformation": "NONE", "OutputType": "JSON"}),
+        json!({"Transformation": "COMPACT", "OutputType": "JSONL"}),
+        json!({"Transformation": "FLATTEN"}),
+    ] {
+        let alone = with_writer(json!({"WriterConfig": config}));
+        assert_eq!(errors_of(alone), Vec::<String>::new());
+        let exported = with_writer(json!({"Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket": "b", "Prefix": "p"}, "WriterConfig": config}));
+        assert_eq!(errors_of(exported), Vec::<String>::new());
+    }
+    assert_eq!(
+        aws_texts(with_writer(json!({"WriterConfig": {"OutputType": "CSV"}}))),
+        [
+            "SCHEMA_VALIDATION_FAILED: The field 'OutputType' should have one of these values: \
+          [JSON, JSONL] at /States/Fan/ResultWriter/WriterConfig/OutputType"
+        ]
+    );
+    assert_eq!(
+        aws_texts(with_writer(json!({"WriterConfig": {"Transformation": "flatten"}}))),
+        ["SCHEMA_VALIDATION_FAILED: The field 'Transformation' should have one of these values: \
+          [NONE, COMPACT, FLATTEN] at /States/Fan/ResultWriter/WriterConfig/Transformation"]
+    );
+    assert_eq!(
+        aws_texts(with_writer(json!({}))),
+        ["SCHEMA_VALIDATION_FAILED: Value cannot be empty at /States/Fan/ResultWriter"]
+    );
+}
