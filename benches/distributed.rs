@@ -7,8 +7,9 @@
 //!   Local. Prints items/s, the peak RSS of the run, and on DynamoDB the requests, read and
 //!   write units per item.
 //! * `inline/...`: items from the state's input, children `EXPRESS` and `STANDARD` (stored
-//!   executions with their own history; on DynamoDB a tenth of the items).
+//!   executions with their own history; on DynamoDB a hundredth of the items).
 //!
+//! Each case runs in a process of its own, so its peak RSS is its own.
 //! `cargo bench --bench distributed` (`STEPFN_BENCH_ITEMS=N` sets the items).
 
 use std::process::Command;
@@ -67,7 +68,7 @@ fn s3_machine() -> Value {
     }}})
 }
 
-/// The process's peak resident set since the last [`reset_peak_rss`], in MiB.
+/// The process's peak resident set, in MiB.
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -75,11 +76,6 @@ fn peak_rss_mib() -> f64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
-}
-
-/// Starts the peak RSS anew (Linux: `5` to `/proc/self/clear_refs`).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 async fn once(store: AnyStore, name: &str, definition: Value, input: Value, items: usize) -> f64 {
@@ -161,12 +157,18 @@ fn moto() -> (String, bool) {
     unreachable!("the loop returns at start")
 }
 
-/// Puts `items` items in one JSON object of moto's S3 (unsigned requests, which moto takes).
+/// An `Authorization` header that moto takes as a signed request (it checks no signature
+/// unless told to, but refuses anonymous writes over an object).
+const MOTO_AUTH: &str = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, \
+                         SignedHeaders=host, Signature=0";
+
+/// Puts `items` items in one JSON object of moto's S3.
 async fn put_items(endpoint: &str, items: usize) {
     let http = reqwest::Client::new();
     let base = endpoint.trim_end_matches('/');
     let created = http
         .put(format!("{base}/{BUCKET}"))
+        .header("Authorization", MOTO_AUTH)
         .send()
         .await
         .expect("moto answers");
@@ -179,6 +181,7 @@ async fn put_items(endpoint: &str, items: usize) {
     .to_string();
     let put = http
         .put(format!("{base}/{BUCKET}/{KEY}"))
+        .header("Authorization", MOTO_AUTH)
         .body(body)
         .send()
         .await
@@ -186,87 +189,105 @@ async fn put_items(endpoint: &str, items: usize) {
     assert!(put.status().is_success(), "put object: {put:?}");
 }
 
-fn main() {
-    let items: usize = std::env::var("STEPFN_BENCH_ITEMS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(100_000);
-    let (moto, started_moto) = moto();
-    // The reader's S3 client takes the standard endpoint setting.
-    std::env::set_var("AWS_ENDPOINT_URL_S3", &moto);
-    for (k, v) in [
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
-    ] {
-        if std::env::var(k).is_err() {
-            std::env::set_var(k, v);
-        }
-    }
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        put_items(&moto, items).await;
-        reset_peak_rss();
-        let store = AnyStore::Memory(MemoryStore::new());
-        let secs = once(store, "s3", s3_machine(), json!({}), items).await;
-        report("s3/memory/express", items, secs);
-        for kind in ["EXPRESS", "STANDARD"] {
-            reset_peak_rss();
+/// The cases, each measured in a process of its own (so each peak RSS is its own).
+const CASES: [&str; 5] = [
+    "s3/memory/express",
+    "inline/memory/express",
+    "inline/memory/standard",
+    "s3/dynamodb/express",
+    "inline/dynamodb/standard",
+];
+
+/// Runs one case in this process and prints its figures.
+async fn case(name: &str, items: usize) {
+    let inline = |n: usize| Value::Array((0..n).map(|i| json!(i)).collect());
+    match name {
+        "s3/memory/express" => {
             let store = AnyStore::Memory(MemoryStore::new());
-            let input = Value::Array((0..items).map(|i| json!(i)).collect());
-            let secs = once(store, "inline", inline_machine(kind), input, items).await;
-            report(
-                &format!("inline/memory/{}", kind.to_lowercase()),
-                items,
-                secs,
-            );
+            let secs = once(store, "s3", s3_machine(), json!({}), items).await;
+            report(name, items, secs);
         }
-        if let Ok(endpoint) = std::env::var("STEPFN_TEST_DYNAMODB_ENDPOINT") {
+        "inline/memory/express" | "inline/memory/standard" => {
+            let kind = if name.ends_with("express") {
+                "EXPRESS"
+            } else {
+                "STANDARD"
+            };
+            let store = AnyStore::Memory(MemoryStore::new());
+            let secs = once(store, "inline", inline_machine(kind), inline(items), items).await;
+            report(name, items, secs);
+        }
+        _ => {
+            let Ok(endpoint) = std::env::var("STEPFN_TEST_DYNAMODB_ENDPOINT") else {
+                println!(
+                    "distributed/{name:<24} skipped: STEPFN_TEST_DYNAMODB_ENDPOINT is not set \
+                     (start DynamoDB Local with `bash infra/dynamodb-local.sh install && bash \
+                     infra/dynamodb-local.sh start` and export the endpoint it prints)"
+                );
+                return;
+            };
             let table = format!("bench-distributed-{}", std::process::id());
             let dynamo = DynamoStore::connect_metered(&table, Some(&endpoint))
                 .await
                 .expect("DynamoDB Local");
             dynamo.init().await.expect("create table");
             let store = AnyStore::Dynamo(dynamo.clone());
-
-            reset_peak_rss();
             let requests = dynamo.request_count();
             let (reads, writes) = dynamo.capacity().unwrap_or_default();
-            let secs = once(store.clone(), "s3", s3_machine(), json!({}), items).await;
-            report("s3/dynamodb/express", items, secs);
-            let n = items as f64;
+            // STANDARD children on DynamoDB: a hundredth of the items.
+            let n = if name.starts_with("s3") {
+                let secs = once(store, "s3", s3_machine(), json!({}), items).await;
+                report(name, items, secs);
+                items
+            } else {
+                let n = (items / 100).max(1);
+                let secs = once(store, "inline", inline_machine("STANDARD"), inline(n), n).await;
+                report(name, n, secs);
+                n
+            } as f64;
             let (reads2, writes2) = dynamo.capacity().unwrap_or_default();
             println!(
-                "distributed/{:<24} {:.4} requests, {:.4} read units, {:.4} write units per item",
-                "s3/dynamodb/express",
+                "distributed/{name:<24} {:.4} requests, {:.4} read units, {:.4} write units per item",
                 (dynamo.request_count() - requests) as f64 / n,
                 (reads2 - reads) / n,
                 (writes2 - writes) / n,
             );
-
-            let n = (items / 100).max(1);
-            reset_peak_rss();
-            let requests = dynamo.request_count();
-            let (reads, writes) = dynamo.capacity().unwrap_or_default();
-            let input = Value::Array((0..n).map(|i| json!(i)).collect());
-            let secs = once(store, "inline", inline_machine("STANDARD"), input, n).await;
-            report("inline/dynamodb/standard", n, secs);
-            let (reads2, writes2) = dynamo.capacity().unwrap_or_default();
-            println!(
-                "distributed/{:<24} {:.4} requests, {:.4} read units, {:.4} write units per item",
-                "inline/dynamodb/standard",
-                (dynamo.request_count() - requests) as f64 / n as f64,
-                (reads2 - reads) / n as f64,
-                (writes2 - writes) / n as f64,
-            );
-        } else {
-            println!(
-                "distributed/dynamodb: skipped, STEPFN_TEST_DYNAMODB_ENDPOINT is not set (start \
-                 DynamoDB Local with `bash infra/dynamodb-local.sh install && bash \
-                 infra/dynamodb-local.sh start` and export the endpoint it prints)"
-            );
         }
-    });
+    }
+}
+
+fn main() {
+    let items: usize = std::env::var("STEPFN_BENCH_ITEMS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    if let Ok(name) = std::env::var("STEPFN_BENCH_CASE") {
+        rt.block_on(case(&name, items));
+        return;
+    }
+    let (moto, started_moto) = moto();
+    // The reader's S3 client takes the standard endpoint setting.
+    let mut env = vec![("AWS_ENDPOINT_URL_S3", moto.clone())];
+    for (k, v) in [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+    ] {
+        if std::env::var(k).is_err() {
+            env.push((k, v.to_string()));
+        }
+    }
+    rt.block_on(put_items(&moto, items));
+    let me = std::env::current_exe().expect("the bench's own path");
+    for name in CASES {
+        let status = Command::new(&me)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("STEPFN_BENCH_CASE", name)
+            .status()
+            .expect("the bench runs a case");
+        assert!(status.success(), "case {name} failed");
+    }
     if started_moto {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/infra/moto.sh");
         let _ = Command::new("bash").args([script, "stop"]).status();

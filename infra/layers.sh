@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The floor plan's rules (README "Layout"), checked by grep. Layers, lowest first:
-#   asl < engine < store, tasks < runtime < api < lambda, main
+#   asl < engine < store, tasks < runtime < api < console < lambda, main
 # A layer may import only layers below it. Also: the engine is pure (no tokio, no wall clock,
 # no OS randomness), api/lambda/main never name the engine's Frame or Phase, and no file in
 # src/ is over 1,000 lines.
@@ -37,7 +37,10 @@ forbid "tasks import engine::task and asl only, never store/runtime/api" \
   'crate::(store|runtime|api|lambda)\b' src/tasks
 forbid "runtime never imports api/lambda" \
   'crate::(api|lambda)\b' src/runtime
-forbid "api never imports lambda" 'crate::lambda\b' src/api
+forbid "api never imports lambda or console" 'crate::(lambda|console)\b' src/api
+forbid "runtime, store, tasks, engine and asl never import console" \
+  'crate::console\b' src/runtime src/store src/tasks src/engine src/asl
+forbid "console never names the engine's Frame or Phase" '\b(Frame|Phase)\b' src/console
 forbid "api, lambda and main never name the engine's Frame or Phase" \
   '\b(Frame|Phase)\b' src/api src/lambda.rs src/bin
 

@@ -31,6 +31,7 @@
 
 pub mod api;
 pub mod asl;
+pub mod console;
 pub mod engine;
 pub mod lambda;
 pub mod runtime;

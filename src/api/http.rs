@@ -115,7 +115,23 @@ pub async fn serve<O: Operations>(
     ops: Arc<O>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(ops))
+    serve_with(listener, ops, Router::new(), shutdown).await
+}
+
+/// Serves `ops` as [`serve`] does, with `extra` routes beside the API (the console and
+/// metrics of a layer above): a request that matches one of them goes there, any other to the
+/// API.
+///
+/// # Errors
+///
+/// An I/O error of the listener.
+pub async fn serve_with<O: Operations>(
+    listener: tokio::net::TcpListener,
+    ops: Arc<O>,
+    extra: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, extra.merge(router(ops)))
         .with_graceful_shutdown(shutdown)
         .await
 }

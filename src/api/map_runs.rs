@@ -22,7 +22,7 @@ struct Counts {
 
 impl Counts {
     /// The counts AWS reports: `failed` apart from `timedOut` and `aborted`.
-    fn to_json(&self) -> Value {
+    fn to_json(self) -> Value {
         let pending = self
             .total
             .saturating_sub(self.succeeded + self.ended_badly + self.running);

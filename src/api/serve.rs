@@ -43,6 +43,16 @@ pub async fn serve(
     options: ServeOptions,
     on_bound: impl FnOnce(SocketAddr),
 ) -> Result<(), CommandError> {
+    serve_with(options, |_| axum::Router::new(), on_bound).await
+}
+
+/// Serves as [`serve`] does, with the routes `extra` makes for the service (the console and
+/// metrics, which live in a layer above the API) on the same address.
+pub async fn serve_with(
+    options: ServeOptions,
+    extra: impl FnOnce(Arc<super::Service>) -> axum::Router,
+    on_bound: impl FnOnce(SocketAddr),
+) -> Result<(), CommandError> {
     let store: AnyStore = options.store.open().await?;
     store.init().await?;
     let invokers = Invokers::new(Setup {
@@ -82,7 +92,8 @@ pub async fn serve(
         None,
     ));
     let flag = Arc::clone(&shutdown);
-    super::http::serve(listener, service, async move {
+    let extra = extra(Arc::clone(&service));
+    super::http::serve_with(listener, service, extra, async move {
         wait_for_signal().await;
         flag.store(true, Ordering::Relaxed);
     })

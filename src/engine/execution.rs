@@ -239,8 +239,9 @@ pub struct Frame {
     pub pending_error: Option<StatesError>,
     /// Identifies the frame's current wait (task, timer); events for an older wait are stale.
     pub wait: u64,
-    /// The task in flight, kept so a worker that takes over can invoke it again.
-    pub task: Option<Box<TaskRequest>>,
+    /// The task in flight, kept so a worker that takes over can invoke it again (shared: a
+    /// snapshot of the frame does not copy a large request, such as a Map Run's inputs).
+    pub task: Option<Arc<TaskRequest>>,
     /// The variables in scope (a branch or iteration starts with a copy of its parent's).
     pub vars: Arc<serde_json::Map<String, Value>>,
     /// The caller's text of `input` while the frame's input is still the execution input as
@@ -465,7 +466,7 @@ impl Execution {
                         out.push(Command::Invoke {
                             frame: id,
                             wait: frame.wait,
-                            request: task.clone(),
+                            request: Box::new(TaskRequest::clone(task)),
                         });
                     }
                 }

@@ -205,7 +205,8 @@ fn apply_inbox(
                 if let Some(frame) = frame.filter(|f| f.wait == message.wait) {
                     if let Some(task) = frame.task.as_mut() {
                         if let Some(h) = task.heartbeat_seconds {
-                            task.heartbeat_at = Some(message.time + (h as i64) * 1000);
+                            Arc::make_mut(task).heartbeat_at =
+                                Some(message.time + (h as i64) * 1000);
                         }
                     }
                 }

@@ -11,9 +11,12 @@
 //! `MaxConcurrency` run at once; a failure beyond the tolerated count or percentage fails the
 //! Map Run with `States.ExceedToleratedFailureThreshold`.
 
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use serde_json::{json, Map, Value};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::asl::error::{self, StatesError};
@@ -49,6 +52,31 @@ struct ChildEnd {
     record: ExecutionRecord,
 }
 
+/// The children of a running Map Run, shared by its runners.
+struct Pool {
+    /// The inputs not started yet, with their indexes.
+    queue: Mutex<std::iter::Enumerate<std::vec::IntoIter<Value>>>,
+    /// See [`RunRequest::batch_sizes`].
+    batch_sizes: Vec<u64>,
+    /// Children at once, at most.
+    limit: AtomicUsize,
+    /// Runners running.
+    alive: AtomicUsize,
+    /// Items of the children started so far.
+    items_started: AtomicU64,
+    machine: Arc<StateMachine>,
+    record: Arc<MachineRecord>,
+    map_run_arn: Arc<str>,
+    express: bool,
+}
+
+impl Pool {
+    /// How many items input `index` carries.
+    fn items_of(&self, index: usize) -> u64 {
+        self.batch_sizes.get(index).copied().unwrap_or(1)
+    }
+}
+
 /// A Map Run's request, read.
 struct RunRequest {
     map_run_arn: String,
@@ -66,11 +94,6 @@ struct RunRequest {
 }
 
 impl RunRequest {
-    /// How many items input `index` carries.
-    fn items_of(&self, index: usize) -> u64 {
-        self.batch_sizes.get(index).copied().unwrap_or(1)
-    }
-
     fn items_total(&self) -> u64 {
         if self.batch_sizes.is_empty() {
             self.inputs.len() as u64
@@ -379,9 +402,20 @@ impl MapRuns {
         let record = Arc::new(record);
         let total = run.inputs.len();
         let mut progress = Progress::begin(&self.store, &run, request).await?;
-        let mut inputs = std::mem::take(&mut run.inputs).into_iter().enumerate();
-        let map_run_arn: Arc<str> = Arc::from(run.map_run_arn.as_str());
-        let mut live: JoinSet<Result<ChildEnd, StatesError>> = JoinSet::new();
+        let pool = Arc::new(Pool {
+            queue: Mutex::new(std::mem::take(&mut run.inputs).into_iter().enumerate()),
+            batch_sizes: std::mem::take(&mut run.batch_sizes),
+            limit: AtomicUsize::new(progress.max_concurrency),
+            alive: AtomicUsize::new(0),
+            items_started: AtomicU64::new(0),
+            machine,
+            record,
+            map_run_arn: Arc::from(run.map_run_arn.as_str()),
+            express: run.express,
+        });
+        // Bounded: runners wait while the ends they sent are taken in (no backlog of records).
+        let (ended_tx, mut ended) = mpsc::channel(256);
+        let mut runners: JoinSet<()> = JoinSet::new();
         // A ResultWriter lists each child; without one only its result is kept.
         let keep_records = run.writer.is_some();
         let mut ends: Vec<Option<ExecutionRecord>> = Vec::new();
@@ -391,30 +425,43 @@ impl MapRuns {
         } else {
             results.resize(total, Value::Null);
         }
-        loop {
-            progress.refresh(&self.store, live.len()).await?;
-            while live.len() < progress.max_concurrency {
-                let Some((index, input)) = inputs.next() else {
-                    break;
-                };
+        let mut done = 0usize;
+        let mut items_done = 0u64;
+        while done < total {
+            let running = pool.items_started.load(Ordering::Relaxed) - items_done;
+            progress.items_running = running;
+            progress
+                .refresh(&self.store, pool.alive.load(Ordering::Relaxed))
+                .await?;
+            pool.limit
+                .store(progress.max_concurrency, Ordering::Relaxed);
+            // As many runners as the Map Run may have children at once (UpdateMapRun may
+            // raise it), no more than there are children left.
+            let wanted = progress.max_concurrency.min(total - done);
+            while pool.alive.load(Ordering::Relaxed) < wanted {
+                pool.alive.fetch_add(1, Ordering::Relaxed);
                 let me = Arc::clone(self);
-                let machine = Arc::clone(&machine);
-                let record = Arc::clone(&record);
-                let map_run_arn = Arc::clone(&map_run_arn);
-                let express = run.express;
-                progress.items_running += run.items_of(index);
-                live.spawn(async move {
-                    me.child(&machine, &record, &map_run_arn, index, input, express)
-                        .await
-                });
+                let pool = Arc::clone(&pool);
+                let ended_tx = ended_tx.clone();
+                runners.spawn(async move { me.runner(&pool, &ended_tx).await });
             }
-            let Some(joined) = live.join_next().await else {
-                break;
+            let end = match tokio::time::timeout(Duration::from_secs(1), ended.recv()).await {
+                Ok(Some(end)) => end?,
+                // Nothing ended within a second: refresh the settings and counts.
+                Ok(None) | Err(_) => {
+                    while let Some(joined) = runners.try_join_next() {
+                        if let Err(e) = joined {
+                            return Err(StatesError::runtime(format!(
+                                "a child execution panicked: {e}"
+                            )));
+                        }
+                    }
+                    continue;
+                }
             };
-            let end = joined
-                .map_err(|e| StatesError::runtime(format!("a child execution panicked: {e}")))??;
-            let items = run.items_of(end.index);
-            progress.items_running = progress.items_running.saturating_sub(items);
+            done += 1;
+            let items = pool.items_of(end.index);
+            items_done += items;
             if end.record.status == Status::Succeeded {
                 progress.succeeded += 1;
                 progress.items_succeeded += items;
@@ -433,7 +480,8 @@ impl MapRuns {
                     _ => {}
                 }
                 if progress.failed as f64 > progress.tolerated(total) {
-                    live.abort_all();
+                    runners.abort_all();
+                    progress.items_running = 0;
                     progress.finish(&self.store, "FAILED", 0).await?;
                     return Err(threshold_exceeded());
                 }
@@ -444,6 +492,7 @@ impl MapRuns {
                 results[end.index] = child_result(end.record);
             }
         }
+        progress.items_running = 0;
         let result = match &run.writer {
             Some(writer) => self.write_results(&run, writer, &ends, request).await,
             None => Ok(Value::Array(results)),
@@ -456,6 +505,43 @@ impl MapRuns {
         };
         progress.finish(&self.store, status, 0).await?;
         result
+    }
+
+    /// Runs children one after another, as long as the Map Run has any to start and no more
+    /// runners than its concurrency allows; sends how each ended.
+    async fn runner(&self, pool: &Pool, ended: &mpsc::Sender<Result<ChildEnd, StatesError>>) {
+        loop {
+            // Fewer children at once (UpdateMapRun): this runner stops.
+            let alive = pool.alive.load(Ordering::Relaxed);
+            if alive > pool.limit.load(Ordering::Relaxed)
+                && pool
+                    .alive
+                    .compare_exchange(alive, alive - 1, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return;
+            }
+            let next = pool.queue.lock().ok().and_then(|mut q| q.next());
+            let Some((index, input)) = next else {
+                pool.alive.fetch_sub(1, Ordering::Relaxed);
+                return;
+            };
+            pool.items_started
+                .fetch_add(pool.items_of(index), Ordering::Relaxed);
+            let end = self
+                .child(
+                    &pool.machine,
+                    &pool.record,
+                    &pool.map_run_arn,
+                    index,
+                    input,
+                    pool.express,
+                )
+                .await;
+            if ended.send(end).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// Runs (or finds) child `index` of the Map Run to its end.

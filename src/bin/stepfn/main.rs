@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use serde_json::{json, Value};
 
-use stepfn::api::serve::{serve, ServeOptions};
+use stepfn::api::serve::{serve_with, ServeOptions};
 use stepfn::asl::validate::validate_text;
 use stepfn::engine::history::HistoryEvent;
 use stepfn::engine::Status;
@@ -98,7 +98,7 @@ fn main() -> ExitCode {
                 concurrency,
                 lease_ms: i64::try_from(lease_seconds.saturating_mul(1_000)).unwrap_or(i64::MAX),
             };
-            serve(options, |addr| {
+            serve_with(options, stepfn::console::router, |addr| {
                 println!("{}", json!({"endpoint": format!("http://{addr}")}));
             })
             .await?;

@@ -181,7 +181,7 @@ impl Stepper<'_> {
         // Kept in memory too: the answer is read by what was asked.
         if let Some(f) = self.frame_mut(id) {
             f.phase = Phase::Task { attempt };
-            f.task = Some(Box::new(request.clone()));
+            f.task = Some(Arc::new(request.clone()));
         }
         self.out.commands.push(Command::Invoke {
             frame: id,
@@ -247,7 +247,7 @@ impl Stepper<'_> {
                 return;
             }
         };
-        let TaskRequest { input, .. } = *request;
+        let TaskRequest { input, .. } = Arc::unwrap_or_clone(request);
         let Value::Object(mut asked) = input else {
             return;
         };

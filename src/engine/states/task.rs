@@ -95,7 +95,7 @@ impl Stepper<'_> {
             token,
             submitted: false,
         };
-        let keep = self.durable.then(|| Box::new(request.clone()));
+        let keep = self.durable.then(|| Arc::new(request.clone()));
         if let Some(f) = self.frame_mut(id) {
             f.phase = Phase::Task { attempt };
             f.task = keep;
@@ -196,7 +196,7 @@ impl Stepper<'_> {
             if task.submitted {
                 return None;
             }
-            task.submitted = true;
+            Arc::make_mut(task).submitted = true;
         }
         Some(machine)
     }
