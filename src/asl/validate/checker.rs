@@ -265,13 +265,15 @@ impl<'a> Checker<'a> {
                         "a Map state must have \"ItemProcessor\" (or the legacy \"Iterator\")",
                     );
                 }
-                if let (QueryLanguage::JsonPath, Some(Value::Object(reader))) =
-                    (language, state.get("ItemReader"))
+                if let Some(Value::Object(config)) = state
+                    .get("ItemReader")
+                    .and_then(|reader| reader.get("ReaderConfig"))
                 {
-                    if let Some(Value::Object(config)) = reader.get("ReaderConfig") {
-                        let config_at = join(&field("ItemReader"), "ReaderConfig");
+                    let config_at = join(&field("ItemReader"), "ReaderConfig");
+                    if language == QueryLanguage::JsonPath {
                         self.at_most_one(config, &config_at, &["MaxItems", "MaxItemsPath"]);
                     }
+                    self.reader_config(config, &config_at);
                 }
                 if let (QueryLanguage::JsonPath, Some(Value::Object(batcher))) =
                     (language, state.get("ItemBatcher"))
@@ -377,6 +379,54 @@ impl<'a> Checker<'a> {
                     );
                 }
             }
+        }
+    }
+
+    /// The combinations of `ReaderConfig` values a Distributed Map cannot read: `ItemsPointer`
+    /// (a JSON Pointer) of anything but a JSON object, an Athena data manifest of other than
+    /// CSV, JSONL or PARQUET files, an S3 Inventory manifest read as other than MANIFEST or CSV.
+    /// JSONata expressions are left to run time.
+    fn reader_config(&mut self, config: &Map<String, Value>, at: &str) {
+        let literal = |name: &str| {
+            config
+                .get(name)
+                .and_then(Value::as_str)
+                .filter(|s| !s.trim_start().starts_with("{%"))
+        };
+        let input_type = literal("InputType");
+        let manifest_type = literal("ManifestType");
+        if let Some(pointer) = literal("ItemsPointer") {
+            let pointer_at = join(at, "ItemsPointer");
+            if !pointer.is_empty() && !pointer.starts_with('/') {
+                self.report(
+                    pointer_at.clone(),
+                    format!(
+                        "{} is not a JSON Pointer: it must be empty or start with '/'",
+                        quote(pointer)
+                    ),
+                );
+            }
+            if input_type.is_some_and(|t| t != "JSON") || manifest_type.is_some() {
+                self.report(
+                    pointer_at,
+                    "\"ItemsPointer\" applies to \"InputType\": \"JSON\" only (an object's items)",
+                );
+            }
+        }
+        let allowed: &[&str] = match manifest_type {
+            Some("ATHENA_DATA") => &["CSV", "JSONL", "PARQUET"],
+            Some("S3_INVENTORY") => &["MANIFEST", "CSV"],
+            _ => return,
+        };
+        if !input_type.is_some_and(|t| allowed.contains(&t)) {
+            self.report(
+                join(at, "InputType"),
+                format!(
+                    "\"ManifestType\": {} takes \"InputType\" {}",
+                    quote(manifest_type.unwrap_or_default()),
+                    allowed.join(", ")
+                ),
+            );
         }
     }
 

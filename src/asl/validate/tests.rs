@@ -944,3 +944,86 @@ fn diagnostics_are_worded_and_located_as_aws_recorded_them() {
         ]
     );
 }
+
+fn with_reader_config(config: Value) -> Value {
+    json!({"StartAt": "Map", "States": {"Map": {
+        "Type": "Map", "End": true,
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": config, "Parameters": {"Bucket": "b", "Key": "k"}},
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}
+    }}})
+}
+
+#[test]
+fn reader_configs_of_every_input_type_are_accepted() {
+    for config in [
+        json!({"InputType": "JSON", "ItemsPointer": "/data/items"}),
+        json!({"InputType": "JSONL", "MaxItems": 10}),
+        json!({"InputType": "CSV", "CSVHeaderLocation": "GIVEN", "CSVHeaders": ["a"],
+               "CSVDelimiter": "TAB"}),
+        json!({"InputType": "PARQUET"}),
+        json!({"InputType": "MANIFEST"}),
+        json!({"InputType": "MANIFEST", "ManifestType": "S3_INVENTORY"}),
+        json!({"InputType": "CSV", "ManifestType": "ATHENA_DATA", "CSVHeaderLocation": "FIRST_ROW"}),
+        json!({"InputType": "JSONL", "ManifestType": "ATHENA_DATA"}),
+        json!({"InputType": "PARQUET", "ManifestType": "ATHENA_DATA", "MaxItems": 5}),
+    ] {
+        assert_eq!(
+            errors_of(with_reader_config(config.clone())),
+            Vec::<String>::new(),
+            "{config}"
+        );
+    }
+}
+
+#[test]
+fn bad_reader_config_values_are_refused_with_the_place() {
+    assert_eq!(
+        aws_texts(with_reader_config(json!({"InputType": "XML"}))),
+        [
+            "SCHEMA_VALIDATION_FAILED: The field 'InputType' should have one of these values: \
+          [CSV, JSON, JSONL, PARQUET, MANIFEST] at /States/Map/ItemReader/ReaderConfig/InputType"
+        ]
+    );
+    assert_eq!(
+        aws_texts(with_reader_config(
+            json!({"InputType": "CSV", "CSVDelimiter": "COLON"})
+        )),
+        [
+            "SCHEMA_VALIDATION_FAILED: The field 'CSVDelimiter' should have one of these values: \
+          [COMMA, PIPE, SEMICOLON, SPACE, TAB] at /States/Map/ItemReader/ReaderConfig/CSVDelimiter"
+        ]
+    );
+    assert_eq!(
+        aws_texts(with_reader_config(
+            json!({"InputType": "CSV", "ManifestType": "ORC"})
+        )),
+        [
+            "SCHEMA_VALIDATION_FAILED: The field 'ManifestType' should have one of these values: \
+          [ATHENA_DATA, S3_INVENTORY] at /States/Map/ItemReader/ReaderConfig/ManifestType"
+        ]
+    );
+    assert_eq!(
+        errors_of(with_reader_config(
+            json!({"InputType": "JSONL", "ItemsPointer": "items"})
+        )),
+        [
+            "/States/Map/ItemReader/ReaderConfig/ItemsPointer: \"items\" is not a JSON Pointer: it must be empty or start with '/'",
+            "/States/Map/ItemReader/ReaderConfig/ItemsPointer: \"ItemsPointer\" applies to \"InputType\": \"JSON\" only (an object's items)"
+        ]
+    );
+    assert_eq!(
+        errors_of(with_reader_config(
+            json!({"InputType": "MANIFEST", "ManifestType": "ATHENA_DATA"})
+        )),
+        ["/States/Map/ItemReader/ReaderConfig/InputType: \"ManifestType\": \"ATHENA_DATA\" takes \"InputType\" CSV, JSONL, PARQUET"]
+    );
+    assert_eq!(
+        errors_of(with_reader_config(
+            json!({"InputType": "JSON", "ManifestType": "S3_INVENTORY"})
+        )),
+        ["/States/Map/ItemReader/ReaderConfig/InputType: \"ManifestType\": \"S3_INVENTORY\" takes \"InputType\" MANIFEST, CSV"]
+    );
+}
