@@ -9,5 +9,6 @@ mod durable;
 mod integrations;
 mod lambda;
 mod nested;
+mod readers;
 mod services;
 mod support;
