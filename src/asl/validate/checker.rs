@@ -382,54 +382,6 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// The combinations of `ReaderConfig` values a Distributed Map cannot read: `ItemsPointer`
-    /// (a JSON Pointer) of anything but a JSON object, an Athena data manifest of other than
-    /// CSV, JSONL or PARQUET files, an S3 Inventory manifest read as other than MANIFEST or CSV.
-    /// JSONata expressions are left to run time.
-    fn reader_config(&mut self, config: &Map<String, Value>, at: &str) {
-        let literal = |name: &str| {
-            config
-                .get(name)
-                .and_then(Value::as_str)
-                .filter(|s| !s.trim_start().starts_with("{%"))
-        };
-        let input_type = literal("InputType");
-        let manifest_type = literal("ManifestType");
-        if let Some(pointer) = literal("ItemsPointer") {
-            let pointer_at = join(at, "ItemsPointer");
-            if !pointer.is_empty() && !pointer.starts_with('/') {
-                self.report(
-                    pointer_at.clone(),
-                    format!(
-                        "{} is not a JSON Pointer: it must be empty or start with '/'",
-                        quote(pointer)
-                    ),
-                );
-            }
-            if input_type.is_some_and(|t| t != "JSON") || manifest_type.is_some() {
-                self.report(
-                    pointer_at,
-                    "\"ItemsPointer\" applies to \"InputType\": \"JSON\" only (an object's items)",
-                );
-            }
-        }
-        let allowed: &[&str] = match manifest_type {
-            Some("ATHENA_DATA") => &["CSV", "JSONL", "PARQUET"],
-            Some("S3_INVENTORY") => &["MANIFEST", "CSV"],
-            _ => return,
-        };
-        if !input_type.is_some_and(|t| allowed.contains(&t)) {
-            self.report(
-                join(at, "InputType"),
-                format!(
-                    "\"ManifestType\": {} takes \"InputType\" {}",
-                    quote(manifest_type.unwrap_or_default()),
-                    allowed.join(", ")
-                ),
-            );
-        }
-    }
-
     pub(super) fn at_most_one(&mut self, object: &Map<String, Value>, at: &str, fields: &[&str]) {
         let present: Vec<&str> = fields
             .iter()

@@ -99,10 +99,12 @@ pub fn athena_files(body: &[u8]) -> Result<Vec<S3Object>, StatesError> {
                 bucket: bucket.to_string(),
                 key: key.to_string(),
             }),
-            None => return Err(failed(format!(
+            None => {
+                return Err(failed(format!(
                 "line {} of the Athena data manifest is not an S3 URI (s3://bucket/key): {line}",
                 i + 1
-            ))),
+            )))
+            }
         }
     }
     Ok(files)
