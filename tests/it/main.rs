@@ -11,5 +11,6 @@ mod lambda;
 mod map_durable;
 mod map_errors;
 mod nested;
+mod readers;
 mod services;
 mod support;

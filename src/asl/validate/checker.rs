@@ -265,13 +265,15 @@ impl<'a> Checker<'a> {
                         "a Map state must have \"ItemProcessor\" (or the legacy \"Iterator\")",
                     );
                 }
-                if let (QueryLanguage::JsonPath, Some(Value::Object(reader))) =
-                    (language, state.get("ItemReader"))
+                if let Some(Value::Object(config)) = state
+                    .get("ItemReader")
+                    .and_then(|reader| reader.get("ReaderConfig"))
                 {
-                    if let Some(Value::Object(config)) = reader.get("ReaderConfig") {
-                        let config_at = join(&field("ItemReader"), "ReaderConfig");
+                    let config_at = join(&field("ItemReader"), "ReaderConfig");
+                    if language == QueryLanguage::JsonPath {
                         self.at_most_one(config, &config_at, &["MaxItems", "MaxItemsPath"]);
                     }
+                    self.reader_config(config, &config_at);
                 }
                 if let (QueryLanguage::JsonPath, Some(Value::Object(batcher))) =
                     (language, state.get("ItemBatcher"))

@@ -35,6 +35,7 @@ mod checker;
 mod express;
 mod integrations;
 mod jackson;
+mod reader_config;
 pub use jackson::message as jackson_message;
 #[cfg(test)]
 mod tests;

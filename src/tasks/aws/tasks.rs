@@ -156,11 +156,25 @@ pub(crate) async fn sdk_call(
     timeout: Option<Duration>,
     context: &Context,
 ) -> Result<Value, StatesError> {
+    sdk_answer(client, service, action, params, timeout, context)
+        .await
+        .map(|answer| answer.value)
+}
+
+/// [`sdk_call`], with the whole answer (the raw response body of a binary S3 object).
+pub(crate) async fn sdk_answer(
+    client: &AwsClient,
+    service: &str,
+    action: &str,
+    params: &Value,
+    timeout: Option<Duration>,
+    context: &Context,
+) -> Result<Answer, StatesError> {
     let model = model_of(service, action)?;
     let op = operation(&model, service, action)?;
     let client_name = model.client_name();
     match client.call(&model, op, params, timeout).await {
-        Ok(answer) => Ok(answer.value),
+        Ok(answer) => Ok(answer),
         Err(CallError::Service(e)) => Err(sdk_error(&model, &client_name, &e)),
         Err(CallError::Params(problem)) => Err(params_error(context, &problem)),
         Err(CallError::Client(cause)) => Err(StatesError::new(

@@ -4,180 +4,47 @@
 //! parsed as Step Functions parses them. Failures are `States.ItemReaderFailed` with AWS's
 //! causes, or the S3 error AWS names (`S3.NoSuchKeyException`).
 
+//! The S3 side of an `ItemReader`: `s3:getObject` of the object (and of the data files a
+//! manifest names) and `s3:listObjectsV2` of a prefix, through the AWS client of `tasks::aws`;
+//! [`parse_items`] turns one object's bytes into items by `ReaderConfig.InputType`.
+
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::config::{Headers, InputType, ManifestType, ReaderConfig};
+use super::manifest::{athena_files, gunzipped, inventory, S3Object};
+use super::{csv, failed, json, limit_of, parquet};
 use crate::asl::error::StatesError;
 use crate::asl::resource::Resource;
 use crate::tasks::aws::client::{AwsClient, SharedClient};
-use crate::tasks::aws::tasks::{sdk_call, Context};
+use crate::tasks::aws::tasks::{sdk_answer, sdk_call, Context};
 
-/// The error of a reader that cannot give its items.
-pub const ITEM_READER_FAILED: &str = "States.ItemReaderFailed";
-
-fn failed(cause: impl Into<String>) -> StatesError {
-    StatesError::new(ITEM_READER_FAILED, cause.into())
-}
-
-/// How an object's text holds its items.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputType {
-    /// One JSON array (or an object whose array `ItemsPointer` names).
-    Json,
-    /// One JSON value per line.
-    Jsonl,
-    /// Comma-separated (or other delimiter) rows, each an object by the headers.
-    Csv,
-}
-
-/// Where a CSV object's headers come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Headers {
-    /// The object's first row.
-    FirstRow,
-    /// `CSVHeaders` of the reader's configuration.
-    Given(Vec<String>),
-}
-
-/// `ReaderConfig`, for an object's items.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReaderConfig {
-    /// `InputType`.
-    pub input_type: InputType,
-    /// `CSVHeaderLocation` and `CSVHeaders`.
-    pub headers: Headers,
-    /// `CSVDelimiter` as a byte (`,` by default).
-    pub delimiter: u8,
-    /// `MaxItems` (`None`: all; AWS caps it at 100,000,000).
-    pub max_items: Option<u64>,
-}
-
-impl ReaderConfig {
-    /// Reads `ReaderConfig` as a definition gives it, with `MaxItems` already evaluated (from
-    /// `MaxItems`, `MaxItemsPath` or JSONata).
-    ///
-    /// # Errors
-    /// `States.ItemReaderFailed` for a value AWS refuses at run time.
-    pub fn from_json(config: &Value, max_items: Option<i64>) -> Result<ReaderConfig, StatesError> {
-        let text = |name: &str| config.get(name).and_then(Value::as_str);
-        let input_type = match text("InputType") {
-            None | Some("JSON") => InputType::Json,
-            Some("JSONL") => InputType::Jsonl,
-            Some("CSV") => InputType::Csv,
-            Some(other) => return Err(failed(format!("InputType {other} is not supported"))),
-        };
-        let headers = match text("CSVHeaderLocation") {
-            Some("GIVEN") => {
-                let given: Vec<String> = config
-                    .get("CSVHeaders")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                Headers::Given(given)
-            }
-            _ => Headers::FirstRow,
-        };
-        let delimiter = match text("CSVDelimiter") {
-            None | Some("COMMA") => b',',
-            Some("PIPE") => b'|',
-            Some("SEMICOLON") => b';',
-            Some("SPACE") => b' ',
-            Some("TAB") => b'\t',
-            Some(other) => return Err(failed(format!("CSVDelimiter {other} is not supported"))),
-        };
-        let max_items = match max_items {
-            None | Some(0) => None,
-            Some(n) if n < 0 => return Err(failed("field MaxItems must be positive")),
-            Some(n) => Some(n.unsigned_abs().min(100_000_000)),
-        };
-        Ok(ReaderConfig {
-            input_type,
-            headers,
-            delimiter,
-            max_items,
-        })
-    }
-}
-
-/// The items of an object's text.
+/// The items of one object's bytes, by `config.input_type` (JSON at `ItemsPointer`, JSONL,
+/// CSV, PARQUET), at most `MaxItems`.
 ///
 /// # Errors
-/// `States.ItemReaderFailed`: text that is not what `InputType` says, duplicate CSV headers,
-/// JSON that is not an array.
+/// `States.ItemReaderFailed`: bytes that are not what `InputType` says, duplicate CSV
+/// headers, JSON that is neither an array nor an object; `InputType` MANIFEST, whose items
+/// are in other objects ([`ItemReader::read`] follows them).
 pub fn parse_items(body: &[u8], config: &ReaderConfig) -> Result<Vec<Value>, StatesError> {
-    let limit = config
-        .max_items
-        .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
-    match config.input_type {
-        InputType::Json => {
-            let value: Value = serde_json::from_slice(body)
-                .map_err(|e| failed(format!("the object is not JSON: {e}")))?;
-            match value {
-                Value::Array(mut items) => {
-                    items.truncate(limit);
-                    Ok(items)
-                }
-                _ => Err(failed("Attempting to map over non-iterable node.")),
-            }
-        }
-        InputType::Jsonl => {
-            let text = String::from_utf8_lossy(body);
-            text.lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-                .take(limit)
-                .map(|(i, l)| {
-                    serde_json::from_str(l).map_err(|e| {
-                        failed(format!("line {} of the object is not JSON: {e}", i + 1))
-                    })
-                })
-                .collect()
-        }
-        InputType::Csv => csv_items(body, config, limit),
-    }
+    parse_limited(body.to_vec(), config, limit_of(config))
 }
 
-fn csv_items(body: &[u8], config: &ReaderConfig, limit: usize) -> Result<Vec<Value>, StatesError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(config.delimiter)
-        .from_reader(body);
-    let mut records = reader.records();
-    let headers: Vec<String> = match &config.headers {
-        Headers::Given(h) => h.clone(),
-        Headers::FirstRow => match records.next() {
-            Some(row) => row
-                .map_err(|e| failed(format!("the CSV object is malformed: {e}")))?
-                .iter()
-                .map(str::to_string)
-                .collect(),
-            None => Vec::new(),
-        },
-    };
-    let mut seen = std::collections::HashSet::new();
-    if !headers.iter().all(|h| seen.insert(h.as_str())) {
-        return Err(failed("CSV headers cannot contain duplicates."));
+fn parse_limited(
+    body: Vec<u8>,
+    config: &ReaderConfig,
+    limit: usize,
+) -> Result<Vec<Value>, StatesError> {
+    match config.input_type {
+        InputType::Json => json::json_items(&body, config.items_pointer.as_deref(), limit),
+        InputType::Jsonl => json::jsonl_items(&body, limit),
+        InputType::Csv => csv::csv_items(&body, &config.headers, config.delimiter, limit),
+        InputType::Parquet => parquet::parquet_items(body, limit),
+        InputType::Manifest => Err(failed(
+            "a MANIFEST object's items are in the data files it names, read from S3",
+        )),
     }
-    let mut items = Vec::new();
-    for row in records.take(limit) {
-        let row = row.map_err(|e| failed(format!("the CSV object is malformed: {e}")))?;
-        let mut item = Map::new();
-        for (i, header) in headers.iter().enumerate() {
-            item.insert(
-                header.clone(),
-                Value::String(row.get(i).unwrap_or("").to_string()),
-            );
-        }
-        items.push(Value::Object(item));
-    }
-    Ok(items)
 }
 
 /// Reads the items of an `ItemReader` from S3 through the AWS client (built on first use from
@@ -227,9 +94,35 @@ impl ItemReader {
             state_name: state.to_string(),
         };
         if resource.is("s3", "getObject") {
-            let answer = sdk_call(client, "s3", "getObject", parameters, None, &context).await?;
-            let body = answer.get("Body").and_then(Value::as_str).unwrap_or("");
-            return parse_items(body.as_bytes(), config);
+            let body = object_bytes(client, parameters, &context).await?;
+            let limit = limit_of(config);
+            return match config.manifest_type {
+                None => parse_limited(body, config, limit),
+                Some(ManifestType::S3Inventory) => {
+                    let own = parameters
+                        .get("Bucket")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let manifest = inventory(&body, own)?;
+                    let rows = ReaderConfig {
+                        input_type: InputType::Csv,
+                        manifest_type: None,
+                        headers: Headers::Given(manifest.schema),
+                        delimiter: b',',
+                        items_pointer: None,
+                        max_items: config.max_items,
+                    };
+                    data_files(client, &manifest.files, &rows, limit, &context).await
+                }
+                Some(ManifestType::AthenaData) => {
+                    let files = athena_files(&body)?;
+                    let data = ReaderConfig {
+                        manifest_type: None,
+                        ..config.clone()
+                    };
+                    data_files(client, &files, &data, limit, &context).await
+                }
+            };
         }
         if resource.is("s3", "listObjectsV2") {
             return list_objects(client, parameters, config, &context).await;
@@ -269,6 +162,38 @@ impl ItemReader {
     }
 }
 
+/// The bytes of the object `parameters` (`Bucket`, `Key`, `VersionId`, ...) name, as S3 sent
+/// them (binary objects included).
+async fn object_bytes(
+    client: &AwsClient,
+    parameters: &Value,
+    context: &Context,
+) -> Result<Vec<u8>, StatesError> {
+    let answer = sdk_answer(client, "s3", "getObject", parameters, None, context).await?;
+    Ok(answer.response.body)
+}
+
+/// The items of a manifest's data files, in the manifest's order, each gunzipped if it is
+/// gzip and read by `config`, until `limit` items.
+async fn data_files(
+    client: &AwsClient,
+    files: &[S3Object],
+    config: &ReaderConfig,
+    limit: usize,
+    context: &Context,
+) -> Result<Vec<Value>, StatesError> {
+    let mut items = Vec::new();
+    for file in files {
+        if items.len() >= limit {
+            break;
+        }
+        let params = serde_json::json!({"Bucket": file.bucket, "Key": file.key});
+        let body = gunzipped(object_bytes(client, &params, context).await?, &file.key)?;
+        items.extend(parse_limited(body, config, limit - items.len())?);
+    }
+    Ok(items)
+}
+
 /// Every object of a listing (all pages), each as Step Functions gives it:
 /// `{Etag, Key, LastModified (epoch seconds), Size, StorageClass}`.
 async fn list_objects(
@@ -277,9 +202,7 @@ async fn list_objects(
     config: &ReaderConfig,
     context: &Context,
 ) -> Result<Vec<Value>, StatesError> {
-    let limit = config
-        .max_items
-        .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    let limit = limit_of(config);
     let mut items = Vec::new();
     let mut params = parameters.clone();
     loop {
@@ -323,6 +246,7 @@ async fn list_objects(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tasks::items::ITEM_READER_FAILED;
     use serde_json::json;
 
     fn config(c: Value, max: Option<i64>) -> ReaderConfig {
@@ -387,29 +311,39 @@ mod tests {
     }
 
     #[test]
-    fn json_and_jsonl_objects() {
+    fn json_jsonl_and_parquet_objects_by_input_type() {
         let json_config = config(json!({"InputType": "JSON"}), Some(2));
         assert_eq!(
             parse_items(b"[1, {\"a\": 2}, 3]", &json_config).expect("items"),
             vec![json!(1), json!({"a": 2})]
         );
-        let e = parse_items(b"{\"a\": 1}", &json_config).unwrap_err();
+        // A JSON object's entries are its items (AWS answered "Attempting to map over
+        // non-iterable node." in 2023; since 2025 it iterates key-value pairs).
         assert_eq!(
-            e.cause.as_deref(),
-            Some("Attempting to map over non-iterable node.")
+            parse_items(b"{\"a\": 1}", &json_config).expect("items"),
+            vec![json!({"Key": "a", "Value": 1})]
         );
-        assert!(parse_items(b"[1,", &json_config).is_err());
-        let lines = config(json!({"InputType": "JSONL"}), None);
+        let pointed = config(
+            json!({"InputType": "JSON", "ItemsPointer": "/page/rows"}),
+            None,
+        );
         assert_eq!(
-            parse_items(b"{\"a\":1}\n\n[2]\n\"three\"\n", &lines).expect("items"),
-            vec![json!({"a": 1}), json!([2]), json!("three")]
+            parse_items(b"{\"page\": {\"rows\": [\"x\", \"y\"]}}", &pointed).expect("items"),
+            vec![json!("x"), json!("y")]
         );
-        let e = parse_items(b"{\"a\":1}\nnot json\n", &lines).unwrap_err();
-        assert!(
-            e.cause
-                .as_deref()
-                .is_some_and(|c| c.starts_with("line 2 of the object is not JSON")),
-            "{e:?}"
+        let lines = config(json!({"InputType": "JSONL"}), Some(1));
+        assert_eq!(
+            parse_items(b"{\"a\":1}\n{\"a\":2}\n", &lines).expect("items"),
+            vec![json!({"a": 1})]
+        );
+        let parquet = config(json!({"InputType": "PARQUET"}), None);
+        let file = crate::tasks::items::parquet::tests::parquet_file(
+            &[(7, "owl", 1.5)],
+            ::parquet::basic::Compression::SNAPPY,
+        );
+        assert_eq!(
+            parse_items(&file, &parquet).expect("items"),
+            vec![json!({"id": 7, "name": "owl", "score": 1.5})]
         );
         let e = ReaderConfig::from_json(&json!({}), Some(-1)).unwrap_err();
         assert_eq!(e.cause.as_deref(), Some("field MaxItems must be positive"));
