@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use crate::asl::error::{self, StatesError};
@@ -51,6 +51,10 @@ struct ChildEnd {
     index: usize,
     record: ExecutionRecord,
 }
+
+/// How a child ended, sent by its runner; after a failure, with the means to let the runner
+/// go on.
+type Ended = (Result<ChildEnd, StatesError>, Option<oneshot::Sender<()>>);
 
 /// The children of a running Map Run, shared by its runners.
 struct Pool {
@@ -445,8 +449,9 @@ impl MapRuns {
                 let ended_tx = ended_tx.clone();
                 runners.spawn(async move { me.runner(&pool, &ended_tx).await });
             }
-            let end = match tokio::time::timeout(Duration::from_secs(1), ended.recv()).await {
-                Ok(Some(end)) => end?,
+            let (end, ack) = match tokio::time::timeout(Duration::from_secs(1), ended.recv()).await
+            {
+                Ok(Some((end, ack))) => (end?, ack),
                 // Nothing ended within a second: refresh the settings and counts.
                 Ok(None) | Err(_) => {
                     while let Some(joined) = runners.try_join_next() {
@@ -479,12 +484,26 @@ impl MapRuns {
                     }
                     _ => {}
                 }
+                if end.record.status == Status::Aborted {
+                    // A child aborted by the parent's StopExecution: the Map Run is aborted
+                    // too, and no child starts after it.
+                    if let Some(t) = progress.checked.checked_sub(Duration::from_secs(1)) {
+                        progress.checked = t;
+                    }
+                    progress
+                        .refresh(&self.store, pool.alive.load(Ordering::Relaxed))
+                        .await?;
+                }
                 if progress.failed as f64 > progress.tolerated(total) {
                     runners.abort_all();
                     progress.items_running = 0;
                     progress.finish(&self.store, "FAILED", 0).await?;
                     return Err(threshold_exceeded());
                 }
+            }
+            // The runner that sent a failure waits for this before it starts another child.
+            if let Some(ack) = ack {
+                let _ = ack.send(());
             }
             if keep_records {
                 ends[end.index] = Some(end.record);
@@ -509,7 +528,7 @@ impl MapRuns {
 
     /// Runs children one after another, as long as the Map Run has any to start and no more
     /// runners than its concurrency allows; sends how each ended.
-    async fn runner(&self, pool: &Pool, ended: &mpsc::Sender<Result<ChildEnd, StatesError>>) {
+    async fn runner(&self, pool: &Pool, ended: &mpsc::Sender<Ended>) {
         loop {
             // Fewer children at once (UpdateMapRun): this runner stops.
             let alive = pool.alive.load(Ordering::Relaxed);
@@ -538,8 +557,22 @@ impl MapRuns {
                     pool.express,
                 )
                 .await;
-            if ended.send(end).await.is_err() {
+            // After a failure the Map Run may end (tolerance, an aborted parent): the runner
+            // waits for the count before it starts another child.
+            let failed = !matches!(&end, Ok(e) if e.record.status == Status::Succeeded);
+            let (ack, acked) = if failed {
+                let (tx, rx) = oneshot::channel();
+                (Some(tx), Some(rx))
+            } else {
+                (None, None)
+            };
+            if ended.send((end, ack)).await.is_err() {
                 return;
+            }
+            if let Some(acked) = acked {
+                if acked.await.is_err() {
+                    return;
+                }
             }
         }
     }
