@@ -2,7 +2,8 @@
 //! `ItemsPointer` (an array and an object's entries inside a JSON object), PARQUET, an S3
 //! Inventory `manifest.json` with gzipped CSV data files, and Athena data manifests of
 //! PARQUET and gzipped CSV files; each run with `stepfn run --store memory` and
-//! `--store dynamodb` (DynamoDB Local). The error paths too: a JSONL line that is not JSON,
+//! `--store dynamodb` (DynamoDB Local), and through `stepfn serve` with boto3
+//! (`tests/clients/sfn_run.py`). The error paths too: a JSONL line that is not JSON,
 //! a missing key and a missing bucket, with the errors AWS names.
 
 use std::io::Write;
@@ -12,8 +13,11 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use crate::support::lambda_watch::root;
 use crate::support::lambda_watch::{dynamodb_endpoint, report, unique};
 use crate::support::moto::moto_endpoint;
+use crate::support::python::venv;
+use crate::support::serve::Server;
 
 /// One bucket of moto's S3, made for one test.
 struct Bucket {
@@ -138,19 +142,53 @@ fn run(definition: &Value, store: &str) -> Value {
     })
 }
 
-/// Runs `definition` on both stores and checks each gave `items`.
+/// `definition` run through a `stepfn serve` by boto3 (`tests/clients/sfn_run.py`): what
+/// `stepfn run --format json` prints.
+fn run_through_serve(definition: &Value) -> Value {
+    let server = Server::start(stepfn(), &[]);
+    let path = definition_file(definition);
+    let out = Command::new(venv().join("bin/python"))
+        .arg(root().join("tests/clients/sfn_run.py"))
+        .args(["--serve", &server.endpoint])
+        .arg("--definition")
+        .arg(&path)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .expect("python runs");
+    let _ = std::fs::remove_file(&path);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "sfn_run.py printed no JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// `definition` run on `place`: `stepfn run` on the memory or DynamoDB store, or `serve`.
+fn run_on(definition: &Value, place: &str) -> Value {
+    match place {
+        "serve" => run_through_serve(definition),
+        store => run(definition, store),
+    }
+}
+
+/// Runs `definition` on both stores and through `serve` with boto3, and checks each gave
+/// `items`.
 fn assert_items(definition: &Value, items: Value) {
-    for store in ["memory", "dynamodb"] {
-        let printed = run(definition, store);
+    for store in ["memory", "dynamodb", "serve"] {
+        let printed = run_on(definition, store);
         assert_eq!(printed["status"], "SUCCEEDED", "{store}: {printed}");
         assert_eq!(printed["output"], items, "{store}");
     }
 }
 
-/// Runs `definition` on both stores and checks each failed with `error` and `cause`.
+/// Runs `definition` on both stores and through `serve` with boto3, and checks each failed
+/// with `error` and `cause`.
 fn assert_fails(definition: &Value, error: &str, cause: &dyn Fn(&str) -> bool) {
-    for store in ["memory", "dynamodb"] {
-        let printed = run(definition, store);
+    for store in ["memory", "dynamodb", "serve"] {
+        let printed = run_on(definition, store);
         assert_eq!(printed["status"], "FAILED", "{store}: {printed}");
         assert_eq!(printed["error"], error, "{store}: {printed}");
         let text = printed["cause"].as_str().unwrap_or_default();
