@@ -11,9 +11,9 @@ use std::process::Command;
 use regex::Regex;
 use serde_json::{json, Value};
 
-use crate::support::lambda_watch::{dynamodb_endpoint, report, root};
+use crate::support::lambda_watch::{dynamodb_endpoint, report};
 use crate::support::moto::moto_endpoint;
-use crate::support::python::venv;
+use crate::support::python::run_client;
 use crate::support::serve::Server;
 
 fn stepfn(moto: &str) -> Command {
@@ -353,20 +353,10 @@ fn a_writer_config_alone_shapes_the_state_output() {
 fn error_paths_and_writer_files_through_serve_with_boto3() {
     let moto = moto_endpoint();
     let server = Server::start(stepfn(&moto), &[]);
-    let out = Command::new(venv().join("bin/python"))
-        .arg(root().join("tests/clients/distributed_errors.py"))
-        .args(["--stepfn", env!("CARGO_BIN_EXE_stepfn")])
-        .args(["--moto", &moto, "--serve", &server.endpoint])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .output()
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "distributed errors failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    report(stdout.trim().lines().last().unwrap_or_default());
+    report(&run_client(
+        "distributed_errors.py",
+        &moto,
+        &server.endpoint,
+        &[],
+    ));
 }

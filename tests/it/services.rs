@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::support::lambda_watch::{free_port, report, root};
 use crate::support::moto::moto_endpoint;
-use crate::support::python::venv;
+use crate::support::python::run_client;
 use crate::support::serve::Server;
 
 fn stepfn_against(moto: &str) -> Command {
@@ -73,45 +73,24 @@ fn aws_services_through_run_and_serve_against_moto() {
     let moto = moto_endpoint();
     let iam_moto = IamMoto::start();
     let server = Server::start(stepfn_against(&moto), &[]);
-    let out = Command::new(venv().join("bin/python"))
-        .arg(root().join("tests/clients/aws_services.py"))
-        .args(["--stepfn", env!("CARGO_BIN_EXE_stepfn")])
-        .args(["--moto", &moto, "--serve", &server.endpoint])
-        .args(["--moto-iam", &iam_moto.endpoint])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .output()
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "aws services failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    report(stdout.trim().lines().last().unwrap_or_default());
+    report(&run_client(
+        "aws_services.py",
+        &moto,
+        &server.endpoint,
+        &["--moto-iam", &iam_moto.endpoint],
+    ));
 }
 
 #[test]
 fn distributed_map_reads_and_writes_s3_on_moto_and_serves_the_map_run_api() {
     let moto = moto_endpoint();
     let server = Server::start(stepfn_against(&moto), &[]);
-    let out = Command::new(venv().join("bin/python"))
-        .arg(root().join("tests/clients/distributed_map.py"))
-        .args(["--stepfn", env!("CARGO_BIN_EXE_stepfn")])
-        .args(["--moto", &moto, "--serve", &server.endpoint])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .output()
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "distributed map failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    report(stdout.trim().lines().last().unwrap_or_default());
+    report(&run_client(
+        "distributed_map.py",
+        &moto,
+        &server.endpoint,
+        &[],
+    ));
 }
 
 /// Runs `state-machines/<name>/run.sh` against moto; what it printed, one JSON object.

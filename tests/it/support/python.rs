@@ -25,3 +25,26 @@ pub(crate) fn venv() -> PathBuf {
         .to_string();
     PathBuf::from(path)
 }
+
+/// Runs the client script `tests/clients/<script>` with `--stepfn <binary> --moto <moto>
+/// --serve <serve>` and `extra` arguments, under test credentials; panics with its output
+/// unless it succeeds. Its last line (the checks it passed).
+pub(crate) fn run_client(script: &str, moto: &str, serve: &str, extra: &[&str]) -> String {
+    let out = Command::new(venv().join("bin/python"))
+        .arg(root().join("tests/clients").join(script))
+        .args(["--stepfn", env!("CARGO_BIN_EXE_stepfn")])
+        .args(["--moto", moto, "--serve", serve])
+        .args(extra)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout.trim().lines().last().unwrap_or_default().to_string()
+}
