@@ -27,6 +27,10 @@ forbid() {
 
 forbid "asl imports nothing else of the crate" \
   'crate::(engine|store|tasks|runtime|api|lambda)\b' src/asl
+forbid "scheduler (schedule expressions) imports nothing else of the crate" \
+  'crate::(asl|engine|store|tasks|runtime|api|console|lambda)\b' src/scheduler
+forbid "scheduler is pure: no tokio, no wall clock" \
+  '\btokio\b|Utc::now|SystemTime::now|Instant::now' src/scheduler
 forbid "engine imports only asl" \
   'crate::(store|tasks|runtime|api|lambda)\b' src/engine
 forbid "engine is sync and deterministic: no tokio, wall clock or OS randomness" \

@@ -35,5 +35,6 @@ pub mod console;
 pub mod engine;
 pub mod lambda;
 pub mod runtime;
+pub mod scheduler;
 pub mod store;
 pub mod tasks;
