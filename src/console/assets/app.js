@@ -24,6 +24,19 @@ async function api(operation, body) {
   return v;
 }
 
+// The events of an execution after event `after`, in one answer (GetExecutionHistory's shape;
+// the console's read of a long history, which the API pages 1,000 events a request).
+async function historyAfter(executionArn, after) {
+  const r = await fetch("/console/history", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ executionArn, after }),
+  });
+  const v = await r.json();
+  if (!r.ok) throw new Error((v.__type || "error") + ": " + (v.message || r.status));
+  return v.events;
+}
+
 async function all(operation, body, key, limit) {
   const out = [];
   let token = null;
@@ -679,10 +692,13 @@ async function executionPage(arn) {
   };
 
   const refresh = async () => {
-    [exec, events] = await Promise.all([
+    const after = events.length ? events[events.length - 1].id : 0;
+    let more;
+    [exec, more] = await Promise.all([
       api("DescribeExecution", { executionArn: arn }),
-      all("GetExecutionHistory", { executionArn: arn, maxResults: 1000 }, "events"),
+      historyAfter(arn, after),
     ]);
+    for (const ev of more) events.push(ev);
     current = analyse(events, definition);
     current.owners = ownersOf(events);
     paint();
