@@ -540,6 +540,9 @@ function drawGraph(el, definition, onPick) {
 async function executionPage(arn) {
   timers.forEach(clearTimeout);
   timers = [];
+  // The history is read from the start, beside the descriptions (it is the long one).
+  const first = historyAfter(arn, 0);
+  first.catch(() => {});
   const [e, m] = await Promise.all([
     api("DescribeExecution", { executionArn: arn }),
     api("DescribeStateMachineForExecution", { executionArn: arn }),
@@ -629,13 +632,15 @@ async function executionPage(arn) {
   const tlScroll = h("div", { class: "tl-scroll" });
   const tlInner = h("div", { class: "tl-inner" });
   tlScroll.append(tlInner);
-  fill(timelineEl, tlScroll);
+  const tlAxis = h("div", { class: "tl-axis" });
+  fill(timelineEl, tlAxis, tlScroll);
   const drawTimeline = () => {
     const acts = current.activations;
     const t0 = events.length ? events[0].timestamp : exec.startDate;
     const t1 = Math.max(exec.stopDate || Date.now() / 1000, ...acts.slice(-1000).map((a) => a.end || 0), t0 + 0.001);
     const span = t1 - t0;
     tlInner.style.height = acts.length * ROW + "px";
+    fill(tlAxis, h("span", {}, "0 ms"), h("span", {}, `${acts.length} state runs`), h("span", {}, `${Math.round(span * 1000)} ms`));
     const first = Math.max(0, Math.floor(tlScroll.scrollTop / ROW) - 5);
     const last = Math.min(acts.length, first + Math.ceil((tlScroll.clientHeight || 400) / ROW) + 10);
     const rows = [];
@@ -647,10 +652,12 @@ async function executionPage(arn) {
       if (a.attempts.length > 1) {
         a.attempts.forEach((at, k) => {
           const e2 = at.end || end;
-          bars.push(h("div", { class: "bar attempt " + (k < a.attempts.length - 1 ? "failed" : a.status), style: `left:${pct(at.start)}%;width:${Math.max(0.3, pct(e2) - pct(at.start))}%` }, `attempt ${k + 1}`));
+          const w = Math.max(0.3, pct(e2) - pct(at.start));
+          bars.push(h("div", { class: "bar attempt " + (k < a.attempts.length - 1 ? "failed" : a.status) + (w < 6 ? " narrow" : ""), style: `left:${pct(at.start)}%;width:${w}%`, title: `attempt ${k + 1}: ${Math.round((e2 - at.start) * 1000)} ms` }, `attempt ${k + 1}`));
         });
       } else {
-        bars.push(h("div", { class: "bar " + (a.end ? a.status : exec.status === "RUNNING" ? "in-progress" : "failed"), style: `left:${pct(a.start)}%;width:${Math.max(0.3, pct(end) - pct(a.start))}%` }, `${Math.round((end - a.start) * 1000)} ms`));
+        const w = Math.max(0.3, pct(end) - pct(a.start));
+        bars.push(h("div", { class: "bar " + (a.end ? a.status : exec.status === "RUNNING" ? "in-progress" : exec.status === "ABORTED" ? "cancelled" : "failed") + (w < 6 ? " narrow" : ""), style: `left:${pct(a.start)}%;width:${w}%` }, `${Math.round((end - a.start) * 1000)} ms`));
       }
       rows.push(h("div", { class: "tl-row", "data-state": a.state, style: `top:${i * ROW}px` },
         h("div", { class: "tl-label", title: a.lane }, a.state, a.lane ? h("span", { class: "muted" }, " " + a.lane) : null),
@@ -695,8 +702,8 @@ async function executionPage(arn) {
     const after = events.length ? events[events.length - 1].id : 0;
     let more;
     [exec, more] = await Promise.all([
-      api("DescribeExecution", { executionArn: arn }),
-      historyAfter(arn, after),
+      exec === e && !events.length ? e : api("DescribeExecution", { executionArn: arn }),
+      after === 0 && !events.length && first ? first : historyAfter(arn, after),
     ]);
     for (const ev of more) events.push(ev);
     current = analyse(events, definition);
