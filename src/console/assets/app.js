@@ -494,22 +494,26 @@ function layout(machine) {
 function drawGraph(el, definition, onPick) {
   const root = layout(definition);
   const boxes = new Map();
-  const canvas = h("div", { class: "graph", id: "graph", style: `width:${root.w + 2 * PAD}px;height:${root.h + 2 * PAD}px` });
+  // Room above for the Start marker and below for the End marker, as the AWS console has.
+  const TERM = 44, width = Math.max(root.w, 60) + 2 * PAD, height = root.h + 2 * PAD + 2 * TERM;
+  const canvas = h("div", { class: "graph", id: "graph", style: `width:${width}px;height:${height}px` });
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("width", root.w + 2 * PAD);
-  svg.setAttribute("height", root.h + 2 * PAD);
+  svg.setAttribute("width", width);
+  svg.setAttribute("height", height);
   svg.classList.add("edges");
   canvas.append(svg);
+  const edge = (x1, y1, x2, y2) => {
+    const line = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    const back = y2 <= y1;
+    line.setAttribute("d", back
+      ? `M${x1},${y1} C${x1 + 60},${y1 + 30} ${x2 + 60},${y2 - 30} ${x2},${y2}`
+      : `M${x1},${y1} C${x1},${(y1 + y2) / 2} ${x2},${(y1 + y2) / 2} ${x2},${y2}`);
+    svg.append(line);
+  };
   const place = (lay, ox, oy) => {
     for (const [from, to] of lay.edges) {
       const a = lay.nodes.get(from), b = lay.nodes.get(to);
-      const line = document.createElementNS("http://www.w3.org/2000/svg", "path");
-      const x1 = ox + a.x + a.w / 2, y1 = oy + a.y + a.h, x2 = ox + b.x + b.w / 2, y2 = oy + b.y;
-      const back = y2 <= y1;
-      line.setAttribute("d", back
-        ? `M${x1},${y1} C${x1 + 60},${y1 + 30} ${x2 + 60},${y2 - 30} ${x2},${y2}`
-        : `M${x1},${y1} C${x1},${(y1 + y2) / 2} ${x2},${(y1 + y2) / 2} ${x2},${y2}`);
-      svg.append(line);
+      edge(ox + a.x + a.w / 2, oy + a.y + a.h, ox + b.x + b.w / 2, oy + b.y);
     }
     for (const n of lay.nodes.values()) {
       const box = h("div", {
@@ -530,7 +534,28 @@ function drawGraph(el, definition, onPick) {
       }
     }
   };
-  place(root, PAD, PAD);
+  place(root, PAD, PAD + TERM);
+  const states = definition.States || {};
+  const start = root.nodes.get(definition.StartAt);
+  const mid = PAD + root.w / 2;
+  canvas.append(h("div", { class: "terminal", style: `left:${mid - 30}px;top:${PAD}px` }, "Start"));
+  if (start) edge(mid, PAD + 24, PAD + start.x + start.w / 2, PAD + TERM + start.y);
+  const endY = PAD + TERM + root.h + TERM - 24;
+  canvas.append(h("div", { class: "terminal", style: `left:${mid - 30}px;top:${endY}px` }, "End"));
+  for (const n of root.nodes.values()) {
+    const s = states[n.name] || {};
+    if (!(s.End || s.Type === "Succeed" || s.Type === "Fail")) continue;
+    const x1 = PAD + n.x + n.w / 2, y1 = PAD + TERM + n.y + n.h;
+    if (Math.abs(x1 - mid) < 30) {
+      edge(x1, y1, x1, endY);
+    } else {
+      // Down beside the states below, then across into the End marker's side.
+      const side = x1 < mid ? -1 : 1, y = endY + 12, r = 10;
+      const line = document.createElementNS("http://www.w3.org/2000/svg", "path");
+      line.setAttribute("d", `M${x1},${y1} V${y - r} Q${x1},${y} ${x1 - side * r},${y} H${mid + side * 30}`);
+      svg.append(line);
+    }
+  }
   fill(el, canvas);
   return boxes;
 }
@@ -541,7 +566,7 @@ async function executionPage(arn) {
   timers.forEach(clearTimeout);
   timers = [];
   // The history is read from the start, beside the descriptions (it is the long one).
-  const first = historyAfter(arn, 0);
+  let first = historyAfter(arn, 0);
   first.catch(() => {});
   const [e, m] = await Promise.all([
     api("DescribeExecution", { executionArn: arn }),
@@ -702,9 +727,10 @@ async function executionPage(arn) {
     const after = events.length ? events[events.length - 1].id : 0;
     let more;
     [exec, more] = await Promise.all([
-      exec === e && !events.length ? e : api("DescribeExecution", { executionArn: arn }),
-      after === 0 && !events.length && first ? first : historyAfter(arn, after),
+      first ? e : api("DescribeExecution", { executionArn: arn }),
+      first || historyAfter(arn, after),
     ]);
+    first = null;
     for (const ev of more) events.push(ev);
     current = analyse(events, definition);
     current.owners = ownersOf(events);
