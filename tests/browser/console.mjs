@@ -75,9 +75,11 @@ const demo = {
       Resource: "arn:aws:states:::lambda:invoke",
       Parameters: { FunctionName: "flaky" },
       Retry: [{ ErrorEquals: ["States.ALL"], IntervalSeconds: 1, MaxAttempts: 2, BackoffRate: 1 }],
+      Catch: [{ ErrorEquals: ["States.ALL"], Next: "GiveUp" }],
       Next: "Done",
     },
     Done: { Type: "Pass", Result: { done: true }, End: true },
+    GiveUp: { Type: "Fail", Error: "Flaky.GaveUp", Cause: "no attempt succeeded" },
   },
 };
 const big = {
@@ -155,6 +157,7 @@ try {
   for (const s of ["Check", "Fan", "Slow", "Items", "Double", "Flaky", "Done"]) {
     check((await stateOf(s)) === "succeeded", `${s} is coloured succeeded`);
   }
+  check((await stateOf("GiveUp")) === "not-entered", "the Catch's target, GiveUp, is not entered");
   check((await page.textContent('.state[data-state="Double"] .count')).includes("×3"), "the Map's processor state shows its 3 iterations");
   check(!(await page.isVisible("#stop")), "no stop button once it ended");
 
@@ -226,7 +229,10 @@ try {
   await page.goto(endpoint + "/execution?arn=" + encodeURIComponent(failed));
   await ready();
   check((await statusText()).trim() === "FAILED", "a failed execution says FAILED");
-  check((await stateOf("Flaky")) === "failed", "the task that failed is coloured failed");
+  check((await stateOf("Flaky")) === "caught", "the task whose failure was caught is coloured caught");
+  check((await stateOf("GiveUp")) === "failed", "the Fail state the Catch went to is coloured failed");
+  check((await stateOf("Done")) === "not-entered", "Done is not entered in the failed execution");
+  check((await page.textContent("#exec-error")) === "Flaky.GaveUp", "the execution's error is shown");
 
   // The machine page: the executions, filtered and searched; the heatmap.
   await page.goto(endpoint + "/machine?arn=" + encodeURIComponent(arn));

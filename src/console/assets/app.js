@@ -357,6 +357,10 @@ function analyse(events, definition) {
         } else a.status = "succeeded";
       }
       ctx.act = null;
+    } else if (ev.type === "ExecutionFailed" && ctx.act) {
+      // The state the execution failed in (a Fail state, or a failure nothing caught).
+      st(ctx.act.state).failures++;
+      ctx.act.failures.push({ type: ev.type, error: (detailsOf(ev) || {}).error, cause: (detailsOf(ev) || {}).cause });
     } else if (ctx.act) {
       const a = ctx.act;
       const s = st(a.state);
@@ -619,7 +623,7 @@ async function executionPage(arn) {
         h("div", { class: "io" },
           h("div", {}, h("h4", {}, "Input"), h("pre", { class: "state-input" }, pretty(a.input))),
           h("div", {}, h("h4", {}, "Output"), h("pre", { class: "state-output" }, a.output === null ? "(none yet)" : pretty(a.output)))),
-        a.failures.map((f, i) => h("p", { class: "failure" }, h("b", {}, `attempt ${i + 1}: ${f.type} `), "error ", h("code", { class: "state-error" }, f.error || ""), " cause ", h("code", { class: "state-cause" }, f.cause || ""))))));
+        a.failures.map((f, i) => h("p", { class: "failure" }, h("b", {}, f.type === "ExecutionFailed" ? "the execution failed here: " : `attempt ${i + 1}: ${f.type} `), "error ", h("code", { class: "state-error" }, f.error || ""), " cause ", h("code", { class: "state-cause" }, f.cause || ""))))));
   };
 
   // Events: filters and pages of 100.
