@@ -45,6 +45,11 @@ STEPFN_TEST_MOTO_ENDPOINT="$(bash infra/moto.sh start)"
 export STEPFN_TEST_MOTO_ENDPOINT
 echo "moto at $STEPFN_TEST_MOTO_ENDPOINT"
 
+echo "== Chromium and playwright-core for the console's browser test"
+browser_env="$(bash infra/browser.sh)"
+while IFS= read -r assignment; do export "${assignment?}"; done <<<"$browser_env"
+echo "chromium at $STEPFN_TEST_CHROMIUM, playwright-core in $STEPFN_TEST_BROWSER_DIR/node_modules"
+
 echo "== serverless tools (cargo-lambda, cfn-lint) and the SAM template"
 lambda_bin="$(bash infra/lambda-tools.sh)"
 "$lambda_bin/cfn-lint" infra/template.yaml

@@ -384,4 +384,44 @@ impl Service {
         }
         with_page(Map::new(), "events", events, req)
     }
+
+    /// The events of execution `arn` after event `after` (0: all of them), as the JSON text of
+    /// an array of GetExecutionHistory's events with their data, in one read: for the console,
+    /// which would otherwise page through a long history (a 10,000-item Map's 40,000 events)
+    /// 1,000 events a request, every page reading the whole history. Written straight from the
+    /// stored events, with no JSON tree in between.
+    ///
+    /// # Errors
+    ///
+    /// As GetExecutionHistory's: `InvalidArn`, `ExecutionDoesNotExist`, a store failure.
+    pub async fn history_after(&self, arn: &str, after: u64) -> Result<String, ApiError> {
+        self.execution(arn).await?;
+        let history = self.store.history(arn).await?;
+        let events: Vec<ApiEvent<'_>> = history
+            .iter()
+            .filter(|e| e.id > after)
+            .map(|e| ApiEvent {
+                timestamp: e.timestamp as f64 / 1000.0,
+                event_type: &e.event_type,
+                id: e.id,
+                previous_event_id: e.previous_event_id,
+                details: &e.details,
+            })
+            .collect();
+        Ok(serde_json::to_string(&events).expect("history events always serialize"))
+    }
+}
+
+/// A stored event as GetExecutionHistory shows it (as `HistoryEvent::to_api_json` makes it),
+/// borrowed for writing.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiEvent<'a> {
+    timestamp: f64,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    id: u64,
+    previous_event_id: u64,
+    #[serde(flatten)]
+    details: &'a Map<String, Value>,
 }
