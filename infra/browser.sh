@@ -27,6 +27,7 @@ chromium="${STEPFN_TEST_CHROMIUM:-/usr/bin/chromium}"
 if [ ! -x "$chromium" ]; then
   command -v apt-get >/dev/null 2>&1 || die "$chromium missing and no apt-get: install Chromium and set STEPFN_TEST_CHROMIUM"
   say "installing Debian's chromium"
+  export DEBIAN_FRONTEND=noninteractive
   if ! apt-get install -y --no-install-recommends chromium >&2; then
     apt-get update >&2
     apt-get install -y --no-install-recommends chromium >&2
