@@ -3,5 +3,8 @@
 //! runtime will fire slots and the API will speak the Scheduler protocol on top of it.
 //!
 //! * [`expression`]: `at(...)`, `rate(...)` and `cron(...)` in a time zone and a window.
+//! * [`slot`]: which slots are due (catch-up, flexible window), the execution each starts
+//!   (named by the slot) and its input, and the overlap policy.
 
 pub mod expression;
+pub mod slot;
