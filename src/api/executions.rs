@@ -372,17 +372,25 @@ impl Service {
             .get("includeExecutionData")
             .and_then(Value::as_bool)
             .unwrap_or(true);
-        let mut events: Vec<Value> = self
-            .store
-            .history(arn)
-            .await?
-            .iter()
-            .map(|e| event_json(e, include_data))
-            .collect();
+        let mut events = self.store.history(arn).await?;
         if req.get("reverseOrder").and_then(Value::as_bool) == Some(true) {
             events.reverse();
         }
-        with_page(Map::new(), "events", events, req)
+        // Only the page's events are turned into JSON.
+        let (start, max) = page(req, events.len(), 3096)?;
+        let end = (start + max).min(events.len());
+        let mut out = Map::new();
+        out.insert(
+            "events".into(),
+            events[start..end]
+                .iter()
+                .map(|e| event_json(e, include_data))
+                .collect(),
+        );
+        if let Some(t) = next_token(end, events.len()) {
+            out.insert("nextToken".into(), t);
+        }
+        Ok(Value::Object(out))
     }
 
     /// The events of execution `arn` after event `after` (0: all of them), as the JSON text of
