@@ -77,7 +77,17 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    runtime.block_on(async {
+    // The API alone, then with the console's routes beside it (as `stepfn serve` serves
+    // them): the console must add no measurable cost while no browser is open.
+    for console in [false, true] {
+        runtime.block_on(bench(console));
+    }
+    std::thread::sleep(Duration::from_millis(10));
+}
+
+async fn bench(console: bool) {
+    let label = if console { "api+console" } else { "api" };
+    {
         let store = AnyStore::Memory(MemoryStore::new());
         let service = Arc::new(Service::with_mocks(store.clone(), None));
         let shutdown = Arc::new(AtomicBool::new(false));
@@ -89,12 +99,24 @@ fn main() {
             Arc::clone(&shutdown),
             None,
         ));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(stepfn::api::http::serve(listener, Arc::clone(&service), async {
-            let _ = stop_rx.await;
-        }));
+        let extra = if console {
+            stepfn::console::router(Arc::clone(&service))
+        } else {
+            axum::Router::new()
+        };
+        let server = tokio::spawn(stepfn::api::http::serve_with(
+            listener,
+            Arc::clone(&service),
+            extra,
+            async {
+                let _ = stop_rx.await;
+            },
+        ));
         let c = client(&endpoint);
         let standard = c
             .create_state_machine()
@@ -134,7 +156,7 @@ fn main() {
             })
             .await;
             println!(
-                "StartExecution      {clients:>2} clients: {rate:>7.0} requests/s  p50 {:.2} ms  p99 {:.2} ms",
+                "{label:<12} StartExecution      {clients:>2} clients: {rate:>7.0} requests/s  p50 {:.2} ms  p99 {:.2} ms",
                 percentile(&lat, 0.5),
                 percentile(&lat, 0.99)
             );
@@ -149,7 +171,10 @@ fn main() {
                         .post(url)
                         .header("X-Amz-Target", "AWSStepFunctions.StartSyncExecution")
                         .header("Content-Type", "application/x-amz-json-1.0")
-                        .body(serde_json::json!({"stateMachineArn": arn, "input": r#"{"n": 1}"#}).to_string())
+                        .body(
+                            serde_json::json!({"stateMachineArn": arn, "input": r#"{"n": 1}"#})
+                                .to_string(),
+                        )
                         .send()
                         .await
                         .expect("sync")
@@ -161,7 +186,7 @@ fn main() {
             })
             .await;
             println!(
-                "StartSyncExecution  {clients:>2} clients: {rate:>7.0} requests/s  p50 {:.2} ms  p99 {:.2} ms",
+                "{label:<12} StartSyncExecution  {clients:>2} clients: {rate:>7.0} requests/s  p50 {:.2} ms  p99 {:.2} ms",
                 percentile(&lat, 0.5),
                 percentile(&lat, 0.99)
             );
@@ -170,6 +195,5 @@ fn main() {
         let _ = stop_tx.send(());
         let _ = server.await;
         let _ = worker.await;
-    });
-    std::thread::sleep(Duration::from_millis(10));
+    }
 }
