@@ -278,7 +278,8 @@ async function tenThousandItemMap() {
   const { executionArn: bigRun } = await api("StartExecution", { stateMachineArn: bigArn, name: "ten-thousand", input: JSON.stringify({ items: tenThousand }) });
   await until("the 10,000-item Map", async () => (await api("DescribeExecution", { executionArn: bigRun })).status === "SUCCEEDED", 120000);
   const times = [];
-  for (let i = 0; i < 3; i++) {
+  // Best of five loads: the suite runs other tests beside this one on two cores.
+  for (let i = 0; i < 5; i++) {
     const t0 = Date.now();
     await page.goto(endpoint + "/execution?arn=" + encodeURIComponent(bigRun));
     await ready();
