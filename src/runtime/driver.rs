@@ -83,6 +83,7 @@ pub async fn run(
     exec.input_text = input.text;
     let mut history = Vec::new();
     drive(&mut exec, invoker, &mut clock, &mut history).await;
+    crate::runtime::telemetry::ran(&exec);
     Finished {
         execution: exec,
         history: options.record_history.then_some(history),
@@ -353,7 +354,7 @@ pub(crate) async fn drive_with<P: Persist>(
                     frame,
                     wait,
                     request,
-                } => match invoker.invoke(&request) {
+                } => match crate::runtime::telemetry::invoke(&*invoker, &request) {
                     Invocation::Ready(r) => ready.push_back(Ready::TaskDone(frame, wait, r)),
                     Invocation::Submitted(fut) => {
                         submissions.spawn(async move { (frame, wait, fut.await.map(Some)) });

@@ -10,6 +10,7 @@ mod integrations;
 mod lambda;
 mod map_durable;
 mod map_errors;
+mod metrics;
 mod nested;
 mod services;
 mod support;
