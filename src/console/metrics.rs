@@ -45,6 +45,7 @@ pub fn install() -> &'static PrometheusHandle {
         for (name, help) in DESCRIPTIONS {
             metrics::describe_counter!(*name, *help);
         }
+        crate::runtime::telemetry::enable();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let upkeep = handle.clone();
             runtime.spawn(async move {

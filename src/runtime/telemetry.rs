@@ -6,13 +6,17 @@
 //! execution at the commit that writes `ExecutionStarted` or its end event (a commit is
 //! conditional, so a second worker or a takeover cannot count it again), for an in-memory
 //! (express) execution when its only drive ends. The engine records nothing: its hot path
-//! stays a pure `step`. With no recorder installed (`stepfn run`) every call is a no-op.
+//! stays a pure `step`. Recording is off until [`enable`] (the console calls it when it
+//! installs the recorder); until then, as under `stepfn run` and in the benches, a hook costs
+//! one atomic load per execution and per task invocation, and nothing more unless a tracing
+//! subscriber wants the spans.
 //!
 //! The names follow CloudWatch's Step Functions metrics (`ExecutionsStarted` is
 //! `stepfn_executions_started_total`, `ExecutionTime` is `stepfn_execution_time_seconds`,
 //! `ServiceIntegrationRunTime` and `LambdaFunctionRunTime` are `stepfn_task_duration_seconds`,
 //! `ActivitiesScheduled` is `stepfn_activities_scheduled_total`, ...).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use metrics::{counter, gauge, histogram};
@@ -100,6 +104,17 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
     (STORE_REQUEST_TIME, "Store requests, seconds, by operation."),
 ];
 
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Turns recording on, for the rest of the process (once a recorder is installed).
+pub fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
+}
+
+fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
 fn seconds(ms: i64) -> f64 {
     ms.max(0) as f64 / 1000.0
 }
@@ -107,6 +122,9 @@ fn seconds(ms: i64) -> f64 {
 /// Counts what a durable commit made true: an execution started, ended (with its time),
 /// redriven, and its activity tasks' steps. Called once per successful commit.
 pub fn committed(exec: &Execution, events: &[HistoryEvent]) {
+    if !enabled() {
+        return;
+    }
     for event in events {
         let name = match event.event_type.as_str() {
             "ExecutionStarted" => EXECUTIONS_STARTED,
@@ -134,6 +152,9 @@ pub fn committed(exec: &Execution, events: &[HistoryEvent]) {
 
 /// Counts an in-memory execution that ran to its end in one drive: started and ended.
 pub fn ran(exec: &Execution) {
+    if !enabled() {
+        return;
+    }
     let machine = exec.info.state_machine_name.clone();
     counter!(EXECUTIONS_STARTED, "state_machine" => machine).increment(1);
     if exec.status != Status::Running {
@@ -163,43 +184,41 @@ fn ended(exec: &Execution, status: Status, at: i64) {
 /// Invokes `request` through `invoker` inside a span naming the execution, state and
 /// resource; a task run in process has its run time recorded when it ends.
 pub fn invoke(invoker: &dyn TaskInvoker, request: &TaskRequest) -> Invocation {
-    let resource = request.resource.as_str().to_string();
     let span = tracing::info_span!(
         "task",
         execution = %request.execution_arn,
         state = %request.state_name,
-        resource = %resource,
+        resource = %request.resource.as_str(),
         attempt = request.attempt,
     );
-    if request.attempt > 0 {
+    let recording = enabled();
+    if !recording && span.is_disabled() {
+        return invoker.invoke(request);
+    }
+    let resource = recording.then(|| request.resource.as_str().to_string());
+    if let Some(resource) = resource.as_ref().filter(|_| request.attempt > 0) {
         counter!(TASK_RETRIES, "resource" => resource.clone()).increment(1);
     }
-    let invocation = span.in_scope(|| invoker.invoke(request));
-    match invocation {
+    let record = |resource: Option<String>, ok: bool, secs: f64| {
+        if let Some(resource) = resource {
+            let outcome = if ok { "succeeded" } else { "failed" };
+            histogram!(TASK_DURATION, "resource" => resource, "outcome" => outcome).record(secs);
+        }
+    };
+    match span.in_scope(|| invoker.invoke(request)) {
         Invocation::Pending(fut) => {
             let started = Instant::now();
             Invocation::Pending(Box::pin(
                 async move {
                     let result = fut.await;
-                    let outcome = if result.is_ok() {
-                        "succeeded"
-                    } else {
-                        "failed"
-                    };
-                    histogram!(TASK_DURATION, "resource" => resource, "outcome" => outcome)
-                        .record(started.elapsed().as_secs_f64());
+                    record(resource, result.is_ok(), started.elapsed().as_secs_f64());
                     result
                 }
                 .instrument(span),
             ))
         }
         Invocation::Ready(result) => {
-            let outcome = if result.is_ok() {
-                "succeeded"
-            } else {
-                "failed"
-            };
-            histogram!(TASK_DURATION, "resource" => resource, "outcome" => outcome).record(0.0);
+            record(resource, result.is_ok(), 0.0);
             Invocation::Ready(result)
         }
         Invocation::Submitted(fut) => Invocation::Submitted(Box::pin(fut.instrument(span))),
@@ -216,19 +235,24 @@ pub fn drive_span(arn: &str) -> tracing::Span {
 
 /// Records that a drive took an execution due at `due` (if it was due) at `now`.
 pub fn scheduled(due: Option<i64>, now: i64) {
-    if let Some(due) = due {
+    if let Some(due) = due.filter(|_| enabled()) {
         histogram!(SCHEDULE_DELAY).record(seconds(now - due));
     }
 }
 
 /// Records the start of a drive; returns when it started, for [`drive_ended`].
 pub fn drive_started() -> Instant {
-    gauge!(RUNNING).increment(1.0);
+    if enabled() {
+        gauge!(RUNNING).increment(1.0);
+    }
     Instant::now()
 }
 
 /// Records the end of a drive that [`drive_started`] began: its outcome and run time.
 pub fn drive_ended(started: Instant, result: &Result<DriveOutcome, DriveError>) {
+    if !enabled() {
+        return;
+    }
     gauge!(RUNNING).decrement(1.0);
     let outcome = match result {
         Ok(DriveOutcome::Finished(status)) => match status {
@@ -247,4 +271,74 @@ pub fn drive_ended(started: Instant, result: &Result<DriveOutcome, DriveError>) 
     };
     counter!(WORKER_DRIVES, "outcome" => outcome).increment(1);
     histogram!(WORKER_DRIVE_TIME).record(started.elapsed().as_secs_f64());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use metrics_exporter_prometheus::PrometheusBuilder;
+    use serde_json::json;
+
+    fn event(id: u64, event_type: &str, timestamp: i64) -> HistoryEvent {
+        HistoryEvent {
+            id,
+            previous_event_id: id.saturating_sub(1),
+            timestamp,
+            event_type: event_type.into(),
+            details: Default::default(),
+        }
+    }
+
+    /// The rendered sample `line` (series and value), or `None`.
+    fn sample(text: &str, series: &str) -> Option<String> {
+        text.lines()
+            .find(|l| l.rsplit_once(' ').is_some_and(|(s, _)| s == series))
+            .map(str::to_string)
+    }
+
+    #[test]
+    fn commits_count_a_start_and_an_end_once_and_other_events_not_at_all() {
+        let machine = crate::asl::load::load(
+            &json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}),
+        )
+        .expect("loads");
+        let info = crate::runtime::arn::local_execution("counted", "e", 1_000);
+        let exec = Execution::new(machine, info, json!({}), false);
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        enable();
+        metrics::with_local_recorder(&recorder, || {
+            committed(&exec, &[event(1, "ExecutionStarted", 1_000)]);
+            committed(
+                &exec,
+                &[
+                    event(2, "PassStateEntered", 1_100),
+                    event(3, "PassStateExited", 1_200),
+                    event(4, "ActivityScheduled", 1_200),
+                ],
+            );
+            committed(&exec, &[event(5, "ExecutionTimedOut", 3_500)]);
+        });
+        let text = handle.render();
+        let label = r#"{state_machine="counted"}"#;
+        for (name, value) in [
+            (EXECUTIONS_STARTED, "1"),
+            (EXECUTIONS_TIMED_OUT, "1"),
+            (ACTIVITIES_SCHEDULED, "1"),
+        ] {
+            assert_eq!(
+                sample(&text, &format!("{name}{label}")),
+                Some(format!("{name}{label} {value}")),
+                "{text}"
+            );
+        }
+        for name in [EXECUTIONS_SUCCEEDED, EXECUTIONS_FAILED, EXECUTIONS_ABORTED] {
+            assert_eq!(sample(&text, &format!("{name}{label}")), None, "{text}");
+        }
+        assert_eq!(
+            sample(&text, &format!("{EXECUTION_TIME}_sum{label}")),
+            Some(format!("{EXECUTION_TIME}_sum{label} 2.5")),
+            "start to end, seconds: {text}"
+        );
+    }
 }
