@@ -82,6 +82,7 @@ pub async fn run(
     let mut exec = Execution::new(machine, info, input.value, options.record_history);
     exec.input_text = input.text;
     let mut history = Vec::new();
+    crate::runtime::telemetry::started(&exec);
     drive(&mut exec, invoker, &mut clock, &mut history).await;
     crate::runtime::telemetry::ran(&exec);
     Finished {

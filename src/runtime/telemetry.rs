@@ -5,7 +5,7 @@
 //! Executions are counted where their start and end become true, once each: for a durable
 //! execution at the commit that writes `ExecutionStarted` or its end event (a commit is
 //! conditional, so a second worker or a takeover cannot count it again), for an in-memory
-//! (express) execution when its only drive ends. The engine records nothing: its hot path
+//! (express) execution when its only drive starts and ends. The engine records nothing: its hot path
 //! stays a pure `step`. Recording is off until [`enable`] (the console calls it when it
 //! installs the recorder); until then, as under `stepfn run` and in the benches, a hook costs
 //! one atomic load per execution and per task invocation, and nothing more unless a tracing
@@ -150,13 +150,19 @@ pub fn committed(exec: &Execution, events: &[HistoryEvent]) {
     }
 }
 
-/// Counts an in-memory execution that ran to its end in one drive: started and ended.
+/// Counts an in-memory execution starting its only drive.
+pub fn started(exec: &Execution) {
+    if enabled() {
+        let machine = exec.info.state_machine_name.clone();
+        counter!(EXECUTIONS_STARTED, "state_machine" => machine).increment(1);
+    }
+}
+
+/// Counts the end of an in-memory execution that [`started`] counted.
 pub fn ran(exec: &Execution) {
     if !enabled() {
         return;
     }
-    let machine = exec.info.state_machine_name.clone();
-    counter!(EXECUTIONS_STARTED, "state_machine" => machine).increment(1);
     if exec.status != Status::Running {
         ended(
             exec,
