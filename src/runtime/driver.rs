@@ -82,7 +82,9 @@ pub async fn run(
     let mut exec = Execution::new(machine, info, input.value, options.record_history);
     exec.input_text = input.text;
     let mut history = Vec::new();
+    crate::runtime::telemetry::started(&exec);
     drive(&mut exec, invoker, &mut clock, &mut history).await;
+    crate::runtime::telemetry::ran(&exec);
     Finished {
         execution: exec,
         history: options.record_history.then_some(history),
@@ -353,7 +355,7 @@ pub(crate) async fn drive_with<P: Persist>(
                     frame,
                     wait,
                     request,
-                } => match invoker.invoke(&request) {
+                } => match crate::runtime::telemetry::invoke(&*invoker, &request) {
                     Invocation::Ready(r) => ready.push_back(Ready::TaskDone(frame, wait, r)),
                     Invocation::Submitted(fut) => {
                         submissions.spawn(async move { (frame, wait, fut.await.map(Some)) });

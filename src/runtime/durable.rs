@@ -11,6 +11,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use crate::engine::execution::{Execution, Status};
 use crate::engine::history::HistoryEvent;
 use crate::engine::step::{step, Event};
@@ -19,6 +21,7 @@ use crate::runtime::driver::{drive_with, DriveStop, Persist};
 pub use crate::runtime::machines::{
     start_execution, start_execution_of, start_target, MachineCache, StartError, StartTarget,
 };
+use crate::runtime::telemetry;
 use crate::store::{Commit, Store, StoreError};
 use crate::tasks::TaskInvoker;
 
@@ -141,6 +144,7 @@ impl<S: Store> Persist for StorePersist<'_, S> {
                 if let Some(logs) = &self.logs {
                     crate::runtime::logs::write(logs, &self.arn, exec.redrive_count, events);
                 }
+                telemetry::committed(exec, events);
                 events.clear();
                 Ok(())
             }
@@ -254,6 +258,23 @@ pub async fn drive_execution<S: Store>(
     options: &DurableOptions,
     shutdown: Option<&AtomicBool>,
 ) -> Result<DriveOutcome, DriveError> {
+    let started = telemetry::drive_started();
+    let result = drive_then_stop(store, arn, invoker, machines, options, shutdown)
+        .instrument(telemetry::drive_span(arn))
+        .await;
+    telemetry::drive_ended(started, &result);
+    result
+}
+
+/// [`drive_execution`] without its telemetry.
+async fn drive_then_stop<S: Store>(
+    store: &S,
+    arn: &str,
+    invoker: Arc<dyn TaskInvoker>,
+    machines: &MachineCache,
+    options: &DurableOptions,
+    shutdown: Option<&AtomicBool>,
+) -> Result<DriveOutcome, DriveError> {
     let outcome = drive_once(
         store,
         arn,
@@ -293,6 +314,7 @@ async fn drive_once<S: Store>(
     else {
         return Ok(DriveOutcome::Busy);
     };
+    telemetry::scheduled(record.due, now);
     let machine = machines.get(store, &record.info).await?;
     let mut exec = match record.snapshot.clone() {
         Some(snapshot) => Execution::restore(

@@ -19,13 +19,21 @@ pub enum AnyStore {
     Dynamo(DynamoStore),
 }
 
+/// The store request latency histogram (seconds, by `operation`): each request through
+/// [`AnyStore`] is timed.
+pub const REQUEST_TIME: &str = "stepfn_store_request_duration_seconds";
+
 macro_rules! delegate {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self {
-            AnyStore::Memory($s) => $e,
-            AnyStore::Dynamo($s) => $e,
-        }
-    };
+    ($self:ident, $s:ident => $_s:ident . $method:ident ( $($arg:expr),* ) .await) => {{
+        let started = std::time::Instant::now();
+        let result = match $self {
+            AnyStore::Memory($s) => $s.$method($($arg),*).await,
+            AnyStore::Dynamo($s) => $s.$method($($arg),*).await,
+        };
+        metrics::histogram!(REQUEST_TIME, "operation" => stringify!($method))
+            .record(started.elapsed().as_secs_f64());
+        result
+    }};
 }
 
 impl Store for AnyStore {

@@ -11,6 +11,7 @@ mod integrations;
 mod lambda;
 mod map_durable;
 mod map_errors;
+mod metrics;
 mod nested;
 mod readers;
 mod services;

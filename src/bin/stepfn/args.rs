@@ -61,6 +61,10 @@ pub(crate) enum Command {
         /// The worker's name (default: a new UUID).
         #[arg(long)]
         worker_name: Option<String>,
+        /// Serve Prometheus metrics at `http://127.0.0.1:PORT/metrics` (0: a free port; the
+        /// bound address is printed as `{"metrics": URL}`).
+        #[arg(long, value_name = "PORT")]
+        metrics_port: Option<u16>,
         #[command(flatten)]
         mocks: MockArgs,
     },

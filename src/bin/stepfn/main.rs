@@ -57,8 +57,22 @@ fn main() -> ExitCode {
             lease_seconds,
             idle_exit_seconds,
             worker_name,
+            metrics_port,
             mocks,
         } => block_on(async move {
+            if let Some(port) = metrics_port {
+                let (listener, addr) = stepfn::console::metrics::bind(port).await.map_err(|e| {
+                    CommandError::Invalid(format!("--metrics-port {port}: cannot bind: {e}"))
+                })?;
+                println!("{}", json!({"metrics": format!("http://{addr}/metrics")}));
+                tokio::spawn(async move {
+                    let served =
+                        stepfn::console::metrics::serve(listener, std::future::pending()).await;
+                    if let Err(e) = served {
+                        tracing::error!(error = %e, "the metrics server failed");
+                    }
+                });
+            }
             let request = WorkerRequest {
                 store: store.config(),
                 mocks: read_mocks(&mocks)?,
