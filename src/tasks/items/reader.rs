@@ -8,8 +8,6 @@
 //! manifest names) and `s3:listObjectsV2` of a prefix, through the AWS client of `tasks::aws`;
 //! [`parse_items`] turns one object's bytes into items by `ReaderConfig.InputType`.
 
-use std::sync::Arc;
-
 use serde_json::{Map, Value};
 
 use super::config::{Headers, InputType, ManifestType, ReaderConfig};
@@ -70,6 +68,20 @@ impl ItemReader {
         }
     }
 
+    /// The S3 client (built on first use) and the context of a call made for the state
+    /// `state` of `execution_arn`.
+    async fn session(&self, execution_arn: &str, state: &str) -> (&AwsClient, Context) {
+        let client = self
+            .client
+            .get_or_init(|| AwsClient::with_endpoint(self.endpoint.clone()))
+            .await;
+        let context = Context {
+            execution_arn: execution_arn.to_string(),
+            state_name: state.to_string(),
+        };
+        (client, context)
+    }
+
     /// The items `resource` (`s3:getObject` or `s3:listObjectsV2`) gives for the reader's
     /// effective `parameters` (`Bucket`, `Key` / `Prefix`, ...), for the state `state` of
     /// `execution_arn`.
@@ -85,14 +97,7 @@ impl ItemReader {
         execution_arn: &str,
         state: &str,
     ) -> Result<Vec<Value>, StatesError> {
-        let client = Arc::clone(&self.client);
-        let client = client
-            .get_or_init(|| AwsClient::with_endpoint(self.endpoint.clone()))
-            .await;
-        let context = Context {
-            execution_arn: execution_arn.to_string(),
-            state_name: state.to_string(),
-        };
+        let (client, context) = self.session(execution_arn, state).await;
         if resource.is("s3", "getObject") {
             let body = object_bytes(client, parameters, &context).await?;
             let limit = limit_of(config);
@@ -148,14 +153,7 @@ impl ItemReader {
         execution_arn: &str,
         state: &str,
     ) -> Result<(), StatesError> {
-        let client = Arc::clone(&self.client);
-        let client = client
-            .get_or_init(|| AwsClient::with_endpoint(self.endpoint.clone()))
-            .await;
-        let context = Context {
-            execution_arn: execution_arn.to_string(),
-            state_name: state.to_string(),
-        };
+        let (client, context) = self.session(execution_arn, state).await;
         let params = serde_json::json!({"Bucket": bucket, "Key": key, "Body": body});
         sdk_call(client, "s3", "putObject", &params, None, &context).await?;
         Ok(())
