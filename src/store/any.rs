@@ -6,9 +6,10 @@ use crate::store::dynamodb::DynamoStore;
 use crate::store::memory::MemoryStore;
 use crate::store::Redrives;
 use crate::store::{
-    ActivityRecord, ActivityTask, Commit, Created, ExecutionRecord, InboxMessage, MachineRecord,
-    MapRunRecord, StopRequest, Store, StoreError,
+    ActivityRecord, ActivityTask, Commit, Created, ExecutionRecord, Expect, InboxMessage,
+    MachineRecord, MapRunRecord, Resource, StopRequest, Store, StoreError,
 };
+use serde_json::Value;
 
 /// Either backend, chosen at run time by `--store`.
 #[derive(Clone)]
@@ -75,6 +76,29 @@ impl Store for AnyStore {
     }
     async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRecord>, StoreError> {
         delegate!(self, s => s.list_map_runs(execution_arn).await)
+    }
+    async fn put_resource(
+        &self,
+        kind: &str,
+        key: &str,
+        body: &Value,
+        expect: Expect,
+    ) -> Result<Option<u64>, StoreError> {
+        delegate!(self, s => s.put_resource(kind, key, body, expect).await)
+    }
+    async fn get_resource(&self, kind: &str, key: &str) -> Result<Option<Resource>, StoreError> {
+        delegate!(self, s => s.get_resource(kind, key).await)
+    }
+    async fn list_resources(&self, kind: &str) -> Result<Vec<Resource>, StoreError> {
+        delegate!(self, s => s.list_resources(kind).await)
+    }
+    async fn delete_resource(
+        &self,
+        kind: &str,
+        key: &str,
+        expect: Expect,
+    ) -> Result<bool, StoreError> {
+        delegate!(self, s => s.delete_resource(kind, key, expect).await)
     }
     async fn put_activity(&self, a: &ActivityRecord) -> Result<(), StoreError> {
         delegate!(self, s => s.put_activity(a).await)

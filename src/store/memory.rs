@@ -12,6 +12,9 @@ use crate::store::{
     Created, ExecutionRecord, InboxMessage, Lease, MachineRecord, MapRunRecord, StopRequest, Store,
     StoreError, INBOX_MAX_MESSAGES,
 };
+use crate::store::{check_resource_size, Expect, Resource};
+use serde_json::Value;
+use std::collections::BTreeMap;
 
 #[derive(Default)]
 struct Inner {
@@ -22,6 +25,8 @@ struct Inner {
     map_runs: HashMap<String, MapRunRecord>,
     /// Queued tasks by activity ARN, in no particular order.
     activity_tasks: HashMap<String, Vec<ActivityTask>>,
+    /// Resources by kind, then key: body and version.
+    resources: HashMap<String, BTreeMap<String, (Value, u64)>>,
 }
 
 /// An in-memory store; clones share the same data.
@@ -68,6 +73,72 @@ impl Store for MemoryStore {
 
     async fn delete_machine(&self, arn: &str) -> Result<bool, StoreError> {
         Ok(self.lock().machines.remove(arn).is_some())
+    }
+
+    async fn put_resource(
+        &self,
+        kind: &str,
+        key: &str,
+        body: &Value,
+        expect: Expect,
+    ) -> Result<Option<u64>, StoreError> {
+        check_resource_size(kind, key, body)?;
+        let mut inner = self.lock();
+        let of_kind = inner.resources.entry(kind.to_string()).or_default();
+        let old = of_kind.get(key).map(|(_, v)| *v);
+        if !expect.holds(old) {
+            return Ok(None);
+        }
+        let version = old.unwrap_or(0) + 1;
+        of_kind.insert(key.to_string(), (body.clone(), version));
+        Ok(Some(version))
+    }
+
+    async fn get_resource(&self, kind: &str, key: &str) -> Result<Option<Resource>, StoreError> {
+        Ok(self
+            .lock()
+            .resources
+            .get(kind)
+            .and_then(|m| m.get(key))
+            .map(|(body, version)| Resource {
+                key: key.to_string(),
+                body: body.clone(),
+                version: *version,
+            }))
+    }
+
+    async fn list_resources(&self, kind: &str) -> Result<Vec<Resource>, StoreError> {
+        Ok(self
+            .lock()
+            .resources
+            .get(kind)
+            .map(|m| {
+                m.iter()
+                    .map(|(key, (body, version))| Resource {
+                        key: key.clone(),
+                        body: body.clone(),
+                        version: *version,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn delete_resource(
+        &self,
+        kind: &str,
+        key: &str,
+        expect: Expect,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let Some(of_kind) = inner.resources.get_mut(kind) else {
+            return Ok(false);
+        };
+        let old = of_kind.get(key).map(|(_, v)| *v);
+        if old.is_none() || expect == Expect::Absent || !expect.holds(old) {
+            return Ok(false);
+        }
+        Ok(of_kind.remove(key).is_some())
     }
 
     async fn put_map_run(&self, run: &MapRunRecord) -> Result<(), StoreError> {

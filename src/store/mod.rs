@@ -306,6 +306,60 @@ pub struct MapRunRecord {
     pub items_aborted: u64,
 }
 
+/// A small document kept by key within a kind (schedules, schedule groups, event rules):
+/// what the layers above keep beside executions, each with a version for conditional writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    /// The key, unique within its kind.
+    pub key: String,
+    /// The document.
+    pub body: Value,
+    /// Its version: 1 when created, one more at each write.
+    pub version: u64,
+}
+
+/// The condition a resource write or delete holds to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Only when no resource has the key (create).
+    Absent,
+    /// Only when the resource exists at this version (compare and swap).
+    Version(u64),
+    /// Only when the resource exists, at any version (update).
+    Present,
+    /// Whatever is there.
+    Any,
+}
+
+/// The largest resource body (serialized as JSON) [`Store::put_resource`] accepts.
+pub const RESOURCE_MAX_BYTES: usize = 300 * 1024;
+
+impl Expect {
+    /// Whether the condition holds for a resource at `version` (`None`: there is none).
+    pub fn holds(self, version: Option<u64>) -> bool {
+        match self {
+            Expect::Absent => version.is_none(),
+            Expect::Version(v) => version == Some(v),
+            Expect::Present => version.is_some(),
+            Expect::Any => true,
+        }
+    }
+}
+
+pub(crate) fn check_resource_size(kind: &str, key: &str, body: &Value) -> Result<(), StoreError> {
+    let size = serde_json::to_string(body).map(|t| t.len()).unwrap_or(0);
+    if size > RESOURCE_MAX_BYTES {
+        return Err(StoreError::Backend {
+            context: format!("put {kind} {key}"),
+            source: format!(
+                "the {kind} is {size} bytes, over the {RESOURCE_MAX_BYTES} bytes a resource may hold"
+            )
+            .into(),
+        });
+    }
+    Ok(())
+}
+
 /// A stored activity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActivityRecord {
@@ -559,6 +613,41 @@ pub trait Store: Send + Sync + 'static {
         &self,
         execution_arn: &str,
     ) -> impl Future<Output = Result<Vec<MapRunRecord>, StoreError>> + Send;
+
+    /// Writes resource `key` of `kind` if `expect` holds; returns its new version, or `None`
+    /// (and changes nothing) when the condition failed.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the body is larger than [`RESOURCE_MAX_BYTES`].
+    fn put_resource(
+        &self,
+        kind: &str,
+        key: &str,
+        body: &Value,
+        expect: Expect,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
+    /// Reads resource `key` of `kind`, strongly consistent.
+    fn get_resource(
+        &self,
+        kind: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Resource>, StoreError>> + Send;
+
+    /// Every resource of `kind`, by key.
+    fn list_resources(
+        &self,
+        kind: &str,
+    ) -> impl Future<Output = Result<Vec<Resource>, StoreError>> + Send;
+
+    /// Deletes resource `key` of `kind` if `expect` holds (with [`Expect::Absent`] nothing is
+    /// deleted); true when it was deleted.
+    fn delete_resource(
+        &self,
+        kind: &str,
+        key: &str,
+        expect: Expect,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Stores an activity (replacing one with the same ARN).
     fn put_activity(

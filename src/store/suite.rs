@@ -270,6 +270,7 @@ pub(crate) async fn run<S: Store>(store: &S) {
     activities(store, &unique).await;
     activity_tasks(store, &unique).await;
     crate::store::suite_map_runs::map_runs(store, &unique).await;
+    crate::store::suite_map_runs::resources(store, &unique).await;
 }
 
 fn machine_record(unique: &str, name: &str, created: i64) -> MachineRecord {

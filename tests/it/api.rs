@@ -427,6 +427,30 @@ async fn activity_worker_through_the_sdk() {
         .expect("poll");
     let token = task.task_token().expect("a task arrived").to_string();
     assert_eq!(task.input(), Some(r#"{"image":"cat.png"}"#));
+    // The worker's callback still counts after the execution recorded ActivityStarted.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let history = client
+            .get_execution_history()
+            .execution_arn(started.execution_arn())
+            .send()
+            .await
+            .expect("history");
+        let started_by = history.events().iter().find_map(|e| {
+            e.activity_started_event_details()
+                .map(|d| d.worker_name().unwrap_or_default().to_string())
+        });
+        if let Some(worker) = started_by {
+            assert_eq!(worker, "w1");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no ActivityStarted in {:?}",
+            history.events()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     client
         .send_task_success()
         .task_token(&token)

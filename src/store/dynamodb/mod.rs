@@ -264,6 +264,7 @@ mod commit;
 mod expr;
 mod layout;
 mod map_runs;
+mod resources;
 mod store;
 mod table;
 #[cfg(test)]

@@ -139,6 +139,37 @@ impl Store for DynamoStore {
         self.list_map_run_items(execution_arn).await
     }
 
+    async fn put_resource(
+        &self,
+        kind: &str,
+        key: &str,
+        body: &Value,
+        expect: crate::store::Expect,
+    ) -> Result<Option<u64>, StoreError> {
+        self.put_resource_item(kind, key, body, expect).await
+    }
+
+    async fn get_resource(
+        &self,
+        kind: &str,
+        key: &str,
+    ) -> Result<Option<crate::store::Resource>, StoreError> {
+        self.get_resource_item(kind, key).await
+    }
+
+    async fn list_resources(&self, kind: &str) -> Result<Vec<crate::store::Resource>, StoreError> {
+        self.list_resource_items(kind).await
+    }
+
+    async fn delete_resource(
+        &self,
+        kind: &str,
+        key: &str,
+        expect: crate::store::Expect,
+    ) -> Result<bool, StoreError> {
+        self.delete_resource_item(kind, key, expect).await
+    }
+
     async fn put_activity(&self, activity: &ActivityRecord) -> Result<(), StoreError> {
         let what = format!("put activity {}", activity.arn);
         let mut item = key(&act_pk(&activity.arn), "DEF");
