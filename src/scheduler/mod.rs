@@ -7,7 +7,9 @@
 //! * [`slot`]: which slots are due (catch-up, flexible window), the execution each starts
 //!   (named by the slot) and its input, and the overlap policy.
 //! * [`pattern`]: EventBridge event patterns, for rules that start executions on events.
+//! * [`record`]: the stored schedule and rule documents the API writes and the runtime reads.
 
 pub mod expression;
 pub mod pattern;
+pub mod record;
 pub mod slot;
