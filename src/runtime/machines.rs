@@ -197,6 +197,19 @@ pub async fn start_execution_of<S: Store>(
     input: crate::runtime::driver::Input,
     now: i64,
 ) -> Result<ExecutionRecord, StartError> {
+    let record = new_execution(machine, alias, name, input, now);
+    Ok(create_execution_of(store, record).await?.0)
+}
+
+/// The record of a new execution `name` of `machine` (started through `alias`, if any), not
+/// stored yet.
+pub fn new_execution(
+    machine: &MachineRecord,
+    alias: Option<&str>,
+    name: &str,
+    input: crate::runtime::driver::Input,
+    now: i64,
+) -> ExecutionRecord {
     let machine_arn = machine.machine_arn();
     let info = ExecutionInfo {
         arn: arn::execution(machine_arn, name),
@@ -214,14 +227,26 @@ pub async fn start_execution_of<S: Store>(
     };
     let mut record = ExecutionRecord::new(info, input.value);
     record.input_text = input.text.map(|t| t.to_string());
+    record
+}
+
+/// Stores `record` as a new execution, as [`start_execution_of`] does; the record stored
+/// and whether this call created it (false: it was there, running with the same input).
+///
+/// # Errors
+/// As [`start_execution_of`].
+pub async fn create_execution_of<S: Store>(
+    store: &S,
+    record: ExecutionRecord,
+) -> Result<(ExecutionRecord, bool), StartError> {
     match store.create_execution(&record).await? {
-        Created::New => Ok(record),
+        Created::New => Ok((record, true)),
         // Spec: the same name and input is idempotent while the execution runs; a closed
         // execution or another input is ExecutionAlreadyExists.
         Created::Existing(existing)
             if existing.input == record.input && existing.status == Status::Running =>
         {
-            Ok(*existing)
+            Ok((*existing, false))
         }
         Created::Existing(existing) => Err(StartError::AlreadyExists(existing.info.arn)),
     }

@@ -16,6 +16,7 @@ pub mod machines;
 pub mod map_run;
 pub mod nested;
 pub mod redrive;
+pub mod schedules;
 pub mod signals;
 pub mod telemetry;
 pub mod test_state;

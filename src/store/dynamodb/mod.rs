@@ -268,7 +268,7 @@ mod resources;
 mod store;
 mod table;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use calls::*;
 use chunks::*;

@@ -21,7 +21,7 @@ fn endpoint() -> String {
 }
 
 /// A store on a new table of its own.
-async fn fresh_store() -> DynamoStore {
+pub(crate) async fn fresh_store() -> DynamoStore {
     let table = format!("stepfn-test-{}", nonce());
     let store = DynamoStore::connect(&table, Some(&endpoint()))
         .await
