@@ -7,7 +7,9 @@
 //!   `{"__type", "message"}` for an API error. A missing `Request` is `{}`.
 //! - `{"Operation": "Sweep"}`, or a scheduled EventBridge event (`"source": "aws.events"`), drives
 //!   every due execution: fired timers (Wait, retry backoff, task and heartbeat timeouts), leases
-//!   expired (a crashed invocation's work), callbacks delivered, stop requests.
+//!   expired (a crashed invocation's work), callbacks delivered, stop requests; and first
+//!   starts the executions of due schedule slots (EventBridge Scheduler schedules stored by
+//!   the same table), so an EventBridge rule that invokes the function each minute fires them.
 //! - `{"Operation": "DriveExecution", "Request": {"executionArn": ...}}` drives one execution:
 //!   the function sends it to itself (asynchronously, `InvocationType: Event`) after an operation
 //!   that makes an execution runnable (StartExecution, SendTaskSuccess/Failure, StopExecution),
@@ -309,6 +311,10 @@ impl Function {
         let mut counts = std::collections::BTreeMap::<&'static str, u64>::new();
         let mut failures = Vec::new();
         let mut more = false;
+        // Schedules first: the executions of due slots are then driven by this very sweep.
+        let fired = crate::runtime::schedules::fire_due(store, now_ms())
+            .await
+            .map_err(|e| format!("cannot fire schedules: {e}"))?;
         loop {
             let now = now_ms();
             if now >= end {
@@ -363,7 +369,7 @@ impl Function {
         if !failures.is_empty() {
             return Err(format!("drives failed: {}", failures.join("; ")));
         }
-        Ok(json!({"swept": counts}))
+        Ok(json!({"swept": counts, "scheduled": fired.started.len()}))
     }
 
     async fn send_drive(&self, arn: &str) {
@@ -488,6 +494,52 @@ mod tests {
             .await
             .expect("answer");
         assert_eq!(listed["stateMachines"].as_array().map(Vec::len), Some(1));
+    }
+
+    #[tokio::test]
+    async fn a_sweep_fires_due_schedule_slots_and_drives_their_executions() {
+        use crate::scheduler::record::{schedule_key, ScheduleRecord, SCHEDULE_KIND};
+        let f = function();
+        let def =
+            json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+        let created = f
+            .handle(
+                json!({"Operation": "CreateStateMachine", "Request": {"name": "m", "definition": def.to_string(), "roleArn": "arn:aws:iam::111111111111:role/r"}}),
+                None,
+            )
+            .await
+            .expect("answer");
+        // Created 90 s ago: its first slot, a minute after creation, is due.
+        let since = now_ms() - 90_000;
+        let schedule: ScheduleRecord = serde_json::from_value(json!({
+            "name": "tick", "group": "default",
+            "arn": "arn:aws:scheduler:us-east-1:111111111111:schedule/default/tick",
+            "expression": "rate(1 minute)", "state": "ENABLED", "actionAfterCompletion": "NONE",
+            "target": {"arn": created["stateMachineArn"], "roleArn": "arn:aws:iam::111111111111:role/r"},
+            "created": since, "modified": since, "since": since
+        }))
+        .expect("record");
+        f.service
+            .store()
+            .put_resource(
+                SCHEDULE_KIND,
+                &schedule_key("default", "tick"),
+                &serde_json::to_value(&schedule).expect("json"),
+                crate::store::Expect::Absent,
+            )
+            .await
+            .expect("put");
+        let swept = f
+            .handle(json!({"Operation": SWEEP_OPERATION}), None)
+            .await
+            .expect("sweep");
+        assert_eq!(swept["scheduled"], 1, "{swept}");
+        assert_eq!(swept["swept"]["finished"], 1, "{swept}");
+        let again = f
+            .handle(json!({"Operation": SWEEP_OPERATION}), None)
+            .await
+            .expect("sweep");
+        assert_eq!(again["scheduled"], 0, "a slot fires once: {again}");
     }
 
     #[tokio::test]

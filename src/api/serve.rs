@@ -12,6 +12,7 @@ use crate::runtime::commands::{self, CommandError};
 use crate::runtime::durable::DurableOptions;
 use crate::runtime::invokers::{Invokers, Mocks, Setup};
 use crate::runtime::signals::wait_for_signal;
+use crate::runtime::schedules::{run_sweeper, ScheduleClock};
 use crate::runtime::worker::run_worker;
 use crate::store::{AnyStore, StoreConfig};
 
@@ -79,6 +80,8 @@ pub async fn serve_with(
         .map_err(|e| CommandError::Invalid(format!("cannot read the bound address: {e}")))?;
     on_bound(addr);
     let shutdown = Arc::new(AtomicBool::new(false));
+    let clock = ScheduleClock::from_env().map_err(CommandError::Invalid)?;
+    let sweeper = tokio::spawn(run_sweeper(store.clone(), clock, Arc::clone(&shutdown)));
     let worker = tokio::spawn(run_worker(
         store,
         service.invoker(),
@@ -101,5 +104,6 @@ pub async fn serve_with(
     .map_err(|e| CommandError::Invalid(format!("server failed: {e}")))?;
     shutdown.store(true, Ordering::Relaxed);
     let _ = worker.await;
+    let _ = sweeper.await;
     Ok(())
 }

@@ -225,6 +225,99 @@ async fn running_execution<S: Store>(
         .is_some_and(|e| e.status == Status::Running))
 }
 
+/// The time schedules fire by: the wall clock; or, for tests and demonstrations, a clock that
+/// `STEPFN_SCHEDULER_CLOCK` sets (`{"at": ISO 8601, "real": ms since the epoch, "speed": N}`:
+/// at wall-clock time `real` it reads `at`, and it runs `speed` times as fast), shared by every
+/// process given the same value. Only the firing of schedules reads it; executions keep the
+/// wall clock.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScheduleClock {
+    at: i64,
+    real: i64,
+    speed: f64,
+}
+
+/// The environment variable that sets a [`ScheduleClock`].
+pub const CLOCK_VARIABLE: &str = "STEPFN_SCHEDULER_CLOCK";
+
+impl ScheduleClock {
+    /// The wall clock.
+    pub fn wall() -> ScheduleClock {
+        ScheduleClock {
+            at: 0,
+            real: 0,
+            speed: 1.0,
+        }
+    }
+
+    /// The clock `STEPFN_SCHEDULER_CLOCK` sets, else the wall clock.
+    ///
+    /// # Errors
+    /// A value that is not `{"at": ISO 8601, "real": ms, "speed": N}` with a positive speed.
+    pub fn from_env() -> Result<ScheduleClock, String> {
+        match std::env::var(CLOCK_VARIABLE) {
+            Ok(text) => ScheduleClock::parse(&text),
+            Err(_) => Ok(ScheduleClock::wall()),
+        }
+    }
+
+    /// The clock of a `STEPFN_SCHEDULER_CLOCK` value.
+    ///
+    /// # Errors
+    /// As [`ScheduleClock::from_env`].
+    pub fn parse(text: &str) -> Result<ScheduleClock, String> {
+        let bad = |why: &str| format!("{CLOCK_VARIABLE}: {why}; expected {{\"at\": ISO 8601, \"real\": ms since the epoch, \"speed\": N}}");
+        let v: Value = serde_json::from_str(text).map_err(|e| bad(&e.to_string()))?;
+        let at = v["at"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .ok_or_else(|| bad("/at is not an ISO 8601 time"))?
+            .timestamp_millis();
+        let real = v["real"].as_i64().ok_or_else(|| bad("/real is not a number"))?;
+        let speed = v["speed"]
+            .as_f64()
+            .filter(|s| *s > 0.0 && s.is_finite())
+            .ok_or_else(|| bad("/speed is not a positive number"))?;
+        Ok(ScheduleClock { at, real, speed })
+    }
+
+    /// Now, ms since the epoch.
+    pub fn now(&self) -> i64 {
+        let wall = crate::runtime::clock::real_now();
+        if self.real == 0 {
+            return wall;
+        }
+        self.at + ((wall - self.real) as f64 * self.speed) as i64
+    }
+}
+
+/// How often a worker looks at the schedules, in wall-clock time.
+pub const LOOK_EVERY: std::time::Duration = std::time::Duration::from_millis(1000);
+
+/// Fires schedules every [`LOOK_EVERY`] until `shutdown` is set: what each worker and
+/// `serve` run beside their drives.
+pub async fn run_sweeper<S: Store>(
+    store: S,
+    clock: ScheduleClock,
+    shutdown: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    while !shutdown.load(std::sync::atomic::Ordering::Relaxed) {
+        match fire_due(&store, clock.now()).await {
+            Ok(f) if !f.started.is_empty() || !f.deleted.is_empty() => {
+                tracing::info!(
+                    started = f.started.len(),
+                    skipped = f.skipped,
+                    deleted = f.deleted.len(),
+                    "schedules fired"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "schedules: cannot list; next look retries"),
+        }
+        tokio::time::sleep(LOOK_EVERY).await;
+    }
+}
+
 /// What a backfill did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Backfilled {
