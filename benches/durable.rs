@@ -74,6 +74,33 @@ impl Store for Timed {
     async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRecord>, StoreError> {
         self.inner.list_map_runs(execution_arn).await
     }
+    async fn put_resource(
+        &self,
+        kind: &str,
+        key: &str,
+        body: &serde_json::Value,
+        expect: stepfn::store::Expect,
+    ) -> Result<Option<u64>, StoreError> {
+        self.inner.put_resource(kind, key, body, expect).await
+    }
+    async fn get_resource(
+        &self,
+        kind: &str,
+        key: &str,
+    ) -> Result<Option<stepfn::store::Resource>, StoreError> {
+        self.inner.get_resource(kind, key).await
+    }
+    async fn list_resources(&self, kind: &str) -> Result<Vec<stepfn::store::Resource>, StoreError> {
+        self.inner.list_resources(kind).await
+    }
+    async fn delete_resource(
+        &self,
+        kind: &str,
+        key: &str,
+        expect: stepfn::store::Expect,
+    ) -> Result<bool, StoreError> {
+        self.inner.delete_resource(kind, key, expect).await
+    }
     async fn put_activity(&self, a: &ActivityRecord) -> Result<(), StoreError> {
         self.inner.put_activity(a).await
     }

@@ -500,8 +500,7 @@ mod tests {
     async fn a_sweep_fires_due_schedule_slots_and_drives_their_executions() {
         use crate::scheduler::record::{schedule_key, ScheduleRecord, SCHEDULE_KIND};
         let f = function();
-        let def =
-            json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+        let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
         let created = f
             .handle(
                 json!({"Operation": "CreateStateMachine", "Request": {"name": "m", "definition": def.to_string(), "roleArn": "arn:aws:iam::111111111111:role/r"}}),

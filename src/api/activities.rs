@@ -68,6 +68,12 @@ impl Service {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         loop {
             if let Some(task) = self.store.take_activity_task(arn).await? {
+                crate::runtime::telemetry::activity_taken(
+                    &task.token,
+                    arn,
+                    task.enqueued,
+                    now_ms(),
+                );
                 // The execution records ActivityStarted with the worker's name.
                 if let Some((execution, frame, wait)) =
                     crate::engine::task::parse_task_token(&task.token)

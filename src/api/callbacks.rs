@@ -49,6 +49,9 @@ impl Service {
         if !self.store.deliver(&arn, &message).await? {
             return Err(gone());
         }
+        if what != "heartbeat" {
+            crate::runtime::telemetry::activity_answered(token, what == "success", now_ms());
+        }
         Ok(json!({}))
     }
 }

@@ -11,8 +11,8 @@ use serde_json::Value;
 use crate::runtime::commands::{self, CommandError};
 use crate::runtime::durable::DurableOptions;
 use crate::runtime::invokers::{Invokers, Mocks, Setup};
-use crate::runtime::signals::wait_for_signal;
 use crate::runtime::schedules::{run_sweeper, ScheduleClock};
+use crate::runtime::signals::wait_for_signal;
 use crate::runtime::worker::run_worker;
 use crate::store::{AnyStore, StoreConfig};
 

@@ -325,13 +325,22 @@ pub async fn worker(
         ..DurableOptions::worker(request.name)
     };
     let idle = request.idle_exit_ms;
-    let clock = crate::runtime::schedules::ScheduleClock::from_env().map_err(CommandError::Invalid)?;
+    let clock =
+        crate::runtime::schedules::ScheduleClock::from_env().map_err(CommandError::Invalid)?;
     let sweeper = tokio::spawn(crate::runtime::schedules::run_sweeper(
         store.clone(),
         clock,
         Arc::clone(&shutdown),
     ));
-    let stats = run_worker(store, invoker, options, request.concurrency, Arc::clone(&shutdown), idle).await;
+    let stats = run_worker(
+        store,
+        invoker,
+        options,
+        request.concurrency,
+        Arc::clone(&shutdown),
+        idle,
+    )
+    .await;
     // An idle exit ends the worker without a shutdown: stop the sweeper too.
     shutdown.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = sweeper.await;

@@ -11,13 +11,13 @@
 
 use serde_json::Value;
 
+use crate::engine::execution::Status;
 use crate::runtime::arn;
 use crate::runtime::driver::Input;
 use crate::runtime::machines::{create_execution_of, new_execution, start_target, StartError};
 use crate::scheduler::record::{schedule_key, ScheduleRecord, SCHEDULE_KIND};
 use crate::scheduler::slot::{self, Decision};
 use crate::store::{Expect, Resource, Store, StoreError};
-use crate::engine::execution::Status;
 
 /// How many slots one look fires per schedule at most (the rest at the next look).
 const SLOTS_PER_LOOK: usize = 100;
@@ -152,7 +152,9 @@ async fn fire_one<S: Store>(
         }
         record.fired = Some(slot);
     }
-    let last = record.fired.is_some_and(|f| schedule.next_after(f).is_none())
+    let last = record
+        .fired
+        .is_some_and(|f| schedule.next_after(f).is_none())
         || (record.fired.is_none() && schedule.next_after(record.since).is_none());
     let done = last && record.buffered.is_none();
     let key = schedule_key(&record.group, &record.name);
@@ -266,14 +268,18 @@ impl ScheduleClock {
     /// # Errors
     /// As [`ScheduleClock::from_env`].
     pub fn parse(text: &str) -> Result<ScheduleClock, String> {
-        let bad = |why: &str| format!("{CLOCK_VARIABLE}: {why}; expected {{\"at\": ISO 8601, \"real\": ms since the epoch, \"speed\": N}}");
+        let bad = |why: &str| {
+            format!("{CLOCK_VARIABLE}: {why}; expected {{\"at\": ISO 8601, \"real\": ms since the epoch, \"speed\": N}}")
+        };
         let v: Value = serde_json::from_str(text).map_err(|e| bad(&e.to_string()))?;
         let at = v["at"]
             .as_str()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .ok_or_else(|| bad("/at is not an ISO 8601 time"))?
             .timestamp_millis();
-        let real = v["real"].as_i64().ok_or_else(|| bad("/real is not a number"))?;
+        let real = v["real"]
+            .as_i64()
+            .ok_or_else(|| bad("/real is not a number"))?;
         let speed = v["speed"]
             .as_f64()
             .filter(|s| *s > 0.0 && s.is_finite())
@@ -375,7 +381,7 @@ pub async fn backfill<S: Store>(
     let resource = store
         .get_resource(SCHEDULE_KIND, &key)
         .await?
-        .ok_or_else(|| BackfillError::NoSchedule(key.clone()))?;
+        .ok_or_else(|| BackfillError::NoSchedule(name.to_string()))?;
     let record: ScheduleRecord = serde_json::from_value(resource.body)
         .map_err(|e| BackfillError::Invalid(format!("schedule {key} is unreadable: {e}")))?;
     let schedule = record

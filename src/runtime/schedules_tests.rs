@@ -20,7 +20,8 @@ fn ms(iso: &str) -> i64 {
 const MACHINE: &str = "arn:aws:states:us-east-1:111111111111:stateMachine:nightly";
 
 async fn with_machine<S: Store>(store: &S) {
-    let definition = json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": true}}});
+    let definition =
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": true}}});
     store
         .put_machine(&machine_record("nightly", definition, 0))
         .await
@@ -98,7 +99,11 @@ async fn input_of<S: Store>(store: &S, arn: &str) -> Value {
 async fn rate_fires_each_slot_once_across_workers<S: Store>(store: &S) {
     with_machine(store).await;
     let created = ms("2026-01-01T00:00:00Z");
-    put(store, &schedule("every-minute", "rate(1 minute)", None, created)).await;
+    put(
+        store,
+        &schedule("every-minute", "rate(1 minute)", None, created),
+    )
+    .await;
     let mut started = Vec::new();
     for second in (0..=300).step_by(7) {
         let now = created + second * 1000;
@@ -112,7 +117,11 @@ async fn rate_fires_each_slot_once_across_workers<S: Store>(store: &S) {
         }
     }
     let unique: BTreeSet<_> = started.iter().cloned().collect();
-    assert_eq!(unique.len(), started.len(), "a slot started twice: {started:?}");
+    assert_eq!(
+        unique.len(),
+        started.len(),
+        "a slot started twice: {started:?}"
+    );
     assert_eq!(
         scheduled_times(store).await,
         [
@@ -122,7 +131,7 @@ async fn rate_fires_each_slot_once_across_workers<S: Store>(store: &S) {
             "every-minute-20260101T000400Z",
         ]
     );
-    let first = format!("{}", arn::execution(MACHINE, "every-minute-20260101T000100Z"));
+    let first = arn::execution(MACHINE, "every-minute-20260101T000100Z");
     assert_eq!(
         input_of(store, &first).await,
         json!({"scheduledTime": "2026-01-01T00:01:00Z"})
@@ -137,8 +146,15 @@ async fn rate_fires_each_slot_once_across_workers<S: Store>(store: &S) {
 async fn cron_in_a_time_zone_follows_daylight_saving<S: Store>(store: &S) {
     with_machine(store).await;
     let created = ms("2026-03-06T12:00:00Z");
-    let mut s = schedule("nine", "cron(0 9 * * ? *)", Some("America/New_York"), created);
-    s.target.input = Some(r#"{"at": "<aws.scheduler.scheduled-time>", "by": "<aws.scheduler.schedule-arn>"}"#.into());
+    let mut s = schedule(
+        "nine",
+        "cron(0 9 * * ? *)",
+        Some("America/New_York"),
+        created,
+    );
+    s.target.input = Some(
+        r#"{"at": "<aws.scheduler.scheduled-time>", "by": "<aws.scheduler.schedule-arn>"}"#.into(),
+    );
     // A flexible window of an hour: a look each hour finds each slot on time.
     s.window_minutes = Some(60);
     put(store, &s).await;
@@ -167,13 +183,24 @@ async fn cron_in_a_time_zone_follows_daylight_saving<S: Store>(store: &S) {
 async fn at_fires_once_and_deletes_itself<S: Store>(store: &S) {
     with_machine(store).await;
     let created = ms("2026-05-01T09:00:00Z");
-    let mut s = schedule("once", "at(2026-05-01T12:00:00)", Some("Europe/Paris"), created);
+    let mut s = schedule(
+        "once",
+        "at(2026-05-01T12:00:00)",
+        Some("Europe/Paris"),
+        created,
+    );
     s.action_after_completion = "DELETE".into();
     put(store, &s).await;
     let key = schedule_key("default", "once");
-    let before = fire_due(store, ms("2026-05-01T09:59:59Z")).await.expect("look");
+    let before = fire_due(store, ms("2026-05-01T09:59:59Z"))
+        .await
+        .expect("look");
     assert!(before.started.is_empty() && before.deleted.is_empty());
-    assert!(store.get_resource(SCHEDULE_KIND, &key).await.expect("get").is_some());
+    assert!(store
+        .get_resource(SCHEDULE_KIND, &key)
+        .await
+        .expect("get")
+        .is_some());
     // 12:00 in Paris (summer time) is 10:00 UTC.
     let (a, b) = tokio::join!(
         fire_due(store, ms("2026-05-01T10:00:01Z")),
@@ -181,10 +208,16 @@ async fn at_fires_once_and_deletes_itself<S: Store>(store: &S) {
     );
     let (a, b) = (a.expect("look"), b.expect("look"));
     assert_eq!(a.started.len() + b.started.len(), 1, "{a:?} {b:?}");
-    let later = fire_due(store, ms("2026-05-01T10:00:30Z")).await.expect("look");
+    let later = fire_due(store, ms("2026-05-01T10:00:30Z"))
+        .await
+        .expect("look");
     assert!(later.started.is_empty());
     assert!(
-        store.get_resource(SCHEDULE_KIND, &key).await.expect("get").is_none(),
+        store
+            .get_resource(SCHEDULE_KIND, &key)
+            .await
+            .expect("get")
+            .is_none(),
         "deleted after its only slot"
     );
     assert_eq!(scheduled_times(store).await, ["once-20260501T100000Z"]);
@@ -194,12 +227,19 @@ async fn at_fires_once_and_deletes_itself<S: Store>(store: &S) {
 async fn backfill_starts_each_missed_slot_once<S: Store>(store: &S) {
     with_machine(store).await;
     let created = ms("2026-02-01T00:00:00Z");
-    put(store, &schedule("hourly", "cron(0 * * * ? *)", None, created)).await;
+    put(
+        store,
+        &schedule("hourly", "cron(0 * * * ? *)", None, created),
+    )
+    .await;
     let (from, to) = (ms("2026-01-01T00:00:00Z"), ms("2026-01-05T03:00:00Z"));
     let first = backfill(store, "default", "hourly", from, to, 0, || created)
         .await
         .expect("backfill");
-    assert_eq!((first.slots, first.started.len(), first.existing), (100, 100, 0));
+    assert_eq!(
+        (first.slots, first.started.len(), first.existing),
+        (100, 100, 0)
+    );
     let times = scheduled_times(store).await;
     assert_eq!(times.len(), 100);
     assert_eq!(times[0], "hourly-20260101T000000Z");
@@ -212,12 +252,21 @@ async fn backfill_starts_each_missed_slot_once<S: Store>(store: &S) {
     let again = backfill(store, "default", "hourly", from, to, 0, || created)
         .await
         .expect("backfill");
-    assert_eq!((again.slots, again.started.len(), again.existing), (100, 0, 100));
+    assert_eq!(
+        (again.slots, again.started.len(), again.existing),
+        (100, 0, 100)
+    );
     assert_eq!(scheduled_times(store).await.len(), 100);
     let missing = backfill(store, "default", "nope", from, to, 0, || created).await;
-    assert!(matches!(missing, Err(BackfillError::NoSchedule(_))), "{missing:?}");
+    assert!(
+        matches!(missing, Err(BackfillError::NoSchedule(_))),
+        "{missing:?}"
+    );
     let backwards = backfill(store, "default", "hourly", to, from, 0, || created).await;
-    assert!(matches!(backwards, Err(BackfillError::Invalid(_))), "{backwards:?}");
+    assert!(
+        matches!(backwards, Err(BackfillError::Invalid(_))),
+        "{backwards:?}"
+    );
 }
 
 /// Catch-up after a worker was down for ten minutes: `none` fires no missed slot, `latest`
@@ -226,7 +275,11 @@ async fn backfill_starts_each_missed_slot_once<S: Store>(store: &S) {
 async fn catch_up_and_overlap_policies<S: Store>(store: &S) {
     with_machine(store).await;
     let created = ms("2026-04-01T00:00:00Z");
-    for (name, catch_up) in [("cu-none", "none"), ("cu-latest", "latest"), ("cu-all", "all")] {
+    for (name, catch_up) in [
+        ("cu-none", "none"),
+        ("cu-latest", "latest"),
+        ("cu-all", "all"),
+    ] {
         let mut s = schedule(name, "rate(1 minute)", None, created);
         s.catch_up = catch_up.into();
         put(store, &s).await;
@@ -238,26 +291,35 @@ async fn catch_up_and_overlap_policies<S: Store>(store: &S) {
     off.state = "DISABLED".into();
     put(store, &off).await;
     // Down from the start; back at 00:10:30, two minutes past the grace of a minute.
-    let back = fire_due(store, ms("2026-04-01T00:10:30Z")).await.expect("look");
+    let back = fire_due(store, ms("2026-04-01T00:10:30Z"))
+        .await
+        .expect("look");
     let names: BTreeSet<String> = back
         .started
         .iter()
         .map(|a| a.rsplit(':').next().unwrap_or_default().to_string())
         .collect();
     let of = |prefix: &str| names.iter().filter(|n| n.starts_with(prefix)).count();
-    assert_eq!(of("cu-none-"), 1, "only the on-time slot (00:10): {names:?}");
-    assert_eq!(of("cu-latest-"), 2, "the latest missed and the on-time one: {names:?}");
+    assert_eq!(
+        of("cu-none-"),
+        1,
+        "only the on-time slot (00:10): {names:?}"
+    );
+    assert_eq!(
+        of("cu-latest-"),
+        2,
+        "the latest missed and the on-time one: {names:?}"
+    );
     assert!(names.contains("cu-latest-20260401T000900Z"), "{names:?}");
     assert_eq!(of("cu-all-"), 10, "every slot: {names:?}");
     assert_eq!(of("off-"), 0);
     assert_eq!(of("ov-skip-"), 1);
     // Its execution (a Wait of an hour) still runs at 00:11: the slot is skipped.
-    let next = fire_due(store, ms("2026-04-01T00:11:01Z")).await.expect("look");
+    let next = fire_due(store, ms("2026-04-01T00:11:01Z"))
+        .await
+        .expect("look");
     assert_eq!(next.skipped, 1, "{next:?}");
-    assert!(!next
-        .started
-        .iter()
-        .any(|a| a.contains(":ov-skip-")));
+    assert!(!next.started.iter().any(|a| a.contains(":ov-skip-")));
 }
 
 macro_rules! on_both_stores {

@@ -56,6 +56,15 @@ pub const ACTIVITIES_TIMED_OUT: &str = "stepfn_activities_timed_out_total";
 /// integration, a mock), seconds, by `resource` and `outcome` (`succeeded`, `failed`):
 /// `ServiceIntegrationRunTime` and `LambdaFunctionRunTime`.
 pub const TASK_DURATION: &str = "stepfn_task_duration_seconds";
+/// From an activity task scheduled to a worker taking it, seconds, by `activity` (the
+/// activity's name): CloudWatch `ActivityScheduleTime`.
+pub const ACTIVITY_SCHEDULE_TIME: &str = "stepfn_activity_schedule_time_seconds";
+/// From a worker taking an activity task to its SendTaskSuccess or SendTaskFailure, seconds,
+/// by `activity` and `outcome`: `ActivityRunTime`.
+pub const ACTIVITY_RUN_TIME: &str = "stepfn_activity_run_time_seconds";
+/// From an activity task scheduled to its end, seconds, by `activity` and `outcome`:
+/// `ActivityTime`.
+pub const ACTIVITY_TIME: &str = "stepfn_activity_time_seconds";
 /// Task invocations that are a retry (attempt > 0), by `resource`.
 pub const TASK_RETRIES: &str = "stepfn_task_retries_total";
 /// Drives of a worker by `outcome` (`succeeded`, `failed`, `timed_out`, `aborted`, `parked`,
@@ -91,6 +100,18 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
         "Task invocations run in process (Lambda, service integrations), seconds.",
     ),
     (TASK_RETRIES, "Task invocations that are a retry."),
+    (
+        ACTIVITY_SCHEDULE_TIME,
+        "From an activity task scheduled to a worker taking it, seconds.",
+    ),
+    (
+        ACTIVITY_RUN_TIME,
+        "From a worker taking an activity task to its result, seconds.",
+    ),
+    (
+        ACTIVITY_TIME,
+        "From an activity task scheduled to its result, seconds.",
+    ),
     (
         WORKER_DRIVES,
         "Drives of an execution by a worker, by outcome.",
@@ -277,6 +298,61 @@ pub fn drive_ended(started: Instant, result: &Result<DriveOutcome, DriveError>) 
     };
     counter!(WORKER_DRIVES, "outcome" => outcome).increment(1);
     histogram!(WORKER_DRIVE_TIME).record(started.elapsed().as_secs_f64());
+}
+
+/// Activity tasks taken and not answered yet, by task token: the activity's name, when the
+/// task was scheduled and when it was taken (ms since the epoch). Kept in the process that
+/// answered GetActivityTask, so a result sent to another `serve` on the same table is counted
+/// without run times; at most [`ACTIVITIES_TRACKED`] at once (a worker that never answers
+/// does not grow it without bound).
+static TAKEN: std::sync::Mutex<Option<Taken>> = std::sync::Mutex::new(None);
+
+/// Token to activity name, scheduled and taken times.
+type Taken = std::collections::HashMap<String, (String, i64, i64)>;
+
+/// The most activity tasks [`activity_taken`] tracks at once.
+pub const ACTIVITIES_TRACKED: usize = 100_000;
+
+/// The name of activity `arn` (`arn:...:activity:NAME`).
+fn activity_name(arn: &str) -> String {
+    arn.rsplit(':').next().unwrap_or(arn).to_string()
+}
+
+/// A worker took the task `token` of activity `activity_arn`, scheduled at `scheduled`, at
+/// `now` (ms): records its schedule time and keeps it for [`activity_answered`].
+pub fn activity_taken(token: &str, activity_arn: &str, scheduled: i64, now: i64) {
+    if !enabled() {
+        return;
+    }
+    let activity = activity_name(activity_arn);
+    histogram!(ACTIVITY_SCHEDULE_TIME, "activity" => activity.clone())
+        .record(seconds(now - scheduled));
+    let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
+    let map = taken.get_or_insert_with(Default::default);
+    if map.len() < ACTIVITIES_TRACKED {
+        map.insert(token.to_string(), (activity, scheduled, now));
+    }
+}
+
+/// The worker answered task `token` at `now` (ms), `ok` for SendTaskSuccess: records its run
+/// time and whole time when this process saw it taken.
+pub fn activity_answered(token: &str, ok: bool, now: i64) {
+    if !enabled() {
+        return;
+    }
+    let found = TAKEN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_mut()
+        .and_then(|m| m.remove(token));
+    let Some((activity, scheduled, taken)) = found else {
+        return;
+    };
+    let outcome = if ok { "succeeded" } else { "failed" };
+    histogram!(ACTIVITY_RUN_TIME, "activity" => activity.clone(), "outcome" => outcome)
+        .record(seconds(now - taken));
+    histogram!(ACTIVITY_TIME, "activity" => activity, "outcome" => outcome)
+        .record(seconds(now - scheduled));
 }
 
 #[cfg(test)]

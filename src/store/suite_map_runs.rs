@@ -67,17 +67,41 @@ pub(crate) async fn resources<S: Store>(store: &S, unique: &str) {
     let kind = format!("test{unique}");
     let put = |key: &'static str, body: serde_json::Value, expect: Expect| {
         let kind = kind.clone();
-        async move { store.put_resource(&kind, key, &body, expect).await.expect("put") }
+        async move {
+            store
+                .put_resource(&kind, key, &body, expect)
+                .await
+                .expect("put")
+        }
     };
     assert_eq!(put("b", json!({"n": 1}), Expect::Absent).await, Some(1));
-    assert_eq!(put("b", json!({"n": 2}), Expect::Absent).await, None, "exists");
-    assert_eq!(put("a", json!({"n": 0}), Expect::Present).await, None, "absent");
+    assert_eq!(
+        put("b", json!({"n": 2}), Expect::Absent).await,
+        None,
+        "exists"
+    );
+    assert_eq!(
+        put("a", json!({"n": 0}), Expect::Present).await,
+        None,
+        "absent"
+    );
     assert_eq!(put("a", json!({"n": 0}), Expect::Any).await, Some(1));
-    assert_eq!(put("b", json!({"n": 3}), Expect::Version(2)).await, None, "stale");
+    assert_eq!(
+        put("b", json!({"n": 3}), Expect::Version(2)).await,
+        None,
+        "stale"
+    );
     assert_eq!(put("b", json!({"n": 3}), Expect::Version(1)).await, Some(2));
     assert_eq!(put("b", json!({"n": 4}), Expect::Present).await, Some(3));
-    let b = store.get_resource(&kind, "b").await.expect("get").expect("b");
-    assert_eq!((b.key.as_str(), b.body.clone(), b.version), ("b", json!({"n": 4}), 3));
+    let b = store
+        .get_resource(&kind, "b")
+        .await
+        .expect("get")
+        .expect("b");
+    assert_eq!(
+        (b.key.as_str(), b.body.clone(), b.version),
+        ("b", json!({"n": 4}), 3)
+    );
     assert_eq!(store.get_resource(&kind, "c").await.expect("get"), None);
     let listed = store.list_resources(&kind).await.expect("list");
     let keys: Vec<_> = listed.iter().map(|r| (r.key.as_str(), r.version)).collect();
@@ -88,7 +112,10 @@ pub(crate) async fn resources<S: Store>(store: &S, unique: &str) {
         .expect("list")
         .is_empty());
     let big = json!({"x": "y".repeat(crate::store::RESOURCE_MAX_BYTES)});
-    assert!(store.put_resource(&kind, "big", &big, Expect::Any).await.is_err());
+    assert!(store
+        .put_resource(&kind, "big", &big, Expect::Any)
+        .await
+        .is_err());
     assert!(!store
         .delete_resource(&kind, "b", Expect::Version(2))
         .await

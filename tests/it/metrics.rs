@@ -227,8 +227,81 @@ fn serve_metrics_count_each_execution_by_state_machine() {
         0.0,
         "nothing is being driven now"
     );
+    // An activity: a worker takes two tasks, answers one with success and one with failure;
+    // schedule, run and whole times are recorded by activity and outcome.
+    let activity_name = format!("act-{tag}");
+    let activity = server.api("CreateActivity", json!({"name": activity_name}))["activityArn"]
+        .as_str()
+        .expect("activity")
+        .to_string();
+    let worker_machine = create(
+        &server,
+        &format!("worker-{tag}"),
+        "STANDARD",
+        &json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": activity, "End": true}}}),
+    );
+    let activity_runs: Vec<String> = (0..2)
+        .map(|i| run(&worker_machine, &format!("a{i}"), "ok"))
+        .collect();
+    for (i, answer) in ["SendTaskSuccess", "SendTaskFailure"].iter().enumerate() {
+        let task = server.api(
+            "GetActivityTask",
+            json!({"activityArn": activity, "workerName": "w"}),
+        );
+        let token = task["taskToken"].as_str().expect("a task").to_string();
+        std::thread::sleep(Duration::from_millis(50 * (i as u64 + 1)));
+        let body = if i == 0 {
+            json!({"taskToken": token, "output": "{}"})
+        } else {
+            json!({"taskToken": token, "error": "Metrics.Worker"})
+        };
+        let answered = server.api(answer, body);
+        assert!(answered.get("__type").is_none(), "{answer}: {answered}");
+    }
+    let ends: Vec<String> = activity_runs
+        .iter()
+        .map(|a| wait_done(&server, a))
+        .collect();
+    assert_eq!(
+        ends.iter().filter(|s| *s == "SUCCEEDED").count(),
+        1,
+        "{ends:?}"
+    );
+    assert_eq!(
+        ends.iter().filter(|s| *s == "FAILED").count(),
+        1,
+        "{ends:?}"
+    );
+    let text = get(&url);
+    let label = format!("activity=\"{activity_name}\"");
+    assert_eq!(
+        value(
+            &text,
+            "stepfn_activity_schedule_time_seconds_count",
+            &[&label]
+        ),
+        2.0,
+        "schedule times:\n{text}"
+    );
+    for outcome in ["succeeded", "failed"] {
+        let outcome = format!("outcome=\"{outcome}\"");
+        for name in [
+            "stepfn_activity_run_time_seconds_count",
+            "stepfn_activity_time_seconds_count",
+        ] {
+            assert_eq!(
+                value(&text, name, &[&label, &outcome]),
+                1.0,
+                "{name} {outcome}:\n{text}"
+            );
+        }
+    }
+    assert!(
+        value(&text, "stepfn_activity_run_time_seconds_sum", &[&label]) >= 0.1,
+        "run times span the worker's work:\n{text}"
+    );
     report(
-        "metrics: serve /metrics counted 3 succeeded, 2 failed, 1 aborted, 1 timed out, 2 express",
+        "metrics: serve /metrics counted 3 succeeded, 2 failed, 1 aborted, 1 timed out, 2 express, 2 activity tasks",
     );
 }
 

@@ -122,6 +122,32 @@ pub(crate) enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Starts one execution per slot of a schedule between two times (inclusive) whose
+    /// execution does not exist yet, each with the input the slot would have had (by default
+    /// `{"scheduledTime": ...}`); prints `{"slots", "started", "existing"}`. Running it again
+    /// starts nothing new.
+    Backfill {
+        /// The schedule's name.
+        schedule: String,
+        /// The first time, ISO 8601 (`2026-01-01T00:00:00Z`; no offset is UTC).
+        #[arg(long)]
+        from: String,
+        /// The last time, ISO 8601.
+        #[arg(long)]
+        to: String,
+        /// The schedule group.
+        #[arg(long, default_value = "default")]
+        group: String,
+        /// At most this many of its executions run at once (0: no limit).
+        #[arg(long, default_value_t = 0)]
+        max_concurrency: usize,
+        /// A running `stepfn serve` to backfill through (its Scheduler and Step Functions
+        /// APIs), instead of a store.
+        #[arg(long, conflicts_with = "store")]
+        endpoint: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Prints an execution as DescribeExecution shows it.
     Describe {
         /// The execution ARN.

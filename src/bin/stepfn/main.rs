@@ -1,6 +1,7 @@
 //! The `stepfn` command line: thin over the library.
 
 mod args;
+mod backfill;
 mod files;
 
 use std::path::PathBuf;
@@ -148,6 +149,23 @@ fn main() -> ExitCode {
                 Err(e) => Err(CommandError::Invalid(e.to_string())),
             }
         }),
+        Command::Backfill {
+            schedule,
+            from,
+            to,
+            group,
+            max_concurrency,
+            endpoint,
+            store,
+        } => block_on(backfill::backfill(backfill::Request {
+            schedule,
+            from,
+            to,
+            group,
+            max_concurrency,
+            endpoint,
+            store,
+        })),
         Command::Describe { arn, store } => block_on(async move {
             let store = durable_store(&store, "describe").await?;
             let record = store.get_execution(&arn).await?.ok_or_else(|| {
@@ -249,7 +267,10 @@ fn block_on(fut: impl std::future::Future<Output = Result<ExitCode, CommandError
     }
 }
 
-async fn durable_store(store: &StoreArgs, command: &str) -> Result<AnyStore, CommandError> {
+pub(crate) async fn durable_store(
+    store: &StoreArgs,
+    command: &str,
+) -> Result<AnyStore, CommandError> {
     let config = store.config();
     commands::require_durable(&config, command)?;
     Ok(config.open().await?)

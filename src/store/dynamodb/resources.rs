@@ -99,7 +99,10 @@ impl DynamoStore {
         }
     }
 
-    pub(super) async fn list_resource_items(&self, kind: &str) -> Result<Vec<Resource>, StoreError> {
+    pub(super) async fn list_resource_items(
+        &self,
+        kind: &str,
+    ) -> Result<Vec<Resource>, StoreError> {
         let what = format!("list {kind}");
         self.query_range(&what, &res_pk(kind), "\u{1}", "\u{10FFFF}", false)
             .await?
