@@ -14,5 +14,6 @@ mod map_errors;
 mod metrics;
 mod nested;
 mod readers;
+mod schedules_api;
 mod services;
 mod support;
