@@ -19,6 +19,7 @@
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -95,7 +96,7 @@ async fn collection<const WHICH: u8>(
 
 async fn item<const WHICH: u8>(
     State(service): State<Arc<Service>>,
-    Path(param): Path<String>,
+    param: Result<Path<String>, PathRejection>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -103,6 +104,16 @@ async fn item<const WHICH: u8>(
 ) -> Response {
     let Some((operation, member)) = item_operation(WHICH, &method) else {
         return unknown_method(&method, &uri);
+    };
+    let param = match param {
+        Ok(Path(param)) => param,
+        Err(rejection) => {
+            let error = ApiError::new(
+                Exception::ValidationException,
+                format!("the path {} is not valid: {rejection}", uri.path()),
+            );
+            return respond_error(&error, &uuid::Uuid::new_v4().to_string());
+        }
     };
     run(
         service,
