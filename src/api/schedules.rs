@@ -461,7 +461,7 @@ impl Service {
         match operation {
             "CreateSchedule" => self.create_schedule(&req, &place).await,
             "GetSchedule" => self.get_schedule(&req).await,
-            "UpdateSchedule" => self.update_schedule(&req, &place).await,
+            "UpdateSchedule" => self.update_schedule(&req).await,
             "DeleteSchedule" => self.delete_schedule(&req).await,
             "ListSchedules" => self.list_schedules(&req).await,
             "CreateScheduleGroup" => self.create_schedule_group(&req, &place).await,
@@ -514,7 +514,7 @@ impl Service {
     }
 
     /// A full replacement of the schedule, as AWS does it, keeping what the sweep wrote.
-    async fn update_schedule(&self, req: &Value, _place: &arn::Place) -> Result<Value, ApiError> {
+    async fn update_schedule(&self, req: &Value) -> Result<Value, ApiError> {
         let now = now_ms();
         let request = Request::parse(req, now)?;
         let group = load_group(self, &request.group).await?;
