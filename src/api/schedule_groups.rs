@@ -4,7 +4,8 @@
 //!
 //! The `default` group always exists: it is stored only once it has tags. A group's tags
 //! `stepfn:catch-up` and `stepfn:overlap` set stepfn's own policies of its schedules (checked
-//! here, copied into each schedule, so the sweep reads one document).
+//! here, copied into each schedule, so the sweep reads one document): tagging sets them on the
+//! group's schedules, untagging puts them back to the defaults (`none`, `allow`).
 
 use std::sync::OnceLock;
 
@@ -290,7 +291,9 @@ impl Service {
                 Some((group, version)) => (group, Expect::Version(version)),
                 None => (default_group(place), Expect::Absent),
             };
+            let before = group_policies(Some(&group));
             change(&mut group.tags);
+            let after = group_policies(Some(&group));
             let body = serde_json::to_value(&group).expect("a group record serializes");
             if self
                 .store
@@ -298,8 +301,11 @@ impl Service {
                 .await?
                 .is_some()
             {
-                self.apply_group_policies(name, group_policies(Some(&group)))
-                    .await?;
+                let changes = (
+                    policy_change(before.0, after.0, "none"),
+                    policy_change(before.1, after.1, "allow"),
+                );
+                self.apply_group_policies(name, changes).await?;
                 return Ok(json!({}));
             }
         }
@@ -366,6 +372,16 @@ impl Service {
             .map(|(k, v)| json!({"Key": k, "Value": v}))
             .collect();
         Ok(json!({ "Tags": tags }))
+    }
+}
+
+/// What a schedule's policy becomes when its group's tag goes from `before` to `after`: the new
+/// value, the default when the tag was removed, `None` when it stays as it is.
+fn policy_change(before: Option<String>, after: Option<String>, default: &str) -> Option<String> {
+    match (before, after) {
+        (before, Some(after)) if before.as_ref() != Some(&after) => Some(after),
+        (Some(_), None) => Some(default.to_string()),
+        _ => None,
     }
 }
 

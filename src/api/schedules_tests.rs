@@ -421,6 +421,18 @@ async fn group_tags_set_the_policies_of_its_schedules() {
             {"Key": "stepfn:overlap", "Value": "buffer-one"},
         ]})
     );
+    s.scheduler_call(
+        "UntagResource",
+        json!({"ResourceArn": group, "TagKeys": ["stepfn:overlap"]}),
+    )
+    .await
+    .expect("untagged");
+    let (record, _) = stored(&s, "g", "a").await;
+    assert_eq!(
+        (record.catch_up.as_str(), record.overlap.as_str()),
+        ("latest", "allow"),
+        "untagging puts the default back"
+    );
 }
 
 #[tokio::test]
