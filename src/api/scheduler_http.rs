@@ -333,6 +333,87 @@ mod tests {
         );
     }
 
+    async fn send(router: &Router, method: &str, path: &str, body: &str) -> (u16, String, Value) {
+        use tower::ServiceExt as _;
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        let response = router.clone().oneshot(request).await.expect("answer");
+        let status = response.status().as_u16();
+        let kind = response
+            .headers()
+            .get("x-amzn-errortype")
+            .map(|v| v.to_str().expect("ascii").to_string())
+            .unwrap_or_default();
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .expect("body")
+            .to_bytes();
+        (status, kind, serde_json::from_slice(&body).expect("JSON"))
+    }
+
+    #[tokio::test]
+    async fn routes_answer_rest_json_with_the_models_error_shapes() {
+        let store = crate::store::AnyStore::Memory(crate::store::memory::MemoryStore::new());
+        let router = routes(Arc::new(Service::with_mocks(store, None)));
+        let create = r#"{"ScheduleExpression": "rate(1 hour)", "FlexibleTimeWindow": {"Mode": "OFF"},
+            "Target": {"Arn": "arn:aws:states:us-east-1:111111111111:stateMachine:m",
+                       "RoleArn": "arn:aws:iam::111111111111:role/r"}}"#;
+        let (status, _, body) = send(&router, "POST", "/schedules/hourly", create).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body,
+            json!({"ScheduleArn": "arn:aws:scheduler:us-east-1:111111111111:schedule/default/hourly"})
+        );
+        let (status, kind, body) = send(&router, "POST", "/schedules/hourly", create).await;
+        assert_eq!(
+            (status, kind.as_str(), body),
+            (
+                409,
+                "ConflictException",
+                json!({"Message": "Schedule hourly already exists."})
+            )
+        );
+        let (status, kind, body) =
+            send(&router, "GET", "/schedules/other?groupName=default", "").await;
+        assert_eq!(
+            (status, kind.as_str(), body),
+            (
+                404,
+                "ResourceNotFoundException",
+                json!({"Message": "Schedule other does not exist."})
+            )
+        );
+        let (status, kind, _) = send(&router, "GET", "/schedules?ScheduleGroup=nope", "").await;
+        assert_eq!((status, kind.as_str()), (404, "ResourceNotFoundException"));
+        let (status, _, body) = send(&router, "GET", "/schedules?MaxResults=1", "").await;
+        assert_eq!(
+            (status, body["Schedules"][0]["Name"].clone()),
+            (200, json!("hourly"))
+        );
+        let arn = "arn%3Aaws%3Ascheduler%3Aus-east-1%3A111111111111%3Aschedule-group%2Fdefault";
+        let (status, _, _) = send(
+            &router,
+            "POST",
+            &format!("/tags/{arn}"),
+            r#"{"Tags": [{"Key": "k", "Value": "v"}]}"#,
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (_, _, body) = send(&router, "GET", &format!("/tags/{arn}"), "").await;
+        assert_eq!(body, json!({"Tags": [{"Key": "k", "Value": "v"}]}));
+        let (status, _, _) = send(&router, "DELETE", &format!("/tags/{arn}?TagKeys=k"), "").await;
+        assert_eq!(status, 200);
+        let (_, _, body) = send(&router, "GET", &format!("/tags/{arn}"), "").await;
+        assert_eq!(body, json!({"Tags": []}));
+        let (status, kind, _) = send(&router, "PATCH", "/schedules/hourly", "").await;
+        assert_eq!((status, kind.as_str()), (404, "UnknownOperationException"));
+        let (status, _, _) = send(&router, "DELETE", "/schedules/hourly", "").await;
+        assert_eq!(status, 200);
+    }
+
     #[test]
     fn a_body_that_is_not_an_object_is_refused() {
         let uri: Uri = "/schedules/a".parse().expect("uri");
