@@ -92,6 +92,8 @@ exceptions! {
     ServiceUnavailable => CORAL, StatusCode::SERVICE_UNAVAILABLE;
     UnknownOperationException => CORAL, BAD;
     UnrecognizedClientException => CORAL, BAD;
+    // EventBridge Scheduler's (404 on its REST-JSON wire, see `scheduler_http`).
+    ResourceNotFoundException => CORAL, BAD;
 }
 
 impl std::fmt::Display for Exception {

@@ -35,6 +35,12 @@ pub mod http;
 mod machines;
 mod map_runs;
 pub mod operation;
+mod schedule_groups;
+pub mod scheduler_http;
+mod scheduler_input;
+mod schedules;
+#[cfg(test)]
+mod schedules_tests;
 pub mod serve;
 mod shapes;
 mod tags;
@@ -49,6 +55,8 @@ use shapes::*;
 
 pub use error::{ApiError, Exception};
 pub use operation::Operation;
+pub use schedule_groups::{CATCH_UP_TAG, OVERLAP_TAG};
+pub use schedules::SCHEDULER_OPERATIONS;
 
 fn err(kind: Exception, message: impl Into<String>) -> ApiError {
     ApiError {

@@ -95,7 +95,8 @@ pub async fn serve_with(
         None,
     ));
     let flag = Arc::clone(&shutdown);
-    let extra = extra(Arc::clone(&service));
+    let extra =
+        extra(Arc::clone(&service)).merge(super::scheduler_http::routes(Arc::clone(&service)));
     super::http::serve_with(listener, service, extra, async move {
         wait_for_signal().await;
         flag.store(true, Ordering::Relaxed);

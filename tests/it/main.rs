@@ -15,5 +15,6 @@ mod metrics;
 mod nested;
 mod readers;
 mod schedules;
+mod schedules_api;
 mod services;
 mod support;
