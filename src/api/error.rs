@@ -7,6 +7,8 @@ use axum::http::StatusCode;
 const SFN: &str = "com.amazonaws.swf.service.v2.model";
 /// The namespace of the protocol's common exceptions.
 const CORAL: &str = "com.amazon.coral.service";
+/// EventBridge's exceptions: it sends the bare name as `__type`.
+const EVENTS: &str = "";
 
 macro_rules! exceptions {
     ($($name:ident => $namespace:expr, $status:expr;)*) => {
@@ -92,6 +94,10 @@ exceptions! {
     ServiceUnavailable => CORAL, StatusCode::SERVICE_UNAVAILABLE;
     UnknownOperationException => CORAL, BAD;
     UnrecognizedClientException => CORAL, BAD;
+    ResourceNotFoundException => EVENTS, BAD;
+    InvalidEventPatternException => EVENTS, BAD;
+    ConcurrentModificationException => EVENTS, BAD;
+    LimitExceededException => EVENTS, BAD;
 }
 
 impl std::fmt::Display for Exception {
@@ -119,12 +125,14 @@ impl ApiError {
         }
     }
 
-    /// The HTTP status and the `__type` the service answers this error with.
+    /// The HTTP status and the `__type` the service answers this error with (the bare name
+    /// for EventBridge's exceptions, which carry no namespace).
     pub fn wire(&self) -> (StatusCode, String) {
-        (
-            self.kind.status(),
-            format!("{}#{}", self.kind.namespace(), self.kind.name()),
-        )
+        let kind = match self.kind.namespace() {
+            "" => self.kind.name().to_string(),
+            namespace => format!("{namespace}#{}", self.kind.name()),
+        };
+        (self.kind.status(), kind)
     }
 }
 
@@ -170,6 +178,16 @@ mod tests {
                 E::ServiceUnavailable,
                 503,
                 "com.amazon.coral.service#ServiceUnavailable",
+            ),
+            (
+                E::ResourceNotFoundException,
+                400,
+                "ResourceNotFoundException",
+            ),
+            (
+                E::InvalidEventPatternException,
+                400,
+                "InvalidEventPatternException",
             ),
         ];
         for (kind, status, wire) in cases {
