@@ -1,7 +1,7 @@
 //! EventBridge's operations on a memory store: rules, targets, events that start executions,
 //! and bad requests that answer AWS's errors and change nothing.
 
-use super::events::delivery_name;
+use super::event_delivery::delivery_name;
 use super::*;
 use crate::scheduler::record::{RuleRecord, RuleTarget};
 use crate::store::memory::MemoryStore;
@@ -493,4 +493,64 @@ fn delivery_names_are_short_valid_and_distinct_per_rule_and_target() {
         }
     }
     assert_eq!(names[0], delivery_name(event, &rule("a"), &target("1")));
+}
+
+#[tokio::test]
+async fn a_target_that_cannot_start_does_not_fail_the_event_or_the_other_targets() {
+    let s = service().await;
+    events(
+        &s,
+        "PutRule",
+        json!({"Name": "r", "EventPattern": r#"{"source": ["shop"]}"#}),
+    )
+    .await;
+    let gone = "arn:aws:states:us-east-1:111111111111:stateMachine:gone";
+    events(
+        &s,
+        "PutTargets",
+        json!({"Rule": "r", "Targets": [{"Id": "a", "Arn": gone}, {"Id": "b", "Arn": MACHINE}]}),
+    )
+    .await;
+    let put = events(&s, "PutEvents", json!({"Entries": [entry("shop", 1)]})).await;
+    assert_eq!(put["FailedEntryCount"], 0);
+    assert!(put["Entries"][0]["EventId"].is_string());
+    assert_eq!(executions(&s).await.len(), 1);
+}
+
+#[tokio::test]
+async fn scheduled_rules_are_stored_and_checked_but_match_no_event() {
+    let s = service().await;
+    events(
+        &s,
+        "PutRule",
+        json!({"Name": "tick", "ScheduleExpression": "rate(5 minutes)"}),
+    )
+    .await;
+    let described = events(&s, "DescribeRule", json!({"Name": "tick"})).await;
+    assert_eq!(described["ScheduleExpression"], "rate(5 minutes)");
+    let e = events_err(
+        &s,
+        "PutRule",
+        json!({"Name": "t2", "ScheduleExpression": "every day"}),
+    )
+    .await;
+    assert_eq!(e.message, "Parameter ScheduleExpression is not valid.");
+    let e = events_err(
+        &s,
+        "PutRule",
+        json!({"Name": "t3", "ScheduleExpression": "rate(5 minutes)", "EventBusName": "b"}),
+    )
+    .await;
+    assert_eq!(
+        e.message,
+        "ScheduleExpression is supported only on the default event bus."
+    );
+    events(
+        &s,
+        "PutTargets",
+        json!({"Rule": "tick", "Targets": [{"Id": "t", "Arn": MACHINE}]}),
+    )
+    .await;
+    events(&s, "PutEvents", json!({"Entries": [entry("shop", 1)]})).await;
+    assert!(executions(&s).await.is_empty());
 }

@@ -31,6 +31,7 @@ use crate::tasks::TaskInvoker;
 mod activities;
 mod callbacks;
 pub mod error;
+mod event_delivery;
 mod event_input;
 mod events;
 #[cfg(test)]
