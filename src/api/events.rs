@@ -1,6 +1,7 @@
 //! EventBridge's rules and events on `stepfn serve` (issue 17, event triggers): `PutRule`,
 //! `DescribeRule`, `ListRules`, `DeleteRule`, `EnableRule`, `DisableRule`, `PutTargets`,
-//! `ListTargetsByRule`, `RemoveTargets`, `PutEvents`, `TestEventPattern`, and
+//! `ListTargetsByRule`, `ListRuleNamesByTarget`, `RemoveTargets`, `PutEvents`,
+//! `TestEventPattern`, and
 //! `DescribeEventBus`/`ListEventBuses` answering for the `default` bus. A rule is a store
 //! resource ([`RULE_KIND`], key `<bus>/<name>`) holding its targets; an event put on a bus
 //! starts, for every target of every enabled rule of that bus whose pattern it matches, one
@@ -291,6 +292,7 @@ impl Service {
             "DisableRule" => self.set_rule_state(&req, "DISABLED").await,
             "PutTargets" => self.put_targets(&req).await,
             "ListTargetsByRule" => self.list_targets(&req).await,
+            "ListRuleNamesByTarget" => self.list_rule_names_by_target(&req).await,
             "RemoveTargets" => self.remove_targets(&req).await,
             "PutEvents" => self.put_events(&req, &place).await,
             "TestEventPattern" => test_event_pattern(&req),
@@ -578,6 +580,26 @@ impl Service {
         })
         .await?;
         Ok(json!({"FailedEntryCount": 0, "FailedEntries": []}))
+    }
+
+    async fn list_rule_names_by_target(&self, req: &Value) -> Result<Value, ApiError> {
+        let target = required(req, "TargetArn")?;
+        let bus = bus_of(req)?;
+        let (limit, after) = list_page(req)?;
+        let items = self
+            .rules_of(&bus)
+            .await?
+            .into_iter()
+            .filter(|r| r.targets.iter().any(|t| t.arn == target))
+            .map(|r| (r.name.clone(), json!(r.name)))
+            .collect();
+        let (names, token) = paged(items, limit, after.as_deref());
+        let mut out = Map::new();
+        out.insert("RuleNames".into(), Value::Array(names));
+        if let Some(t) = token {
+            out.insert("NextToken".into(), t);
+        }
+        Ok(Value::Object(out))
     }
 
     async fn list_targets(&self, req: &Value) -> Result<Value, ApiError> {

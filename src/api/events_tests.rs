@@ -554,3 +554,23 @@ async fn scheduled_rules_are_stored_and_checked_but_match_no_event() {
     events(&s, "PutEvents", json!({"Entries": [entry("shop", 1)]})).await;
     assert!(executions(&s).await.is_empty());
 }
+
+#[tokio::test]
+async fn rules_are_found_by_target_and_the_default_bus_is_described() {
+    let s = service().await;
+    rule_with_target(&s).await;
+    events(
+        &s,
+        "PutRule",
+        json!({"Name": "other", "EventPattern": "{}"}),
+    )
+    .await;
+    let names = events(&s, "ListRuleNamesByTarget", json!({"TargetArn": MACHINE})).await;
+    assert_eq!(names, json!({"RuleNames": ["big-orders"]}));
+    let bus = json!({"Name": "default", "Arn": "arn:aws:events:us-east-1:111111111111:event-bus/default"});
+    assert_eq!(events(&s, "DescribeEventBus", json!({})).await, bus);
+    assert_eq!(
+        events(&s, "ListEventBuses", json!({})).await,
+        json!({"EventBuses": [bus]})
+    );
+}
