@@ -7,8 +7,6 @@ use axum::http::StatusCode;
 const SFN: &str = "com.amazonaws.swf.service.v2.model";
 /// The namespace of the protocol's common exceptions.
 const CORAL: &str = "com.amazon.coral.service";
-/// EventBridge's exceptions: it sends the bare name as `__type`.
-const EVENTS: &str = "";
 
 macro_rules! exceptions {
     ($($name:ident => $namespace:expr, $status:expr;)*) => {
@@ -86,6 +84,10 @@ exceptions! {
     TaskDoesNotExist => SFN, BAD;
     TaskTimedOut => SFN, BAD;
     TooManyTags => SFN, BAD;
+    // EventBridge's (answered with bare `__type`s on its wire, see `http`).
+    InvalidEventPatternException => CORAL, BAD;
+    ConcurrentModificationException => CORAL, BAD;
+    LimitExceededException => CORAL, BAD;
     ValidationException => "com.amazon.coral.validate", BAD;
     ThrottlingException => "com.amazon.coral.availability", BAD;
     AccessDeniedException => CORAL, BAD;
@@ -94,10 +96,8 @@ exceptions! {
     ServiceUnavailable => CORAL, StatusCode::SERVICE_UNAVAILABLE;
     UnknownOperationException => CORAL, BAD;
     UnrecognizedClientException => CORAL, BAD;
-    ResourceNotFoundException => EVENTS, BAD;
-    InvalidEventPatternException => EVENTS, BAD;
-    ConcurrentModificationException => EVENTS, BAD;
-    LimitExceededException => EVENTS, BAD;
+    // EventBridge Scheduler's (404 on its REST-JSON wire, see `scheduler_http`).
+    ResourceNotFoundException => CORAL, BAD;
 }
 
 impl std::fmt::Display for Exception {
@@ -125,14 +125,12 @@ impl ApiError {
         }
     }
 
-    /// The HTTP status and the `__type` the service answers this error with (the bare name
-    /// for EventBridge's exceptions, which carry no namespace).
+    /// The HTTP status and the `__type` the service answers this error with.
     pub fn wire(&self) -> (StatusCode, String) {
-        let kind = match self.kind.namespace() {
-            "" => self.kind.name().to_string(),
-            namespace => format!("{namespace}#{}", self.kind.name()),
-        };
-        (self.kind.status(), kind)
+        (
+            self.kind.status(),
+            format!("{}#{}", self.kind.namespace(), self.kind.name()),
+        )
     }
 }
 
@@ -178,16 +176,6 @@ mod tests {
                 E::ServiceUnavailable,
                 503,
                 "com.amazon.coral.service#ServiceUnavailable",
-            ),
-            (
-                E::ResourceNotFoundException,
-                400,
-                "ResourceNotFoundException",
-            ),
-            (
-                E::InvalidEventPatternException,
-                400,
-                "InvalidEventPatternException",
             ),
         ];
         for (kind, status, wire) in cases {
