@@ -84,6 +84,10 @@ exceptions! {
     TaskDoesNotExist => SFN, BAD;
     TaskTimedOut => SFN, BAD;
     TooManyTags => SFN, BAD;
+    // EventBridge's (answered with bare `__type`s on its wire, see `http`).
+    InvalidEventPatternException => CORAL, BAD;
+    ConcurrentModificationException => CORAL, BAD;
+    LimitExceededException => CORAL, BAD;
     ValidationException => "com.amazon.coral.validate", BAD;
     ThrottlingException => "com.amazon.coral.availability", BAD;
     AccessDeniedException => CORAL, BAD;

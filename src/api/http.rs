@@ -17,6 +17,10 @@
 //!   `com.amazon.coral.service#...`.
 //!
 //! The real service sends the error only in the body (no `x-amzn-ErrorType` header), and so do we.
+//!
+//! EventBridge shares the address: a target `AWSEvents.<Operation>` (AWS JSON 1.1) goes to
+//! [`Operations::events_call`], answered as `application/x-amz-json-1.1` with bare error
+//! `__type`s (`ResourceNotFoundException`), as EventBridge sends them.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -40,6 +44,12 @@ pub const TARGET_PREFIX: &str = "AWSStepFunctions.";
 /// The content type of every JSON response.
 pub const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 
+/// The `X-Amz-Target` prefix of every EventBridge operation.
+pub const EVENTS_TARGET_PREFIX: &str = "AWSEvents.";
+
+/// The content type of EventBridge's responses (AWS JSON 1.1).
+pub const EVENTS_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+
 /// The largest request body read, in bytes.
 ///
 /// Step Functions takes definitions up to 1 MiB and inputs up to 256 KiB, each as a JSON string
@@ -62,6 +72,22 @@ pub trait Operations: Send + Sync + 'static {
         request: Value,
         caller: Caller,
     ) -> impl Future<Output = Result<Value, ApiError>> + Send;
+
+    /// Runs EventBridge's `operation` (the name after `AWSEvents.`) on `request`, a JSON
+    /// object, for `caller`. Without an implementation, every one is unknown.
+    fn events_call(
+        &self,
+        operation: String,
+        request: Value,
+        caller: Caller,
+    ) -> impl Future<Output = Result<Value, ApiError>> + Send {
+        let _ = (request, caller);
+        async move {
+            Err(unknown_operation(format!(
+                "unknown operation {operation:?}"
+            )))
+        }
+    }
 }
 
 /// Who is asking, as far as the request says.
@@ -144,20 +170,30 @@ async fn handle<O: Operations>(
     body: Body,
 ) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
+    let events = events_operation(&headers).is_some();
+    let content_type = if events {
+        EVENTS_CONTENT_TYPE
+    } else {
+        JSON_CONTENT_TYPE
+    };
     let span =
         tracing::debug_span!("api", request_id = %request_id, operation = tracing::field::Empty);
     let result = answer(ops, method, uri, headers, body, &span)
         .instrument(span.clone())
         .await;
     match result {
-        Ok(value) => respond(StatusCode::OK, &value, &request_id),
+        Ok(value) => respond(StatusCode::OK, &value, &request_id, content_type),
         Err(error) => {
-            let (status, kind) = error.wire();
+            let (status, mut kind) = error.wire();
+            if events {
+                kind = error.kind.name().to_string();
+            }
             span.in_scope(|| tracing::debug!(%status, error = %error, "api error"));
             respond(
                 status,
                 &json!({"__type": kind, "message": error.message}),
                 &request_id,
+                content_type,
             )
         }
     }
@@ -186,6 +222,22 @@ async fn answer<O: Operations>(
             "method {method} is not served: the Step Functions API takes POST /"
         )));
     }
+    if let Some(name) = events_operation(&headers) {
+        let name = name.to_string();
+        span.record("operation", name.as_str());
+        let caller = Caller::from_headers(&headers);
+        let request = parse(read_body(&headers, body).await?)?;
+        let call = tokio::spawn(
+            async move { ops.events_call(name, request, caller).await }.instrument(span.clone()),
+        );
+        return call.await.unwrap_or_else(|join| {
+            tracing::error!("an EventBridge operation failed: {join}");
+            Err(ApiError::new(
+                Exception::InternalFailure,
+                "the operation failed unexpectedly",
+            ))
+        });
+    }
     let operation = operation(&headers)?;
     span.record("operation", operation.name());
     let caller = Caller::from_headers(&headers);
@@ -203,6 +255,15 @@ async fn answer<O: Operations>(
             ))
         }
     }
+}
+
+/// The EventBridge operation `X-Amz-Target` names, if it names one.
+fn events_operation(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("x-amz-target")?
+        .to_str()
+        .ok()?
+        .strip_prefix(EVENTS_TARGET_PREFIX)
 }
 
 /// The operation named by `X-Amz-Target`.
@@ -297,12 +358,17 @@ fn too_large(length: u64) -> ApiError {
     )
 }
 
-fn respond(status: StatusCode, value: &Value, request_id: &str) -> Response {
+fn respond(
+    status: StatusCode,
+    value: &Value,
+    request_id: &str,
+    content_type: &'static str,
+) -> Response {
     let body = serde_json::to_vec(value).expect("a serde_json::Value always serializes");
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(
         "x-amzn-requestid",
         HeaderValue::from_str(request_id).expect("a UUID is a valid header value"),
@@ -603,6 +669,28 @@ mod tests {
         assert_eq!(
             message,
             "unknown X-Amz-Target \"DynamoDB_20120810.ListTables\": expected AWSStepFunctions.<Operation>"
+        );
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn eventbridge_target_is_answered_as_json_1_1_with_bare_error_types() {
+        let server = Server::start().await;
+        let response = server
+            .client
+            .post(format!("{}/", server.url))
+            .header("x-amz-target", "AWSEvents.ListRules")
+            .header(CONTENT_TYPE, EVENTS_CONTENT_TYPE)
+            .body("{}")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status().as_u16(), 400);
+        assert_eq!(response.headers()[CONTENT_TYPE], EVENTS_CONTENT_TYPE);
+        let body: Value = response.json().await.expect("JSON body");
+        assert_eq!(
+            body,
+            json!({"__type": "UnknownOperationException", "message": "unknown operation \"ListRules\""})
         );
         server.stop().await;
     }

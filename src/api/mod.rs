@@ -1,6 +1,7 @@
 //! The Step Functions API: one dispatcher of operations (`CreateStateMachine`,
 //! `StartExecution`, ...) with AWS's request and response shapes, over a [`Store`], shared by
-//! `stepfn serve` (HTTP, in `http`) and the Lambda entry point.
+//! `stepfn serve` (HTTP, in `http`) and the Lambda entry point; beside it, EventBridge's rules
+//! and events (`events`, [`Service::events_call`]), whose matching events start executions.
 //!
 //! Executions started here are driven by a worker loop running beside the dispatcher; EXPRESS
 //! machines' `StartSyncExecution` runs in memory within the request.
@@ -30,6 +31,11 @@ use crate::tasks::TaskInvoker;
 mod activities;
 mod callbacks;
 pub mod error;
+mod event_delivery;
+mod event_input;
+mod events;
+#[cfg(test)]
+mod events_tests;
 mod executions;
 pub mod http;
 mod machines;
@@ -436,6 +442,15 @@ impl http::Operations for Service {
         }
         let place = self.place(&caller);
         self.dispatch(operation, request, place).await
+    }
+
+    async fn events_call(
+        &self,
+        operation: String,
+        request: Value,
+        caller: http::Caller,
+    ) -> Result<Value, ApiError> {
+        self.events_call_as(&operation, request, caller).await
     }
 }
 

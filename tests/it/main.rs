@@ -1,12 +1,14 @@
 //! The integration tests, one binary (the conformance runner keeps its own, `harness = false`):
 //! the CLI, the API with real clients, durable executions on DynamoDB Local, Task integrations
-//! against real peers, the Lambda function under the emulator, and nested executions.
+//! against real peers, the Lambda function under the emulator, nested executions, and
+//! EventBridge rules that start executions.
 
 mod api;
 mod cli;
 mod console;
 mod distributed;
 mod durable;
+mod events;
 mod integrations;
 mod lambda;
 mod map_durable;
