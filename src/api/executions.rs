@@ -48,16 +48,19 @@ impl Service {
                 &machine.definition,
             )?;
         }
-        let record = start_execution_of(
-            &self.store,
+        let trace_header = opt_field(req, "traceHeader")?;
+        let record = new_execution(
             &machine,
             alias.as_deref(),
             &name,
             input,
             now_ms(),
-        )
-        .await
-        .map_err(|e| match e {
+            trace_header,
+        );
+        let record = create_execution_of(&self.store, record)
+            .await
+            .map(|(record, _)| record)
+            .map_err(|e| match e {
             StartError::AlreadyExists(a) => err(
                 Exception::ExecutionAlreadyExists,
                 format!("Execution Already Exists: '{a}'"),

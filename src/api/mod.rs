@@ -19,7 +19,8 @@ use crate::runtime::arn::{self, StatesArn};
 use crate::runtime::clock::real_now;
 use crate::runtime::describe::describe_json;
 use crate::runtime::driver::{self, RunOptions};
-use crate::runtime::durable::{start_execution_of, StartError};
+use crate::runtime::durable::StartError;
+use crate::runtime::machines::{create_execution_of, new_execution};
 use crate::runtime::invokers::{Invokers, Mocks, RouteError, Setup};
 use crate::store::AnyStore;
 use crate::store::{

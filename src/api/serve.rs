@@ -13,7 +13,9 @@ use crate::runtime::durable::DurableOptions;
 use crate::runtime::invokers::{Invokers, Mocks, Setup};
 use crate::runtime::schedules::{run_sweeper, ScheduleClock};
 use crate::runtime::signals::wait_for_signal;
-use crate::runtime::worker::run_worker;
+use crate::runtime::commands::check_scheduling;
+use crate::runtime::worker::run_worker_with;
+use crate::store::Scheduling;
 use crate::store::{AnyStore, StoreConfig};
 
 /// What `stepfn serve` was told.
@@ -37,6 +39,8 @@ pub struct ServeOptions {
     /// How long its lease on an execution lasts without renewal, ms: another worker (or a
     /// restarted serve) takes over this long after it died.
     pub lease_ms: i64,
+    /// The order in which its worker takes due executions.
+    pub scheduling: Scheduling,
 }
 
 /// Serves until a signal; `on_bound` hears the bound address before the first request.
@@ -82,7 +86,8 @@ pub async fn serve_with(
     let shutdown = Arc::new(AtomicBool::new(false));
     let clock = ScheduleClock::from_env().map_err(CommandError::Invalid)?;
     let sweeper = tokio::spawn(run_sweeper(store.clone(), clock, Arc::clone(&shutdown)));
-    let worker = tokio::spawn(run_worker(
+    check_scheduling(&options.store, options.scheduling)?;
+    let worker = tokio::spawn(run_worker_with(
         store,
         service.invoker(),
         DurableOptions {
@@ -93,6 +98,7 @@ pub async fn serve_with(
         options.concurrency,
         Arc::clone(&shutdown),
         None,
+        options.scheduling,
     ));
     let flag = Arc::clone(&shutdown);
     let extra =

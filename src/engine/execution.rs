@@ -82,6 +82,29 @@ pub struct Origin {
     /// For a Distributed Map's child execution: the Map Run that started it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub map_run_arn: Option<String>,
+    /// Its place in the workers' queue (stepfn's own): priority and fairness key, from the
+    /// state machine's tags or the start request; `None`: priority 0, no key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueKey>,
+}
+
+/// Where an execution queues for the workers: `--scheduling priority` takes higher
+/// priorities first, `--scheduling fair` shares the workers across tenants by weight.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QueueKey {
+    /// Higher runs first (default 0).
+    #[serde(default)]
+    pub priority: i32,
+    /// The fairness key (default: none, one queue shared by all).
+    #[serde(default)]
+    pub tenant: String,
+    /// The tenant's share of the workers against others (default 1).
+    #[serde(default = "one")]
+    pub weight: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl Origin {

@@ -20,8 +20,10 @@ use crate::runtime::durable::{
 };
 use crate::runtime::invokers::{Invokers, Mocks, Setup};
 use crate::runtime::local::{run_local, LocalRun};
-use crate::runtime::worker::{run_worker, WorkerStats};
-use crate::store::{AnyStore, ExecutionRecord, MachineRecord, Store, StoreConfig, StoreError};
+use crate::runtime::worker::{run_worker_with, WorkerStats};
+use crate::store::{
+    AnyStore, ExecutionRecord, MachineRecord, Scheduling, Store, StoreConfig, StoreError,
+};
 use crate::tasks::integrations::Integrations;
 use crate::tasks::TaskInvoker;
 
@@ -300,6 +302,24 @@ pub struct WorkerRequest {
     pub idle_exit_ms: Option<i64>,
     /// The worker's name.
     pub name: String,
+    /// The order in which it takes due executions.
+    pub scheduling: Scheduling,
+}
+
+/// Refuses a scheduling policy the store cannot keep: on DynamoDB the due index orders by
+/// time only, so `priority` and `fair` need the memory store for now.
+///
+/// # Errors
+/// `priority` or `fair` on DynamoDB.
+pub fn check_scheduling(store: &StoreConfig, scheduling: Scheduling) -> Result<(), CommandError> {
+    if scheduling != Scheduling::Fifo && store.kind == crate::store::StoreKind::Dynamodb {
+        return Err(CommandError::Invalid(
+            "--scheduling priority|fair needs --store memory: DynamoDB's due index orders \
+             executions by due time only (fifo)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// `stepfn worker`: drives due executions until `shutdown` is set.
@@ -311,6 +331,7 @@ pub async fn worker(
     shutdown: Arc<AtomicBool>,
 ) -> Result<WorkerStats, CommandError> {
     require_durable(&request.store, "worker")?;
+    check_scheduling(&request.store, request.scheduling)?;
     let store = request.store.open().await?;
     // Mocks apply to every state machine: match them under the config's own machine name.
     let machine = request
@@ -332,13 +353,14 @@ pub async fn worker(
         clock,
         Arc::clone(&shutdown),
     ));
-    let stats = run_worker(
+    let stats = run_worker_with(
         store,
         invoker,
         options,
         request.concurrency,
         Arc::clone(&shutdown),
         idle,
+        request.scheduling,
     )
     .await;
     // An idle exit ends the worker without a shutdown: stop the sweeper too.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::asl::model::StateMachine;
-use crate::engine::execution::{ExecutionInfo, Origin, Status};
+use crate::engine::execution::{ExecutionInfo, Origin, QueueKey, Status};
 use crate::runtime::arn;
 use crate::runtime::durable::DriveError;
 use crate::store::{Created, ExecutionRecord, MachineRecord, Store, StoreError};
@@ -197,7 +197,7 @@ pub async fn start_execution_of<S: Store>(
     input: crate::runtime::driver::Input,
     now: i64,
 ) -> Result<ExecutionRecord, StartError> {
-    let record = new_execution(machine, alias, name, input, now);
+    let record = new_execution(machine, alias, name, input, now, None);
     Ok(create_execution_of(store, record).await?.0)
 }
 
@@ -209,6 +209,7 @@ pub fn new_execution(
     name: &str,
     input: crate::runtime::driver::Input,
     now: i64,
+    trace_header: Option<&str>,
 ) -> ExecutionRecord {
     let machine_arn = machine.machine_arn();
     let info = ExecutionInfo {
@@ -223,11 +224,45 @@ pub fn new_execution(
             alias_arn: alias.map(str::to_string),
             revision: machine.config.revision_id.clone(),
             map_run_arn: None,
+            queue: queue_of(machine, trace_header),
         },
     };
     let mut record = ExecutionRecord::new(info, input.value);
     record.input_text = input.text.map(|t| t.to_string());
     record
+}
+
+/// The tag of a state machine that sets its executions' priority (an integer, higher first).
+pub const PRIORITY_TAG: &str = "stepfn:priority";
+/// The tag that sets its executions' fairness key.
+pub const TENANT_TAG: &str = "stepfn:tenant";
+/// The tag that sets the fairness key's weight (a positive integer).
+pub const WEIGHT_TAG: &str = "stepfn:weight";
+
+/// The queue key of a new execution of `machine`: its tags `stepfn:priority`,
+/// `stepfn:tenant` and `stepfn:weight`, each overridden by the same key in the start
+/// request's X-Ray `traceHeader` (`Root=...;stepfn:priority=5;stepfn:tenant=acme`), which an
+/// unmodified AWS client can send. `None` when neither says anything.
+pub fn queue_of(machine: &MachineRecord, trace_header: Option<&str>) -> Option<QueueKey> {
+    let from_header = |key: &str| {
+        trace_header?.split(';').find_map(|part| {
+            let (k, v) = part.split_once('=')?;
+            (k.trim() == key).then(|| v.trim().to_string())
+        })
+    };
+    let pick = |key: &str| from_header(key).or_else(|| machine.tags.get(key).cloned());
+    let (priority, tenant, weight) = (pick(PRIORITY_TAG), pick(TENANT_TAG), pick(WEIGHT_TAG));
+    if priority.is_none() && tenant.is_none() && weight.is_none() {
+        return None;
+    }
+    Some(QueueKey {
+        priority: priority.and_then(|p| p.parse().ok()).unwrap_or(0),
+        tenant: tenant.unwrap_or_default(),
+        weight: weight
+            .and_then(|w| w.parse().ok())
+            .filter(|w| *w > 0)
+            .unwrap_or(1),
+    })
 }
 
 /// Stores `record` as a new execution, as [`start_execution_of`] does; the record stored
@@ -259,6 +294,31 @@ mod tests {
     use crate::store::memory::MemoryStore;
     use crate::tasks::NoIntegrations;
     use serde_json::json;
+
+    #[test]
+    fn queue_keys_come_from_tags_and_the_trace_header() {
+        let mut m = crate::runtime::commands::machine_record("m", json!({}), 0);
+        assert_eq!(queue_of(&m, None), None);
+        assert_eq!(queue_of(&m, Some("Root=1-5759e988-bd862e3fe1be46a994272793")), None);
+        m.tags.insert(TENANT_TAG.into(), "acme".into());
+        m.tags.insert(PRIORITY_TAG.into(), "3".into());
+        let tagged = QueueKey {
+            priority: 3,
+            tenant: "acme".into(),
+            weight: 1,
+        };
+        assert_eq!(queue_of(&m, None), Some(tagged));
+        let header = "Root=1-5759e988-bd862e3fe1be46a994272793;stepfn:priority=9;stepfn:weight=4";
+        let overridden = QueueKey {
+            priority: 9,
+            tenant: "acme".into(),
+            weight: 4,
+        };
+        assert_eq!(queue_of(&m, Some(header)), Some(overridden));
+        // Values that are not numbers fall back to the defaults.
+        let bad = queue_of(&m, Some("stepfn:priority=high;stepfn:weight=0"));
+        assert_eq!(bad.map(|q| (q.priority, q.weight)), Some((0, 1)));
+    }
 
     #[test]
     fn alias_routes_pick_by_weight() {

@@ -8,7 +8,7 @@ use crate::runtime::clock::real_now;
 use crate::runtime::durable::{
     drive_execution, DriveError, DriveOutcome, DurableOptions, MachineCache,
 };
-use crate::store::Store;
+use crate::store::{Scheduling, Store};
 use crate::tasks::TaskInvoker;
 
 /// What a worker did before it stopped.
@@ -37,6 +37,23 @@ pub async fn run_worker<S: Store + Clone>(
     concurrency: usize,
     shutdown: Arc<AtomicBool>,
     idle_exit_ms: Option<i64>,
+) -> Result<WorkerStats, DriveError> {
+    let fifo = Scheduling::Fifo;
+    run_worker_with(store, invoker, options, concurrency, shutdown, idle_exit_ms, fifo).await
+}
+
+/// As [`run_worker`], taking due executions in the order `scheduling` says.
+///
+/// # Errors
+/// As [`run_worker`].
+pub async fn run_worker_with<S: Store + Clone>(
+    store: S,
+    invoker: Arc<dyn TaskInvoker>,
+    options: DurableOptions,
+    concurrency: usize,
+    shutdown: Arc<AtomicBool>,
+    idle_exit_ms: Option<i64>,
+    scheduling: Scheduling,
 ) -> Result<WorkerStats, DriveError> {
     let machines = MachineCache::default();
     let mut stats = WorkerStats::default();
@@ -73,8 +90,17 @@ pub async fn run_worker<S: Store + Clone>(
         let now = real_now();
         let free = concurrency.saturating_sub(running.len());
         let mut started = 0;
+        // FIFO asks past the executions it drives (they may still be listed); a fair or
+        // priority order asks for what it can start, so that what it is handed counts.
+        let ask = match scheduling {
+            Scheduling::Fifo => free + in_flight.len(),
+            _ => free,
+        };
         if free > 0 {
-            match store.due_executions(now, free + in_flight.len()).await {
+            match store
+                .due_queue(now, ask, scheduling)
+                .await
+            {
                 Ok(due) => {
                     for arn in due {
                         if started >= free || in_flight.contains(&arn) {

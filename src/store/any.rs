@@ -7,7 +7,7 @@ use crate::store::memory::MemoryStore;
 use crate::store::Redrives;
 use crate::store::{
     ActivityRecord, ActivityTask, Commit, Created, ExecutionRecord, Expect, InboxMessage,
-    MachineRecord, MapRunRecord, Resource, StopRequest, Store, StoreError,
+    MachineRecord, MapRunRecord, Resource, Scheduling, StopRequest, Store, StoreError,
 };
 use serde_json::Value;
 
@@ -76,6 +76,14 @@ impl Store for AnyStore {
     }
     async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRecord>, StoreError> {
         delegate!(self, s => s.list_map_runs(execution_arn).await)
+    }
+    async fn due_queue(
+        &self,
+        now: i64,
+        limit: usize,
+        scheduling: Scheduling,
+    ) -> Result<Vec<String>, StoreError> {
+        delegate!(self, s => s.due_queue(now, limit, scheduling).await)
     }
     async fn put_resource(
         &self,

@@ -12,7 +12,8 @@ use crate::store::{
     Created, ExecutionRecord, InboxMessage, Lease, MachineRecord, MapRunRecord, StopRequest, Store,
     StoreError, INBOX_MAX_MESSAGES,
 };
-use crate::store::{check_resource_size, Expect, Resource};
+use crate::store::{check_resource_size, Expect, Resource, Scheduling};
+use crate::engine::execution::QueueKey;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -27,6 +28,10 @@ struct Inner {
     activity_tasks: HashMap<String, Vec<ActivityTask>>,
     /// Resources by kind, then key: body and version.
     resources: HashMap<String, BTreeMap<String, (Value, u64)>>,
+    /// Fair scheduling: the service each fairness key had (executions taken over weight),
+    /// and the virtual time (the service of the key taken last).
+    served: HashMap<String, f64>,
+    virtual_time: f64,
 }
 
 /// An in-memory store; clones share the same data.
@@ -441,6 +446,67 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn due_queue(
+        &self,
+        now: i64,
+        limit: usize,
+        scheduling: Scheduling,
+    ) -> Result<Vec<String>, StoreError> {
+        if scheduling == Scheduling::Fifo {
+            return self.due_executions(now, limit).await;
+        }
+        let mut inner = self.lock();
+        let plain = QueueKey {
+            priority: 0,
+            tenant: String::new(),
+            weight: 1,
+        };
+        // Within a key: higher priority first, then oldest due, then ARN.
+        let mut due: Vec<(i32, i64, String, String, u32)> = inner
+            .executions
+            .values()
+            .filter(|r| r.status == Status::Running)
+            .filter_map(|r| r.due.filter(|d| *d <= now).map(|d| (d, r)))
+            .filter(|(_, r)| lease_free(&r.lease, "", now))
+            .map(|(d, r)| {
+                let q = r.info.origin.queue.as_ref().unwrap_or(&plain);
+                (-q.priority, d, r.info.arn.clone(), q.tenant.clone(), q.weight.max(1))
+            })
+            .collect();
+        due.sort();
+        if scheduling == Scheduling::Priority {
+            return Ok(due.into_iter().take(limit).map(|e| e.2).collect());
+        }
+        // Start-time fair queuing over the keys with due work: take from the key with the least
+        // service; a key that comes back after a pause starts at the virtual time, so it
+        // neither lost nor saved up a share while it had nothing due.
+        let mut queues: BTreeMap<String, (u32, std::collections::VecDeque<String>)> =
+            BTreeMap::new();
+        for (_, _, arn, tenant, weight) in due {
+            queues.entry(tenant).or_insert_with(|| (weight, Default::default())).1.push_back(arn);
+        }
+        let vt = inner.virtual_time;
+        for tenant in queues.keys() {
+            let s = inner.served.entry(tenant.clone()).or_insert(vt);
+            *s = s.max(vt);
+        }
+        let mut taken = Vec::with_capacity(limit.min(64));
+        while taken.len() < limit {
+            let next = queues
+                .iter()
+                .filter(|(_, (_, q))| !q.is_empty())
+                .map(|(t, _)| (inner.served.get(t).copied().unwrap_or(vt), t.clone()))
+                .min_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+            let Some((service, tenant)) = next else { break };
+            let Some((weight, queue)) = queues.get_mut(&tenant) else { break };
+            let Some(arn) = queue.pop_front() else { break };
+            inner.virtual_time = service;
+            inner.served.insert(tenant, service + 1.0 / f64::from(*weight));
+            taken.push(arn);
+        }
+        Ok(taken)
+    }
+
     async fn due_executions(&self, now: i64, limit: usize) -> Result<Vec<String>, StoreError> {
         let inner = self.lock();
         let mut due: Vec<(i64, String)> = inner
@@ -459,6 +525,76 @@ impl Store for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn queued(store: &MemoryStore, name: &str, due: i64, queue: Option<QueueKey>) {
+        let mut info = crate::store::test_info("q", name, due);
+        info.origin.queue = queue;
+        let record = ExecutionRecord::new(info, Value::Null);
+        assert_eq!(
+            store.create_execution(&record).await.expect("create"),
+            Created::New
+        );
+    }
+
+    fn key(priority: i32, tenant: &str, weight: u32) -> Option<QueueKey> {
+        Some(QueueKey {
+            priority,
+            tenant: tenant.into(),
+            weight,
+        })
+    }
+
+    fn names(arns: Vec<String>) -> Vec<String> {
+        arns.iter()
+            .map(|a| a.rsplit(':').next().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn priority_takes_higher_first_and_fifo_within_a_priority() {
+        let store = MemoryStore::new();
+        queued(&store, "low-old", 1, key(0, "", 1)).await;
+        queued(&store, "plain", 2, None).await;
+        queued(&store, "high-new", 5, key(7, "", 1)).await;
+        queued(&store, "high-old", 3, key(7, "", 1)).await;
+        queued(&store, "later", 100, key(9, "", 1)).await;
+        let fifo = store.due_queue(10, 10, Scheduling::Fifo).await.expect("due");
+        assert_eq!(names(fifo), ["low-old", "plain", "high-old", "high-new"]);
+        let prio = store.due_queue(10, 3, Scheduling::Priority).await.expect("due");
+        assert_eq!(names(prio), ["high-old", "high-new", "low-old"]);
+    }
+
+    #[tokio::test]
+    async fn fair_shares_by_weight_so_a_flood_does_not_starve_another_key() {
+        let store = MemoryStore::new();
+        for i in 0..50 {
+            queued(&store, &format!("a{i:02}"), i, key(0, "a", 1)).await;
+        }
+        for i in 0..5 {
+            queued(&store, &format!("b{i}"), 1_000 + i, key(0, "b", 1)).await;
+        }
+        for i in 0..10 {
+            queued(&store, &format!("c{i}"), 2_000 + i, key(0, "c", 2)).await;
+        }
+        let fifo = names(store.due_queue(5_000, 8, Scheduling::Fifo).await.expect("due"));
+        assert!(fifo.iter().all(|n| n.starts_with('a')), "{fifo:?}");
+        // Taken a few at a time, as a worker with free slots does.
+        let mut order = Vec::new();
+        for _ in 0..4 {
+            let taken = store.due_queue(5_000, 4, Scheduling::Fair).await.expect("due");
+            for arn in &taken {
+                // Taken: a worker holds its lease.
+                store.acquire(arn, "w", 5_000, 60_000).await.expect("acquire");
+            }
+            order.extend(names(taken));
+        }
+        let count = |p: char| order.iter().filter(|n| n.starts_with(p)).count();
+        // Sixteen taken: c (weight 2) gets twice the share of a and of b.
+        assert_eq!((count('a'), count('b'), count('c')), (4, 4, 8), "{order:?}");
+        assert!(order.contains(&"b0".to_string()) && order.contains(&"b3".to_string()));
+        let first_b = order.iter().position(|n| n == "b0");
+        assert!(first_b.is_some_and(|p| p < 4), "b starts at once: {order:?}");
+    }
 
     #[tokio::test]
     async fn memory_store_passes_the_store_suite() {

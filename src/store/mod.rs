@@ -360,6 +360,31 @@ pub(crate) fn check_resource_size(kind: &str, key: &str, body: &Value) -> Result
     Ok(())
 }
 
+/// The order in which workers take due executions (`--scheduling`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Scheduling {
+    /// By due time, oldest first.
+    #[default]
+    Fifo,
+    /// Higher priority first (the execution's queue key), by due time within a priority.
+    Priority,
+    /// Weighted-fair across fairness keys (tenants): each key gets its weight's share of the
+    /// executions taken, and within a key, higher priority first, then by due time.
+    Fair,
+}
+
+impl Scheduling {
+    /// The policy named `name` (`fifo`, `priority`, `fair`).
+    pub fn parse(name: &str) -> Option<Scheduling> {
+        match name {
+            "fifo" => Some(Scheduling::Fifo),
+            "priority" => Some(Scheduling::Priority),
+            "fair" => Some(Scheduling::Fair),
+            _ => None,
+        }
+    }
+}
+
 /// A stored activity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActivityRecord {
@@ -783,6 +808,18 @@ pub trait Store: Send + Sync + 'static {
         arn: &str,
         owner: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// As [`Store::due_executions`], in the order `scheduling` says: the default is FIFO (by
+    /// due time); a backend that keeps queue keys orders by priority or shares fairly.
+    fn due_queue(
+        &self,
+        now: i64,
+        limit: usize,
+        scheduling: Scheduling,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
+        let _ = scheduling;
+        self.due_executions(now, limit)
+    }
 
     /// Running executions due by `now` whose lease is free or lapsed, at most `limit`.
     fn due_executions(

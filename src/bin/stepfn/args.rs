@@ -61,6 +61,11 @@ pub(crate) enum Command {
         /// The worker's name (default: a new UUID).
         #[arg(long)]
         worker_name: Option<String>,
+        /// The order in which it takes due executions: `fifo` (by due time), `priority`
+        /// (the executions' `stepfn:priority` first), `fair` (shared across `stepfn:tenant`
+        /// keys by `stepfn:weight`); `priority` and `fair` need the memory store for now.
+        #[arg(long, value_enum, default_value_t = SchedulingArg::Fifo)]
+        scheduling: SchedulingArg,
         /// Serve Prometheus metrics at `http://127.0.0.1:PORT/metrics` (0: a free port; the
         /// bound address is printed as `{"metrics": URL}`).
         #[arg(long, value_name = "PORT")]
@@ -100,6 +105,10 @@ pub(crate) enum Command {
         /// takes over an execution this long after the serve driving it died.
         #[arg(long, default_value_t = 30)]
         lease_seconds: u64,
+        /// The order in which it takes due executions: `fifo`, `priority` or `fair` (see
+        /// `worker --help`).
+        #[arg(long, value_enum, default_value_t = SchedulingArg::Fifo)]
+        scheduling: SchedulingArg,
     },
     /// Tests one state as the TestState API does: reads a TestState request (JSON, from FILE
     /// or stdin) and prints its response. `definition`, `input`, `variables`, `context` and
@@ -258,4 +267,25 @@ pub(crate) enum Format {
     Text,
     /// One JSON object with status, output, error, cause (and history).
     Json,
+}
+
+/// The worker scheduling policies, as `--scheduling` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SchedulingArg {
+    /// By due time, oldest first.
+    Fifo,
+    /// Higher `stepfn:priority` first, FIFO within a priority.
+    Priority,
+    /// Weighted-fair across `stepfn:tenant` keys, priority then FIFO within a key.
+    Fair,
+}
+
+impl SchedulingArg {
+    pub(crate) fn policy(self) -> stepfn::store::Scheduling {
+        match self {
+            SchedulingArg::Fifo => stepfn::store::Scheduling::Fifo,
+            SchedulingArg::Priority => stepfn::store::Scheduling::Priority,
+            SchedulingArg::Fair => stepfn::store::Scheduling::Fair,
+        }
+    }
 }

@@ -58,6 +58,7 @@ fn main() -> ExitCode {
             lease_seconds,
             idle_exit_seconds,
             worker_name,
+            scheduling,
             metrics_port,
             mocks,
         } => block_on(async move {
@@ -82,6 +83,7 @@ fn main() -> ExitCode {
                 lease_ms: (lease_seconds.max(1) * 1000) as i64,
                 idle_exit_ms: idle_exit_seconds.map(|s| (s * 1000) as i64),
                 name: worker_name.unwrap_or_else(|| format!("worker-{}", uuid::Uuid::new_v4())),
+                scheduling: scheduling.policy(),
             };
             let stats = commands::worker(request, shutdown_on_signal()).await?;
             eprintln!(
@@ -100,6 +102,7 @@ fn main() -> ExitCode {
             account,
             virtual_clock,
             lease_seconds,
+            scheduling,
         } => block_on(async move {
             let mocks = mocks.or_else(|| std::env::var_os("SFN_MOCK_CONFIG").map(PathBuf::from));
             let options = ServeOptions {
@@ -112,6 +115,7 @@ fn main() -> ExitCode {
                 connections,
                 concurrency,
                 lease_ms: i64::try_from(lease_seconds.saturating_mul(1_000)).unwrap_or(i64::MAX),
+                scheduling: scheduling.policy(),
             };
             serve_with(options, stepfn::console::router, |addr| {
                 println!("{}", json!({"endpoint": format!("http://{addr}")}));
