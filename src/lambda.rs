@@ -312,7 +312,8 @@ impl Function {
         let mut failures = Vec::new();
         let mut more = false;
         // Schedules first: the executions of due slots are then driven by this very sweep.
-        let fired = crate::runtime::schedules::fire_due(store, now_ms())
+        // Boxed: the sweep's future stays shallow enough for the compiler's layout limit.
+        let fired = Box::pin(crate::runtime::schedules::fire_due(store, now_ms()))
             .await
             .map_err(|e| format!("cannot fire schedules: {e}"))?;
         loop {

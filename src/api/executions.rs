@@ -61,16 +61,16 @@ impl Service {
             .await
             .map(|(record, _)| record)
             .map_err(|e| match e {
-            StartError::AlreadyExists(a) => err(
-                Exception::ExecutionAlreadyExists,
-                format!("Execution Already Exists: '{a}'"),
-            ),
-            StartError::NoMachine(a) => err(
-                Exception::StateMachineDoesNotExist,
-                format!("State Machine Does Not Exist: '{a}'"),
-            ),
-            StartError::Store(e) => e.into(),
-        })?;
+                StartError::AlreadyExists(a) => err(
+                    Exception::ExecutionAlreadyExists,
+                    format!("Execution Already Exists: '{a}'"),
+                ),
+                StartError::NoMachine(a) => err(
+                    Exception::StateMachineDoesNotExist,
+                    format!("State Machine Does Not Exist: '{a}'"),
+                ),
+                StartError::Store(e) => e.into(),
+            })?;
         Ok(json!({"executionArn": record.info.arn, "startDate": epoch(record.info.start_time)}))
     }
 

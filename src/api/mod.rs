@@ -20,8 +20,8 @@ use crate::runtime::clock::real_now;
 use crate::runtime::describe::describe_json;
 use crate::runtime::driver::{self, RunOptions};
 use crate::runtime::durable::StartError;
-use crate::runtime::machines::{create_execution_of, new_execution};
 use crate::runtime::invokers::{Invokers, Mocks, RouteError, Setup};
+use crate::runtime::machines::{create_execution_of, new_execution};
 use crate::store::AnyStore;
 use crate::store::{
     ActivityRecord, InboxKind, InboxMessage, MachineConfig, MachineRecord, StopRequest, Store,

@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::runtime::commands::check_scheduling;
 use crate::runtime::commands::{self, CommandError};
 use crate::runtime::durable::DurableOptions;
 use crate::runtime::invokers::{Invokers, Mocks, Setup};
 use crate::runtime::schedules::{run_sweeper, ScheduleClock};
 use crate::runtime::signals::wait_for_signal;
-use crate::runtime::commands::check_scheduling;
 use crate::runtime::worker::run_worker_with;
 use crate::store::Scheduling;
 use crate::store::{AnyStore, StoreConfig};

@@ -299,7 +299,10 @@ mod tests {
     fn queue_keys_come_from_tags_and_the_trace_header() {
         let mut m = crate::runtime::commands::machine_record("m", json!({}), 0);
         assert_eq!(queue_of(&m, None), None);
-        assert_eq!(queue_of(&m, Some("Root=1-5759e988-bd862e3fe1be46a994272793")), None);
+        assert_eq!(
+            queue_of(&m, Some("Root=1-5759e988-bd862e3fe1be46a994272793")),
+            None
+        );
         m.tags.insert(TENANT_TAG.into(), "acme".into());
         m.tags.insert(PRIORITY_TAG.into(), "3".into());
         let tagged = QueueKey {

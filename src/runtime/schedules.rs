@@ -72,7 +72,14 @@ async fn start_slot<S: Store>(
         value,
         text: Some(input_text.into()),
     };
-    let record = new_execution(&found.machine, found.alias.as_deref(), &name, input, now, None);
+    let record = new_execution(
+        &found.machine,
+        found.alias.as_deref(),
+        &name,
+        input,
+        now,
+        None,
+    );
     match create_execution_of(store, record).await {
         Ok((record, created)) => Ok((record.info.arn, created)),
         // Started in between by another worker (or closed already): the slot has fired.

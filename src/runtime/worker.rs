@@ -39,7 +39,16 @@ pub async fn run_worker<S: Store + Clone>(
     idle_exit_ms: Option<i64>,
 ) -> Result<WorkerStats, DriveError> {
     let fifo = Scheduling::Fifo;
-    run_worker_with(store, invoker, options, concurrency, shutdown, idle_exit_ms, fifo).await
+    run_worker_with(
+        store,
+        invoker,
+        options,
+        concurrency,
+        shutdown,
+        idle_exit_ms,
+        fifo,
+    )
+    .await
 }
 
 /// As [`run_worker`], taking due executions in the order `scheduling` says.
@@ -97,10 +106,7 @@ pub async fn run_worker_with<S: Store + Clone>(
             _ => free,
         };
         if free > 0 {
-            match store
-                .due_queue(now, ask, scheduling)
-                .await
-            {
+            match store.due_queue(now, ask, scheduling).await {
                 Ok(due) => {
                     for arn in due {
                         if started >= free || in_flight.contains(&arn) {

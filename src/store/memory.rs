@@ -5,6 +5,7 @@ use crate::store::Redrives;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::engine::execution::QueueKey;
 use crate::engine::execution::Status;
 use crate::engine::history::HistoryEvent;
 use crate::store::{
@@ -13,7 +14,6 @@ use crate::store::{
     StoreError, INBOX_MAX_MESSAGES,
 };
 use crate::store::{check_resource_size, Expect, Resource, Scheduling};
-use crate::engine::execution::QueueKey;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -470,7 +470,13 @@ impl Store for MemoryStore {
             .filter(|(_, r)| lease_free(&r.lease, "", now))
             .map(|(d, r)| {
                 let q = r.info.origin.queue.as_ref().unwrap_or(&plain);
-                (-q.priority, d, r.info.arn.clone(), q.tenant.clone(), q.weight.max(1))
+                (
+                    -q.priority,
+                    d,
+                    r.info.arn.clone(),
+                    q.tenant.clone(),
+                    q.weight.max(1),
+                )
             })
             .collect();
         due.sort();
@@ -483,7 +489,11 @@ impl Store for MemoryStore {
         let mut queues: BTreeMap<String, (u32, std::collections::VecDeque<String>)> =
             BTreeMap::new();
         for (_, _, arn, tenant, weight) in due {
-            queues.entry(tenant).or_insert_with(|| (weight, Default::default())).1.push_back(arn);
+            queues
+                .entry(tenant)
+                .or_insert_with(|| (weight, Default::default()))
+                .1
+                .push_back(arn);
         }
         let vt = inner.virtual_time;
         for tenant in queues.keys() {
@@ -498,10 +508,14 @@ impl Store for MemoryStore {
                 .map(|(t, _)| (inner.served.get(t).copied().unwrap_or(vt), t.clone()))
                 .min_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
             let Some((service, tenant)) = next else { break };
-            let Some((weight, queue)) = queues.get_mut(&tenant) else { break };
+            let Some((weight, queue)) = queues.get_mut(&tenant) else {
+                break;
+            };
             let Some(arn) = queue.pop_front() else { break };
             inner.virtual_time = service;
-            inner.served.insert(tenant, service + 1.0 / f64::from(*weight));
+            inner
+                .served
+                .insert(tenant, service + 1.0 / f64::from(*weight));
             taken.push(arn);
         }
         Ok(taken)
@@ -558,9 +572,15 @@ mod tests {
         queued(&store, "high-new", 5, key(7, "", 1)).await;
         queued(&store, "high-old", 3, key(7, "", 1)).await;
         queued(&store, "later", 100, key(9, "", 1)).await;
-        let fifo = store.due_queue(10, 10, Scheduling::Fifo).await.expect("due");
+        let fifo = store
+            .due_queue(10, 10, Scheduling::Fifo)
+            .await
+            .expect("due");
         assert_eq!(names(fifo), ["low-old", "plain", "high-old", "high-new"]);
-        let prio = store.due_queue(10, 3, Scheduling::Priority).await.expect("due");
+        let prio = store
+            .due_queue(10, 3, Scheduling::Priority)
+            .await
+            .expect("due");
         assert_eq!(names(prio), ["high-old", "high-new", "low-old"]);
     }
 
@@ -576,15 +596,26 @@ mod tests {
         for i in 0..10 {
             queued(&store, &format!("c{i}"), 2_000 + i, key(0, "c", 2)).await;
         }
-        let fifo = names(store.due_queue(5_000, 8, Scheduling::Fifo).await.expect("due"));
+        let fifo = names(
+            store
+                .due_queue(5_000, 8, Scheduling::Fifo)
+                .await
+                .expect("due"),
+        );
         assert!(fifo.iter().all(|n| n.starts_with('a')), "{fifo:?}");
         // Taken a few at a time, as a worker with free slots does.
         let mut order = Vec::new();
         for _ in 0..4 {
-            let taken = store.due_queue(5_000, 4, Scheduling::Fair).await.expect("due");
+            let taken = store
+                .due_queue(5_000, 4, Scheduling::Fair)
+                .await
+                .expect("due");
             for arn in &taken {
                 // Taken: a worker holds its lease.
-                store.acquire(arn, "w", 5_000, 60_000).await.expect("acquire");
+                store
+                    .acquire(arn, "w", 5_000, 60_000)
+                    .await
+                    .expect("acquire");
             }
             order.extend(names(taken));
         }
@@ -593,7 +624,10 @@ mod tests {
         assert_eq!((count('a'), count('b'), count('c')), (4, 4, 8), "{order:?}");
         assert!(order.contains(&"b0".to_string()) && order.contains(&"b3".to_string()));
         let first_b = order.iter().position(|n| n == "b0");
-        assert!(first_b.is_some_and(|p| p < 4), "b starts at once: {order:?}");
+        assert!(
+            first_b.is_some_and(|p| p < 4),
+            "b starts at once: {order:?}"
+        );
     }
 
     #[tokio::test]
