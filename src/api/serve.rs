@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::runtime::commands::check_scheduling;
 use crate::runtime::commands::{self, CommandError};
 use crate::runtime::durable::DurableOptions;
 use crate::runtime::invokers::{Invokers, Mocks, Setup};
@@ -86,7 +85,6 @@ pub async fn serve_with(
     let shutdown = Arc::new(AtomicBool::new(false));
     let clock = ScheduleClock::from_env().map_err(CommandError::Invalid)?;
     let sweeper = tokio::spawn(run_sweeper(store.clone(), clock, Arc::clone(&shutdown)));
-    check_scheduling(&options.store, options.scheduling)?;
     let worker = tokio::spawn(run_worker_with(
         store,
         service.invoker(),

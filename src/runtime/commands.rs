@@ -306,22 +306,6 @@ pub struct WorkerRequest {
     pub scheduling: Scheduling,
 }
 
-/// Refuses a scheduling policy the store cannot keep: on DynamoDB the due index orders by
-/// time only, so `priority` and `fair` need the memory store for now.
-///
-/// # Errors
-/// `priority` or `fair` on DynamoDB.
-pub fn check_scheduling(store: &StoreConfig, scheduling: Scheduling) -> Result<(), CommandError> {
-    if scheduling != Scheduling::Fifo && store.kind == crate::store::StoreKind::Dynamodb {
-        return Err(CommandError::Invalid(
-            "--scheduling priority|fair needs --store memory: DynamoDB's due index orders \
-             executions by due time only (fifo)"
-                .into(),
-        ));
-    }
-    Ok(())
-}
-
 /// `stepfn worker`: drives due executions until `shutdown` is set.
 ///
 /// # Errors
@@ -331,7 +315,6 @@ pub async fn worker(
     shutdown: Arc<AtomicBool>,
 ) -> Result<WorkerStats, CommandError> {
     require_durable(&request.store, "worker")?;
-    check_scheduling(&request.store, request.scheduling)?;
     let store = request.store.open().await?;
     // Mocks apply to every state machine: match them under the config's own machine name.
     let machine = request

@@ -540,94 +540,14 @@ impl Store for MemoryStore {
 mod tests {
     use super::*;
 
-    async fn queued(store: &MemoryStore, name: &str, due: i64, queue: Option<QueueKey>) {
-        let mut info = crate::store::test_info("q", name, due);
-        info.origin.queue = queue;
-        let record = ExecutionRecord::new(info, Value::Null);
-        assert_eq!(
-            store.create_execution(&record).await.expect("create"),
-            Created::New
-        );
-    }
-
-    fn key(priority: i32, tenant: &str, weight: u32) -> Option<QueueKey> {
-        Some(QueueKey {
-            priority,
-            tenant: tenant.into(),
-            weight,
-        })
-    }
-
-    fn names(arns: Vec<String>) -> Vec<String> {
-        arns.iter()
-            .map(|a| a.rsplit(':').next().unwrap_or_default().to_string())
-            .collect()
-    }
-
     #[tokio::test]
     async fn priority_takes_higher_first_and_fifo_within_a_priority() {
-        let store = MemoryStore::new();
-        queued(&store, "low-old", 1, key(0, "", 1)).await;
-        queued(&store, "plain", 2, None).await;
-        queued(&store, "high-new", 5, key(7, "", 1)).await;
-        queued(&store, "high-old", 3, key(7, "", 1)).await;
-        queued(&store, "later", 100, key(9, "", 1)).await;
-        let fifo = store
-            .due_queue(10, 10, Scheduling::Fifo)
-            .await
-            .expect("due");
-        assert_eq!(names(fifo), ["low-old", "plain", "high-old", "high-new"]);
-        let prio = store
-            .due_queue(10, 3, Scheduling::Priority)
-            .await
-            .expect("due");
-        assert_eq!(names(prio), ["high-old", "high-new", "low-old"]);
+        crate::store::suite_queue::priority_order(&MemoryStore::new()).await;
     }
 
     #[tokio::test]
     async fn fair_shares_by_weight_so_a_flood_does_not_starve_another_key() {
-        let store = MemoryStore::new();
-        for i in 0..50 {
-            queued(&store, &format!("a{i:02}"), i, key(0, "a", 1)).await;
-        }
-        for i in 0..5 {
-            queued(&store, &format!("b{i}"), 1_000 + i, key(0, "b", 1)).await;
-        }
-        for i in 0..10 {
-            queued(&store, &format!("c{i}"), 2_000 + i, key(0, "c", 2)).await;
-        }
-        let fifo = names(
-            store
-                .due_queue(5_000, 8, Scheduling::Fifo)
-                .await
-                .expect("due"),
-        );
-        assert!(fifo.iter().all(|n| n.starts_with('a')), "{fifo:?}");
-        // Taken a few at a time, as a worker with free slots does.
-        let mut order = Vec::new();
-        for _ in 0..4 {
-            let taken = store
-                .due_queue(5_000, 4, Scheduling::Fair)
-                .await
-                .expect("due");
-            for arn in &taken {
-                // Taken: a worker holds its lease.
-                store
-                    .acquire(arn, "w", 5_000, 60_000)
-                    .await
-                    .expect("acquire");
-            }
-            order.extend(names(taken));
-        }
-        let count = |p: char| order.iter().filter(|n| n.starts_with(p)).count();
-        // Sixteen taken: c (weight 2) gets twice the share of a and of b.
-        assert_eq!((count('a'), count('b'), count('c')), (4, 4, 8), "{order:?}");
-        assert!(order.contains(&"b0".to_string()) && order.contains(&"b3".to_string()));
-        let first_b = order.iter().position(|n| n == "b0");
-        assert!(
-            first_b.is_some_and(|p| p < 4),
-            "b starts at once: {order:?}"
-        );
+        crate::store::suite_queue::fair_shares(&MemoryStore::new()).await;
     }
 
     #[tokio::test]

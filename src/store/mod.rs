@@ -38,6 +38,8 @@ pub use any::{AnyStore, StoreConfig, StoreKind};
 pub(crate) mod suite;
 #[cfg(test)]
 pub(crate) mod suite_map_runs;
+#[cfg(test)]
+pub(crate) mod suite_queue;
 
 /// Names and ARNs of execution `name` of state machine `machine`, for the store's tests.
 #[cfg(test)]

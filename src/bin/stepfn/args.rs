@@ -63,7 +63,7 @@ pub(crate) enum Command {
         worker_name: Option<String>,
         /// The order in which it takes due executions: `fifo` (by due time), `priority`
         /// (the executions' `stepfn:priority` first), `fair` (shared across `stepfn:tenant`
-        /// keys by `stepfn:weight`); `priority` and `fair` need the memory store for now.
+        /// keys by `stepfn:weight`).
         #[arg(long, value_enum, default_value_t = SchedulingArg::Fifo)]
         scheduling: SchedulingArg,
         /// Serve Prometheus metrics at `http://127.0.0.1:PORT/metrics` (0: a free port; the

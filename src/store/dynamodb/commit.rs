@@ -465,7 +465,11 @@ pub(super) fn place_due(expr: &mut Expr, arn: &str, status: Status, due: Option<
     match due.filter(|_| status == Status::Running) {
         Some(due) => {
             expr.set("due", n(due));
-            expr.set("gsi1pk", s(format!("DUE#{}", due_shard(arn))));
+            // A queued execution's partition (`qpk`, set at its creation), else its shard.
+            let (gpk, shard) = expr.name_value("gsi1pk", s(format!("DUE#{}", due_shard(arn))));
+            let qpk = expr.name("qpk");
+            expr.set
+                .push(format!("{gpk} = if_not_exists({qpk}, {shard})"));
             expr.set("gsi1sk", s(time_sort_key(due)));
         }
         None => {

@@ -28,7 +28,7 @@
 //! written with plain unconditional batch writes; chunks that no item names are garbage (a
 //! failed writer deletes its own; the older snapshot chunks go after a later commit).
 //!
-//! The META item carries `gsi1pk = DUE#<shard>` and `gsi1sk` (the due time, order-preserving)
+//! The META item carries `gsi1pk = DUE#<shard>` (or its queue's partition, see `queues`) and `gsi1sk` (the due time, order-preserving)
 //! only while the execution is RUNNING and has a due time, so `due_executions` is one Query per
 //! shard with `gsi1sk <= now`, filtered on the projected `lease_expires`.
 //!
@@ -223,6 +223,8 @@ struct Inner {
     /// Executions whose committed snapshot this store saw in chunks: their next commit deletes
     /// the older snapshot chunks.
     chunked: Mutex<HashSet<String>>,
+    /// The due queues this process knows, and its fair scheduling state.
+    queues: Mutex<queues::Queues>,
 }
 
 /// A message as an error source.
@@ -264,6 +266,7 @@ mod commit;
 mod expr;
 mod layout;
 mod map_runs;
+mod queues;
 mod resources;
 mod store;
 mod table;
@@ -358,6 +361,7 @@ impl DynamoStore {
                 table: table.to_string(),
                 requests: AtomicU64::new(0),
                 chunked: Mutex::new(HashSet::new()),
+                queues: Mutex::default(),
                 meter,
             }),
             retry_window: DEFAULT_RETRY_WINDOW,

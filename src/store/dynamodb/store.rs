@@ -505,9 +505,18 @@ impl Store for DynamoStore {
             item.insert("lease_owner".into(), s(&lease.owner));
             item.insert("lease_expires".into(), n(lease.expires));
         }
+        let queue = record.info.origin.queue.as_ref();
+        if let Some(queue) = queue {
+            self.register_queue(queue).await?;
+            item.insert("qpk".into(), s(queues::queue_partition(queue)));
+        }
         if let Some(due) = record.due.filter(|_| record.status == Status::Running) {
             item.insert("due".into(), n(due));
-            item.insert("gsi1pk".into(), s(format!("DUE#{}", due_shard(arn))));
+            let partition = match queue {
+                Some(queue) => queues::queue_partition(queue),
+                None => format!("DUE#{}", due_shard(arn)),
+            };
+            item.insert("gsi1pk".into(), s(partition));
             item.insert("gsi1sk".into(), s(time_sort_key(due)));
         }
         let mut chunks = rec.chunks;
@@ -750,81 +759,17 @@ impl Store for DynamoStore {
     }
 
     async fn due_executions(&self, now: i64, limit: usize) -> Result<Vec<String>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut shards = JoinSet::new();
-        for shard in 0..DUE_SHARDS {
-            let store = self.clone();
-            shards.spawn(
-                async move { store.due_in_shard(shard, now, limit).await }
-                    .instrument(tracing::Span::current()),
-            );
-        }
-        let mut due = Vec::new();
-        while let Some(done) = shards.join_next().await {
-            let found = done
-                .map_err(|e| backend_msg("query due executions", format!("task failed: {e}")))??;
-            due.extend(found);
-        }
-        due.sort();
-        Ok(due.into_iter().take(limit).map(|(_, arn)| arn).collect())
+        self.due_ordered(now, limit, crate::store::Scheduling::Fifo)
+            .await
     }
-}
 
-impl DynamoStore {
-    /// Up to `limit` executions of one due shard, due by `now` with no live lease, as
-    /// (due, ARN) in due order.
-    async fn due_in_shard(
+    async fn due_queue(
         &self,
-        shard: u32,
         now: i64,
         limit: usize,
-    ) -> Result<Vec<(i64, String)>, StoreError> {
-        let what = format!("query due executions (shard {shard})");
-        let page = i32::try_from(limit.clamp(25, 1_000)).unwrap_or(1_000);
-        let mut found = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .call(&what, || {
-                    self.client()
-                        .query()
-                        .table_name(self.table())
-                        .index_name(DUE_INDEX)
-                        .key_condition_expression("#gpk = :shard AND #gsk <= :now")
-                        .filter_expression("attribute_not_exists(#exp) OR #exp < :ms")
-                        .expression_attribute_names("#gpk", "gsi1pk")
-                        .expression_attribute_names("#gsk", "gsi1sk")
-                        .expression_attribute_names("#exp", "lease_expires")
-                        .expression_attribute_names("#pk", "pk")
-                        .expression_attribute_names("#due", "due")
-                        .expression_attribute_values(":shard", s(format!("DUE#{shard}")))
-                        .expression_attribute_values(":now", s(time_sort_key(now)))
-                        .expression_attribute_values(":ms", n(now))
-                        .projection_expression("#pk, #due")
-                        .limit(page)
-                        .set_exclusive_start_key(start.clone())
-                        .send()
-                })
-                .await
-                .map_err(|e| backend(&what, &e))?;
-            for item in out.items.unwrap_or_default() {
-                let pk = req_s(&item, "pk", &what)?;
-                let arn = pk
-                    .strip_prefix("EX#")
-                    .ok_or_else(|| corrupt(&what, format!("index entry {pk} is no execution")))?;
-                let due: i64 = req_n(&item, "due", &what)?;
-                found.push((due, arn.to_string()));
-                if found.len() == limit {
-                    return Ok(found);
-                }
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(found),
-            }
-        }
+        scheduling: crate::store::Scheduling,
+    ) -> Result<Vec<String>, StoreError> {
+        self.due_ordered(now, limit, scheduling).await
     }
 }
 

@@ -76,6 +76,16 @@ async fn execution(store: &DynamoStore, name: &str, due: Option<i64>) -> String 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamo_store_takes_due_work_by_priority() {
+    crate::store::suite_queue::priority_order(&fresh_store().await).await;
+}
+
+#[tokio::test]
+async fn dynamo_store_shares_due_work_fairly() {
+    crate::store::suite_queue::fair_shares(&fresh_store().await).await;
+}
+
+#[tokio::test]
 async fn dynamo_store_passes_the_store_suite() {
     let store = fresh_store().await;
     crate::store::suite::run(&store).await;
