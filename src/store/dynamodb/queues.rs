@@ -26,6 +26,9 @@ use super::*;
 use crate::engine::execution::QueueKey;
 use crate::store::Scheduling;
 
+/// A tenant's due work: (negated priority, due, ARN).
+type Work = Vec<(i32, i64, String)>;
+
 /// The registry of queue partitions.
 const QUEUES_PK: &str = "DUEQ";
 /// How long a process keeps its copy of the registry.
@@ -202,7 +205,7 @@ impl DynamoStore {
         limit: usize,
     ) -> Vec<String> {
         // Per tenant: its weight and its due work, highest priority first, then oldest.
-        let mut tenants: BTreeMap<String, (u32, Vec<(i32, i64, String)>)> = BTreeMap::new();
+        let mut tenants: BTreeMap<String, (u32, Work)> = BTreeMap::new();
         for (partition, head) in partitions.iter().zip(heads) {
             if head.is_empty() {
                 continue;
