@@ -1,7 +1,8 @@
 //! Fair scheduling: tenant A submits 10,000 executions, then tenant B 100; one worker
-//! (concurrency 8, memory store) drives them with `--scheduling fifo` and with `fair`. Prints
-//! B's delay from submission to end (p50, p99, max: the start delay, as each execution is three
-//! Pass states) and how long A's flood took. Run: `cargo bench --bench fairness`.
+//! (concurrency 8) drives them with `--scheduling fifo` and with `fair`, on the memory store
+//! and, with `STEPFN_TEST_DYNAMODB_ENDPOINT` set, on DynamoDB Local. Prints B's delay from
+//! submission to end (p50, p99, max: the start delay, as each execution is three Pass states)
+//! and the rate of the whole run. Run: `cargo bench --bench fairness`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use stepfn::runtime::commands::machine_record;
 use stepfn::runtime::durable::{start_execution_of, DurableOptions};
 use stepfn::runtime::machines::TENANT_TAG;
 use stepfn::runtime::worker::run_worker_with;
+use stepfn::store::dynamodb::DynamoStore;
 use stepfn::store::memory::MemoryStore;
 use stepfn::store::{Scheduling, Store};
 use stepfn::tasks::NoIntegrations;
@@ -32,8 +34,7 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
     sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
 }
 
-async fn case(scheduling: Scheduling) -> (i64, i64, i64, f64) {
-    let store = MemoryStore::new();
+async fn case<S: Store + Clone>(store: S, scheduling: Scheduling) -> (i64, i64, i64, f64) {
     let definition = json!({"StartAt": "P1", "States": {
         "P1": {"Type": "Pass", "Next": "P2"},
         "P2": {"Type": "Pass", "Next": "P3"},
@@ -45,34 +46,39 @@ async fn case(scheduling: Scheduling) -> (i64, i64, i64, f64) {
         store.put_machine(&m).await.expect("machine");
         machines.push(m);
     }
-    let mut b_arns = Vec::new();
-    let mut a_arns = Vec::new();
-    for i in 0..A_COUNT {
-        let r = start_execution_of(
-            &store,
-            &machines[0],
-            None,
-            &format!("a{i}"),
-            json!({}).into(),
-            real_now(),
-        )
-        .await
-        .expect("start");
-        a_arns.push(r.info.arn);
+    // Submitted 16 at a time, A's all before B's.
+    let mut arns = Vec::new();
+    for (machine, prefix, count) in [(&machines[0], "a", A_COUNT), (&machines[1], "b", B_COUNT)] {
+        let mut next = 0;
+        while next < count {
+            let mut batch = tokio::task::JoinSet::new();
+            for i in next..(next + 16).min(count) {
+                let (store, machine) = (store.clone(), machine.clone());
+                let name = format!("{prefix}{i}");
+                batch.spawn(async move {
+                    start_execution_of(&store, &machine, None, &name, json!({}).into(), real_now())
+                        .await
+                        .expect("start")
+                        .info
+                        .arn
+                });
+            }
+            let mut done: Vec<String> = batch.join_all().await;
+            done.sort();
+            arns.push((prefix, done));
+            next = (next + 16).min(count);
+        }
     }
-    for i in 0..B_COUNT {
-        let r = start_execution_of(
-            &store,
-            &machines[1],
-            None,
-            &format!("b{i}"),
-            json!({}).into(),
-            real_now(),
-        )
-        .await
-        .expect("start");
-        b_arns.push(r.info.arn);
-    }
+    let a_arns: Vec<String> = arns
+        .iter()
+        .filter(|(p, _)| *p == "a")
+        .flat_map(|(_, v)| v.clone())
+        .collect();
+    let b_arns: Vec<String> = arns
+        .iter()
+        .filter(|(p, _)| *p == "b")
+        .flat_map(|(_, v)| v.clone())
+        .collect();
     let shutdown = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let worker = tokio::spawn(run_worker_with(
@@ -133,10 +139,34 @@ fn main() {
         "fairness: tenant A submits {A_COUNT}, then tenant B {B_COUNT}; one worker, concurrency 8, memory store"
     );
     for (name, policy) in [("fifo", Scheduling::Fifo), ("fair", Scheduling::Fair)] {
-        let (p50, p99, max, rate) = runtime.block_on(case(policy));
+        let (p50, p99, max, rate) = runtime.block_on(case(MemoryStore::new(), policy));
         println!(
-            "  {name:>4}: B's submission-to-end delay p50 {p50} ms, p99 {p99} ms, max {max} ms; \
-             all {} executions at {rate:.0}/s",
+            "  memory   {name:>4}: B's submission-to-end delay p50 {p50} ms, p99 {p99} ms, \
+             max {max} ms; all {} executions at {rate:.0}/s",
+            A_COUNT + B_COUNT
+        );
+    }
+    let Ok(endpoint) = std::env::var("STEPFN_TEST_DYNAMODB_ENDPOINT") else {
+        println!(
+            "  dynamodb skipped: STEPFN_TEST_DYNAMODB_ENDPOINT is not set (start DynamoDB Local \
+             with `bash infra/dynamodb-local.sh install && bash infra/dynamodb-local.sh start` \
+             and export the endpoint it prints)"
+        );
+        return;
+    };
+    for (name, policy) in [("fifo", Scheduling::Fifo), ("fair", Scheduling::Fair)] {
+        let store = runtime.block_on(async {
+            let table = format!("fairness-{}", uuid::Uuid::new_v4().simple());
+            let store = DynamoStore::connect(&table, Some(&endpoint))
+                .await
+                .expect("connect");
+            store.init().await.expect("init");
+            store
+        });
+        let (p50, p99, max, rate) = runtime.block_on(case(store, policy));
+        println!(
+            "  dynamodb {name:>4}: B's submission-to-end delay p50 {p50} ms, p99 {p99} ms, \
+             max {max} ms; all {} executions at {rate:.0}/s",
             A_COUNT + B_COUNT
         );
     }
