@@ -1,20 +1,34 @@
-//! stepfn as an AWS Lambda function: events in, the Step Functions API and durable driving out.
+//! stepfn as an AWS Lambda function: events in, the Step Functions, EventBridge Scheduler and
+//! EventBridge APIs and durable driving out.
 //!
 //! The function (`src/bin/stepfn-lambda.rs`) hands every event to [`Function::handle`]:
 //!
 //! - `{"Operation": "<Step Functions operation>", "Request": {...}}` runs the operation through
 //!   the same dispatcher as `stepfn serve` ([`Service::call`]) and answers its result, or
 //!   `{"__type", "message"}` for an API error. A missing `Request` is `{}`.
+//! - `{"Service": "scheduler", "Operation": "CreateSchedule", "Request": {...}}` runs an
+//!   EventBridge Scheduler operation ([`Service::scheduler_call`]; members under their model
+//!   names, `Name` and `GroupName` in the request as the REST path and query carry them), and
+//!   `{"Service": "events", "Operation": "PutEvents", "Request": {...}}` an EventBridge one
+//!   ([`Service::events_call`]). The service is named because operation names collide
+//!   (`TagResource`, `ListTagsForResource`); no `Service`, or `"states"`, is Step Functions.
+//!   Their errors are `{"__type", "message"}` with the bare exception name, as those services
+//!   name them (`ResourceNotFoundException`); an unknown service is an
+//!   `UnknownOperationException` naming it.
 //! - `{"Operation": "Sweep"}`, or a scheduled EventBridge event (`"source": "aws.events"`), drives
 //!   every due execution: fired timers (Wait, retry backoff, task and heartbeat timeouts), leases
 //!   expired (a crashed invocation's work), callbacks delivered, stop requests; and first
 //!   starts the executions of due schedule slots (EventBridge Scheduler schedules stored by
 //!   the same table), so an EventBridge rule that invokes the function each minute fires them.
+//!   Slots fire by the wall clock, or by the clock `STEPFN_SCHEDULER_CLOCK` sets (see
+//!   [`ScheduleClock`]), as in `stepfn serve` and `stepfn worker`.
 //! - `{"Operation": "DriveExecution", "Request": {"executionArn": ...}}` drives one execution:
 //!   the function sends it to itself (asynchronously, `InvocationType: Event`) after an operation
 //!   that makes an execution runnable (StartExecution, SendTaskSuccess/Failure, StopExecution),
 //!   and again when a drive runs out of time, so nothing waits for the next sweep when it need
-//!   not. The sweep is the safety net for lost self-invocations.
+//!   not. The sweep is the safety net for lost self-invocations. A `PutEvents` that took an
+//!   event may have started executions (one per matching rule target) whose ARNs it does not
+//!   answer: the function sends itself a `Sweep`, which drives them.
 //!
 //! A drive runs until the execution ends, parks (a long Wait, a callback, an activity) or the
 //! invocation's deadline comes near; then everything is committed and the invocation returns
@@ -34,6 +48,7 @@ use crate::api::Service;
 use crate::api::{ApiError, Exception};
 use crate::runtime::durable::{drive_execution, DriveOutcome, DurableOptions, MachineCache};
 use crate::runtime::invokers::{Invokers, Mocks, Setup};
+use crate::runtime::schedules::ScheduleClock;
 use crate::store::dynamodb::DynamoStore;
 use crate::store::AnyStore;
 use crate::store::Store;
@@ -42,6 +57,50 @@ use crate::store::Store;
 pub const DRIVE_OPERATION: &str = "DriveExecution";
 /// The operation that drives every due execution.
 pub const SWEEP_OPERATION: &str = "Sweep";
+
+/// The APIs an event's `Service` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    /// Step Functions (`"states"`, or no `Service`), and the function's own operations.
+    States,
+    /// EventBridge Scheduler (`"scheduler"`).
+    Scheduler,
+    /// EventBridge (`"events"`).
+    Events,
+}
+
+impl Api {
+    /// The API an event names, or the error to answer.
+    fn of(event: &Value) -> Result<Api, ApiError> {
+        match event.get("Service") {
+            None | Some(Value::Null) => Ok(Api::States),
+            Some(Value::String(name)) => match name.as_str() {
+                "states" => Ok(Api::States),
+                "scheduler" => Ok(Api::Scheduler),
+                "events" => Ok(Api::Events),
+                other => Err(ApiError::new(
+                    Exception::UnknownOperationException,
+                    format!(
+                        "unknown service {other:?}: an event's Service is \"states\" (the default), \"scheduler\" or \"events\""
+                    ),
+                )),
+            },
+            Some(_) => Err(ApiError::new(
+                Exception::SerializationException,
+                "Service must be a string",
+            )),
+        }
+    }
+
+    /// The answer to error `e` of this API: Step Functions' namespaced `__type`, the bare name
+    /// for the others, as each service's wire has it.
+    fn error(self, e: &ApiError) -> Value {
+        match self {
+            Api::States => api_error(e),
+            Api::Scheduler | Api::Events => json!({"__type": e.kind.name(), "message": e.message}),
+        }
+    }
+}
 
 /// How the function behaves, from its environment.
 #[derive(Debug, Clone)]
@@ -134,6 +193,8 @@ pub struct Function {
     settings: Settings,
     lambda: Option<aws_sdk_lambda::Client>,
     owner: String,
+    /// The clock schedule slots fire by.
+    schedule_clock: ScheduleClock,
 }
 
 fn now_ms() -> i64 {
@@ -158,6 +219,14 @@ fn woken_execution(operation: &str, request: &Value, response: &Value) -> Option
     }
 }
 
+/// Whether a `PutEvents` answer took at least one event (an entry without `ErrorCode`).
+fn took_an_event(response: &Value) -> bool {
+    response
+        .get("Entries")
+        .and_then(Value::as_array)
+        .is_some_and(|entries| entries.iter().any(|e| e.get("ErrorCode").is_none()))
+}
+
 impl Function {
     /// The function from its environment ([`Settings::from_env`]), on the DynamoDB table it
     /// names, with the endpoints of the standard AWS settings.
@@ -180,11 +249,14 @@ impl Function {
         };
         let store = AnyStore::Dynamo(store);
         let integrations = Arc::new(crate::tasks::integrations::Integrations::from_env()?);
-        Ok(Function::new(store, settings, lambda, Some(integrations)))
+        let mut function = Function::new(store, settings, lambda, Some(integrations));
+        function.schedule_clock = ScheduleClock::from_env()?;
+        Ok(function)
     }
 
     /// A function over `store` whose tasks run through `integrations` (none: no integrations);
-    /// `lambda` sends self-invocations (none: the sweep drives).
+    /// `lambda` sends self-invocations (none: the sweep drives). Schedules fire by the wall
+    /// clock.
     pub fn new(
         store: AnyStore,
         settings: Settings,
@@ -204,6 +276,7 @@ impl Function {
             lambda: lambda.filter(|_| settings.function_name.is_some()),
             settings,
             owner: format!("lambda-{}", uuid::Uuid::new_v4()),
+            schedule_clock: ScheduleClock::wall(),
         }
     }
 
@@ -239,15 +312,19 @@ impl Function {
         let start = now_ms();
         let end = self.end_of(context_deadline_ms, start);
         if event.get("source").and_then(Value::as_str) == Some("aws.events") {
-            return self.sweep(end).await;
+            return Box::pin(self.sweep(end)).await;
         }
+        let api = match Api::of(&event) {
+            Ok(api) => api,
+            Err(e) => return Ok(api_error(&e)),
+        };
         let Some(operation) = event.get("Operation") else {
-            return Ok(api_error(&ApiError::new(Exception::SerializationException,
-                "an event is {\"Operation\": \"<Step Functions operation>\", \"Request\": {...}}, {\"Operation\": \"Sweep\"} or a scheduled EventBridge event",
+            return Ok(api.error(&ApiError::new(Exception::SerializationException,
+                "an event is {\"Operation\": \"<Step Functions operation>\", \"Request\": {...}} (with \"Service\": \"scheduler\" or \"events\" for those APIs), {\"Operation\": \"Sweep\"} or a scheduled EventBridge event",
             )));
         };
         let Some(operation) = operation.as_str() else {
-            return Ok(api_error(&ApiError::new(
+            return Ok(api.error(&ApiError::new(
                 Exception::SerializationException,
                 "Operation must be a string",
             )));
@@ -256,17 +333,20 @@ impl Function {
             None | Some(Value::Null) => json!({}),
             Some(r) => r.clone(),
         };
-        match operation {
-            SWEEP_OPERATION => self.sweep(end).await,
-            DRIVE_OPERATION => {
+        // The futures are boxed: inline, the sweep's and the dispatchers' nest deeper than the
+        // compiler's layout limit allows in the binary's handler.
+        match (api, operation) {
+            (Api::States, SWEEP_OPERATION) => Box::pin(self.sweep(end)).await,
+            (Api::States, DRIVE_OPERATION) => {
                 let Some(arn) = request.get("executionArn").and_then(Value::as_str) else {
                     return Ok(api_error(&ApiError::new(Exception::ValidationException,
                         "1 validation error detected: Value null at 'executionArn' failed to satisfy constraint: Member must not be null",
                     )));
                 };
-                self.drive(arn, end).await
+                Box::pin(self.drive(arn, end)).await
             }
-            _ => match self.service.call(operation, request.clone()).await {
+            (Api::States, _) => match Box::pin(self.service.call(operation, request.clone())).await
+            {
                 Ok(response) => {
                     if let Some(arn) = woken_execution(operation, &request, &response) {
                         self.send_drive(&arn).await;
@@ -275,6 +355,25 @@ impl Function {
                 }
                 Err(e) => Ok(api_error(&e)),
             },
+            (Api::Scheduler, _) => {
+                match Box::pin(self.service.scheduler_call(operation, request)).await {
+                    Ok(response) => Ok(response),
+                    Err(e) => Ok(api.error(&e)),
+                }
+            }
+            (Api::Events, _) => {
+                match Box::pin(self.service.events_call(operation, request)).await {
+                    Ok(response) => {
+                        if operation == "PutEvents" && took_an_event(&response) {
+                            // The executions its rules started are not in the answer: a sweep
+                            // drives them now rather than at the next scheduled one.
+                            self.send_event(json!({"Operation": SWEEP_OPERATION})).await;
+                        }
+                        Ok(response)
+                    }
+                    Err(e) => Ok(api.error(&e)),
+                }
+            }
         }
     }
 
@@ -312,7 +411,7 @@ impl Function {
         let mut failures = Vec::new();
         let mut more = false;
         // Schedules first: the executions of due slots are then driven by this very sweep.
-        let fired = crate::runtime::schedules::fire_due(store, now_ms())
+        let fired = crate::runtime::schedules::fire_due(store, self.schedule_clock.now())
             .await
             .map_err(|e| format!("cannot fire schedules: {e}"))?;
         loop {
@@ -539,6 +638,298 @@ mod tests {
             .await
             .expect("sweep");
         assert_eq!(again["scheduled"], 0, "a slot fires once: {again}");
+    }
+
+    fn call(service: Option<&str>, operation: &str, request: Value) -> Value {
+        let mut event = json!({"Operation": operation, "Request": request});
+        if let Some(service) = service {
+            event["Service"] = json!(service);
+        }
+        event
+    }
+
+    /// A function with a Pass state machine `m`; its ARN.
+    async fn function_with_machine() -> (Function, String) {
+        let f = function();
+        let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+        let created = f
+            .handle(
+                call(
+                    None,
+                    "CreateStateMachine",
+                    json!({"name": "m", "definition": def.to_string(),
+                        "roleArn": "arn:aws:iam::111111111111:role/r"}),
+                ),
+                None,
+            )
+            .await
+            .expect("answer");
+        let arn = created["stateMachineArn"]
+            .as_str()
+            .expect("machine ARN")
+            .to_string();
+        (f, arn)
+    }
+
+    #[tokio::test]
+    async fn the_service_names_the_api_of_colliding_operations() {
+        let (f, _) = function_with_machine().await;
+        // TagResource is an operation of all three; each answers by its own model.
+        let group = "arn:aws:scheduler:us-east-1:111111111111:schedule-group/default";
+        let tags = json!([{"Key": "stepfn:catch-up", "Value": "all"}]);
+        let scheduler = f
+            .handle(
+                call(
+                    Some("scheduler"),
+                    "TagResource",
+                    json!({"ResourceArn": group, "Tags": tags}),
+                ),
+                None,
+            )
+            .await
+            .expect("answer");
+        assert!(scheduler.get("__type").is_none(), "{scheduler}");
+        let listed = f
+            .handle(
+                call(
+                    Some("scheduler"),
+                    "ListTagsForResource",
+                    json!({"ResourceArn": group}),
+                ),
+                None,
+            )
+            .await
+            .expect("answer");
+        assert_eq!(listed, json!({"Tags": tags}));
+        // The same ARN to Step Functions' TagResource is an ARN it does not take.
+        let states = f
+            .handle(
+                call(
+                    Some("states"),
+                    "TagResource",
+                    json!({"resourceArn": group, "tags": [{"key": "k", "value": "v"}]}),
+                ),
+                None,
+            )
+            .await
+            .expect("answer");
+        assert!(
+            states["__type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("com.amazon")),
+            "{states}"
+        );
+        let missing = f
+            .handle(
+                call(Some("scheduler"), "GetSchedule", json!({"Name": "nope"})),
+                None,
+            )
+            .await
+            .expect("answer");
+        assert_eq!(
+            missing,
+            json!({"__type": "ResourceNotFoundException", "message": "Schedule nope does not exist."})
+        );
+        let rule = f
+            .handle(
+                call(Some("events"), "DescribeRule", json!({"Name": "nope"})),
+                None,
+            )
+            .await
+            .expect("answer");
+        assert_eq!(rule["__type"], "ResourceNotFoundException", "{rule}");
+        let unknown = f
+            .handle(call(Some("sqs"), "SendMessage", json!({})), None)
+            .await
+            .expect("answer");
+        assert_eq!(
+            unknown,
+            json!({"__type": "com.amazon.coral.service#UnknownOperationException",
+                "message": "unknown service \"sqs\": an event's Service is \"states\" (the default), \"scheduler\" or \"events\""})
+        );
+        let bad = f
+            .handle(json!({"Service": 7, "Operation": "ListRules"}), None)
+            .await
+            .expect("answer");
+        assert_eq!(
+            bad["__type"],
+            "com.amazon.coral.service#SerializationException"
+        );
+        // The function's own operations are Step Functions side only.
+        let sweep = f
+            .handle(call(Some("scheduler"), SWEEP_OPERATION, json!({})), None)
+            .await
+            .expect("answer");
+        assert_eq!(sweep["__type"], "UnknownOperationException", "{sweep}");
+    }
+
+    #[tokio::test]
+    async fn a_schedule_created_through_the_function_fires_at_the_sweep() {
+        let (mut f, machine) = function_with_machine().await;
+        let created = f
+            .handle(
+                call(
+                    Some("scheduler"),
+                    "CreateSchedule",
+                    json!({"Name": "tick", "ScheduleExpression": "rate(1 minute)",
+                        "FlexibleTimeWindow": {"Mode": "OFF"},
+                        "Target": {"Arn": machine, "RoleArn": "arn:aws:iam::111111111111:role/r"}}),
+                ),
+                None,
+            )
+            .await
+            .expect("answer");
+        assert_eq!(
+            created,
+            json!({"ScheduleArn": "arn:aws:scheduler:us-east-1:111111111111:schedule/default/tick"})
+        );
+        let got = f
+            .handle(
+                call(Some("scheduler"), "GetSchedule", json!({"Name": "tick"})),
+                None,
+            )
+            .await
+            .expect("answer");
+        let since = got["CreationDate"]
+            .as_f64()
+            .map(|s| (s * 1000.0).round() as i64)
+            .expect("CreationDate");
+        // Nothing is due at creation: the first slot is a minute on.
+        let early = f
+            .handle(call(None, SWEEP_OPERATION, json!({})), None)
+            .await
+            .expect("sweep");
+        assert_eq!(early["scheduled"], 0, "{early}");
+        // The schedule clock 90 s on: the first slot is due, the second not yet.
+        let at = chrono::DateTime::from_timestamp_millis(since + 90_000)
+            .expect("a time")
+            .to_rfc3339();
+        f.schedule_clock =
+            ScheduleClock::parse(&json!({"at": at, "real": now_ms(), "speed": 1}).to_string())
+                .expect("clock");
+        let swept = f
+            .handle(call(None, SWEEP_OPERATION, json!({})), None)
+            .await
+            .expect("sweep");
+        assert_eq!(swept["scheduled"], 1, "{swept}");
+        assert_eq!(swept["swept"]["finished"], 1, "{swept}");
+        let again = f
+            .handle(call(None, SWEEP_OPERATION, json!({})), None)
+            .await
+            .expect("sweep");
+        assert_eq!(again["scheduled"], 0, "a slot fires once: {again}");
+        let slot = since + 60_000;
+        let name = crate::scheduler::slot::execution_name("default", "tick", slot);
+        let listed = f
+            .handle(
+                call(None, "ListExecutions", json!({"stateMachineArn": machine})),
+                None,
+            )
+            .await
+            .expect("answer");
+        let names: Vec<&str> = listed["executions"]
+            .as_array()
+            .expect("executions")
+            .iter()
+            .filter_map(|e| e["name"].as_str())
+            .collect();
+        assert_eq!(names, [name.as_str()]);
+        let described = f
+            .handle(
+                call(
+                    None,
+                    "DescribeExecution",
+                    json!({"executionArn": listed["executions"][0]["executionArn"]}),
+                ),
+                None,
+            )
+            .await
+            .expect("answer");
+        assert_eq!(described["status"], "SUCCEEDED", "{described}");
+        let input: Value =
+            serde_json::from_str(described["input"].as_str().expect("input")).expect("JSON input");
+        assert_eq!(
+            input,
+            json!({"scheduledTime": crate::scheduler::slot::scheduled_time(slot)})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rule_and_put_events_through_the_function_start_an_execution() {
+        let (f, machine) = function_with_machine().await;
+        let events = |operation: &str, request: Value| call(Some("events"), operation, request);
+        let rule = f
+            .handle(
+                events(
+                    "PutRule",
+                    json!({"Name": "orders", "EventPattern": r#"{"source": ["shop"]}"#}),
+                ),
+                None,
+            )
+            .await
+            .expect("answer");
+        assert_eq!(
+            rule,
+            json!({"RuleArn": "arn:aws:events:us-east-1:111111111111:rule/orders"})
+        );
+        let targets = f
+            .handle(
+                events(
+                    "PutTargets",
+                    json!({"Rule": "orders", "Targets": [{"Id": "sfn", "Arn": machine}]}),
+                ),
+                None,
+            )
+            .await
+            .expect("answer");
+        assert_eq!(targets, json!({"FailedEntryCount": 0, "FailedEntries": []}));
+        let entry = |source: &str| json!({"Source": source, "DetailType": "OrderPlaced", "Detail": r#"{"id": 7}"#});
+        let put = f
+            .handle(
+                events(
+                    "PutEvents",
+                    json!({"Entries": [entry("shop"), entry("elsewhere")]}),
+                ),
+                None,
+            )
+            .await
+            .expect("answer");
+        assert_eq!(put["FailedEntryCount"], 0, "{put}");
+        assert!(took_an_event(&put));
+        assert!(!took_an_event(
+            &json!({"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InvalidArgument"}]})
+        ));
+        // Only the matching event started an execution; the sweep drives it to its end.
+        let swept = f
+            .handle(call(None, SWEEP_OPERATION, json!({})), None)
+            .await
+            .expect("sweep");
+        assert_eq!(swept["swept"]["finished"], 1, "{swept}");
+        let listed = f
+            .handle(
+                call(None, "ListExecutions", json!({"stateMachineArn": machine})),
+                None,
+            )
+            .await
+            .expect("answer");
+        let executions = listed["executions"].as_array().expect("executions");
+        assert_eq!(executions.len(), 1, "{listed}");
+        assert_eq!(executions[0]["status"], "SUCCEEDED", "{listed}");
+        let described = f
+            .handle(
+                call(
+                    None,
+                    "DescribeExecution",
+                    json!({"executionArn": executions[0]["executionArn"]}),
+                ),
+                None,
+            )
+            .await
+            .expect("answer");
+        let input: Value =
+            serde_json::from_str(described["input"].as_str().expect("input")).expect("JSON input");
+        assert_eq!(input["source"], "shop", "{input}");
+        assert_eq!(input["detail"], json!({"id": 7}), "{input}");
     }
 
     #[tokio::test]
