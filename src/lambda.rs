@@ -97,6 +97,10 @@ impl Api {
     fn error(self, e: &ApiError) -> Value {
         match self {
             Api::States => api_error(e),
+            // Scheduler's model names its internal error InternalServerException.
+            Api::Scheduler if e.kind == Exception::InternalFailure => {
+                json!({"__type": "InternalServerException", "message": e.message})
+            }
             Api::Scheduler | Api::Events => json!({"__type": e.kind.name(), "message": e.message}),
         }
     }

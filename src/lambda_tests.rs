@@ -241,6 +241,25 @@ async fn the_service_names_the_api_of_colliding_operations() {
     assert_eq!(sweep["__type"], "UnknownOperationException", "{sweep}");
 }
 
+#[test]
+fn each_api_names_its_errors_as_its_wire_does() {
+    let internal = ApiError::new(Exception::InternalFailure, "store down");
+    assert_eq!(
+        Api::States.error(&internal)["__type"],
+        "com.amazon.coral.service#InternalFailure"
+    );
+    assert_eq!(
+        Api::Scheduler.error(&internal),
+        json!({"__type": "InternalServerException", "message": "store down"})
+    );
+    assert_eq!(Api::Events.error(&internal)["__type"], "InternalFailure");
+    let conflict = ApiError::new(Exception::ConflictException, "Schedule s already exists.");
+    assert_eq!(
+        Api::Scheduler.error(&conflict)["__type"],
+        "ConflictException"
+    );
+}
+
 #[tokio::test]
 async fn a_schedule_created_through_the_function_fires_at_the_sweep() {
     let (mut f, machine) = function_with_machine().await;
