@@ -33,6 +33,13 @@ fn real_now() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// An ISO 8601 time, ms since the epoch.
+fn ms(iso: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(iso)
+        .map(|t| t.timestamp_millis())
+        .expect("a test time")
+}
+
 /// `2026-01-01T00:00:00Z` of a time, ms since the epoch.
 fn iso(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
@@ -408,12 +415,6 @@ fn rate_at_disabled_and_backfill_through_serve_on_the_memory_store() {
          itself, DISABLED fired none, backfill started 100, then none while they ran",
         ticks.len()
     ));
-}
-
-fn ms(iso: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(iso)
-        .map(|t| t.timestamp_millis())
-        .expect("a test time")
 }
 
 #[test]
