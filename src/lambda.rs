@@ -1,20 +1,34 @@
-//! stepfn as an AWS Lambda function: events in, the Step Functions API and durable driving out.
+//! stepfn as an AWS Lambda function: events in, the Step Functions, EventBridge Scheduler and
+//! EventBridge APIs and durable driving out.
 //!
 //! The function (`src/bin/stepfn-lambda.rs`) hands every event to [`Function::handle`]:
 //!
 //! - `{"Operation": "<Step Functions operation>", "Request": {...}}` runs the operation through
 //!   the same dispatcher as `stepfn serve` ([`Service::call`]) and answers its result, or
 //!   `{"__type", "message"}` for an API error. A missing `Request` is `{}`.
+//! - `{"Service": "scheduler", "Operation": "CreateSchedule", "Request": {...}}` runs an
+//!   EventBridge Scheduler operation ([`Service::scheduler_call`]; members under their model
+//!   names, `Name` and `GroupName` in the request as the REST path and query carry them), and
+//!   `{"Service": "events", "Operation": "PutEvents", "Request": {...}}` an EventBridge one
+//!   ([`Service::events_call`]). The service is named because operation names collide
+//!   (`TagResource`, `ListTagsForResource`); no `Service`, or `"states"`, is Step Functions.
+//!   Their errors are `{"__type", "message"}` with the bare exception name, as those services
+//!   name them (`ResourceNotFoundException`); an unknown service is an
+//!   `UnknownOperationException` naming it.
 //! - `{"Operation": "Sweep"}`, or a scheduled EventBridge event (`"source": "aws.events"`), drives
 //!   every due execution: fired timers (Wait, retry backoff, task and heartbeat timeouts), leases
 //!   expired (a crashed invocation's work), callbacks delivered, stop requests; and first
 //!   starts the executions of due schedule slots (EventBridge Scheduler schedules stored by
 //!   the same table), so an EventBridge rule that invokes the function each minute fires them.
+//!   Slots fire by the wall clock, or by the clock `STEPFN_SCHEDULER_CLOCK` sets (see
+//!   [`ScheduleClock`]), as in `stepfn serve` and `stepfn worker`.
 //! - `{"Operation": "DriveExecution", "Request": {"executionArn": ...}}` drives one execution:
 //!   the function sends it to itself (asynchronously, `InvocationType: Event`) after an operation
 //!   that makes an execution runnable (StartExecution, SendTaskSuccess/Failure, StopExecution),
 //!   and again when a drive runs out of time, so nothing waits for the next sweep when it need
-//!   not. The sweep is the safety net for lost self-invocations.
+//!   not. The sweep is the safety net for lost self-invocations. A `PutEvents` that took an
+//!   event may have started executions (one per matching rule target) whose ARNs it does not
+//!   answer: the function sends itself a `Sweep`, which drives them.
 //!
 //! A drive runs until the execution ends, parks (a long Wait, a callback, an activity) or the
 //! invocation's deadline comes near; then everything is committed and the invocation returns
@@ -34,6 +48,7 @@ use crate::api::Service;
 use crate::api::{ApiError, Exception};
 use crate::runtime::durable::{drive_execution, DriveOutcome, DurableOptions, MachineCache};
 use crate::runtime::invokers::{Invokers, Mocks, Setup};
+use crate::runtime::schedules::ScheduleClock;
 use crate::store::dynamodb::DynamoStore;
 use crate::store::AnyStore;
 use crate::store::Store;
@@ -42,6 +57,54 @@ use crate::store::Store;
 pub const DRIVE_OPERATION: &str = "DriveExecution";
 /// The operation that drives every due execution.
 pub const SWEEP_OPERATION: &str = "Sweep";
+
+/// The APIs an event's `Service` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    /// Step Functions (`"states"`, or no `Service`), and the function's own operations.
+    States,
+    /// EventBridge Scheduler (`"scheduler"`).
+    Scheduler,
+    /// EventBridge (`"events"`).
+    Events,
+}
+
+impl Api {
+    /// The API an event names, or the error to answer.
+    fn of(event: &Value) -> Result<Api, ApiError> {
+        match event.get("Service") {
+            None | Some(Value::Null) => Ok(Api::States),
+            Some(Value::String(name)) => match name.as_str() {
+                "states" => Ok(Api::States),
+                "scheduler" => Ok(Api::Scheduler),
+                "events" => Ok(Api::Events),
+                other => Err(ApiError::new(
+                    Exception::UnknownOperationException,
+                    format!(
+                        "unknown service {other:?}: an event's Service is \"states\" (the default), \"scheduler\" or \"events\""
+                    ),
+                )),
+            },
+            Some(_) => Err(ApiError::new(
+                Exception::SerializationException,
+                "Service must be a string",
+            )),
+        }
+    }
+
+    /// The answer to error `e` of this API: Step Functions' namespaced `__type`, the bare name
+    /// for the others, as each service's wire has it.
+    fn error(self, e: &ApiError) -> Value {
+        match self {
+            Api::States => api_error(e),
+            // Scheduler's model names its internal error InternalServerException.
+            Api::Scheduler if e.kind == Exception::InternalFailure => {
+                json!({"__type": "InternalServerException", "message": e.message})
+            }
+            Api::Scheduler | Api::Events => json!({"__type": e.kind.name(), "message": e.message}),
+        }
+    }
+}
 
 /// How the function behaves, from its environment.
 #[derive(Debug, Clone)]
@@ -134,6 +197,8 @@ pub struct Function {
     settings: Settings,
     lambda: Option<aws_sdk_lambda::Client>,
     owner: String,
+    /// The clock schedule slots fire by.
+    schedule_clock: ScheduleClock,
 }
 
 fn now_ms() -> i64 {
@@ -158,6 +223,14 @@ fn woken_execution(operation: &str, request: &Value, response: &Value) -> Option
     }
 }
 
+/// Whether a `PutEvents` answer took at least one event (an entry without `ErrorCode`).
+fn took_an_event(response: &Value) -> bool {
+    response
+        .get("Entries")
+        .and_then(Value::as_array)
+        .is_some_and(|entries| entries.iter().any(|e| e.get("ErrorCode").is_none()))
+}
+
 impl Function {
     /// The function from its environment ([`Settings::from_env`]), on the DynamoDB table it
     /// names, with the endpoints of the standard AWS settings.
@@ -180,11 +253,14 @@ impl Function {
         };
         let store = AnyStore::Dynamo(store);
         let integrations = Arc::new(crate::tasks::integrations::Integrations::from_env()?);
-        Ok(Function::new(store, settings, lambda, Some(integrations)))
+        let mut function = Function::new(store, settings, lambda, Some(integrations));
+        function.schedule_clock = ScheduleClock::from_env()?;
+        Ok(function)
     }
 
     /// A function over `store` whose tasks run through `integrations` (none: no integrations);
-    /// `lambda` sends self-invocations (none: the sweep drives).
+    /// `lambda` sends self-invocations (none: the sweep drives). Schedules fire by the wall
+    /// clock.
     pub fn new(
         store: AnyStore,
         settings: Settings,
@@ -204,6 +280,7 @@ impl Function {
             lambda: lambda.filter(|_| settings.function_name.is_some()),
             settings,
             owner: format!("lambda-{}", uuid::Uuid::new_v4()),
+            schedule_clock: ScheduleClock::wall(),
         }
     }
 
@@ -239,15 +316,19 @@ impl Function {
         let start = now_ms();
         let end = self.end_of(context_deadline_ms, start);
         if event.get("source").and_then(Value::as_str) == Some("aws.events") {
-            return self.sweep(end).await;
+            return Box::pin(self.sweep(end)).await;
         }
+        let api = match Api::of(&event) {
+            Ok(api) => api,
+            Err(e) => return Ok(api_error(&e)),
+        };
         let Some(operation) = event.get("Operation") else {
-            return Ok(api_error(&ApiError::new(Exception::SerializationException,
-                "an event is {\"Operation\": \"<Step Functions operation>\", \"Request\": {...}}, {\"Operation\": \"Sweep\"} or a scheduled EventBridge event",
+            return Ok(api.error(&ApiError::new(Exception::SerializationException,
+                "an event is {\"Operation\": \"<Step Functions operation>\", \"Request\": {...}} (with \"Service\": \"scheduler\" or \"events\" for those APIs), {\"Operation\": \"Sweep\"} or a scheduled EventBridge event",
             )));
         };
         let Some(operation) = operation.as_str() else {
-            return Ok(api_error(&ApiError::new(
+            return Ok(api.error(&ApiError::new(
                 Exception::SerializationException,
                 "Operation must be a string",
             )));
@@ -256,17 +337,20 @@ impl Function {
             None | Some(Value::Null) => json!({}),
             Some(r) => r.clone(),
         };
-        match operation {
-            SWEEP_OPERATION => self.sweep(end).await,
-            DRIVE_OPERATION => {
+        // The futures are boxed: inline, the sweep's and the dispatchers' nest deeper than the
+        // compiler's layout limit allows in the binary's handler.
+        match (api, operation) {
+            (Api::States, SWEEP_OPERATION) => Box::pin(self.sweep(end)).await,
+            (Api::States, DRIVE_OPERATION) => {
                 let Some(arn) = request.get("executionArn").and_then(Value::as_str) else {
                     return Ok(api_error(&ApiError::new(Exception::ValidationException,
                         "1 validation error detected: Value null at 'executionArn' failed to satisfy constraint: Member must not be null",
                     )));
                 };
-                self.drive(arn, end).await
+                Box::pin(self.drive(arn, end)).await
             }
-            _ => match self.service.call(operation, request.clone()).await {
+            (Api::States, _) => match Box::pin(self.service.call(operation, request.clone())).await
+            {
                 Ok(response) => {
                     if let Some(arn) = woken_execution(operation, &request, &response) {
                         self.send_drive(&arn).await;
@@ -275,6 +359,25 @@ impl Function {
                 }
                 Err(e) => Ok(api_error(&e)),
             },
+            (Api::Scheduler, _) => {
+                match Box::pin(self.service.scheduler_call(operation, request)).await {
+                    Ok(response) => Ok(response),
+                    Err(e) => Ok(api.error(&e)),
+                }
+            }
+            (Api::Events, _) => {
+                match Box::pin(self.service.events_call(operation, request)).await {
+                    Ok(response) => {
+                        if operation == "PutEvents" && took_an_event(&response) {
+                            // The executions its rules started are not in the answer: a sweep
+                            // drives them now rather than at the next scheduled one.
+                            self.send_event(json!({"Operation": SWEEP_OPERATION})).await;
+                        }
+                        Ok(response)
+                    }
+                    Err(e) => Ok(api.error(&e)),
+                }
+            }
         }
     }
 
@@ -313,7 +416,10 @@ impl Function {
         let mut more = false;
         // Schedules first: the executions of due slots are then driven by this very sweep.
         // Boxed: the sweep's future stays shallow enough for the compiler's layout limit.
-        let fired = Box::pin(crate::runtime::schedules::fire_due(store, now_ms()))
+        let fired = Box::pin(crate::runtime::schedules::fire_due(
+            store,
+            self.schedule_clock.now(),
+        ))
             .await
             .map_err(|e| format!("cannot fire schedules: {e}"))?;
         loop {
@@ -423,288 +529,5 @@ fn outcome_name(outcome: DriveOutcome) -> &'static str {
 pub type SharedFunction = Arc<Function>;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::memory::MemoryStore;
-
-    fn settings() -> Settings {
-        Settings {
-            table: "t".into(),
-            function_name: None,
-            lease_ms: 30_000,
-            park_after_ms: 2_000,
-            timeout_cap_ms: None,
-            self_invoke_wait_ms: 100,
-            sweep_concurrency: 4,
-            mocks: None,
-        }
-    }
-
-    fn function() -> Function {
-        Function::new(AnyStore::Memory(MemoryStore::new()), settings(), None, None)
-    }
-
-    #[test]
-    fn the_end_keeps_a_margin_before_the_deadline() {
-        let f = function();
-        assert_eq!(f.end_of(Some(10_000), 0), 8_000);
-        assert_eq!(f.end_of(Some(900_000), 0), 895_000);
-        assert_eq!(f.end_of(Some(500), 0), 300);
-        // A deadline in the past (an emulator's constant) is not one: 60 s are assumed.
-        assert_eq!(f.end_of(Some(600_000), 1_000_000), 1_055_000);
-        let mut capped = function();
-        capped.settings.timeout_cap_ms = Some(3_000);
-        assert_eq!(capped.end_of(Some(900_000), 0), 2_400);
-    }
-
-    #[tokio::test]
-    async fn operations_answer_results_and_error_shapes() {
-        let f = function();
-        let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
-        let created = f
-            .handle(
-                json!({"Operation": "CreateStateMachine", "Request": {"name": "m", "definition": def.to_string(), "roleArn": "arn:aws:iam::111111111111:role/r"}}),
-                None,
-            )
-            .await
-            .expect("answer");
-        assert!(created["stateMachineArn"].as_str().is_some(), "{created}");
-        let unknown = f
-            .handle(json!({"Operation": "Frobnicate"}), None)
-            .await
-            .expect("answer");
-        assert_eq!(
-            unknown["__type"],
-            "com.amazon.coral.service#UnknownOperationException"
-        );
-        let bad = f
-            .handle(json!({"Operation": "StartExecution", "Request": []}), None)
-            .await
-            .expect("answer");
-        assert_eq!(
-            bad["__type"],
-            "com.amazon.coral.service#SerializationException"
-        );
-        let nothing = f.handle(json!([1, 2]), None).await.expect("answer");
-        assert_eq!(
-            nothing["__type"],
-            "com.amazon.coral.service#SerializationException"
-        );
-        let listed = f
-            .handle(json!({"Operation": "ListStateMachines"}), None)
-            .await
-            .expect("answer");
-        assert_eq!(listed["stateMachines"].as_array().map(Vec::len), Some(1));
-    }
-
-    #[tokio::test]
-    async fn a_sweep_fires_due_schedule_slots_and_drives_their_executions() {
-        use crate::scheduler::record::{schedule_key, ScheduleRecord, SCHEDULE_KIND};
-        let f = function();
-        let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
-        let created = f
-            .handle(
-                json!({"Operation": "CreateStateMachine", "Request": {"name": "m", "definition": def.to_string(), "roleArn": "arn:aws:iam::111111111111:role/r"}}),
-                None,
-            )
-            .await
-            .expect("answer");
-        // Created 90 s ago: its first slot, a minute after creation, is due.
-        let since = now_ms() - 90_000;
-        let schedule: ScheduleRecord = serde_json::from_value(json!({
-            "name": "tick", "group": "default",
-            "arn": "arn:aws:scheduler:us-east-1:111111111111:schedule/default/tick",
-            "expression": "rate(1 minute)", "state": "ENABLED", "actionAfterCompletion": "NONE",
-            "target": {"arn": created["stateMachineArn"], "roleArn": "arn:aws:iam::111111111111:role/r"},
-            "created": since, "modified": since, "since": since
-        }))
-        .expect("record");
-        f.service
-            .store()
-            .put_resource(
-                SCHEDULE_KIND,
-                &schedule_key("default", "tick"),
-                &serde_json::to_value(&schedule).expect("json"),
-                crate::store::Expect::Absent,
-            )
-            .await
-            .expect("put");
-        let swept = f
-            .handle(json!({"Operation": SWEEP_OPERATION}), None)
-            .await
-            .expect("sweep");
-        assert_eq!(swept["scheduled"], 1, "{swept}");
-        assert_eq!(swept["swept"]["finished"], 1, "{swept}");
-        let again = f
-            .handle(json!({"Operation": SWEEP_OPERATION}), None)
-            .await
-            .expect("sweep");
-        assert_eq!(again["scheduled"], 0, "a slot fires once: {again}");
-    }
-
-    #[tokio::test]
-    async fn a_sweep_drives_started_executions_to_their_end() {
-        let f = function();
-        let def =
-            json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 7, "End": true}}});
-        let created = f
-            .handle(
-                json!({"Operation": "CreateStateMachine", "Request": {"name": "m", "definition": def.to_string(), "roleArn": "arn:aws:iam::111111111111:role/r"}}),
-                None,
-            )
-            .await
-            .expect("answer");
-        let started = f
-            .handle(
-                json!({"Operation": "StartExecution", "Request": {"stateMachineArn": created["stateMachineArn"], "input": "{}"}}),
-                None,
-            )
-            .await
-            .expect("answer");
-        let arn = started["executionArn"].clone();
-        let before = f
-            .handle(
-                json!({"Operation": "DescribeExecution", "Request": {"executionArn": arn}}),
-                None,
-            )
-            .await
-            .expect("answer");
-        assert_eq!(before["status"], "RUNNING");
-        let swept = f
-            .handle(
-                json!({"source": "aws.events", "detail-type": "Scheduled Event"}),
-                None,
-            )
-            .await
-            .expect("sweep");
-        assert_eq!(swept["swept"]["finished"], 1, "{swept}");
-        let after = f
-            .handle(
-                json!({"Operation": "DescribeExecution", "Request": {"executionArn": arn}}),
-                None,
-            )
-            .await
-            .expect("answer");
-        assert_eq!(after["status"], "SUCCEEDED");
-        assert_eq!(after["output"], "7");
-    }
-
-    #[tokio::test]
-    async fn versions_aliases_test_state_and_redrive_go_through_the_function() {
-        let f = function();
-        let call = |op: &str, req: Value| json!({"Operation": op, "Request": req});
-        // The branch fails until the execution is redriven.
-        let def = json!({"StartAt": "Work", "States": {"Work": {"Type": "Parallel", "End": true,
-            "Branches": [{"StartAt": "Gate", "States": {
-                "Gate": {"Type": "Choice", "Choices": [{"Variable": "$$.Execution.RedriveCount",
-                    "NumericEquals": 0, "Next": "Broken"}], "Default": "Fine"},
-                "Broken": {"Type": "Fail", "Error": "Bug.Found"},
-                "Fine": {"Type": "Pass", "Result": "fixed", "End": true}}}]}}});
-        let created = f
-            .handle(
-                call(
-                    "CreateStateMachine",
-                    json!({"name": "v", "definition": def.to_string(),
-                "roleArn": "arn:aws:iam::111111111111:role/r", "publish": true}),
-                ),
-                None,
-            )
-            .await
-            .expect("answer");
-        let version = created["stateMachineVersionArn"]
-            .as_str()
-            .expect("version")
-            .to_string();
-        let alias = f
-            .handle(
-                call(
-                    "CreateStateMachineAlias",
-                    json!({"name": "live",
-                "routingConfiguration": [{"stateMachineVersionArn": version, "weight": 100}]}),
-                ),
-                None,
-            )
-            .await
-            .expect("answer");
-        let started = f
-            .handle(
-                call(
-                    "StartExecution",
-                    json!({"stateMachineArn": alias["stateMachineAliasArn"]}),
-                ),
-                None,
-            )
-            .await
-            .expect("answer");
-        let arn = started["executionArn"].clone();
-        let sweep = json!({"source": "aws.events", "detail-type": "Scheduled Event"});
-        f.handle(sweep.clone(), None).await.expect("sweep");
-        let describe = call("DescribeExecution", json!({"executionArn": arn}));
-        let failed = f.handle(describe.clone(), None).await.expect("answer");
-        assert_eq!(failed["status"], "FAILED", "{failed}");
-        assert_eq!(failed["stateMachineVersionArn"], json!(version));
-        let redriven = f
-            .handle(call("RedriveExecution", json!({"executionArn": arn})), None)
-            .await
-            .expect("answer");
-        assert!(redriven["redriveDate"].is_number(), "{redriven}");
-        f.handle(sweep, None).await.expect("sweep");
-        let done = f.handle(describe, None).await.expect("answer");
-        assert_eq!(done["status"], "SUCCEEDED", "{done}");
-        assert_eq!(done["output"], "[\"fixed\"]");
-        assert_eq!(done["redriveCount"], 1);
-        let tested = f
-            .handle(
-                call(
-                    "TestState",
-                    json!({"definition": def.to_string(), "stateName": "Gate",
-                "input": "{}"}),
-                ),
-                None,
-            )
-            .await
-            .expect("answer");
-        assert_eq!(tested["nextState"], "Broken", "{tested}");
-    }
-
-    #[tokio::test]
-    async fn a_drive_past_its_deadline_yields_and_the_next_one_finishes() {
-        let f = function();
-        // A 1.5 s wait is slept in process, but not past the end of the invocation.
-        let def = json!({"StartAt": "W", "States": {
-            "W": {"Type": "Wait", "Seconds": 1, "Next": "P"},
-            "P": {"Type": "Pass", "Result": "done", "End": true}}});
-        let created = f
-            .handle(
-                json!({"Operation": "CreateStateMachine", "Request": {"name": "m", "definition": def.to_string(), "roleArn": "arn:aws:iam::111111111111:role/r"}}),
-                None,
-            )
-            .await
-            .expect("answer");
-        let started = f
-            .handle(
-                json!({"Operation": "StartExecution", "Request": {"stateMachineArn": created["stateMachineArn"]}}),
-                None,
-            )
-            .await
-            .expect("answer");
-        let arn = started["executionArn"].as_str().expect("arn").to_string();
-        let first = f.drive(&arn, now_ms() + 300).await.expect("drive");
-        assert_eq!(first["outcome"], "yielded", "{first}");
-        let second = f.drive(&arn, now_ms() + 5_000).await.expect("drive");
-        assert_eq!(second["outcome"], "finished", "{second}");
-        let history = f.service.store().history(&arn).await.expect("history");
-        let types: Vec<&str> = history.iter().map(|e| e.event_type.as_str()).collect();
-        assert_eq!(
-            types,
-            [
-                "ExecutionStarted",
-                "WaitStateEntered",
-                "WaitStateExited",
-                "PassStateEntered",
-                "PassStateExited",
-                "ExecutionSucceeded"
-            ]
-        );
-    }
-}
+#[path = "lambda_tests.rs"]
+mod tests;

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::engine::execution::Status;
 use crate::runtime::arn;
+use crate::runtime::clock::real_now;
 use crate::runtime::driver::Input;
 use crate::runtime::machines::{create_execution_of, new_execution, start_target, StartError};
 use crate::scheduler::record::{schedule_key, ScheduleRecord, SCHEDULE_KIND};
@@ -134,7 +135,7 @@ async fn fire_one<S: Store>(
     // A buffered slot starts once the execution it waited for ended.
     if let (Some(slot), false) = (record.buffered, running) {
         record.buffered = None;
-        start_into(store, &mut record, slot, now, fired).await?;
+        start_into(store, &mut record, slot, fired).await?;
         running = true;
     }
     let due = slot::due_slots(
@@ -150,7 +151,7 @@ async fn fire_one<S: Store>(
     for slot in due {
         match overlap.decide(usize::from(running), usize::from(record.buffered.is_some())) {
             Decision::Start => {
-                if start_into(store, &mut record, slot, now, fired).await? {
+                if start_into(store, &mut record, slot, fired).await? {
                     running = true;
                 }
             }
@@ -198,12 +199,13 @@ async fn start_into<S: Store>(
     store: &S,
     record: &mut ScheduleRecord,
     slot: i64,
-    now: i64,
     fired: &mut Fired,
 ) -> Result<bool, StoreError> {
     let name = slot::execution_name(&record.group, &record.name, slot);
     let input = slot::slot_input(record.target.input.as_deref(), slot, &record.arn, &name, 1);
-    match start_slot(store, record, slot, input, now).await {
+    // `now` is the schedule clock's, which may run ahead of the wall clock; the execution
+    // starts (and is due to its drivers) by the wall clock, as every other execution.
+    match start_slot(store, record, slot, input, real_now()).await {
         Ok((arn, started)) => {
             if started {
                 fired.started.push(arn.clone());

@@ -322,6 +322,29 @@ async fn catch_up_and_overlap_policies<S: Store>(store: &S) {
     assert!(!next.started.iter().any(|a| a.contains(":ov-skip-")));
 }
 
+/// A schedule clock ahead of the wall clock (`STEPFN_SCHEDULER_CLOCK` in tests) decides which
+/// slots are due; the executions they start are due to their drivers by the wall clock.
+async fn a_clock_ahead_starts_executions_due_now<S: Store>(store: &S) {
+    with_machine(store).await;
+    let created = real_now();
+    put(store, &schedule("ahead", "rate(1 minute)", None, created)).await;
+    let fired = fire_due(store, created + 90_000).await.expect("look");
+    assert_eq!(fired.started.len(), 1, "{fired:?}");
+    let record = store
+        .get_execution(&fired.started[0])
+        .await
+        .expect("get")
+        .expect("stored");
+    let now = real_now();
+    assert!(
+        record.info.start_time <= now,
+        "started at {} by the schedule clock, not by the wall clock {now}",
+        record.info.start_time
+    );
+    let due = store.due_executions(now, 10).await.expect("due");
+    assert!(due.contains(&fired.started[0]), "{due:?}");
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -349,4 +372,5 @@ on_both_stores!(
     at_fires_once_and_deletes_itself,
     backfill_starts_each_missed_slot_once,
     catch_up_and_overlap_policies,
+    a_clock_ahead_starts_executions_due_now,
 );

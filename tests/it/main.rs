@@ -1,7 +1,7 @@
 //! The integration tests, one binary (the conformance runner keeps its own, `harness = false`):
 //! the CLI, the API with real clients, durable executions on DynamoDB Local, Task integrations
-//! against real peers, the Lambda function under the emulator, nested executions, and
-//! EventBridge rules that start executions.
+//! against real peers, the Lambda function under the emulator, nested executions,
+//! EventBridge rules that start executions, and schedules fired by `stepfn serve`.
 
 mod api;
 mod cli;
@@ -18,5 +18,6 @@ mod nested;
 mod readers;
 mod schedules;
 mod schedules_api;
+mod schedules_serve;
 mod services;
 mod support;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use stepfn::runtime::arn;
 use stepfn::runtime::commands::CommandError;
 use stepfn::runtime::schedules::{self, BackfillError, BACKFILL_MAX_SLOTS};
 use stepfn::scheduler::expression::Schedule;
@@ -170,6 +171,7 @@ async fn through_endpoint(
         .as_str()
         .ok_or_else(|| CommandError::Invalid(format!("{url}: no Target.Arn")))?;
     let input = body["Target"]["Input"].as_str();
+    let machine = arn::split_machine(target).map(|(machine, _)| machine);
     let schedule_arn = text("Arn").unwrap_or_default();
     let slots = schedule.slots(from - 1, to, BACKFILL_MAX_SLOTS + 1);
     if slots.len() > BACKFILL_MAX_SLOTS {
@@ -200,6 +202,18 @@ async fn through_endpoint(
             }
         }
         let name = slot::execution_name(&request.group, &request.schedule, at);
+        // StartExecution answers a running execution of the same name and input as if it
+        // started it: ask first, so that a slot backfilled (or fired) before counts as existing.
+        if let Some(machine) = machine {
+            let execution = json!({"executionArn": arn::execution(machine, &name)});
+            if sfn(&client, endpoint, "DescribeExecution", execution)
+                .await?
+                .is_ok()
+            {
+                existing += 1;
+                continue;
+            }
+        }
         let body = json!({
             "stateMachineArn": target,
             "name": name,
