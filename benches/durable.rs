@@ -74,6 +74,9 @@ impl Store for Timed {
     async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRecord>, StoreError> {
         self.inner.list_map_runs(execution_arn).await
     }
+    async fn count_parked(&self, now: i64) -> Result<u64, StoreError> {
+        self.inner.count_parked(now).await
+    }
     async fn put_resource(
         &self,
         kind: &str,

@@ -420,8 +420,8 @@ impl Function {
             store,
             self.schedule_clock.now(),
         ))
-            .await
-            .map_err(|e| format!("cannot fire schedules: {e}"))?;
+        .await
+        .map_err(|e| format!("cannot fire schedules: {e}"))?;
         loop {
             let now = now_ms();
             if now >= end {

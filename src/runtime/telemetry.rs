@@ -78,6 +78,11 @@ pub const WORKER_DRIVE_TIME: &str = "stepfn_worker_drive_seconds";
 pub const SCHEDULE_DELAY: &str = "stepfn_schedule_delay_seconds";
 /// Executions a worker is driving now (gauge).
 pub const RUNNING: &str = "stepfn_worker_running_executions";
+/// Executions parked in the store (due later, held by no worker), as a worker last counted
+/// them (gauge; every worker reports the same store-wide count).
+pub const PARKED: &str = "stepfn_parked_executions";
+/// How often a worker counts the parked executions, while metrics are recorded.
+pub const PARKED_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 /// Store requests, seconds, by `operation` (recorded by the store layer).
 pub const STORE_REQUEST_TIME: &str = crate::store::any::REQUEST_TIME;
 
@@ -122,6 +127,10 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
         "From an execution due to a worker taking it, seconds.",
     ),
     (RUNNING, "Executions this worker is driving."),
+    (
+        PARKED,
+        "Executions parked in the store: due later (a Wait, a retry, a timeout), held by no worker.",
+    ),
     (STORE_REQUEST_TIME, "Store requests, seconds, by operation."),
 ];
 
@@ -298,6 +307,18 @@ pub fn drive_ended(started: Instant, result: &Result<DriveOutcome, DriveError>) 
     };
     counter!(WORKER_DRIVES, "outcome" => outcome).increment(1);
     histogram!(WORKER_DRIVE_TIME).record(started.elapsed().as_secs_f64());
+}
+
+/// Whether metrics are being recorded (a recorder is installed).
+pub fn recording() -> bool {
+    enabled()
+}
+
+/// Sets the parked executions gauge.
+pub fn parked(count: u64) {
+    if enabled() {
+        gauge!(PARKED).set(count as f64);
+    }
 }
 
 /// Activity tasks taken and not answered yet, by task token: the activity's name, when the

@@ -8,6 +8,7 @@ use crate::runtime::clock::real_now;
 use crate::runtime::durable::{
     drive_execution, DriveError, DriveOutcome, DurableOptions, MachineCache,
 };
+use crate::runtime::telemetry::PARKED_EVERY;
 use crate::store::{Scheduling, Store};
 use crate::tasks::TaskInvoker;
 
@@ -70,6 +71,10 @@ pub async fn run_worker_with<S: Store + Clone>(
         tokio::task::JoinSet::new();
     let mut in_flight: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut idle_since = real_now();
+    // Counted at once, then every PARKED_EVERY.
+    let mut last_count = std::time::Instant::now()
+        .checked_sub(PARKED_EVERY)
+        .unwrap_or_else(std::time::Instant::now);
     let concurrency = concurrency.max(1);
     loop {
         while let Some(done) = running.try_join_next() {
@@ -97,6 +102,13 @@ pub async fn run_worker_with<S: Store + Clone>(
             return Ok(stats);
         }
         let now = real_now();
+        if crate::runtime::telemetry::recording() && last_count.elapsed() >= PARKED_EVERY {
+            last_count = std::time::Instant::now();
+            match store.count_parked(now).await {
+                Ok(count) => crate::runtime::telemetry::parked(count),
+                Err(e) => tracing::warn!(error = %e, "cannot count parked executions"),
+            }
+        }
         let free = concurrency.saturating_sub(running.len());
         let mut started = 0;
         // FIFO asks past the executions it drives (they may still be listed); a fair or

@@ -77,6 +77,9 @@ impl Store for AnyStore {
     async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRunRecord>, StoreError> {
         delegate!(self, s => s.list_map_runs(execution_arn).await)
     }
+    async fn count_parked(&self, now: i64) -> Result<u64, StoreError> {
+        delegate!(self, s => s.count_parked(now).await)
+    }
     async fn due_queue(
         &self,
         now: i64,

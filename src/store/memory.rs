@@ -521,6 +521,17 @@ impl Store for MemoryStore {
         Ok(taken)
     }
 
+    async fn count_parked(&self, now: i64) -> Result<u64, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .executions
+            .values()
+            .filter(|r| r.status == Status::Running)
+            .filter(|r| r.due.is_some_and(|d| d > now))
+            .filter(|r| lease_free(&r.lease, "", now))
+            .count() as u64)
+    }
+
     async fn due_executions(&self, now: i64, limit: usize) -> Result<Vec<String>, StoreError> {
         let inner = self.lock();
         let mut due: Vec<(i64, String)> = inner
@@ -548,6 +559,11 @@ mod tests {
     #[tokio::test]
     async fn fair_shares_by_weight_so_a_flood_does_not_starve_another_key() {
         crate::store::suite_queue::fair_shares(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn parked_executions_are_counted() {
+        crate::store::suite_queue::parked_count(&MemoryStore::new()).await;
     }
 
     #[tokio::test]

@@ -823,6 +823,11 @@ pub trait Store: Send + Sync + 'static {
         self.due_executions(now, limit)
     }
 
+    /// How many running executions are parked: due later than `now` (a Wait, a retry, a
+    /// timeout) and held by no worker. Executions waiting for a callback with no timeout have
+    /// no due time and are not counted.
+    fn count_parked(&self, now: i64) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Running executions due by `now` whose lease is free or lapsed, at most `limit`.
     fn due_executions(
         &self,

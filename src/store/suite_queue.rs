@@ -93,3 +93,26 @@ pub(crate) async fn fair_shares<S: Store>(store: &S) {
         "b starts at once: {order:?}"
     );
 }
+
+/// Parked: running, due later than now, held by no worker.
+pub(crate) async fn parked_count<S: Store>(store: &S) {
+    queued(store, "now", 10, None).await;
+    queued(store, "later", 1_000, None).await;
+    queued(store, "queued-later", 2_000, key(3, "t", 1)).await;
+    assert_eq!(store.count_parked(100).await.expect("count"), 2);
+    let later = crate::store::test_info("q", "later", 1_000).arn;
+    store
+        .acquire(&later, "w", 100, 60_000)
+        .await
+        .expect("acquire");
+    assert_eq!(
+        store.count_parked(100).await.expect("count"),
+        1,
+        "held by a worker"
+    );
+    assert_eq!(
+        store.count_parked(5_000).await.expect("count"),
+        0,
+        "all due by then"
+    );
+}

@@ -219,6 +219,10 @@ fn serve_metrics_count_each_execution_by_state_machine() {
         );
     }
     assert!(
+        text.contains("# TYPE stepfn_parked_executions gauge"),
+        "the worker counts parked executions:\n{text}"
+    );
+    assert!(
         text.contains("# TYPE stepfn_execution_time_seconds histogram"),
         "execution time is a histogram:\n{text}"
     );

@@ -253,6 +253,44 @@ impl DynamoStore {
         taken
     }
 
+    /// How many executions of the due index are due after `now` with no live lease: one
+    /// counting query (all pages) per partition.
+    pub(super) async fn count_parked_in_partitions(&self, now: i64) -> Result<u64, StoreError> {
+        let mut total = 0;
+        for partition in self.partitions().await? {
+            let what = format!("count parked executions ({})", partition.pk);
+            let mut start: Option<Item> = None;
+            loop {
+                let out = self
+                    .call(&what, || {
+                        self.client()
+                            .query()
+                            .table_name(self.table())
+                            .index_name(DUE_INDEX)
+                            .key_condition_expression("#gpk = :p AND #gsk > :now")
+                            .filter_expression("attribute_not_exists(#exp) OR #exp < :ms")
+                            .expression_attribute_names("#gpk", "gsi1pk")
+                            .expression_attribute_names("#gsk", "gsi1sk")
+                            .expression_attribute_names("#exp", "lease_expires")
+                            .expression_attribute_values(":p", s(&partition.pk))
+                            .expression_attribute_values(":now", s(time_sort_key(now)))
+                            .expression_attribute_values(":ms", n(now))
+                            .select(aws_sdk_dynamodb::types::Select::Count)
+                            .set_exclusive_start_key(start.clone())
+                            .send()
+                    })
+                    .await
+                    .map_err(|e| backend(&what, &e))?;
+                total += u64::try_from(out.count).unwrap_or(0);
+                match out.last_evaluated_key {
+                    Some(k) if !k.is_empty() => start = Some(k),
+                    _ => break,
+                }
+            }
+        }
+        Ok(total)
+    }
+
     /// Up to `limit` executions of one due index partition, due by `now` with no live lease,
     /// as (due, ARN) in due order.
     async fn due_in_partition(

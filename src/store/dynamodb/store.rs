@@ -771,6 +771,10 @@ impl Store for DynamoStore {
     ) -> Result<Vec<String>, StoreError> {
         self.due_ordered(now, limit, scheduling).await
     }
+
+    async fn count_parked(&self, now: i64) -> Result<u64, StoreError> {
+        self.count_parked_in_partitions(now).await
+    }
 }
 
 impl DynamoStore {

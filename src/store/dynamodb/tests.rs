@@ -86,6 +86,11 @@ async fn dynamo_store_shares_due_work_fairly() {
 }
 
 #[tokio::test]
+async fn dynamo_store_counts_parked_executions() {
+    crate::store::suite_queue::parked_count(&fresh_store().await).await;
+}
+
+#[tokio::test]
 async fn dynamo_store_passes_the_store_suite() {
     let store = fresh_store().await;
     crate::store::suite::run(&store).await;
