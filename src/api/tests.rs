@@ -773,3 +773,56 @@ async fn an_express_start_runs_under_an_express_arn_that_is_not_describable() {
     }
     assert_eq!(listed, 1, "the express execution ran its task");
 }
+
+#[tokio::test]
+async fn the_queue_key_comes_from_tags_and_the_trace_header() {
+    let s = service();
+    let def = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#;
+    let created = s
+        .call(
+            "CreateStateMachine",
+            json!({"name": "q", "definition": def, "roleArn": "r",
+                   "tags": [{"key": "stepfn:tenant", "value": "acme"},
+                            {"key": "stepfn:priority", "value": "2"}]}),
+        )
+        .await
+        .expect("create");
+    let machine = created["stateMachineArn"].clone();
+    let queue_of = |arn: Value| {
+        let store = s.store().clone();
+        async move {
+            let arn = arn.as_str().expect("arn").to_string();
+            store
+                .get_execution(&arn)
+                .await
+                .expect("get")
+                .expect("stored")
+                .info
+                .origin
+                .queue
+        }
+    };
+    let tagged = s
+        .call(
+            "StartExecution",
+            json!({"stateMachineArn": machine, "name": "tagged"}),
+        )
+        .await
+        .expect("start");
+    let q = queue_of(tagged["executionArn"].clone())
+        .await
+        .expect("a queue key");
+    assert_eq!((q.priority, q.tenant.as_str(), q.weight), (2, "acme", 1));
+    let traced = s
+        .call(
+            "StartExecution",
+            json!({"stateMachineArn": machine, "name": "traced",
+                   "traceHeader": "Root=1-5759e988-bd862e3fe1be46a994272793;stepfn:priority=9;stepfn:tenant=other"}),
+        )
+        .await
+        .expect("start");
+    let q = queue_of(traced["executionArn"].clone())
+        .await
+        .expect("a queue key");
+    assert_eq!((q.priority, q.tenant.as_str()), (9, "other"));
+}
