@@ -26,6 +26,8 @@ struct Inner {
     map_runs: HashMap<String, MapRunRecord>,
     /// Queued tasks by activity ARN, in no particular order.
     activity_tasks: HashMap<String, Vec<ActivityTask>>,
+    /// Tokens of the activity tasks taken: never queued again.
+    activity_taken: std::collections::HashSet<String>,
     /// Resources by kind, then key: body and version.
     resources: HashMap<String, BTreeMap<String, (Value, u64)>>,
     /// Fair scheduling: the service each fairness key had (executions taken over weight),
@@ -195,6 +197,9 @@ impl Store for MemoryStore {
     ) -> Result<(), StoreError> {
         check_activity_task_size(activity_arn, task)?;
         let mut inner = self.lock();
+        if inner.activity_taken.contains(&task.token) {
+            return Ok(());
+        }
         let queue = inner
             .activity_tasks
             .entry(activity_arn.to_string())
@@ -221,6 +226,9 @@ impl Store for MemoryStore {
         let task = oldest.map(|i| queue.swap_remove(i));
         if queue.is_empty() {
             inner.activity_tasks.remove(activity_arn);
+        }
+        if let Some(t) = &task {
+            inner.activity_taken.insert(t.token.clone());
         }
         Ok(task)
     }

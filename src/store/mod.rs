@@ -698,8 +698,9 @@ pub trait Store: Send + Sync + 'static {
     fn delete_activity(&self, arn: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Queues `task` for the workers of activity `activity_arn`, unless a task with its token
-    /// is already queued there (then nothing changes: enqueuing is idempotent on the token,
-    /// so a worker that takes an execution over may enqueue again). Does not check that the
+    /// is queued there or was taken (then nothing changes: enqueuing is idempotent on the
+    /// token, so a worker that takes an execution over, or drives it again after a heartbeat,
+    /// may enqueue again without handing the task out twice). Does not check that the
     /// activity exists.
     ///
     /// # Errors

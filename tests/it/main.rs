@@ -3,6 +3,7 @@
 //! against real peers, the Lambda function under the emulator, nested executions,
 //! EventBridge rules that start executions, and schedules fired by `stepfn serve`.
 
+mod activity_rounds;
 mod api;
 mod cli;
 mod console;

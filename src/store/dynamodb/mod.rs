@@ -17,7 +17,7 @@
 //! | activity | `ACT#<arn>` | `DEF` | the [`ActivityRecord`] (tags included) as JSON (`act`) |
 //! | activity registry entry | `ACTLIST` | `<arn>` | `name`, `created` |
 //! | queued activity task | `ACTQ#<activity arn>` | `Q#<enqueued, order-preserving>#<token>` | the [`ActivityTask`] as JSON (`task`) |
-//! | queued token marker | `ACTQ#<activity arn>` | `T#<token>` | nothing: the token is queued |
+//! | token marker | `ACTQ#<activity arn>` | `T#<token>` | `taken` once the task was taken: the token is queued or was taken |
 //! | chunk | as its owner | `REC#…`, `SNAP#<version>#…`, `EVC#<id>#…`, `DEFC#…` | 350,000 bytes of a document too large for its item, deflated (behind a mark that JSON cannot start with; unmarked chunks are plain) |
 //!
 //! A JSON document (the execution's immutable part `rec`, its snapshot `snap`, an event `ev`, a
@@ -59,11 +59,11 @@
 //!
 //! `enqueue_activity_task` is one `TransactWriteItems`: the token marker `T#<token>`, on
 //! condition that it does not exist, and the task item `Q#…`. A failed condition means the
-//! token is already queued, and nothing changes. A task is stored inline, so one whose JSON is
+//! token is queued or was taken, and nothing changes (a task is handed out once). A task is stored inline, so one whose JSON is
 //! larger than [`crate::store::ACTIVITY_TASK_MAX_BYTES`] (300 KiB; Step Functions allows 256
 //! KiB of input) is refused with [`StoreError::Backend`] in both backends.
 //! `take_activity_task` Queries the oldest `Q#` item (consistent, `Limit 1`), then deletes it,
-//! on condition that it still exists, together with its marker in one transaction; a lost
+//! on condition that it still exists, and marks its marker `taken`, in one transaction; a lost
 //! race (another taker deleted it first) queries again. Deleting an activity leaves its queue.
 //!
 //! # Stop requests

@@ -328,14 +328,18 @@ impl Store for DynamoStore {
                 .expression_attribute_names("#pk", "pk")
                 .build()
                 .map_err(|e| backend_msg(&what, e.to_string()))?;
-            let marker = Delete::builder()
+            // The token's marker stays, marked taken: enqueuing the token again (the
+            // execution invoking its task again after a heartbeat or a takeover) is a no-op.
+            let mut taken = key(&pk, &actq_token_sk(&task.token));
+            taken.insert("taken".into(), AttributeValue::Bool(true));
+            let marker = Put::builder()
                 .table_name(self.table())
-                .set_key(Some(key(&pk, &actq_token_sk(&task.token))))
+                .set_item(Some(taken))
                 .build()
                 .map_err(|e| backend_msg(&what, e.to_string()))?;
             let items = vec![
                 TransactWriteItem::builder().delete(queued).build(),
-                TransactWriteItem::builder().delete(marker).build(),
+                TransactWriteItem::builder().put(marker).build(),
             ];
             // One token for the retries of this attempt: a retry of a deletion that succeeded
             // unseen succeeds again instead of looking like a lost race.
