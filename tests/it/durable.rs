@@ -205,6 +205,36 @@ fn wait_until_done(table: &str, endpoint: &str, arns: &[String], limit: Duration
 }
 
 #[test]
+fn a_missing_table_or_store_is_a_sentence_with_the_fix() {
+    let endpoint = endpoint();
+    let mut args = vec!["start".to_string(), "state-machines/hello.asl.json".into()];
+    args.extend(store_args(&format!("missing-{}", uuid_like()), &endpoint));
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ResourceNotFoundException"), "{stderr}");
+    assert!(stderr.contains("`stepfn init`"), "names the fix: {stderr}");
+    assert!(
+        !stderr.contains("ServiceError {"),
+        "no debug dump: {stderr}"
+    );
+    assert!(stderr.len() < 400, "one sentence: {stderr}");
+    // Logs to a pipe carry no colour codes.
+    let out = stepfn()
+        .args(&args)
+        .env("STEPFN_LOG", "debug")
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("DEBUG"), "debug logs are written: {stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "ANSI codes in piped logs: {stderr}"
+    );
+}
+
+#[test]
 fn start_worker_describe_history_round_trip() {
     let endpoint = endpoint();
     let table = new_table(&endpoint);

@@ -248,9 +248,49 @@ fn backend_msg(context: impl Into<String>, message: impl Into<String>) -> StoreE
 
 fn backend<E>(context: impl Into<String>, err: &SdkError<E>) -> StoreError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
 {
-    backend_msg(context, DisplayErrorContext(err).to_string())
+    backend_msg(context, describe(err))
+}
+
+/// A sentence for an SDK error: the service's code and message, or what failed on the way
+/// (each cause's text, no debug dump), with the fix when there is an obvious one.
+fn describe<E>(err: &SdkError<E>) -> String
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+{
+    if let SdkError::ServiceError(service) = err {
+        let e = service.err();
+        let code = e.code().unwrap_or("ServiceError");
+        let message = e.message().unwrap_or_default();
+        return match code {
+            "ResourceNotFoundException" => format!(
+                "{code}: {message}: create the table first with `stepfn init` and the same \
+                 --store dynamodb --table (and --dynamodb-endpoint)"
+            ),
+            _ => format!("{code}: {message}"),
+        };
+    }
+    let mut text = err.to_string();
+    let mut cause = std::error::Error::source(err);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    if matches!(
+        err,
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
+    ) {
+        text.push_str(
+            " (is DynamoDB reachable? check --dynamodb-endpoint or AWS_ENDPOINT_URL_DYNAMODB, \
+             the region and the credentials)",
+        );
+    }
+    text
 }
 
 fn corrupt(what: impl Into<String>, reason: impl Into<String>) -> StoreError {
