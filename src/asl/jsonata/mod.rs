@@ -431,6 +431,7 @@ fn evaluate(
         // jsonata-rs is incomplete and has panicking paths; a panic there must fail the state,
         // not the execution thread.
         let _draws = moment.draws();
+        let _quiet = QuietPanics::enter();
         catch_unwind(AssertUnwindSafe(|| evaluate_unguarded(text, states, vars))).unwrap_or_else(
             |_| {
                 Err(Failure::Bare(
@@ -439,6 +440,40 @@ fn evaluate(
             },
         )
     })
+}
+
+thread_local! {
+    /// Set while this thread evaluates JSONata under `catch_unwind`: its panics are caught
+    /// and become a state failure, so they are not reported on stderr.
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// While alive, panics on this thread are not reported by the panic hook (they are caught).
+struct QuietPanics {
+    was: bool,
+}
+
+impl QuietPanics {
+    fn enter() -> QuietPanics {
+        static HOOK: std::sync::Once = std::sync::Once::new();
+        HOOK.call_once(|| {
+            let report = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                if !QUIET.with(std::cell::Cell::get) {
+                    report(info);
+                }
+            }));
+        });
+        QuietPanics {
+            was: QUIET.with(|q| q.replace(true)),
+        }
+    }
+}
+
+impl Drop for QuietPanics {
+    fn drop(&mut self) {
+        QUIET.with(|q| q.set(self.was));
+    }
 }
 
 fn evaluate_unguarded(
