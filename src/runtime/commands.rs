@@ -238,6 +238,9 @@ pub struct RunReport {
 /// cannot be used; store failures.
 pub async fn run(request: RunRequest) -> Result<RunReport, CommandError> {
     let execution_name = uuid::Uuid::new_v4().to_string();
+    for (name, _) in &request.machines {
+        check_name("--machine", name)?;
+    }
     let store = request.store.open().await?;
     for (name, definition) in &request.machines {
         loadable(definition)?;

@@ -375,3 +375,19 @@ fn start_refuses_names_the_api_refuses_before_touching_the_store() {
         );
     }
 }
+
+#[test]
+fn run_refuses_a_machine_name_the_api_refuses() {
+    let out = stepfn(&[
+        "run",
+        "state-machines/hello.asl.json",
+        "--machine",
+        "child machine=state-machines/hello.asl.json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("--machine \"child machine\": Invalid Name (Step Functions names are 1 to 80 characters"),
+        "{err}"
+    );
+}
