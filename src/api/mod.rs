@@ -169,7 +169,7 @@ fn opt_object(req: &Value, name: &str) -> Result<Option<Value>, ApiError> {
     Ok(Some(Value::Object(logging)))
 }
 
-/// Step Functions' name rule (shared with the CLI): see [`arn::is_valid_name`].
+/// Step Functions' name rule (shared with the CLI): see [`crate::runtime::arn::is_valid_name`].
 fn valid_name(name: &str) -> bool {
     crate::runtime::arn::is_valid_name(name)
 }
