@@ -169,14 +169,9 @@ fn opt_object(req: &Value, name: &str) -> Result<Option<Value>, ApiError> {
     Ok(Some(Value::Object(logging)))
 }
 
-/// Step Functions' name rule: 1 to 80 characters, none of whitespace, `<>{}[]?*"#%\^|~`$&,;:/`
-/// or control characters.
+/// Step Functions' name rule (shared with the CLI): see [`crate::runtime::arn::is_valid_name`].
 fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.chars().count() <= 80
-        && !name
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c))
+    crate::runtime::arn::is_valid_name(name)
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {
@@ -395,7 +390,7 @@ impl Service {
             Op::UpdateStateMachine => self.update_state_machine(&req).await,
             Op::DeleteStateMachine => self.delete_state_machine(&req).await,
             Op::ListStateMachines => self.list_state_machines(&req).await,
-            Op::ValidateStateMachineDefinition => Ok(validate_definition(&req)),
+            Op::ValidateStateMachineDefinition => validate_definition(&req),
             Op::StartExecution => self.start_execution(&req).await,
             Op::StartSyncExecution => self.start_sync_execution(&req).await,
             Op::DescribeExecution => self.describe_execution(&req).await,

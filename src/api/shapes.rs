@@ -116,7 +116,21 @@ pub(super) fn check_express(kind: &str, definition: &Value) -> Result<(), ApiErr
     ))
 }
 
+/// AWS's model constraint on a request's `definition` (1,048,576 characters), worded as AWS
+/// words it for a sensitive member (the value is not repeated).
+pub(super) fn check_definition_size(text: &str) -> Result<(), ApiError> {
+    use crate::asl::validate::{definition_too_large, MAX_DEFINITION_CHARS};
+    match definition_too_large(text) {
+        None => Ok(()),
+        Some(_) => Err(err(
+            Exception::ValidationException,
+            format!("1 validation error detected: Value at 'definition' failed to satisfy constraint: Member must have length less than or equal to {MAX_DEFINITION_CHARS}"),
+        )),
+    }
+}
+
 pub(super) fn parse_definition(text: &str) -> Result<Value, ApiError> {
+    check_definition_size(text)?;
     let value = validate_text(text).map_err(|d| {
         err(
             Exception::InvalidDefinition,
@@ -165,14 +179,17 @@ pub(super) fn parse_input(req: &Value) -> Result<crate::runtime::driver::Input, 
     }
 }
 
-pub(super) fn validate_definition(req: &Value) -> Value {
+pub(super) fn validate_definition(req: &Value) -> Result<Value, ApiError> {
     let text = req.get("definition").and_then(Value::as_str).unwrap_or("");
+    check_definition_size(text)?;
     if text.trim().is_empty() {
-        return json!({"result": "FAIL", "truncated": false, "diagnostics": [{
-            "severity": "ERROR",
-            "code": "SCHEMA_VALIDATION_FAILED",
-            "message": "Definition must be a valid JSON object",
-        }]});
+        return Ok(
+            json!({"result": "FAIL", "truncated": false, "diagnostics": [{
+                "severity": "ERROR",
+                "code": "SCHEMA_VALIDATION_FAILED",
+                "message": "Definition must be a valid JSON object",
+            }]}),
+        );
     }
     let express = req.get("type").and_then(Value::as_str) == Some("EXPRESS");
     let mut checked = None;
@@ -213,5 +230,5 @@ pub(super) fn validate_definition(req: &Value) -> Value {
         }
     }
     let result = if diagnostics.is_empty() { "OK" } else { "FAIL" };
-    json!({"result": result, "diagnostics": diagnostics, "truncated": false})
+    Ok(json!({"result": result, "diagnostics": diagnostics, "truncated": false}))
 }

@@ -826,3 +826,75 @@ async fn the_queue_key_comes_from_tags_and_the_trace_header() {
         .expect("a queue key");
     assert_eq!((q.priority, q.tenant.as_str()), (9, "other"));
 }
+
+#[tokio::test]
+async fn waits_and_timeouts_over_aws_maximum_are_invalid_definitions() {
+    let s = service();
+    let wait = r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":9223372036854775807,"End":true}}}"#;
+    let e = s
+        .call(
+            "CreateStateMachine",
+            json!({"name": "w", "definition": wait, "roleArn": "r"}),
+        )
+        .await
+        .expect_err("over the maximum");
+    assert_eq!(e.kind, Exception::InvalidDefinition);
+    assert_eq!(
+        e.message,
+        "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Maximum value is 99999999 at /States/W/Seconds'"
+    );
+    let v = s
+        .call(
+            "ValidateStateMachineDefinition",
+            json!({"definition": wait}),
+        )
+        .await
+        .expect("validate");
+    assert_eq!(v["result"], "FAIL");
+    assert_eq!(v["diagnostics"][0]["message"], "Maximum value is 99999999");
+    assert_eq!(v["diagnostics"][0]["location"], "/States/W/Seconds");
+    let ok = r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":1,"End":true}}}"#;
+    let arn = s
+        .call(
+            "CreateStateMachine",
+            json!({"name": "w", "definition": ok, "roleArn": "r"}),
+        )
+        .await
+        .expect("create")["stateMachineArn"]
+        .clone();
+    let timeout = r#"{"StartAt":"W","TimeoutSeconds":100000000,"States":{"W":{"Type":"Wait","Seconds":1,"End":true}}}"#;
+    let e = s
+        .call(
+            "UpdateStateMachine",
+            json!({"stateMachineArn": arn, "definition": timeout}),
+        )
+        .await
+        .expect_err("over the maximum");
+    assert_eq!(
+        e.message,
+        "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Maximum value is 99999999 at /TimeoutSeconds'"
+    );
+}
+
+#[tokio::test]
+async fn definition_over_aws_size_limit_is_a_validation_exception() {
+    let s = service();
+    let big = format!(
+        r#"{{"Comment":"{}","StartAt":"P","States":{{"P":{{"Type":"Pass","End":true}}}}}}"#,
+        "x".repeat(1_048_576)
+    );
+    let expected = "1 validation error detected: Value at 'definition' failed to satisfy constraint: Member must have length less than or equal to 1048576";
+    for (op, req) in [
+        (
+            "CreateStateMachine",
+            json!({"name": "big", "definition": big, "roleArn": "r"}),
+        ),
+        ("ValidateStateMachineDefinition", json!({"definition": big})),
+    ] {
+        let e = s.call(op, req).await.expect_err("too large");
+        assert_eq!(e.kind, Exception::ValidationException, "{op}");
+        assert_eq!(e.message, expected, "{op}");
+    }
+    let listed = s.call("ListStateMachines", json!({})).await.expect("list");
+    assert_eq!(listed["stateMachines"], json!([]));
+}

@@ -256,6 +256,22 @@ fn wait_forms_arm_a_timer_at_the_right_time() {
 }
 
 #[test]
+fn a_wait_read_from_the_input_past_the_end_of_time_waits_forever_instead_of_wrapping() {
+    // Validation caps fixed seconds; values read at run time saturate.
+    assert_eq!(
+        wait_due(json!({"SecondsPath": "$.s"}), json!({"s": i64::MAX})),
+        [i64::MAX]
+    );
+    assert_eq!(
+        wait_due(
+            json!({"QueryLanguage": "JSONata", "Seconds": "{% $states.input.s %}"}),
+            json!({"s": 9_000_000_000_000_000_000i64})
+        ),
+        [i64::MAX]
+    );
+}
+
+#[test]
 fn wait_then_resumes_at_the_timer_and_passes_its_input_on() {
     let mut d = Drive::new(wait_machine(json!({"Seconds": 30})), json!({"a": 1}));
     d.run_to_end(&mut no_tasks);

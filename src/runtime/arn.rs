@@ -3,6 +3,20 @@
 
 use crate::engine::ExecutionInfo;
 
+/// Step Functions' rule for the names of state machines, executions and activities (the last
+/// part of their ARNs): 1 to 80 characters, none of them whitespace, a control character or one
+/// of `< > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : /`.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().count() <= 80
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c))
+}
+
+/// What [`is_valid_name`] allows, for messages.
+pub const NAME_RULE: &str = "1 to 80 characters, without whitespace, control characters or any of < > { } [ ] ? * \" # % \\ ^ | ~ ` $ & , ; : /";
+
 /// The region ARNs are made in.
 pub const REGION: &str = "us-east-1";
 

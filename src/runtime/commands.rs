@@ -75,10 +75,28 @@ pub fn machine_record(name: &str, definition: Value, now: i64) -> MachineRecord 
     }
 }
 
+/// Checks a name the user gave for a state machine or an execution by the rule StartExecution
+/// and CreateStateMachine apply ([`arn::is_valid_name`]); `what` names where it came from
+/// (`--name`).
+///
+/// # Errors
+/// [`CommandError::Invalid`] naming the option, the name and the rule.
+pub fn check_name(what: &str, name: &str) -> Result<(), CommandError> {
+    if arn::is_valid_name(name) {
+        return Ok(());
+    }
+    let shown = serde_json::to_string(name).unwrap_or_else(|_| format!("{name:?}"));
+    Err(CommandError::Invalid(format!(
+        "{what} {shown}: Invalid Name (Step Functions names are {})",
+        arn::NAME_RULE
+    )))
+}
+
 /// `stepfn start`: stores the machine and a new execution; returns its ARN and start date.
 ///
 /// # Errors
-/// When the name is taken with another input, or the store fails.
+/// When a name breaks Step Functions' rule (nothing is stored then), the name is taken with
+/// another input, or the store fails.
 pub async fn start(
     store: &AnyStore,
     machine: &MachineRecord,
@@ -86,6 +104,8 @@ pub async fn start(
     input: impl Into<crate::runtime::driver::Input>,
     now: i64,
 ) -> Result<ExecutionRecord, CommandError> {
+    check_name("state machine name", &machine.name)?;
+    check_name("execution name", name)?;
     store.put_machine(machine).await?;
     Ok(start_execution(store, machine, name, input, now).await?)
 }
@@ -218,6 +238,9 @@ pub struct RunReport {
 /// cannot be used; store failures.
 pub async fn run(request: RunRequest) -> Result<RunReport, CommandError> {
     let execution_name = uuid::Uuid::new_v4().to_string();
+    for (name, _) in &request.machines {
+        check_name("--machine", name)?;
+    }
     let store = request.store.open().await?;
     for (name, definition) in &request.machines {
         loadable(definition)?;

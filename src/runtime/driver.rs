@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 
 use crate::asl::error::{self, StatesError};
 use crate::asl::model::StateMachine;
+use crate::asl::timestamp::after_seconds;
 use crate::engine::execution::{Execution, ExecutionInfo, FrameId, Status};
 use crate::engine::history::HistoryEvent;
 use crate::engine::step::{step_into, Command, Event, Transition};
@@ -289,7 +290,7 @@ pub(crate) async fn drive_with<P: Persist>(
     if let Some(secs) = exec.machine.timeout_seconds {
         // A redrive starts the execution's timeout again.
         let since = exec.redrive_time.unwrap_or(exec.info.start_time);
-        let due = since + (secs as i64) * 1000;
+        let due = after_seconds(since, secs);
         timers.push(Reverse((due, seq, TimerKind::Execution)));
         seq += 1;
     }
@@ -394,7 +395,7 @@ pub(crate) async fn drive_with<P: Persist>(
                     }
                     Invocation::Pending(fut) => {
                         if let Some(t) = request.timeout_seconds {
-                            let due = clock.now() + (t as i64) * 1000;
+                            let due = after_seconds(clock.now(), t);
                             timers.push(Reverse((due, seq, TimerKind::TaskTimeout(frame, wait))));
                             seq += 1;
                         }
@@ -402,7 +403,7 @@ pub(crate) async fn drive_with<P: Persist>(
                     }
                     Invocation::Staged(submit, then) => {
                         if let Some(t) = request.timeout_seconds {
-                            let due = clock.now() + (t as i64) * 1000;
+                            let due = after_seconds(clock.now(), t);
                             timers.push(Reverse((due, seq, TimerKind::TaskTimeout(frame, wait))));
                             seq += 1;
                         }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use tracing::Instrument;
 
+use crate::asl::timestamp::after_seconds;
 use crate::engine::execution::{Execution, Status};
 use crate::engine::history::HistoryEvent;
 use crate::engine::step::{step, Event};
@@ -209,8 +210,7 @@ fn apply_inbox(
                 if let Some(frame) = frame.filter(|f| f.wait == message.wait) {
                     if let Some(task) = frame.task.as_mut() {
                         if let Some(h) = task.heartbeat_seconds {
-                            Arc::make_mut(task).heartbeat_at =
-                                Some(message.time + (h as i64) * 1000);
+                            Arc::make_mut(task).heartbeat_at = Some(after_seconds(message.time, h));
                         }
                     }
                 }

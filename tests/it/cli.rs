@@ -319,3 +319,75 @@ fn test_state_answers_a_request_file_or_stdin_as_the_api_does() {
         "ValidationException: State type 'Pass' is not supported when a mock is specified"
     );
 }
+
+#[test]
+fn validate_and_run_refuse_a_wait_over_aws_maximum() {
+    let def = temp_file(
+        "long-wait.json",
+        r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":9223372036854775807,"End":true}}}"#,
+    );
+    let path = def.to_str().expect("utf-8");
+    let out = stepfn(&["validate", path]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{path}: invalid\n  /States/W/Seconds: must be at most 99999999\n")
+    );
+    let out = stepfn(&["run", path]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/States/W/Seconds: must be at most 99999999"),
+        "{err}"
+    );
+}
+
+#[test]
+fn start_refuses_names_the_api_refuses_before_touching_the_store() {
+    // The store's endpoint answers nothing: a name that got past the check would fail there
+    // with exit 1 instead.
+    let store = [
+        "--store",
+        "dynamodb",
+        "--dynamodb-endpoint",
+        "http://127.0.0.1:9",
+    ];
+    let long = "x".repeat(81);
+    for (option, name, shown) in [
+        ("--name", "has space", r#""has space""#),
+        ("--name", "a:b", r#""a:b""#),
+        ("--name", "tab\there", r#""tab\there""#),
+        ("--name", "", r#""""#),
+        ("--name", long.as_str(), &format!("\"{long}\"")),
+        ("--machine-name", "m/1", r#""m/1""#),
+    ] {
+        let mut args = vec!["start", "state-machines/hello.asl.json", option, name];
+        args.extend(store);
+        let out = stepfn(&args);
+        assert_eq!(out.status.code(), Some(2), "{option} {name:?}");
+        assert!(out.stdout.is_empty());
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!(
+                "{option} {shown}: Invalid Name (Step Functions names are 1 to 80 characters, without whitespace, control characters or any of < > {{ }} [ ] ? * \" # % \\ ^ | ~ ` $ & , ; : /)\n"
+            ),
+            "{option} {name:?}"
+        );
+    }
+}
+
+#[test]
+fn run_refuses_a_machine_name_the_api_refuses() {
+    let out = stepfn(&[
+        "run",
+        "state-machines/hello.asl.json",
+        "--machine",
+        "child machine=state-machines/hello.asl.json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("--machine \"child machine\": Invalid Name (Step Functions names are 1 to 80 characters"),
+        "{err}"
+    );
+}

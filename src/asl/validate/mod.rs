@@ -35,6 +35,7 @@ mod checker;
 mod express;
 mod integrations;
 mod jackson;
+mod quotas;
 mod reader_config;
 pub use jackson::message as jackson_message;
 #[cfg(test)]
@@ -42,8 +43,10 @@ mod tests;
 mod values;
 
 pub use express::{express_violations, express_violations_text};
+pub use quotas::{definition_too_large, MAX_DEFINITION_CHARS, MAX_SECONDS};
 
 use checker::*;
+use quotas::TIME_FIELDS;
 use values::*;
 
 /// The JSON Schema of a definition, embedded at build time.
@@ -61,13 +64,17 @@ const STATE_TYPES: [&str; 8] = [
     "Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map",
 ];
 
-/// Validates a definition given as JSON text: JSON syntax and duplicate keys (which
-/// `serde_json::Value` would silently drop), then everything [`validate`] checks.
+/// Validates a definition given as JSON text: its size (AWS's 1,048,576 characters), JSON
+/// syntax and duplicate keys (which `serde_json::Value` would silently drop), then everything
+/// [`validate`] checks.
 ///
 /// # Errors
 /// Every problem found, each located by a JSON Pointer; a syntax error alone when the text is
 /// not JSON.
 pub fn validate_text(text: &str) -> Result<Value, Vec<Diagnostic>> {
+    if let Some(diag) = definition_too_large(text) {
+        return Err(vec![diag]);
+    }
     let duplicates = RefCell::new(Vec::new());
     let mut de = serde_json::Deserializer::from_str(text);
     let parsed = ValueSeed {
@@ -439,7 +446,17 @@ fn schema_diagnostics(annotated: &Value) -> Vec<Diagnostic> {
                 format!("expected {expected_value}, got {instance}")
             }
             ValidationErrorKind::Minimum { limit } => format!("must be at least {limit}"),
-            ValidationErrorKind::Maximum { limit } => format!("must be at most {limit}"),
+            ValidationErrorKind::Maximum { limit } => {
+                let field = pointer.rsplit('/').next().unwrap_or_default();
+                let mut diag = Diagnostic::new(pointer.clone(), format!("must be at most {limit}"));
+                // AWS (a CloudFormation deployment's error, cfn-lint issue 4075):
+                // "SCHEMA_VALIDATION_FAILED: Maximum value is 99999999 at /States/Wait/Seconds".
+                if TIME_FIELDS.contains(&field) {
+                    diag = diag.worded_by_aws(format!("Maximum value is {limit}"));
+                }
+                diags.push(diag);
+                continue;
+            }
             ValidationErrorKind::MinItems { limit: 1 }
             | ValidationErrorKind::MinProperties { limit: 1 } => {
                 diags.push(

@@ -380,6 +380,11 @@ async fn start(
 ) -> Result<ExitCode, CommandError> {
     let config = store.config();
     commands::require_durable(&config, "start")?;
+    let machine_name = machine_name_of(&definition, &machine_name);
+    commands::check_name("--machine-name", &machine_name)?;
+    if let Some(name) = &name {
+        commands::check_name("--name", name)?;
+    }
     let def = read_definition(&definition)?;
     commands::loadable(&def)?;
     let (value, text) = read_input(&input)?;
@@ -389,7 +394,7 @@ async fn start(
     };
     let store = config.open().await?;
     let now = stepfn::runtime::clock::real_now();
-    let machine = commands::machine_record(&machine_name_of(&definition, &machine_name), def, now);
+    let machine = commands::machine_record(&machine_name, def, now);
     let name = name.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let record = commands::start(&store, &machine, &name, input, now).await?;
     println!("{}", describe::started_json(&record));

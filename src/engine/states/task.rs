@@ -12,6 +12,7 @@ use crate::asl::model::{PathField, QueryLanguage, State, TaskState};
 use crate::asl::path::{Path, Scope};
 use crate::asl::payload::{json_len, PAYLOAD_LIMIT_BYTES};
 use crate::asl::template::Template;
+use crate::asl::timestamp::after_seconds;
 use crate::engine::execution::{body_at, FrameId, Phase};
 use crate::engine::history::Details;
 use crate::engine::states::io::*;
@@ -90,8 +91,8 @@ impl Stepper<'_> {
             timeout_seconds: timeout,
             heartbeat_seconds: heartbeat,
             frame: id,
-            timeout_at: timeout.map(|t| now + (t as i64) * 1000),
-            heartbeat_at: heartbeat.map(|h| now + (h as i64) * 1000),
+            timeout_at: timeout.map(|t| after_seconds(now, t)),
+            heartbeat_at: heartbeat.map(|h| after_seconds(now, h)),
             token,
             submitted: false,
         };

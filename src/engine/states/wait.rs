@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::asl::error::{self, StatesError};
 use crate::asl::model::{QueryLanguage, State, WaitState};
-use crate::asl::timestamp::parse_timestamp;
+use crate::asl::timestamp::{after_seconds, parse_timestamp};
 use crate::engine::execution::{body_at, FrameId, Phase};
 use crate::engine::states::io::*;
 use crate::engine::step::{Command, Outcome, Stepper};
@@ -61,7 +61,7 @@ impl Stepper<'_> {
                     )
                     .at("Seconds"));
                 };
-                time + s * 1000
+                after_seconds(time, s.unsigned_abs())
             } else if let Some(ts) = &w.timestamp {
                 let v = eval_field(&Value::String(ts.clone()), "Timestamp", &states, &env)?;
                 let text = render_plain(&v);
@@ -85,7 +85,7 @@ impl Stepper<'_> {
         let effective = apply_path(&w.common.input_path, raw, &env)?;
         let scope = env.scope(&effective);
         let due = if let Some(secs) = &w.seconds {
-            time + secs.as_i64().unwrap_or(0).max(0) * 1000
+            after_seconds(time, secs.as_u64().unwrap_or(0))
         } else if let Some(ts) = &w.timestamp {
             parse_timestamp(ts).ok_or_else(|| {
                 StatesError::runtime(format!(
@@ -109,7 +109,7 @@ impl Stepper<'_> {
                     "The SecondsPath parameter references a negative value: {p} == {secs}"
                 )));
             }
-            time + secs * 1000
+            after_seconds(time, secs.unsigned_abs())
         } else if let Some(p) = &w.timestamp_path {
             let v = p.lookup(&scope).ok_or_else(|| {
                 StatesError::runtime(format!(
