@@ -40,6 +40,8 @@ pub struct ServeOptions {
     pub lease_ms: i64,
     /// The order in which its worker takes due executions.
     pub scheduling: Scheduling,
+    /// Timeouts, the connection limit and the hosts requests may be addressed to.
+    pub http: super::http::ServerConfig,
 }
 
 /// Serves until a signal; `on_bound` hears the bound address before the first request.
@@ -101,7 +103,7 @@ pub async fn serve_with(
     let flag = Arc::clone(&shutdown);
     let extra =
         extra(Arc::clone(&service)).merge(super::scheduler_http::routes(Arc::clone(&service)));
-    super::http::serve_with(listener, service, extra, async move {
+    super::http::serve_configured(listener, service, extra, &options.http, async move {
         wait_for_signal().await;
         flag.store(true, Ordering::Relaxed);
     })

@@ -20,5 +20,6 @@ mod readers;
 mod schedules;
 mod schedules_api;
 mod schedules_serve;
+mod serve_hygiene;
 mod services;
 mod support;
