@@ -251,3 +251,39 @@ fn cross_site_requests_are_refused_and_start_nothing() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(executions(), 3);
 }
+
+#[test]
+fn a_body_sent_too_slowly_is_cut_off_after_the_body_timeout() {
+    let server = Server::start(stepfn(), &["--body-timeout-seconds", "1"]);
+    let mut stream = connect(&server);
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nX-Amz-Target: AWSStepFunctions.ListStateMachines\r\n\
+         Content-Length: 100\r\n\r\n{{",
+        authority(&server)
+    );
+    stream.write_all(head.as_bytes()).expect("send");
+    let start = Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(4)))
+        .expect("timeout");
+    let mut answer = String::new();
+    match stream.read_to_string(&mut answer) {
+        Ok(_) => {}
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            panic!("no answer {:?} after a stalled body", start.elapsed())
+        }
+        Err(e) => panic!("connection reset without an answer: {e}"),
+    }
+    let took = start.elapsed();
+    let (status, body) = parse_answer(&answer);
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().expect("message");
+    assert!(
+        message.contains("cannot read the request body"),
+        "{message}"
+    );
+    assert!(
+        took >= Duration::from_millis(800),
+        "cut too early: {took:?}"
+    );
+}
