@@ -54,8 +54,7 @@ pub(crate) async fn run(
     config: &ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let bound = listener.local_addr()?;
-    let guard = Arc::new(Guard::new(bound, &config.allowed_hosts));
+    let guard = Arc::new(Guard::new(&config.allowed_hosts));
     let app = app
         .layer(axum::middleware::from_fn_with_state(guard, guard::check))
         .layer(RequestBodyTimeoutLayer::new(config.body_timeout));

@@ -3,7 +3,7 @@
 //!
 //! Two checks, before any route:
 //! - the `Host` header must name this server as a browser would reach it directly: `localhost`,
-//!   an IP address, the bound host, or a host allowed by configuration; any other name is a DNS
+//!   an IP address, or a name allowed by configuration (`serve` adds its `--host`); any other name is a DNS
 //!   rebinding (`evil.example` resolving to 127.0.0.1) and is refused;
 //! - a request that changes something (any method but GET, HEAD and OPTIONS) carrying an
 //!   `Origin` header must come from this server's own origin (`http://` + its `Host`).
@@ -11,7 +11,7 @@
 //! SDKs and the CLI send no `Origin` and address the endpoint they were given, so they pass.
 //! Refusals are 403s in the API's error shape (`AccessDeniedException`).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -32,10 +32,9 @@ pub(crate) struct Guard {
 }
 
 impl Guard {
-    /// A guard for a server bound to `bound`, also accepting `allowed` names.
-    pub(crate) fn new(bound: SocketAddr, allowed: &[String]) -> Guard {
-        let mut names: Vec<String> = allowed.iter().map(|n| n.to_ascii_lowercase()).collect();
-        names.push(bound.ip().to_string());
+    /// A guard accepting `localhost`, IP addresses and the `allowed` names.
+    pub(crate) fn new(allowed: &[String]) -> Guard {
+        let names = allowed.iter().map(|n| n.to_ascii_lowercase()).collect();
         Guard { names }
     }
 
@@ -77,9 +76,7 @@ impl Guard {
     /// Whether `host` (a `Host` header: name or address, with or without a port) is this server.
     fn allows(&self, host: &str) -> bool {
         let name = host_name(host).to_ascii_lowercase();
-        name == "localhost"
-            || name.parse::<IpAddr>().is_ok()
-            || self.names.iter().any(|n| *n == name)
+        name == "localhost" || name.parse::<IpAddr>().is_ok() || self.names.contains(&name)
     }
 }
 
@@ -129,10 +126,7 @@ mod tests {
     use super::*;
 
     fn guard() -> Guard {
-        Guard::new(
-            "127.0.0.1:8083".parse().expect("address"),
-            &["stepfn".to_string()],
-        )
+        Guard::new(&["stepfn".to_string()])
     }
 
     fn refused(method: Method, host: Option<&str>, origin: Option<&str>) -> Option<String> {
