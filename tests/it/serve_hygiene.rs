@@ -1,6 +1,7 @@
 //! Server hygiene of `stepfn serve`: idle and slow connections are closed after the header
 //! timeout, connections over `--max-connections` wait until a slot frees, and cross-site
-//! requests (another `Origin`, another `Host`) are refused with a 403 that starts nothing.
+//! requests (another `Origin`, another `Host`) are refused with a 403 that starts nothing, and
+//! SIGTERM does not wait for idle connections.
 //! Raw TCP, so that the tests control every byte and header a client sends.
 
 use std::io::{ErrorKind, Read, Write};
@@ -286,4 +287,40 @@ fn a_body_sent_too_slowly_is_cut_off_after_the_body_timeout() {
         took >= Duration::from_millis(800),
         "cut too early: {took:?}"
     );
+}
+
+#[test]
+fn sigterm_does_not_wait_for_idle_connections() {
+    let mut child = stepfn()
+        .args(["serve", "--port", "0", "--header-timeout-seconds", "30"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("stepfn serve starts");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("serve prints its endpoint");
+    let endpoint: Value = serde_json::from_str(&line).expect("endpoint line");
+    let endpoint = endpoint["endpoint"].as_str().expect("endpoint");
+    let _idle = TcpStream::connect(endpoint.trim_start_matches("http://")).expect("connect");
+    std::thread::sleep(Duration::from_millis(200));
+    let start = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("serve still running 10 s after SIGTERM with an idle connection open");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
