@@ -38,6 +38,8 @@ use tracing::Instrument;
 use crate::api::error::{ApiError, Exception};
 use crate::api::operation::Operation;
 
+pub use crate::api::connections::ServerConfig;
+
 /// The `X-Amz-Target` prefix of every Step Functions operation (the model's `targetPrefix`).
 pub const TARGET_PREFIX: &str = "AWSStepFunctions.";
 
@@ -157,9 +159,23 @@ pub async fn serve_with<O: Operations>(
     extra: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, extra.merge(router(ops)))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_configured(listener, ops, extra, &ServerConfig::default(), shutdown).await
+}
+
+/// Serves `ops` and `extra` as [`serve_with`] does, with `config`'s timeouts, connection limit
+/// and allowed hosts; cross-site requests are refused (see [`ServerConfig`]).
+///
+/// # Errors
+///
+/// An I/O error of the listener.
+pub async fn serve_configured<O: Operations>(
+    listener: tokio::net::TcpListener,
+    ops: Arc<O>,
+    extra: Router,
+    config: &ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    super::connections::run(listener, extra.merge(router(ops)), config, shutdown).await
 }
 
 async fn handle<O: Operations>(

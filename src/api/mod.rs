@@ -31,6 +31,7 @@ use crate::tasks::TaskInvoker;
 
 mod activities;
 mod callbacks;
+mod connections;
 pub mod error;
 mod event_delivery;
 mod event_input;
@@ -38,6 +39,7 @@ mod events;
 #[cfg(test)]
 mod events_tests;
 mod executions;
+mod guard;
 pub mod http;
 mod machines;
 mod map_runs;

@@ -40,6 +40,8 @@ pub struct ServeOptions {
     pub lease_ms: i64,
     /// The order in which its worker takes due executions.
     pub scheduling: Scheduling,
+    /// Timeouts, the connection limit and the hosts requests may be addressed to.
+    pub http: super::http::ServerConfig,
 }
 
 /// Serves until a signal; `on_bound` hears the bound address before the first request.
@@ -75,6 +77,8 @@ pub async fn serve_with(
     let service =
         Arc::new(super::Service::new(store.clone(), invokers).with_account(options.account));
     let (host, port) = (options.host, options.port);
+    let mut http = options.http;
+    http.allowed_hosts.push(host.clone());
     let listener = tokio::net::TcpListener::bind((host.as_str(), port))
         .await
         .map_err(|e| CommandError::Invalid(format!("cannot bind {host}:{port}: {e}")))?;
@@ -101,7 +105,7 @@ pub async fn serve_with(
     let flag = Arc::clone(&shutdown);
     let extra =
         extra(Arc::clone(&service)).merge(super::scheduler_http::routes(Arc::clone(&service)));
-    super::http::serve_with(listener, service, extra, async move {
+    super::http::serve_configured(listener, service, extra, &http, async move {
         wait_for_signal().await;
         flag.store(true, Ordering::Relaxed);
     })

@@ -21,5 +21,6 @@ mod robustness;
 mod schedules;
 mod schedules_api;
 mod schedules_serve;
+mod serve_hygiene;
 mod services;
 mod support;

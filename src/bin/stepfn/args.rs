@@ -109,6 +109,22 @@ pub(crate) enum Command {
         /// `worker --help`).
         #[arg(long, value_enum, default_value_t = SchedulingArg::Fifo)]
         scheduling: SchedulingArg,
+        /// Seconds a connection has to send a complete request head, counted from when it
+        /// opened or got its previous response: idle connections and clients sending headers
+        /// slowly are closed after it.
+        #[arg(long, visible_alias = "idle-timeout-seconds", default_value_t = 10,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        header_timeout_seconds: u64,
+        /// Seconds reading a request body may take.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+        body_timeout_seconds: u64,
+        /// Connections served at once; more wait until one closes.
+        #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+        max_connections: u64,
+        /// A host name requests may be addressed to besides localhost and IP addresses (e.g.
+        /// the name of a container); repeat for several. Requests to other names are refused.
+        #[arg(long = "allow-host", value_name = "NAME")]
+        allow_hosts: Vec<String>,
     },
     /// Tests one state as the TestState API does: reads a TestState request (JSON, from FILE
     /// or stdin) and prints its response. `definition`, `input`, `variables`, `context` and

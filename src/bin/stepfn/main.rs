@@ -6,10 +6,12 @@ mod files;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use serde_json::{json, Value};
 
+use stepfn::api::http::ServerConfig;
 use stepfn::api::serve::{serve_with, ServeOptions};
 use stepfn::asl::validate::validate_text;
 use stepfn::engine::history::HistoryEvent;
@@ -105,6 +107,10 @@ fn main() -> ExitCode {
             virtual_clock,
             lease_seconds,
             scheduling,
+            header_timeout_seconds,
+            body_timeout_seconds,
+            max_connections,
+            allow_hosts,
         } => block_on(async move {
             let mocks = mocks.or_else(|| std::env::var_os("SFN_MOCK_CONFIG").map(PathBuf::from));
             let options = ServeOptions {
@@ -118,6 +124,12 @@ fn main() -> ExitCode {
                 concurrency,
                 lease_ms: i64::try_from(lease_seconds.saturating_mul(1_000)).unwrap_or(i64::MAX),
                 scheduling: scheduling.policy(),
+                http: ServerConfig {
+                    header_timeout: Duration::from_secs(header_timeout_seconds),
+                    body_timeout: Duration::from_secs(body_timeout_seconds),
+                    max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+                    allowed_hosts: allow_hosts,
+                },
             };
             serve_with(options, stepfn::console::router, |addr| {
                 println!("{}", json!({"endpoint": format!("http://{addr}")}));
