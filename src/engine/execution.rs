@@ -323,6 +323,28 @@ pub struct Execution {
     pub redrive_memo: Option<RedriveMemo>,
     /// TestState's probe on the first state (never stored).
     pub probe: Option<Box<crate::engine::probe::Probe>>,
+    /// The most history events the execution may write ([`HISTORY_LIMIT`] for a standard
+    /// execution, `u64::MAX` for an express one, whose history AWS does not cap): the event
+    /// that would be number `history_limit`, unless it ends the execution, fails it instead.
+    pub history_limit: u64,
+}
+
+/// AWS's quota on a standard execution's history: 25,000 events. Event 25,000 is the
+/// execution's last; if it does not end the execution by itself, the execution fails with
+/// [`history_limit_error`] (`States.Runtime`) as that event.
+pub const HISTORY_LIMIT: u64 = 25_000;
+
+/// The error an execution fails with when its history reaches [`HISTORY_LIMIT`] events, as
+/// AWS words it.
+pub fn history_limit_error(limit: u64) -> StatesError {
+    StatesError::runtime(format!(
+        "The execution reached the maximum number of history events ({limit})."
+    ))
+}
+
+/// Whether `arn` is an express execution's (`arn:aws:states:REGION:ACCOUNT:express:...`).
+fn is_express_arn(arn: &str) -> bool {
+    arn.split(':').nth(5) == Some("express")
 }
 
 /// The durable part of an execution's state: everything `step` reads besides the state
@@ -395,6 +417,11 @@ impl Execution {
         record_history: bool,
     ) -> Self {
         let seed = fnv(&info.arn);
+        let history_limit = if is_express_arn(&info.arn) {
+            u64::MAX
+        } else {
+            HISTORY_LIMIT
+        };
         Execution {
             machine,
             info,
@@ -416,6 +443,7 @@ impl Execution {
             redrive_time: None,
             redrive_memo: None,
             probe: None,
+            history_limit,
         }
     }
 

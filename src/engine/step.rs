@@ -16,7 +16,9 @@ use serde_json::{Map, Value};
 use crate::asl::error::{self, error_matches, StatesError};
 use crate::asl::model::{Body, Catcher, State, Transition as Flow};
 use crate::asl::payload::{json_len, PAYLOAD_LIMIT_BYTES};
-use crate::engine::execution::{body_at, BodyPath, Execution, Frame, FrameId, Phase, Status};
+use crate::engine::execution::{
+    body_at, history_limit_error, BodyPath, Execution, Frame, FrameId, Phase, Status,
+};
 use crate::engine::history::{details_key, Details, HistoryEvent};
 use crate::engine::probe::Probe;
 use crate::engine::retry::retry_delay_ms;
@@ -69,12 +71,21 @@ pub fn step(execution: &mut Execution, event: Event) -> Transition {
 /// [`step`], appending what the event did to `out`: a driver that drains `out` after each
 /// step reuses its buffers instead of allocating two vectors per event.
 pub fn step_into(execution: &mut Execution, event: Event, out: &mut Transition) {
+    let running = execution.status == Status::Running;
     let mut stepper = Stepper {
         now: event.time(),
         exec: execution,
         out,
     };
     stepper.apply(event);
+    if running && execution.status != Status::Running {
+        // Ended within the step (by its history limit, say, in the middle of starting Map
+        // iterations): no frame it started afterwards lives on, and nothing is left to do.
+        for f in execution.frames.iter_mut() {
+            *f = None;
+        }
+        out.commands.clear();
+    }
 }
 
 /// An execution while one event is applied, and what the event has done so far.
@@ -263,6 +274,14 @@ fn event_name(state: &State, what: &str) -> &'static str {
     }
 }
 
+/// Whether an event of this type ends the execution (and so may be its history's last).
+fn ends_execution(event_type: &str) -> bool {
+    matches!(
+        event_type,
+        "ExecutionSucceeded" | "ExecutionFailed" | "ExecutionTimedOut" | "ExecutionAborted"
+    )
+}
+
 /// The frame's input as history shows it: the caller's text while unchanged.
 fn input_text_of(f: &Frame) -> String {
     match &f.input_text {
@@ -399,6 +418,19 @@ impl Stepper<'_> {
         event_type: &'static str,
         details: impl FnOnce() -> Details,
     ) -> u64 {
+        if self.status != Status::Running {
+            // The execution ended within this step (its history is full): nothing follows its
+            // last event.
+            return self.last_event_id;
+        }
+        if self.last_event_id.saturating_add(1) >= self.history_limit && !ends_execution(event_type)
+        {
+            // AWS: the event that would be the history's last, unless it ends the execution
+            // itself, is an ExecutionFailed instead.
+            let err = history_limit_error(self.history_limit);
+            self.finish(Status::Failed, None, Some(err), time);
+            return self.last_event_id;
+        }
         self.last_event_id += 1;
         let id = self.last_event_id;
         let previous = match frame.and_then(|f| self.frame_mut(f)) {
