@@ -74,6 +74,7 @@ pub fn step_into(execution: &mut Execution, event: Event, out: &mut Transition) 
     let running = execution.status == Status::Running;
     let mut stepper = Stepper {
         now: event.time(),
+        first_event: execution.last_event_id,
         exec: execution,
         out,
     };
@@ -94,7 +95,15 @@ pub(crate) struct Stepper<'e> {
     pub(crate) out: &'e mut Transition,
     /// The time of the event being applied.
     pub(crate) now: i64,
+    /// The id of the last event before this step.
+    first_event: u64,
 }
+
+/// Events one step writes at most before a frame about to enter its next state yields (it
+/// runs on at the [`Command::Run`] the step returns): a loop of pure states is then a run of
+/// short steps, so a durable driver checkpoints it as it goes (its memory bounded by what it
+/// has not committed) and a driver can do other work between them.
+pub const MAX_EVENTS_PER_STEP: u64 = 1000;
 
 impl Deref for Stepper<'_> {
     type Target = Execution;
@@ -584,6 +593,10 @@ impl Stepper<'_> {
             let (name, state) = body.state(frame.current);
             match frame.phase {
                 Phase::Enter => {
+                    if self.last_event_id.saturating_sub(self.first_event) >= MAX_EVENTS_PER_STEP {
+                        self.out.commands.push(Command::Run(id));
+                        return;
+                    }
                     self.enter(id, name, state, time);
                 }
                 Phase::Run => {

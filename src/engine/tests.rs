@@ -887,15 +887,61 @@ fn an_endless_loop_fails_with_states_runtime_as_its_25000th_event() {
 #[test]
 fn the_limit_holds_when_only_event_ids_are_counted() {
     let mut exec = Execution::new(machine(endless_loop()), info(), json!({}), false);
-    let t = step(&mut exec, Event::Start { time: T0 });
-    assert!(t.events.is_empty());
+    let mut t = step(&mut exec, Event::Start { time: T0 });
+    let mut steps = 1;
+    while let Some(Command::Run(frame)) = t.commands.first().cloned() {
+        assert!(t.events.is_empty());
+        t = step(&mut exec, Event::Run { frame, time: T0 });
+        steps += 1;
+    }
     assert!(t.commands.is_empty());
     assert_eq!(exec.status, Status::Failed);
     assert_eq!(exec.last_event_id, 25_000);
+    assert_eq!(steps, 25);
     assert_eq!(
         exec.error.map(|e| (e.error, e.cause)),
         Some(("States.Runtime".into(), Some(LIMIT_CAUSE.into())))
     );
+}
+
+#[test]
+fn a_loop_of_pure_states_yields_between_steps_and_resumes_from_a_snapshot() {
+    use crate::engine::step::MAX_EVENTS_PER_STEP;
+    let mut exec = Execution::new(machine(endless_loop()), info(), json!({"n": 1}), true);
+    let t = step(&mut exec, Event::Start { time: T0 });
+    // A step stops at the first state entry past the bound: ExecutionStarted and whole
+    // Entered/Exited pairs.
+    assert_eq!(t.events.len() as u64, MAX_EVENTS_PER_STEP + 1);
+    assert_eq!(t.commands, [Command::Run(0)]);
+    assert_eq!(exec.status, Status::Running);
+    // A worker taking over from the snapshot runs the frame on, with the same events.
+    let restored = Execution::restore(
+        machine(endless_loop()),
+        info(),
+        json!({"n": 1}),
+        exec.snapshot(),
+        true,
+    );
+    assert_eq!(restored.pending_work(), [Command::Run(0)]);
+    let mut again = restored;
+    let a = step(
+        &mut exec,
+        Event::Run {
+            frame: 0,
+            time: T0 + 1,
+        },
+    );
+    let b = step(
+        &mut again,
+        Event::Run {
+            frame: 0,
+            time: T0 + 1,
+        },
+    );
+    assert_eq!(a, b);
+    assert_eq!(a.events[0].id, MAX_EVENTS_PER_STEP + 2);
+    assert_eq!(a.events[0].event_type, "PassStateEntered");
+    assert_eq!(a.events[0].previous_event_id, MAX_EVENTS_PER_STEP + 1);
 }
 
 #[test]
