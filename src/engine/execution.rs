@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::asl::error::StatesError;
 use crate::asl::model::{Body, State, StateMachine};
+use crate::engine::limits::HISTORY_LIMIT;
 use crate::engine::step::Command;
 use crate::engine::task::TaskRequest;
 
@@ -327,19 +328,6 @@ pub struct Execution {
     /// execution, `u64::MAX` for an express one, whose history AWS does not cap): the event
     /// that would be number `history_limit`, unless it ends the execution, fails it instead.
     pub history_limit: u64,
-}
-
-/// AWS's quota on a standard execution's history: 25,000 events. Event 25,000 is the
-/// execution's last; if it does not end the execution by itself, the execution fails with
-/// [`history_limit_error`] (`States.Runtime`) as that event.
-pub const HISTORY_LIMIT: u64 = 25_000;
-
-/// The error an execution fails with when its history reaches [`HISTORY_LIMIT`] events, as
-/// AWS words it.
-pub fn history_limit_error(limit: u64) -> StatesError {
-    StatesError::runtime(format!(
-        "The execution reached the maximum number of history events ({limit})."
-    ))
 }
 
 /// Whether `arn` is an express execution's (`arn:aws:states:REGION:ACCOUNT:express:...`).

@@ -16,9 +16,7 @@ use serde_json::{Map, Value};
 use crate::asl::error::{self, error_matches, StatesError};
 use crate::asl::model::{Body, Catcher, State, Transition as Flow};
 use crate::asl::payload::{json_len, PAYLOAD_LIMIT_BYTES};
-use crate::engine::execution::{
-    body_at, history_limit_error, BodyPath, Execution, Frame, FrameId, Phase, Status,
-};
+use crate::engine::execution::{body_at, BodyPath, Execution, Frame, FrameId, Phase, Status};
 use crate::engine::history::{details_key, Details, HistoryEvent};
 use crate::engine::probe::Probe;
 use crate::engine::retry::retry_delay_ms;
@@ -96,14 +94,8 @@ pub(crate) struct Stepper<'e> {
     /// The time of the event being applied.
     pub(crate) now: i64,
     /// The id of the last event before this step.
-    first_event: u64,
+    pub(crate) first_event: u64,
 }
-
-/// Events one step writes at most before a frame about to enter its next state yields (it
-/// runs on at the [`Command::Run`] the step returns): a loop of pure states is then a run of
-/// short steps, so a durable driver checkpoints it as it goes (its memory bounded by what it
-/// has not committed) and a driver can do other work between them.
-pub const MAX_EVENTS_PER_STEP: u64 = 1000;
 
 impl Deref for Stepper<'_> {
     type Target = Execution;
@@ -283,14 +275,6 @@ fn event_name(state: &State, what: &str) -> &'static str {
     }
 }
 
-/// Whether an event of this type ends the execution (and so may be its history's last).
-fn ends_execution(event_type: &str) -> bool {
-    matches!(
-        event_type,
-        "ExecutionSucceeded" | "ExecutionFailed" | "ExecutionTimedOut" | "ExecutionAborted"
-    )
-}
-
 /// The frame's input as history shows it: the caller's text while unchanged.
 fn input_text_of(f: &Frame) -> String {
     match &f.input_text {
@@ -427,17 +411,7 @@ impl Stepper<'_> {
         event_type: &'static str,
         details: impl FnOnce() -> Details,
     ) -> u64 {
-        if self.status != Status::Running {
-            // The execution ended within this step (its history is full): nothing follows its
-            // last event.
-            return self.last_event_id;
-        }
-        if self.last_event_id.saturating_add(1) >= self.history_limit && !ends_execution(event_type)
-        {
-            // AWS: the event that would be the history's last, unless it ends the execution
-            // itself, is an ExecutionFailed instead.
-            let err = history_limit_error(self.history_limit);
-            self.finish(Status::Failed, None, Some(err), time);
+        if !self.history_has_room(event_type, time) {
             return self.last_event_id;
         }
         self.last_event_id += 1;
@@ -593,8 +567,7 @@ impl Stepper<'_> {
             let (name, state) = body.state(frame.current);
             match frame.phase {
                 Phase::Enter => {
-                    if self.last_event_id.saturating_sub(self.first_event) >= MAX_EVENTS_PER_STEP {
-                        self.out.commands.push(Command::Run(id));
+                    if self.yields(id) {
                         return;
                     }
                     self.enter(id, name, state, time);
