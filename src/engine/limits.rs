@@ -6,7 +6,7 @@ use crate::engine::execution::{FrameId, Status};
 use crate::engine::step::{Command, Stepper};
 
 /// AWS's quota on a standard execution's history: 25,000 events. Event 25,000 is the
-/// execution's last; if it does not end the execution by itself, the execution fails with
+/// execution's last; unless it is ExecutionSucceeded or ExecutionFailed, the execution fails with
 /// [`history_limit_error`] (`States.Runtime`) as that event. Express executions have no such
 /// quota (their five-minute limit bounds them).
 pub const HISTORY_LIMIT: u64 = 25_000;
@@ -25,25 +25,24 @@ pub fn history_limit_error(limit: u64) -> StatesError {
     ))
 }
 
-/// Whether an event of this type ends the execution (and so may be its history's last).
-fn ends_execution(event_type: &str) -> bool {
-    matches!(
-        event_type,
-        "ExecutionSucceeded" | "ExecutionFailed" | "ExecutionTimedOut" | "ExecutionAborted"
-    )
+/// Whether an event of this type may be the history's last. AWS: "If the event number
+/// 25,000 is ExecutionSucceeded, the execution finishes successfully. If the event number
+/// 25,000 isn't ExecutionSucceeded, the ExecutionFailed event is logged" (an ExecutionFailed
+/// of the execution's own keeps its error).
+fn may_be_last(event_type: &str) -> bool {
+    matches!(event_type, "ExecutionSucceeded" | "ExecutionFailed")
 }
 
 impl Stepper<'_> {
     /// Whether an event of type `event_type` may be written now. Not once the execution has
     /// ended (within this step: nothing follows its last event); and the event that would be
-    /// the history's last, unless it ends the execution itself, is an ExecutionFailed instead,
-    /// as on AWS: the execution fails here.
+    /// the history's last, unless it is ExecutionSucceeded or ExecutionFailed, is an
+    /// ExecutionFailed instead, as on AWS: the execution fails here.
     pub(crate) fn history_has_room(&mut self, event_type: &str, time: i64) -> bool {
         if self.status != Status::Running {
             return false;
         }
-        if self.last_event_id.saturating_add(1) >= self.history_limit && !ends_execution(event_type)
-        {
+        if self.last_event_id.saturating_add(1) >= self.history_limit && !may_be_last(event_type) {
             let err = history_limit_error(self.history_limit);
             self.finish(Status::Failed, None, Some(err), time);
             return false;

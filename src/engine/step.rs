@@ -981,6 +981,10 @@ impl Stepper<'_> {
             output: out_str,
             error: err.clone(),
         });
+        if self.status != Status::Running {
+            // The history limit failed the execution instead.
+            return;
+        }
         self.status = status;
         self.output = output;
         self.error = err;

@@ -183,3 +183,32 @@ fn express_executions_have_no_history_limit() {
     let exec = Execution::new(machine(endless_loop()), info(), json!({}), false);
     assert_eq!(exec.history_limit, 25_000);
 }
+
+#[test]
+fn a_stop_or_timeout_that_would_be_the_last_event_is_the_limit_failure() {
+    // ExecutionStarted, WaitStateEntered, then the stop would be event 3.
+    let definition = json!({"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 60, "End": true}
+    }});
+    let mut exec = Execution::new(machine(definition), info(), json!({}), true);
+    exec.history_limit = 3;
+    step(&mut exec, Event::Start { time: T0 });
+    let t = step(
+        &mut exec,
+        Event::Stop {
+            error: Some("E".into()),
+            cause: None,
+            time: T0 + 1,
+        },
+    );
+    assert_eq!(exec.status, Status::Failed);
+    assert_eq!(t.events.len(), 1);
+    assert_eq!(t.events[0].id, 3);
+    assert_eq!(t.events[0].event_type, "ExecutionFailed");
+    assert_eq!(
+        exec.error.map(|e| e.cause),
+        Some(Some(
+            "The execution reached the maximum number of history events (3).".into()
+        ))
+    );
+}
