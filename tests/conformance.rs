@@ -259,7 +259,7 @@ fn check_case_durable(
     };
     let run = runtime.block_on(async {
         let now = chrono::Utc::now().timestamp_millis();
-        let machine = commands::machine_record(name, case["definition"].clone(), now);
+        let machine = commands::machine_record(&stored_name(name), case["definition"].clone(), now);
         let input = stepfn::runtime::driver::Input {
             value: case["input"].clone(),
             text: Some(python::dumps(&case["input"]).into()),
@@ -539,4 +539,18 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The name a case's state machine is stored under: its case name, when Step Functions would
+/// take it (1 to 80 characters); a longer one is cut to 71 characters and given 8 hex digits of
+/// its hash, so that two long names stay apart in the shared store.
+fn stored_name(case: &str) -> String {
+    if case.len() <= 80 {
+        return case.to_string();
+    }
+    let hash = case.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let head: String = case.chars().take(71).collect();
+    format!("{head}-{:08x}", hash as u32)
 }
