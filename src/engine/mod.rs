@@ -4,7 +4,6 @@
 mod context;
 pub mod execution;
 pub mod history;
-pub mod limits;
 pub mod probe;
 mod redrive;
 pub mod retry;

@@ -852,5 +852,3 @@ fn a_path_that_finds_nothing_fails_with_the_fields_wording() {
         "{choice}"
     );
 }
-
-mod history_limit;
