@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::asl::error::StatesError;
 use crate::asl::model::{Body, State, StateMachine};
+use crate::engine::limits::HISTORY_LIMIT;
 use crate::engine::step::Command;
 use crate::engine::task::TaskRequest;
 
@@ -323,6 +324,15 @@ pub struct Execution {
     pub redrive_memo: Option<RedriveMemo>,
     /// TestState's probe on the first state (never stored).
     pub probe: Option<Box<crate::engine::probe::Probe>>,
+    /// The most history events the execution may write ([`HISTORY_LIMIT`] for a standard
+    /// execution, `u64::MAX` for an express one, whose history AWS does not cap): the event
+    /// that would be number `history_limit`, unless it ends the execution, fails it instead.
+    pub history_limit: u64,
+}
+
+/// Whether `arn` is an express execution's (`arn:aws:states:REGION:ACCOUNT:express:...`).
+fn is_express_arn(arn: &str) -> bool {
+    arn.split(':').nth(5) == Some("express")
 }
 
 /// The durable part of an execution's state: everything `step` reads besides the state
@@ -395,6 +405,11 @@ impl Execution {
         record_history: bool,
     ) -> Self {
         let seed = fnv(&info.arn);
+        let history_limit = if is_express_arn(&info.arn) {
+            u64::MAX
+        } else {
+            HISTORY_LIMIT
+        };
         Execution {
             machine,
             info,
@@ -416,6 +431,7 @@ impl Execution {
             redrive_time: None,
             redrive_memo: None,
             probe: None,
+            history_limit,
         }
     }
 

