@@ -389,6 +389,42 @@ function analyse(events, definition) {
   return { states, activations };
 }
 
+// The states of each Distributed Map's processor, by the Map state's name: their runs are child
+// executions, so the parent's history holds none of their events, only the Map Run's.
+function distributedProcessors(definition) {
+  const out = new Map();
+  const all = (states, into) => {
+    for (const [name, s] of Object.entries(states || {})) {
+      into.push(name);
+      if (s.Type === "Parallel") (s.Branches || []).forEach((b) => all(b.States, into));
+      if (s.Type === "Map") all((s.ItemProcessor || s.Iterator || {}).States, into);
+    }
+  };
+  const walk = (states) => {
+    for (const [name, s] of Object.entries(states || {})) {
+      if (s.Type === "Parallel") (s.Branches || []).forEach((b) => walk(b.States));
+      if (s.Type !== "Map") continue;
+      const proc = s.ItemProcessor || s.Iterator || {};
+      if ((proc.ProcessorConfig || {}).Mode === "DISTRIBUTED") {
+        const names = [];
+        all(proc.States, names);
+        out.set(name, names);
+      } else walk(proc.States);
+    }
+  };
+  if (definition) walk(definition.States);
+  return out;
+}
+
+// A Distributed Map processor's states as its Map Run counts them: every item entered them,
+// those running or pending are open, the failed and timed-out ones failed.
+function mapRunStats(name, run) {
+  const c = run.itemCounts || {};
+  const open = run.status === "RUNNING" ? (c.running || 0) + (c.pending || 0) : 0;
+  const failures = (c.failed || 0) + (c.timedOut || 0);
+  return { name, entered: c.total || 0, exited: (c.total || 0) - open, failures, retries: 0, caught: 0, open, activations: [], mapRun: run };
+}
+
 // Where each state sits: the innermost Parallel branch holding it ("Fan#1") and how many Map
 // processors hold it.
 function placesOf(definition) {
@@ -618,6 +654,8 @@ async function executionPage(arn) {
     fill(panel,
       h("h3", {}, picked, " ", h("span", { class: "chip " + stateStatus(s, exec.status) }, stateStatus(s, exec.status))),
       h("p", { class: "muted" }, `entered ${s ? s.entered : 0}× · retries ${s ? s.retries : 0} · failures ${s ? s.failures : 0}` + (acts.length > shown.length ? ` · the last ${shown.length} of ${acts.length} shown` : "")),
+      s && s.mapRun ? h("p", { class: "map-run" }, "Runs in the child executions of Map Run ", h("code", {}, s.mapRun.mapRunArn), ` (${s.mapRun.status.toLowerCase()}: ` +
+        Object.entries(s.mapRun.itemCounts || {}).filter(([k, v]) => v && k !== "resultsWritten").map(([k, v]) => `${k} ${v}`).join(", ") + ")") : null,
       shown.map((a) => h("div", { class: "activation" },
         a.lane ? h("p", { class: "muted" }, a.lane) : null,
         h("div", { class: "io" },
@@ -727,6 +765,27 @@ async function executionPage(arn) {
     showState();
   };
 
+  // Each Distributed Map's last Map Run, asked again while it runs.
+  const processors = distributedProcessors(definition);
+  const mapRuns = new Map(); // Map state name -> DescribeMapRun's answer
+  const countMapRuns = async () => {
+    if (!processors.size) return;
+    const latest = new Map();
+    for (const ev of events) {
+      const d = ev.mapRunStartedEventDetails;
+      const owner = d && current.owners.get(ev.id);
+      if (owner && processors.has(owner)) latest.set(owner, d.mapRunArn);
+    }
+    await Promise.all([...latest].map(async ([mapState, mapRunArn]) => {
+      const known = mapRuns.get(mapState);
+      if (known && known.mapRunArn === mapRunArn && known.status !== "RUNNING") return;
+      mapRuns.set(mapState, await api("DescribeMapRun", { mapRunArn }));
+    }));
+    for (const [mapState, run] of mapRuns) {
+      for (const name of processors.get(mapState) || []) current.states.set(name, mapRunStats(name, run));
+    }
+  };
+
   const refresh = async () => {
     const after = events.length ? events[events.length - 1].id : 0;
     let more;
@@ -738,6 +797,7 @@ async function executionPage(arn) {
     for (const ev of more) events.push(ev);
     current = analyse(events, definition);
     current.owners = ownersOf(events);
+    await countMapRuns();
     paint();
     if (exec.status === "RUNNING") timers.push(setTimeout(() => refresh().catch(fail), 700));
   };
