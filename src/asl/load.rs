@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::asl::diagnostic::Diagnostic;
 use crate::asl::model::StateMachine;
+use crate::asl::nesting::{depth_of, with_stack_for};
 use crate::asl::validate::validate;
 
 /// Validates and loads a definition.
@@ -14,9 +15,11 @@ use crate::asl::validate::validate;
 /// # Errors
 /// Every problem, located by JSON Pointer.
 pub fn load(definition: &Value) -> Result<Arc<StateMachine>, Vec<Diagnostic>> {
-    let diags = validate(definition);
-    if !diags.is_empty() {
-        return Err(diags);
-    }
-    StateMachine::from_value(definition).map(Arc::new)
+    with_stack_for(depth_of(definition), || {
+        let diags = validate(definition);
+        if !diags.is_empty() {
+            return Err(diags);
+        }
+        StateMachine::from_value(definition).map(Arc::new)
+    })
 }

@@ -10,6 +10,7 @@ mod java;
 pub mod jsonata;
 pub mod load;
 pub mod model;
+pub mod nesting;
 pub mod path;
 pub mod payload;
 pub mod resource;

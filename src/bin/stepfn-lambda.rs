@@ -10,8 +10,15 @@ use serde_json::Value;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+fn main() -> Result<(), Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(stepfn::asl::nesting::THREAD_STACK_BYTES)
+        .enable_all()
+        .build()?
+        .block_on(serve())
+}
+
+async fn serve() -> Result<(), Error> {
     let started = Instant::now();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::asl::error::StatesError;
 use crate::asl::model::{Body, State, StateMachine};
-use crate::engine::limits::HISTORY_LIMIT;
+use crate::engine::limits::{EXPRESS_MAX_SECONDS, HISTORY_LIMIT};
 use crate::engine::step::Command;
 use crate::engine::task::TaskRequest;
 
@@ -331,7 +331,7 @@ pub struct Execution {
 }
 
 /// Whether `arn` is an express execution's (`arn:aws:states:REGION:ACCOUNT:express:...`).
-fn is_express_arn(arn: &str) -> bool {
+pub(crate) fn is_express_arn(arn: &str) -> bool {
     arn.split(':').nth(5) == Some("express")
 }
 
@@ -396,6 +396,17 @@ impl PartialEq for Frame {
 }
 
 impl Execution {
+    /// The seconds after which the execution times out: the machine's `TimeoutSeconds`, and
+    /// for an express execution at most [`EXPRESS_MAX_SECONDS`] (AWS's five minutes).
+    pub fn timeout_seconds(&self) -> Option<u64> {
+        let machine = self.machine.timeout_seconds;
+        if is_express_arn(&self.info.arn) {
+            Some(machine.map_or(EXPRESS_MAX_SECONDS, |s| s.min(EXPRESS_MAX_SECONDS)))
+        } else {
+            machine
+        }
+    }
+
     /// A new execution of `machine`, not started yet. With `record_history` every history
     /// event is kept with its details; without, only event ids are counted.
     pub fn new(

@@ -17,6 +17,10 @@ pub const HISTORY_LIMIT: u64 = 25_000;
 /// has not committed) and a driver can do other work between them.
 pub const MAX_EVENTS_PER_STEP: u64 = 1000;
 
+/// AWS's quota on an express execution's duration: five minutes. One that runs longer times
+/// out as a machine `TimeoutSeconds` of 300 would time it out.
+pub const EXPRESS_MAX_SECONDS: u64 = 300;
+
 /// The error an execution fails with when its history reaches `limit` events, as AWS words
 /// it.
 pub fn history_limit_error(limit: u64) -> StatesError {

@@ -344,7 +344,7 @@ impl Stepper<'_> {
                     error: error::TIMEOUT.to_string(),
                     cause: Some(format!(
                         "The execution has exceeded its timeout of {} seconds",
-                        self.machine.timeout_seconds.unwrap_or_default()
+                        self.timeout_seconds().unwrap_or_default()
                     )),
                     location: None,
                 };

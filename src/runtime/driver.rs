@@ -30,6 +30,9 @@ pub struct RunOptions {
     pub record_history: bool,
 }
 
+/// Ready steps a drive takes between yields to the async runtime.
+const YIELD_EVERY_STEPS: u64 = 64;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum TimerKind {
     Frame(FrameId, u64),
@@ -287,7 +290,7 @@ pub(crate) async fn drive_with<P: Persist>(
         JoinSet::new();
     // Effects wait here until what precedes them is durable.
     let mut effects: Vec<Command> = Vec::new();
-    if let Some(secs) = exec.machine.timeout_seconds {
+    if let Some(secs) = exec.timeout_seconds() {
         // A redrive starts the execution's timeout again.
         let since = exec.redrive_time.unwrap_or(exec.info.start_time);
         let due = after_seconds(since, secs);
@@ -301,6 +304,7 @@ pub(crate) async fn drive_with<P: Persist>(
     }
     let durable = persist.durable();
     let mut since_checkpoint = log.len();
+    let mut steps = 0u64;
     loop {
         while let Some(cmd) = queue.pop_front() {
             match cmd {
@@ -424,7 +428,27 @@ pub(crate) async fn drive_with<P: Persist>(
             submissions.abort_all();
             return Ok(());
         }
+        if !ready.is_empty()
+            && !clock.is_virtual()
+            && timers
+                .peek()
+                .is_some_and(|Reverse((due, _, _))| *due <= clock.now())
+        {
+            // A timer came due while states kept running (a loop of pure states, or one
+            // branch busy while another's task times out): it fires between their steps, so an
+            // execution's timeout (an express one's five minutes) ends even an endless loop.
+            let before = exec.last_event_id;
+            fire_timer(exec, &mut timers, clock, &mut queue, log);
+            since_checkpoint += (exec.last_event_id - before) as usize;
+            continue;
+        }
         if let Some(r) = ready.pop_front() {
+            steps = steps.wrapping_add(1);
+            if steps.is_multiple_of(YIELD_EVERY_STEPS) {
+                // A run of ready steps never waits: let the other drives (and, on a shared
+                // runtime, the API) have the thread now and then.
+                tokio::task::yield_now().await;
+            }
             let time = clock.now();
             let before = exec.last_event_id;
             match r {
@@ -679,256 +703,5 @@ fn fire_timer(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::step::step;
-    use crate::tasks::mock::{MockInvoker, TestCase};
-    use crate::tasks::NoIntegrations;
-    use serde_json::json;
-
-    async fn run_with(definition: Value, input: Value, mocks: Value) -> Finished {
-        let machine = Arc::new(StateMachine::from_value(&definition).expect("valid definition"));
-        let case = TestCase::from_state_responses(&mocks).expect("valid mocks");
-        let invoker = Arc::new(MockInvoker::new(case, Arc::new(NoIntegrations)));
-        let info = crate::runtime::arn::local_execution("m", "e", 0);
-        let options = RunOptions {
-            virtual_clock: true,
-            record_history: true,
-        };
-        run(machine, info, input, invoker, options).await
-    }
-
-    fn types(run: &Finished) -> Vec<String> {
-        let history = run.history.as_ref().expect("history recorded");
-        history.iter().map(|e| e.event_type.clone()).collect()
-    }
-
-    #[tokio::test]
-    async fn execution_timeout_times_out_a_long_wait() {
-        let exec = run_with(
-            json!({"TimeoutSeconds": 5, "StartAt": "W",
-                   "States": {"W": {"Type": "Wait", "Seconds": 60, "End": true}}}),
-            json!({}),
-            json!({}),
-        )
-        .await;
-        assert_eq!(exec.execution.status, Status::TimedOut);
-        assert_eq!(
-            exec.execution.error.as_ref().map(|e| e.error.as_str()),
-            Some("States.Timeout")
-        );
-        assert_eq!(
-            types(&exec).last().map(String::as_str),
-            Some("ExecutionTimedOut")
-        );
-    }
-
-    #[tokio::test]
-    async fn wait_advances_the_virtual_clock() {
-        let exec = run_with(
-            json!({"StartAt": "W", "States": {
-                "W": {"Type": "Wait", "Seconds": 90, "Next": "P"},
-                "P": {"Type": "Pass", "Parameters": {"t.$": "$$.State.EnteredTime"}, "End": true}}}),
-            json!({}),
-            json!({}),
-        )
-        .await;
-        assert_eq!(exec.execution.status, Status::Succeeded);
-        let entered = exec.execution.output.as_ref().expect("output")["t"]
-            .as_str()
-            .expect("time");
-        let started = crate::asl::timestamp::iso_time(exec.execution.info.start_time);
-        let waited = crate::asl::timestamp::parse_timestamp(entered).expect("iso")
-            - crate::asl::timestamp::parse_timestamp(&started).expect("iso");
-        assert_eq!(waited, 90_000);
-    }
-
-    #[tokio::test]
-    async fn oversized_state_output_fails_with_data_limit_exceeded() {
-        let big = "x".repeat(300 * 1024);
-        let exec = run_with(
-            json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": big, "End": true}}}),
-            json!({}),
-            json!({}),
-        )
-        .await;
-        assert_eq!(exec.execution.status, Status::Failed);
-        assert_eq!(
-            exec.execution.error.as_ref().map(|e| e.error.as_str()),
-            Some("States.DataLimitExceeded")
-        );
-    }
-
-    #[tokio::test]
-    async fn retries_run_before_the_catcher_and_count_attempts() {
-        let exec = run_with(
-            json!({"StartAt": "T", "States": {
-                "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f",
-                      "Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 2, "IntervalSeconds": 1}],
-                      "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "C"}],
-                      "End": true},
-                "C": {"Type": "Pass", "End": true}}}),
-            json!({"in": 1}),
-            json!({"T": {"0-9": {"Throw": {"Error": "Boom", "Cause": "bad"}}}}),
-        )
-        .await;
-        assert_eq!(exec.execution.status, Status::Succeeded);
-        assert_eq!(
-            exec.execution.output,
-            Some(json!({"in": 1, "err": {"Error": "Boom", "Cause": "bad"}}))
-        );
-        let failed = types(&exec)
-            .iter()
-            .filter(|t| *t == "LambdaFunctionFailed")
-            .count();
-        assert_eq!(failed, 3, "one try and two retries");
-    }
-
-    #[tokio::test]
-    async fn map_tolerates_failures_up_to_the_count() {
-        let def = |count: u64| {
-            json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ToleratedFailureCount": count,
-                "ItemProcessor": {"StartAt": "C", "States": {
-                    "C": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 0, "Next": "F"}], "Default": "P"},
-                    "F": {"Type": "Fail", "Error": "Zero"},
-                    "P": {"Type": "Pass", "End": true}}},
-                "End": true}}})
-        };
-        let ok = run_with(def(1), json!([1, 0, 2]), json!({})).await;
-        assert_eq!(ok.execution.status, Status::Succeeded);
-        assert_eq!(ok.execution.output, Some(json!([1, {"Error": "Zero"}, 2])));
-        let failed = run_with(def(1), json!([0, 0, 2]), json!({})).await;
-        assert_eq!(
-            failed.execution.error.as_ref().map(|e| e.error.as_str()),
-            Some("States.ExceedToleratedFailureThreshold")
-        );
-    }
-
-    #[tokio::test]
-    async fn failed_branch_fails_the_parallel_state_with_its_error() {
-        let exec = run_with(
-            json!({"StartAt": "Par", "States": {"Par": {"Type": "Parallel", "End": true, "Branches": [
-                {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": true}}},
-                {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Branch.Broke", "Cause": "c"}}}]}}}),
-            json!({}),
-            json!({}),
-        )
-        .await;
-        assert_eq!(exec.execution.status, Status::Failed);
-        assert_eq!(
-            exec.execution.error.as_ref().map(|e| e.error.as_str()),
-            Some("Branch.Broke")
-        );
-        let t = types(&exec);
-        assert!(t.contains(&"ParallelStateFailed".to_string()), "{t:?}");
-        assert!(
-            !t.contains(&"WaitStateExited".to_string()),
-            "the waiting branch was cancelled"
-        );
-    }
-
-    #[tokio::test]
-    async fn history_ids_are_contiguous_and_point_backwards() {
-        let exec = run_with(
-            json!({"StartAt": "M", "States": {"M": {"Type": "Map", "MaxConcurrency": 2,
-                "ItemProcessor": {"StartAt": "T", "States": {
-                    "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-                          "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1}], "End": true}}},
-                "End": true}}}),
-            json!([1, 2, 3]),
-            json!({"T": {"0": {"Throw": {"Error": "E"}}, "1": {"Return": {"ok": true}}}}),
-        )
-        .await;
-        assert_eq!(exec.execution.status, Status::Succeeded);
-        let history = exec.history.as_ref().expect("history");
-        for (i, e) in history.iter().enumerate() {
-            assert_eq!(e.id, i as u64 + 1);
-            assert!(e.previous_event_id < e.id);
-        }
-        let t = types(&exec);
-        for ty in [
-            "MapStateStarted",
-            "MapIterationStarted",
-            "MapIterationSucceeded",
-            "TaskScheduled",
-            "TaskFailed",
-            "MapStateSucceeded",
-            "ExecutionSucceeded",
-        ] {
-            assert!(t.iter().any(|x| x == ty), "missing {ty} in {t:?}");
-        }
-        let entered = t.iter().filter(|x| x.ends_with("StateEntered")).count();
-        let exited = t.iter().filter(|x| x.ends_with("StateExited")).count();
-        assert_eq!(entered, exited);
-        assert_eq!(exec.execution.transitions, 4);
-    }
-
-    #[tokio::test]
-    async fn stop_aborts_with_error_and_cause() {
-        let machine = Arc::new(
-            StateMachine::from_value(&json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": true}}}))
-                .expect("valid"),
-        );
-        let mut exec = Execution::new(
-            machine,
-            crate::runtime::arn::local_execution("m", "e", 0),
-            json!({}),
-            true,
-        );
-        step(&mut exec, Event::Start { time: 0 });
-        let stopped = step(
-            &mut exec,
-            Event::Stop {
-                error: Some("User.Stop".into()),
-                cause: Some("enough".into()),
-                time: 1,
-            },
-        );
-        assert_eq!(exec.status, Status::Aborted);
-        let types: Vec<&str> = stopped
-            .events
-            .iter()
-            .map(|e| e.event_type.as_str())
-            .collect();
-        assert_eq!(types, ["ExecutionAborted"]);
-        let late = step(
-            &mut exec,
-            Event::Timer {
-                frame: 0,
-                wait: 1,
-                time: 5000,
-            },
-        );
-        assert_eq!(late, Transition::default());
-        assert_eq!(
-            exec.status,
-            Status::Aborted,
-            "events after the end change nothing"
-        );
-    }
-
-    #[tokio::test]
-    async fn under_the_virtual_clock_jsonata_now_is_the_state_entered_time() {
-        // A day-long wait: on the virtual clock it passes at once, and $now() after it is the
-        // virtual time the next state was entered at, not the OS clock's.
-        let exec = run_with(
-            json!({"QueryLanguage": "JSONata", "StartAt": "W", "States": {
-            "W": {"Type": "Wait", "Seconds": 86400, "Next": "P"},
-            "P": {"Type": "Pass", "End": true, "Output": {
-                "now": "{% $now() %}",
-                "millis": "{% $millis() %}",
-                "entered": "{% $states.context.State.EnteredTime %}",
-                "start": "{% $states.context.Execution.StartTime %}"
-            }}}}),
-            json!({}),
-            json!({}),
-        )
-        .await;
-        assert_eq!(exec.execution.status, Status::Succeeded);
-        let out = exec.execution.output.expect("output");
-        assert_eq!(out["now"], out["entered"], "{out}");
-        let start = exec.execution.info.start_time;
-        assert_eq!(out["millis"], json!(start + 86_400_000), "{out}");
-        assert_ne!(out["now"], out["start"]);
-    }
-}
+#[path = "driver_tests.rs"]
+mod tests;

@@ -21,6 +21,21 @@ pub(super) fn diagnostic(text: &str, err: &serde_json::Error) -> Diagnostic {
         .located_by_aws(location)
 }
 
+/// The diagnostic for `text`, nested past Jackson's limit: its first array or
+/// object too deep opens at `line`, `column`.
+pub(super) fn too_deep(text: &str, line: usize, column: usize) -> Diagnostic {
+    let message = crate::asl::nesting::too_deep_message();
+    let location = format!(
+        "[Source: {}; line: {line}, column: {}]",
+        source(text),
+        column + 1
+    );
+    Diagnostic::new("", format!("invalid JSON: {message}"))
+        .coded(INVALID_JSON_DESCRIPTION)
+        .worded_by_aws(format!("{message}\n at {location}"))
+        .located_by_aws(location)
+}
+
 /// Jackson's message alone for `text`, which `serde_json` refused with `err` (as AWS words a
 /// bad execution input: `Unrecognized token 'not': was expecting (...)`).
 pub fn message(text: &str, err: &serde_json::Error) -> String {

@@ -29,6 +29,7 @@ use serde_json::{Map, Value};
 use crate::asl::choice::ChoiceRule;
 use crate::asl::diagnostic::{join, Diagnostic};
 use crate::asl::intrinsics::Intrinsic;
+use crate::asl::nesting;
 use crate::asl::path::Path;
 
 mod checker;
@@ -55,9 +56,8 @@ const SCHEMA: &str = include_str!("../../../schemas/asl.schema.json");
 /// AWS: "The name of the state ... must be 80 characters or fewer".
 const MAX_STATE_NAME_CHARS: usize = 80;
 
-/// Deepest nesting of arrays and objects `validate` walks. Text parsed by serde_json stops at
-/// 128 levels, so only a hand-built value can exceed this.
-const MAX_NESTING: usize = 256;
+/// Deepest nesting of arrays and objects `validate` walks: Jackson's, as for text.
+const MAX_NESTING: usize = crate::asl::nesting::MAX_JSON_NESTING;
 
 /// The eight state types.
 const STATE_TYPES: [&str; 8] = [
@@ -75,25 +75,33 @@ pub fn validate_text(text: &str) -> Result<Value, Vec<Diagnostic>> {
     if let Some(diag) = definition_too_large(text) {
         return Err(vec![diag]);
     }
-    let duplicates = RefCell::new(Vec::new());
-    let mut de = serde_json::Deserializer::from_str(text);
-    let parsed = ValueSeed {
-        pointer: String::new(),
-        duplicates: &duplicates,
+    let (depth, beyond) = nesting::measure(text);
+    if let Some((line, column)) = beyond {
+        return Err(vec![jackson::too_deep(text, line, column)]);
     }
-    .deserialize(&mut de)
-    .and_then(|value| de.end().map(|()| value));
-    let value = match parsed {
-        Ok(value) => value,
-        Err(err) => return Err(vec![jackson::diagnostic(text, &err)]),
-    };
-    let mut diags = duplicates.into_inner();
-    diags.extend(validate(&value));
-    if diags.is_empty() {
-        Ok(value)
-    } else {
-        Err(diags)
-    }
+    nesting::with_stack_for(depth, || {
+        let duplicates = RefCell::new(Vec::new());
+        let mut de = serde_json::Deserializer::from_str(text);
+        // Depth was measured above: as deep as Jackson reads, on a stack that has room.
+        de.disable_recursion_limit();
+        let parsed = ValueSeed {
+            pointer: String::new(),
+            duplicates: &duplicates,
+        }
+        .deserialize(&mut de)
+        .and_then(|value| de.end().map(|()| value));
+        let value = match parsed {
+            Ok(value) => value,
+            Err(err) => return Err(vec![jackson::diagnostic(text, &err)]),
+        };
+        let mut diags = duplicates.into_inner();
+        diags.extend(validate(&value));
+        if diags.is_empty() {
+            Ok(value)
+        } else {
+            Err(diags)
+        }
+    })
 }
 
 /// Validates a parsed definition against the JSON Schema and the semantic rules of the

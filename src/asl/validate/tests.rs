@@ -681,12 +681,12 @@ fn deeply_nested_values_are_refused_without_overflowing() {
     }});
     assert_eq!(
         errors_of(definition),
-        ["/: definition is nested more than 256 levels deep"]
+        ["/: definition is nested more than 1000 levels deep"]
     );
     let text = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     assert_eq!(
         errors(&text),
-        ["/: invalid JSON: recursion limit exceeded at line 1 column 128"]
+        ["/: invalid JSON: Document nesting depth (1001) exceeds the maximum allowed (1000, from `StreamReadConstraints.getMaxNestingDepth()`)"]
     );
 }
 

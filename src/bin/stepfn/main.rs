@@ -263,6 +263,7 @@ fn read_stdin() -> Result<String, CommandError> {
 fn block_on(fut: impl std::future::Future<Output = Result<ExitCode, CommandError>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_stack_size(stepfn::asl::nesting::THREAD_STACK_BYTES)
         .enable_all()
         .build()
     {

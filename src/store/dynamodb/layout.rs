@@ -108,7 +108,7 @@ pub(super) fn parse_json<T: serde::de::DeserializeOwned>(
     json: &str,
     what: &str,
 ) -> Result<T, StoreError> {
-    serde_json::from_str(json).map_err(|e| corrupt(what, format!("invalid JSON: {e}")))
+    crate::asl::nesting::from_str(json).map_err(|e| corrupt(what, format!("invalid JSON: {e}")))
 }
 
 pub(super) fn to_json<T: Serialize>(value: &T, what: &str) -> Result<String, StoreError> {
