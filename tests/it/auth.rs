@@ -515,3 +515,78 @@ fn a_bad_credentials_file_or_key_stops_serve_with_the_reason() {
         assert!(stderr.contains(&expect), "{args:?}: {stderr}");
     }
 }
+
+/// Runs `program` with `args`, as the test key the client scripts use; panics with its output
+/// unless it succeeds. Its last line (the checks it passed).
+fn client_flow(program: &Path, args: &[&str]) -> String {
+    let venv = venv();
+    let out = Command::new(program)
+        .args(args)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                venv.join("bin").display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("AWS_CLI", venv.join("bin/aws"))
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("client runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{program:?} {args:?} failed under --auth:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout.trim().lines().last().unwrap_or_default().to_string()
+}
+
+#[test]
+fn the_client_flows_pass_unchanged_under_auth() {
+    // Every operation the suite's client scripts call, signed by the CLI and boto3 with the
+    // scripts' own key, verifies.
+    let server = Server::start(stepfn(), &["--auth-key", "test:test"]);
+    let endpoint = server.endpoint.as_str();
+    let python = venv().join("bin/python");
+    let cli = client_flow(
+        Path::new("bash"),
+        &[
+            root()
+                .join("tests/clients/awscli_flow.sh")
+                .to_str()
+                .expect("path"),
+            endpoint,
+        ],
+    );
+    assert!(
+        cli.starts_with("awscli flow: ") && cli.ends_with(" checks passed"),
+        "{cli}"
+    );
+    for script in ["boto3_session.py", "boto3_scheduler.py"] {
+        let line = client_flow(
+            &python,
+            &[
+                root()
+                    .join("tests/clients")
+                    .join(script)
+                    .to_str()
+                    .expect("path"),
+                "--endpoint",
+                endpoint,
+            ],
+        );
+        assert!(line.ends_with(" checks passed"), "{script}: {line}");
+    }
+    // And the same key is refused with another secret.
+    let wrong = aws_err(
+        endpoint,
+        "test",
+        "not-test",
+        &["stepfunctions", "list-activities"],
+    );
+    assert!(wrong.contains("(InvalidSignatureException)"), "{wrong}");
+}
