@@ -590,3 +590,81 @@ fn the_client_flows_pass_unchanged_under_auth() {
     );
     assert!(wrong.contains("(InvalidSignatureException)"), "{wrong}");
 }
+
+#[test]
+fn backfill_through_an_auth_serve_signs_with_the_environments_credentials() {
+    let (_dir, file) = credentials_file();
+    let server = serve_with_file(&file);
+    let endpoint = server.endpoint.as_str();
+    let definition = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#;
+    let created = aws_ok(
+        endpoint,
+        &[
+            "stepfunctions",
+            "create-state-machine",
+            "--name",
+            "ticker",
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/r",
+            "--definition",
+            definition,
+        ],
+    );
+    let machine = created["stateMachineArn"].as_str().expect("arn");
+    aws_ok(
+        endpoint,
+        &[
+            "scheduler",
+            "create-schedule",
+            "--name",
+            "hourly",
+            "--schedule-expression",
+            "cron(0 * * * ? *)",
+            "--flexible-time-window",
+            "Mode=OFF",
+            "--target",
+            &format!("Arn={machine},RoleArn=arn:aws:iam::111111111111:role/r"),
+        ],
+    );
+    let backfill = |key: Option<(&str, &str)>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_stepfn"));
+        command
+            .args(["backfill", "hourly", "--endpoint", endpoint])
+            .args([
+                "--from",
+                "2026-05-01T00:00:00Z",
+                "--to",
+                "2026-05-01T02:00:00Z",
+            ])
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env("AWS_REGION", "us-east-1");
+        if let Some((key, secret)) = key {
+            command
+                .env("AWS_ACCESS_KEY_ID", key)
+                .env("AWS_SECRET_ACCESS_KEY", secret);
+        }
+        command.output().expect("stepfn runs")
+    };
+    let unsigned = backfill(None);
+    assert!(!unsigned.status.success());
+    let stderr = String::from_utf8_lossy(&unsigned.stderr);
+    assert!(stderr.contains("Missing Authentication Token"), "{stderr}");
+    let wrong = backfill(Some((KEY, "not-the-secret")));
+    assert!(!wrong.status.success());
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        stderr.contains("The request signature we calculated does not match"),
+        "{stderr}"
+    );
+    let signed = backfill(Some((KEY, SECRET)));
+    let stdout = String::from_utf8_lossy(&signed.stdout);
+    assert!(
+        signed.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&signed.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.trim()).expect("JSON report");
+    assert_eq!(report, json!({"slots": 3, "started": 3, "existing": 0}));
+}
