@@ -6,7 +6,12 @@
 //! `SignedHeaders` names, the SHA-256 of its body, the region and service of its credential
 //! scope and the time of its `X-Amz-Date`; the secret is the one configured for its access key.
 //! The two signatures are compared in constant time. A request dated more than five minutes
-//! away from the server's clock is refused, as AWS refuses it.
+//! away from the server's clock is refused, as AWS refuses it, and so is a credential scoped to
+//! another service than the one addressed (`states`, `events`, `scheduler`); any region is
+//! taken (it names the region of the ARNs, as without `--auth`). Session tokens are not
+//! checked (a signed `X-Amz-Security-Token` is signed like any header), and only the
+//! `Authorization` header form is read: presigned URLs and `Date` instead of `X-Amz-Date` are
+//! refused.
 //!
 //! Refusals take the shape of the wire the request came in on:
 //! - AWS JSON 1.0 (Step Functions): 400 with `{"__type": "com.amazon.coral.service#<Name>",
@@ -255,6 +260,13 @@ impl Credentials {
             )));
         }
         check_skew(time.into(), now)?;
+        if let Some(service) = service_of(uri, headers) {
+            if header.service != service {
+                return Err(Refusal::Invalid(format!(
+                    "Credential should be scoped to correct service: '{service}'."
+                )));
+            }
+        }
         if !header.signed_headers.contains(&"host") {
             return Err(Refusal::Invalid(
                 "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
@@ -516,6 +528,17 @@ fn namespace(refusal: &Refusal) -> &'static str {
     }
 }
 
+/// The signing name of the service a request is for, as its credential scope must name it;
+/// None for stepfn's own endpoints (the console's), which take any.
+fn service_of(uri: &Uri, headers: &HeaderMap) -> Option<&'static str> {
+    match wire_of(uri, headers) {
+        Wire::Rest => Some("scheduler"),
+        Wire::Json11 => Some("events"),
+        Wire::Json10 if uri.path() == "/" => Some("states"),
+        Wire::Json10 => None,
+    }
+}
+
 /// The answer to a refused request, in the shape of its wire.
 pub(crate) fn refuse(refusal: &Refusal, uri: &Uri, headers: &HeaderMap) -> Response {
     let name = refusal.name();
@@ -618,10 +641,15 @@ mod tests {
         ];
         let identity =
             aws_credential_types::Credentials::new(key, secret, None, None, "test").into();
+        let service = if path.starts_with("/schedule") {
+            "scheduler"
+        } else {
+            "states"
+        };
         let params = v4::SigningParams::builder()
             .identity(&identity)
             .region("us-east-1")
-            .name("states")
+            .name(service)
             .time(time)
             .settings(SigningSettings::default())
             .build()
@@ -693,7 +721,7 @@ mod tests {
         assert_eq!(check(&header, when()), Some(Refusal::Mismatch));
 
         let mut path = list();
-        path.1 = "/schedules".parse().expect("uri");
+        path.1 = "/other".parse().expect("uri");
         assert_eq!(check(&path, when()), Some(Refusal::Mismatch));
 
         let mut query = signed(KEY, SECRET, when(), "GET", "/schedules?MaxResults=5", "");
@@ -727,6 +755,25 @@ mod tests {
             refusal.message(),
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date \
              from HTTP: '20260102' != '20260103', from '20260103T030405Z'."
+        );
+    }
+
+    #[test]
+    fn a_credential_scoped_to_another_service_fails() {
+        let (method, uri, mut headers, body) = list();
+        let authorization = headers[AUTHORIZATION]
+            .to_str()
+            .expect("text")
+            .replace("/states/", "/events/");
+        headers.insert(
+            AUTHORIZATION,
+            HeaderValue::from_str(&authorization).expect("value"),
+        );
+        let refusal = check(&(method, uri, headers, body), when()).expect("refused");
+        assert_eq!(refusal.name(), "InvalidSignatureException");
+        assert_eq!(
+            refusal.message(),
+            "Credential should be scoped to correct service: 'states'."
         );
     }
 
