@@ -33,6 +33,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Host names (besides `localhost` and IP addresses) that requests may be addressed to.
     pub allowed_hosts: Vec<String>,
+    /// The credentials API requests must be signed with (SigV4); None: any or no signature.
+    pub credentials: Option<super::auth::Credentials>,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +44,7 @@ impl Default for ServerConfig {
             body_timeout: Duration::from_secs(30),
             max_connections: 1_000,
             allowed_hosts: Vec::new(),
+            credentials: None,
         }
     }
 }
@@ -54,7 +57,8 @@ pub(crate) async fn run(
     config: &ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let guard = Arc::new(Guard::new(&config.allowed_hosts));
+    let guard =
+        Arc::new(Guard::new(&config.allowed_hosts).with_credentials(config.credentials.clone()));
     let app = app
         .layer(axum::middleware::from_fn_with_state(guard, guard::check))
         .layer(RequestBodyTimeoutLayer::new(config.body_timeout));

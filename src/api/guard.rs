@@ -10,6 +10,9 @@
 //!
 //! SDKs and the CLI send no `Origin` and address the endpoint they were given, so they pass.
 //! Refusals are 403s in the API's error shape (`AccessDeniedException`).
+//!
+//! With credentials configured (`serve --auth`), a request that passes both checks must then
+//! carry a valid SigV4 signature (see [`super::auth`]).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -21,6 +24,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::json;
 
+use super::auth::{self, Credentials};
 use super::error::{ApiError, Exception};
 use super::http::JSON_CONTENT_TYPE;
 
@@ -29,13 +33,26 @@ use super::http::JSON_CONTENT_TYPE;
 pub(crate) struct Guard {
     /// Lowercase host names besides `localhost` and IP addresses.
     names: Vec<String>,
+    /// The credentials requests must be signed with; None: signatures are not checked.
+    credentials: Option<Credentials>,
 }
 
 impl Guard {
     /// A guard accepting `localhost`, IP addresses and the `allowed` names.
     pub(crate) fn new(allowed: &[String]) -> Guard {
         let names = allowed.iter().map(|n| n.to_ascii_lowercase()).collect();
-        Guard { names }
+        Guard {
+            names,
+            credentials: None,
+        }
+    }
+
+    /// The guard also demanding a signature made with one of `credentials` (if any).
+    pub(crate) fn with_credentials(self, credentials: Option<Credentials>) -> Guard {
+        Guard {
+            credentials,
+            ..self
+        }
     }
 
     /// Why a request with these `Host` and `Origin` headers and `method` is refused, if it is.
@@ -99,12 +116,28 @@ pub(crate) async fn check(
 ) -> Response {
     let headers = request.headers();
     let refusal = guard.refusal(request.method(), headers.get(HOST), headers.get(ORIGIN));
-    match refusal {
-        None => next.run(request).await,
-        Some(message) => {
-            tracing::info!(%message, "request refused");
-            forbidden(&message)
+    if let Some(message) = refusal {
+        tracing::info!(%message, "request refused");
+        return forbidden(&message);
+    }
+    match &guard.credentials {
+        Some(credentials) if auth::required(request.method(), request.uri()) => {
+            let (parts, body) = request.into_parts();
+            let body = match auth::read_body(body, &parts.uri, &parts.headers).await {
+                Ok(body) => body,
+                Err(answer) => return answer,
+            };
+            let now = std::time::SystemTime::now();
+            let refusal =
+                credentials.refusal(&parts.method, &parts.uri, &parts.headers, &body, now);
+            if let Some(refusal) = refusal {
+                tracing::info!(error = refusal.name(), message = %refusal.message(), "unsigned or badly signed request refused");
+                return auth::refuse(&refusal, &parts.uri, &parts.headers);
+            }
+            next.run(Request::from_parts(parts, axum::body::Body::from(body)))
+                .await
         }
+        _ => next.run(request).await,
     }
 }
 

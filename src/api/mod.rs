@@ -30,6 +30,7 @@ use crate::store::{
 use crate::tasks::TaskInvoker;
 
 mod activities;
+pub mod auth;
 mod callbacks;
 mod connections;
 pub mod error;

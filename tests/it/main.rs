@@ -5,6 +5,7 @@
 
 mod activity_rounds;
 mod api;
+mod auth;
 mod cli;
 mod console;
 mod distributed;

@@ -125,6 +125,19 @@ pub(crate) enum Command {
         /// the name of a container); repeat for several. Requests to other names are refused.
         #[arg(long = "allow-host", value_name = "NAME")]
         allow_hosts: Vec<String>,
+        /// Verify AWS Signature Version 4 on every API request against the credentials of FILE,
+        /// an AWS shared credentials file (INI: `[profile]` sections with `aws_access_key_id`
+        /// and `aws_secret_access_key`; every profile counts). Unsigned requests, unknown keys,
+        /// wrong signatures and dates over 5 minutes off are refused with AWS's errors. Reading
+        /// the console's pages, `GET /` and `/metrics` stay open; the console's data calls need
+        /// a signature, so the console shows nothing under `--auth`.
+        #[arg(long, value_name = "FILE")]
+        auth: Option<PathBuf>,
+        /// A credential requests may be signed with, as `ACCESS_KEY_ID:SECRET` (implies
+        /// checking signatures, as `--auth` does); repeat for several. Prefer `--auth`: a
+        /// command line is visible to other users of the machine.
+        #[arg(long = "auth-key", value_name = "ACCESS_KEY_ID:SECRET")]
+        auth_keys: Vec<String>,
     },
     /// Tests one state as the TestState API does: reads a TestState request (JSON, from FILE
     /// or stdin) and prints its response. `definition`, `input`, `variables`, `context` and

@@ -1,9 +1,14 @@
 //! `stepfn backfill`: the executions of a schedule's past slots, started through a store or
 //! through a running `stepfn serve` (its Scheduler API to read the schedule, its Step Functions
-//! API to start each slot's execution).
+//! API to start each slot's execution), its requests signed with the environment's credentials
+//! so that a `serve --auth` takes them.
 
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
 
 use serde_json::{json, Value};
 
@@ -85,12 +90,12 @@ async fn sfn(
     operation: &str,
     body: Value,
 ) -> Result<Result<Value, (String, String)>, CommandError> {
-    let response = client
+    let request = client
         .post(endpoint)
         .header("X-Amz-Target", format!("AWSStepFunctions.{operation}"))
         .header("Content-Type", "application/x-amz-json-1.0")
-        .body(body.to_string())
-        .send()
+        .body(body.to_string());
+    let response = send_signed(client, request, "states")
         .await
         .map_err(|e| CommandError::Invalid(format!("{endpoint}: {operation}: {e}")))?;
     let ok = response.status().is_success();
@@ -107,6 +112,63 @@ async fn sfn(
         kind,
         value["message"].as_str().unwrap_or_default().to_string(),
     )))
+}
+
+/// Sends `request` signed (SigV4, as the AWS CLI signs) for `service` with the credentials of
+/// the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) in the
+/// region of `AWS_REGION` or `AWS_DEFAULT_REGION` (default us-east-1): a `serve --auth`
+/// demands it, any other serve ignores it. Without credentials it goes unsigned.
+async fn send_signed(
+    client: &reqwest::Client,
+    request: reqwest::RequestBuilder,
+    service: &str,
+) -> Result<reqwest::Response, String> {
+    let mut request = request.build().map_err(|e| e.to_string())?;
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let (Some(key), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+        let region = env("AWS_REGION")
+            .or_else(|| env("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|| "us-east-1".to_string());
+        let identity =
+            Credentials::new(key, secret, env("AWS_SESSION_TOKEN"), None, "environment").into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&region)
+            .name(service)
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| format!("signing: {e}"))?
+            .into();
+        let headers: Vec<(&str, &str)> = request
+            .headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)))
+            .collect();
+        let body = request
+            .body()
+            .and_then(reqwest::Body::as_bytes)
+            .unwrap_or(&[]);
+        let signable = SignableRequest::new(
+            request.method().as_str(),
+            request.url().as_str(),
+            headers.into_iter(),
+            SignableBody::Bytes(body),
+        )
+        .map_err(|e| format!("signing: {e}"))?;
+        let (instructions, _) = sign(signable, &params)
+            .map_err(|e| format!("signing: {e}"))?
+            .into_parts();
+        let (added, _) = instructions.into_parts();
+        for header in added {
+            let name = reqwest::header::HeaderName::from_bytes(header.name().as_bytes())
+                .map_err(|e| format!("signing: {e}"))?;
+            let value = reqwest::header::HeaderValue::from_str(header.value())
+                .map_err(|e| format!("signing: {e}"))?;
+            request.headers_mut().insert(name, value);
+        }
+    }
+    client.execute(request).await.map_err(|e| e.to_string())
 }
 
 fn ms_of(v: &Value) -> Option<i64> {
@@ -140,9 +202,7 @@ async fn through_endpoint(
         "{endpoint}/schedules/{}?groupName={}",
         request.schedule, request.group
     );
-    let response = client
-        .get(&url)
-        .send()
+    let response = send_signed(&client, client.get(&url), "scheduler")
         .await
         .map_err(|e| CommandError::Invalid(format!("{url}: {e}")))?;
     let status = response.status();

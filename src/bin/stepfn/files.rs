@@ -4,6 +4,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use stepfn::api::auth::Credentials;
 use stepfn::asl::validate::validate_text;
 use stepfn::runtime::commands::CommandError;
 
@@ -77,4 +78,25 @@ pub(crate) fn machine_name_of(definition: &Path, name: &Option<String>) -> Strin
             .map(str::to_string)
             .unwrap_or(stem)
     })
+}
+
+/// The credentials `serve --auth FILE` and `--auth-key KEY:SECRET` name; None if neither is
+/// given (signatures are not checked).
+pub(crate) fn serve_credentials(
+    file: Option<&Path>,
+    pairs: &[String],
+) -> Result<Option<Credentials>, CommandError> {
+    if file.is_none() && pairs.is_empty() {
+        return Ok(None);
+    }
+    let mut credentials = Credentials::new();
+    if let Some(file) = file {
+        credentials
+            .add_file(file)
+            .map_err(|e| CommandError::Invalid(format!("--auth: {e}")))?;
+    }
+    for pair in pairs {
+        credentials.add_pair(pair).map_err(CommandError::Invalid)?;
+    }
+    Ok(Some(credentials))
 }

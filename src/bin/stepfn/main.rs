@@ -22,7 +22,10 @@ use stepfn::runtime::signals::shutdown_on_signal;
 use stepfn::store::{AnyStore, Store};
 
 use args::{Cli, Command, Format, InputArgs, RunArgs, StoreArgs};
-use files::{machine_name_of, read_definition, read_input, read_json, read_machines, read_mocks};
+use files::{
+    machine_name_of, read_definition, read_input, read_json, read_machines, read_mocks,
+    serve_credentials,
+};
 
 // JSON values allocate at every transition; mimalloc makes that markedly cheaper than glibc.
 #[global_allocator]
@@ -111,8 +114,11 @@ fn main() -> ExitCode {
             body_timeout_seconds,
             max_connections,
             allow_hosts,
+            auth,
+            auth_keys,
         } => block_on(async move {
             let mocks = mocks.or_else(|| std::env::var_os("SFN_MOCK_CONFIG").map(PathBuf::from));
+            let credentials = serve_credentials(auth.as_deref(), &auth_keys)?;
             let options = ServeOptions {
                 account,
                 virtual_clock,
@@ -129,6 +135,7 @@ fn main() -> ExitCode {
                     body_timeout: Duration::from_secs(body_timeout_seconds),
                     max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
                     allowed_hosts: allow_hosts,
+                    credentials,
                 },
             };
             serve_with(options, stepfn::console::router, |addr| {
