@@ -4,8 +4,9 @@
 //!
 //! This module owns the wire: routing, the body limit, JSON parsing, error shapes, request ids.
 //! What an operation does is left to an [`Operations`] implementation (the dispatcher in
-//! `api`). Signatures are not checked: any SigV4 credentials are accepted, as a local endpoint
-//! does. Content types are not checked either: the SDKs send `application/x-amz-json-1.0`,
+//! `api`). Signatures are checked before a request gets here, and only under `serve --auth`
+//! (see `guard` and `auth`); otherwise any credentials are accepted, as a local endpoint does.
+//! Content types are not checked either: the SDKs send `application/x-amz-json-1.0`,
 //! curl and reqwest send others, and all are read as JSON.
 //!
 //! Error `__type`s carry the namespace the real service puts in front of each name, so every SDK
