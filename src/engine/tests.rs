@@ -854,3 +854,32 @@ fn a_path_that_finds_nothing_fails_with_the_fields_wording() {
 }
 
 mod history_limit;
+
+// ---- Variables ----
+
+#[test]
+fn one_assign_over_256_kib_fails_the_state_with_data_limit_exceeded() {
+    let s = "x".repeat(150 * 1024);
+    let jsonpath = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Assign": {"a.$": "$.s", "b.$": "$.s"}, "End": true}}});
+    let jsonata = json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Assign": {"a": "{% $states.input.s %}", "b": "{% $states.input.s %}"},
+              "End": true}}});
+    for definition in [jsonpath, jsonata] {
+        let mut d = Drive::new(definition.clone(), json!({"s": s}));
+        d.run_to_end(&mut no_tasks);
+        assert_eq!(d.exec.status, Status::Failed, "{definition}");
+        let error = d.exec.error.as_ref().expect("an error");
+        assert_eq!(error.error, "States.DataLimitExceeded");
+        // One variable of 150 KiB is within the limit.
+        let mut one = definition.clone();
+        let assign = one["States"]["A"]["Assign"]
+            .as_object_mut()
+            .expect("object");
+        assign.remove("b");
+        assign.remove("b.$");
+        let mut d = Drive::new(one, json!({"s": s}));
+        d.run_to_end(&mut no_tasks);
+        assert_eq!(d.exec.status, Status::Succeeded, "{:?}", d.exec.error);
+    }
+}

@@ -10,6 +10,7 @@ use crate::asl::error::{self, StatesError};
 use crate::asl::jsonata::{self, Moment};
 use crate::asl::model::{Catcher, Common, PathField, QueryLanguage, ResultFields};
 use crate::asl::path::Scope;
+use crate::asl::payload::{json_len, PAYLOAD_LIMIT_BYTES};
 use crate::asl::template::Template;
 use crate::engine::execution::FrameId;
 use crate::engine::step::{to_json_string, Stepper};
@@ -185,7 +186,7 @@ impl Stepper<'_> {
         let Some(t) = template else { return Ok(None) };
         let mut rng = self.rng();
         match t.eval(&env.scope(input), &mut rng)? {
-            Value::Object(map) => Ok(Some(map)),
+            Value::Object(map) => checked_assignment(map),
             _ => Ok(None),
         }
     }
@@ -201,7 +202,7 @@ impl Stepper<'_> {
             return Ok(None);
         };
         match jsonata::eval_template(assign, "Assign", states, &env.vars, &env.moment)? {
-            Value::Object(map) => Ok(Some(map)),
+            Value::Object(map) => checked_assignment(map),
             _ => Ok(None),
         }
     }
@@ -301,4 +302,23 @@ impl Stepper<'_> {
             f.input = value;
         }
     }
+}
+
+/// The variables one `Assign` sets, unless together they are larger than AWS allows (256 KiB,
+/// the payload limit): then the state fails with `States.DataLimitExceeded`, as a state whose
+/// output is too large does.
+fn checked_assignment(map: Map<String, Value>) -> Result<Assigned, StatesError> {
+    let size: usize = map
+        .iter()
+        .map(|(k, v)| k.len() + json_len(v, PAYLOAD_LIMIT_BYTES))
+        .sum();
+    if size > PAYLOAD_LIMIT_BYTES {
+        return Err(StatesError::new(
+            error::DATA_LIMIT_EXCEEDED,
+            format!(
+                "The variables assigned have a size exceeding the maximum number of bytes service limit ({PAYLOAD_LIMIT_BYTES})."
+            ),
+        ));
+    }
+    Ok(Some(map))
 }
