@@ -29,14 +29,11 @@ const STACK_PER_LEVEL_BYTES: usize = 48 * 1024;
 /// Stack kept for everything that does not grow with the nesting.
 const STACK_BASE_BYTES: usize = 2 * 1024 * 1024;
 
-/// The deepest nesting of arrays and objects in `text` (strings skipped), and where the
-/// first array or object deeper than [`MAX_JSON_NESTING`] opens (line and column, 1-based),
-/// if one does. Text that is not JSON is measured as far as it goes.
-pub fn measure(text: &str) -> (usize, Option<(usize, usize)>) {
-    let (mut depth, mut deepest) = (0usize, 0usize);
+/// Calls `f(bracket, line, column)` for each `[`, `]`, `{` and `}` of `text` outside strings,
+/// with its line and column (1-based, counted in characters).
+pub(crate) fn for_each_bracket(text: &str, mut f: impl FnMut(char, usize, usize)) {
     let (mut in_string, mut escaped) = (false, false);
     let (mut line, mut column) = (1usize, 0usize);
-    let mut beyond = None;
     for c in text.chars() {
         if c == '\n' {
             line += 1;
@@ -56,17 +53,29 @@ pub fn measure(text: &str) -> (usize, Option<(usize, usize)>) {
         }
         match c {
             '"' => in_string = true,
-            '[' | '{' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-                if depth > MAX_JSON_NESTING && beyond.is_none() {
-                    beyond = Some((line, column));
-                }
-            }
-            ']' | '}' => depth = depth.saturating_sub(1),
+            '[' | ']' | '{' | '}' => f(c, line, column),
             _ => {}
         }
     }
+}
+
+/// The deepest nesting of arrays and objects in `text` (strings skipped), and where the
+/// first array or object deeper than [`MAX_JSON_NESTING`] opens (line and column, 1-based),
+/// if one does. Text that is not JSON is measured as far as it goes.
+pub fn measure(text: &str) -> (usize, Option<(usize, usize)>) {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut beyond = None;
+    for_each_bracket(text, |c, line, column| {
+        if c == '[' || c == '{' {
+            depth += 1;
+            deepest = deepest.max(depth);
+            if depth > MAX_JSON_NESTING && beyond.is_none() {
+                beyond = Some((line, column));
+            }
+        } else {
+            depth = depth.saturating_sub(1);
+        }
+    });
     (deepest, beyond)
 }
 

@@ -134,36 +134,13 @@ fn describe(text: &str, err: &serde_json::Error) -> (String, usize, usize) {
 /// The innermost object or array `text` leaves open: its kind and where it starts.
 fn open_container(text: &str) -> Option<(&'static str, usize, usize)> {
     let mut stack = Vec::new();
-    let mut in_string = false;
-    let mut escaped = false;
-    let (mut line, mut column) = (1, 0);
-    for c in text.chars() {
-        if c == '\n' {
-            line += 1;
-            column = 0;
-            continue;
+    crate::asl::nesting::for_each_bracket(text, |c, line, column| match c {
+        '{' => stack.push(("OBJECT", line, column)),
+        '[' => stack.push(("ARRAY", line, column)),
+        _ => {
+            stack.pop();
         }
-        column += 1;
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match c {
-            '"' => in_string = true,
-            '{' => stack.push(("OBJECT", line, column)),
-            '[' => stack.push(("ARRAY", line, column)),
-            '}' | ']' => {
-                stack.pop();
-            }
-            _ => {}
-        }
-    }
+    });
     stack.pop()
 }
 
