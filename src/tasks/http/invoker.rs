@@ -22,9 +22,25 @@ impl Token {
 pub(super) type TokenSlot = Arc<tokio::sync::Mutex<Option<Token>>>;
 
 pub(super) struct Inner {
-    pub(super) client: reqwest::Client,
+    /// Built at the first HTTP Task: a client loads the system's root certificates, which a
+    /// run without HTTP Tasks need not wait for.
+    client: std::sync::OnceLock<reqwest::Client>,
     pub(super) connections: Connections,
     pub(super) tokens: Mutex<HashMap<String, TokenSlot>>,
+}
+
+impl Inner {
+    /// The HTTP client, built on first use.
+    pub(super) fn client(&self) -> &reqwest::Client {
+        self.client.get_or_init(|| {
+            reqwest::Client::builder()
+                // A redirect is another endpoint: it would carry the connection's credentials
+                // there.
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("the HTTP client builds: its TLS backend is compiled in")
+        })
+    }
 }
 
 /// Runs HTTP Tasks: an HTTP client, the connections and their OAuth tokens.
@@ -37,14 +53,9 @@ pub struct HttpTasks {
 impl HttpTasks {
     /// An invoker calling through `connections`.
     pub fn new(connections: Connections) -> Self {
-        let client = reqwest::Client::builder()
-            // A redirect is another endpoint: it would carry the connection's credentials there.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("the HTTP client builds: its TLS backend is compiled in");
         HttpTasks {
             inner: Arc::new(Inner {
-                client,
+                client: std::sync::OnceLock::new(),
                 connections,
                 tokens: Mutex::new(HashMap::new()),
             }),
@@ -124,7 +135,7 @@ impl Inner {
         }
         let shown = request.shown_url();
         let builder = self
-            .client
+            .client()
             .request(request.method.clone(), request.url.clone())
             .headers(request.headers.clone());
         let builder = match request.body.take() {
@@ -255,7 +266,7 @@ impl Inner {
         headers
             .entry(reqwest::header::ACCEPT)
             .or_insert(HeaderValue::from_static("application/json"));
-        let mut builder = self.client.request(method, url).headers(headers);
+        let mut builder = self.client().request(method, url).headers(headers);
         if let Some(body) = body {
             builder = builder
                 .header(reqwest::header::CONTENT_TYPE, FORM_CONTENT_TYPE)
