@@ -6,13 +6,19 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::asl::error::{self, StatesError};
-use crate::asl::jsonata::{self};
-use crate::asl::model::{MapState, PathField, QueryLanguage};
+use crate::asl::jsonata::{self, Moment};
+use crate::asl::model::{MapState, PathField, QueryLanguage, State};
+use crate::asl::payload::json_len;
 use crate::asl::template::Template;
-use crate::engine::execution::{Children, FrameId, Phase};
+use crate::engine::execution::{body_at, Children, DeferredInput, FrameId, Phase};
 use crate::engine::history::Details;
+use crate::engine::states::children::add_result_bytes;
 use crate::engine::states::io::*;
-use crate::engine::step::{Command, Outcome, Stepper};
+use crate::engine::step::{Command, LazyRng, Outcome, Stepper};
+
+/// The largest iteration input (bytes of JSON text) kept from an iteration's start until it
+/// first runs; a larger one is built again then.
+const KEPT_INPUT_BYTES: usize = 1024;
 
 /// A Map state's `MaxConcurrency` (0: no limit) and tolerated failures, as given.
 pub(crate) struct MapLimits {
@@ -64,6 +70,8 @@ impl Stepper<'_> {
                 failed_slots: Vec::new(),
                 kept: Vec::new(),
                 texts: Vec::new(),
+                result_bytes: 0,
+                defer_inputs: false,
             }));
         }
         if n == 0 {
@@ -107,18 +115,13 @@ impl Stepper<'_> {
             if ch.kept.get(index).is_some_and(Option::is_some) {
                 if let Some(ch) = self.frame_mut(id).and_then(|f| f.children.as_mut()) {
                     let value = ch.kept[index].take().unwrap_or_default();
+                    ch.result_bytes = add_result_bytes(ch.result_bytes, &value);
                     ch.results[index] = value;
                     ch.finished += 1;
                     ch.next += 1;
                 }
                 continue;
             }
-            // Each item is read once, by the iteration that starts now: move it out.
-            let item = self
-                .frame_mut(id)
-                .and_then(|f| f.children.as_mut())
-                .map(|ch| std::mem::take(&mut ch.items[index]))
-                .unwrap_or_default();
             let Some(frame) = self.frame(id) else {
                 return Ok(());
             };
@@ -126,7 +129,50 @@ impl Stepper<'_> {
                 return Ok(());
             };
             let selector_input = ch.selector_input.as_ref().unwrap_or(&frame.input);
-            let input = self.iteration_input(id, name, m, index, item, selector_input)?;
+            // The first input is evaluated now (its failure fails the state now, as AWS fails
+            // it). When it is large, every input is built when its iteration first runs
+            // instead: all of them at once (with `MaxConcurrency` 0) would take memory of the
+            // square of the state's input when each is the whole input.
+            let at = DeferredInput {
+                time: self.now,
+                seed: self.seed_now(),
+            };
+            let (input, deferred) = match &m.item_selector {
+                None => (Value::Null, None),
+                Some(_) if ch.defer_inputs => (Value::Null, Some(at)),
+                Some(_) => {
+                    let item = ch.items.get(index).cloned().unwrap_or_default();
+                    let input =
+                        self.iteration_input_at(id, name, m, index, item, selector_input, at)?;
+                    if json_len(&input, KEPT_INPUT_BYTES) > KEPT_INPUT_BYTES {
+                        (Value::Null, Some(at))
+                    } else {
+                        (input, None)
+                    }
+                }
+            };
+            // Each item is read once, by the iteration that starts now (or, deferred, by its
+            // first run): move it out.
+            let input = match (&m.item_selector, deferred) {
+                (_, Some(_)) => input,
+                (None, None) => self
+                    .frame_mut(id)
+                    .and_then(|f| f.children.as_mut())
+                    .map(|ch| std::mem::take(&mut ch.items[index]))
+                    .unwrap_or_default(),
+                (Some(_), None) => {
+                    if let Some(ch) = self.frame_mut(id).and_then(|f| f.children.as_mut()) {
+                        ch.items[index] = Value::Null;
+                    }
+                    input
+                }
+            };
+            let Some(frame) = self.frame(id) else {
+                return Ok(());
+            };
+            let Some(ch) = frame.children.as_ref() else {
+                return Ok(());
+            };
             let vars = Arc::clone(&frame.vars);
             let path = match &ch.child_body {
                 Some(p) => Arc::clone(p),
@@ -152,8 +198,12 @@ impl Stepper<'_> {
                 Some(index),
                 vars,
             );
+            if let Some(f) = self.frame_mut(child) {
+                f.deferred_input = deferred;
+            }
             if let Some(ch) = self.frame_mut(id).and_then(|f| f.children.as_mut()) {
                 ch.next += 1;
+                ch.defer_inputs |= deferred.is_some();
                 ch.live.insert(child);
                 ch.child_body.get_or_insert(path);
             }
@@ -356,12 +406,32 @@ impl Stepper<'_> {
         item: Value,
         selector_input: &Value,
     ) -> Result<Value, StatesError> {
+        let at = DeferredInput {
+            time: self.now,
+            seed: self.seed_now(),
+        };
+        self.iteration_input_at(id, name, m, index, item, selector_input, at)
+    }
+
+    /// The input of Map iteration `index` as a step at `at` builds it (its time and seed).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn iteration_input_at(
+        &self,
+        id: FrameId,
+        name: &str,
+        m: &MapState,
+        index: usize,
+        item: Value,
+        selector_input: &Value,
+        at: DeferredInput,
+    ) -> Result<Value, StatesError> {
         let Some(selector) = &m.item_selector else {
             return Ok(item);
         };
         let map_item = json!({"Item": {"Index": index, "Value": item}});
         if m.common.lang == QueryLanguage::JSONata {
             let mut env = self.env(id, name, true, true);
+            env.moment = Moment::new(at.time, at.seed);
             if let Value::Object(ctx) = &mut env.context {
                 ctx.insert("Map".into(), map_item);
             }
@@ -380,8 +450,48 @@ impl Stepper<'_> {
         if let Value::Object(ctx) = &mut env.context {
             ctx.insert("Map".into(), map_item);
         }
-        let mut rng = self.rng();
+        let mut rng = LazyRng::from_seed(at.seed);
         selector.eval(&env.scope(selector_input), &mut rng)
+    }
+
+    /// Builds the input of Map iteration `child` that was deferred when it started, as it was
+    /// evaluated then. Called when the iteration first runs.
+    pub(crate) fn build_deferred_input(&mut self, child: FrameId) -> Result<(), StatesError> {
+        let Some(f) = self.frame(child) else {
+            return Ok(());
+        };
+        let (Some(at), Some((parent, _)), Some(index)) = (f.deferred_input, f.parent, f.map_index)
+        else {
+            return Ok(());
+        };
+        let machine = Arc::clone(&self.machine);
+        let Some(pf) = self.frame(parent) else {
+            return Err(StatesError::runtime("the Map state's frame is gone"));
+        };
+        let (name, state) = body_at(&machine, &pf.body).state(pf.current);
+        let State::Map(m) = state else {
+            return Err(StatesError::runtime("the Map state's frame is gone"));
+        };
+        // The item is read once, by this first run: move it out.
+        let item = self
+            .frame_mut(parent)
+            .and_then(|f| f.children.as_mut())
+            .and_then(|ch| ch.items.get_mut(index))
+            .map(std::mem::take)
+            .unwrap_or_default();
+        let Some(pf) = self.frame(parent) else {
+            return Ok(());
+        };
+        let Some(ch) = pf.children.as_ref() else {
+            return Ok(());
+        };
+        let selector_input = ch.selector_input.as_ref().unwrap_or(&pf.input);
+        let input = self.iteration_input_at(parent, name, m, index, item, selector_input, at)?;
+        if let Some(f) = self.frame_mut(child) {
+            f.input = input;
+            f.deferred_input = None;
+        }
+        Ok(())
     }
 
     /// Every item's input, as [`Self::iteration_input`] gives them one by one, with the
