@@ -146,6 +146,14 @@ impl Store for Timed {
     async fn history(&self, arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
         self.inner.history(arn).await
     }
+    async fn history_range(
+        &self,
+        arn: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<HistoryEvent>, StoreError> {
+        self.inner.history_range(arn, from, to).await
+    }
     async fn acquire(
         &self,
         arn: &str,
