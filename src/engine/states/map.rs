@@ -560,3 +560,147 @@ pub(crate) fn tolerance_from(
     }
     Ok((tolerated, set))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Arc;
+
+    use serde_json::{json, Value};
+
+    use crate::asl::model::StateMachine;
+    use crate::engine::execution::{Execution, ExecutionInfo, Status};
+    use crate::engine::history::HistoryEvent;
+    use crate::engine::step::{step, Command, Event};
+
+    const T0: i64 = 1_767_225_600_000;
+
+    fn execution(definition: Value, input: Value) -> Execution {
+        let info = ExecutionInfo {
+            arn: "arn:aws:states:us-east-1:123456789012:execution:m:e".into(),
+            name: "e".into(),
+            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
+            state_machine_name: "m".into(),
+            role_arn: "arn:aws:iam::123456789012:role/r".into(),
+            start_time: T0,
+            origin: Default::default(),
+        };
+        let machine = StateMachine::from_value(&definition).expect("valid definition");
+        Execution::new(Arc::new(machine), info, input, true)
+    }
+
+    /// Runs the frames `queue` names until none is left (the machines here have no tasks or
+    /// timers), one millisecond apart; returns the history written.
+    fn run(exec: &mut Execution, mut queue: VecDeque<Command>) -> Vec<HistoryEvent> {
+        let mut history = Vec::new();
+        let mut now = T0;
+        while let Some(command) = queue.pop_front() {
+            let Command::Run(frame) = command else {
+                panic!("only frames to run here: {command:?}");
+            };
+            now += 1;
+            let t = step(exec, Event::Run { frame, time: now });
+            history.extend(t.events);
+            queue.extend(t.commands);
+        }
+        history
+    }
+
+    /// A Map whose ItemSelector gives each iteration the whole input and a UUID.
+    fn whole_input_map() -> Value {
+        json!({
+            "StartAt": "M",
+            "States": {"M": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemSelector": {"all.$": "$", "id.$": "States.UUID()", "i.$": "$$.Map.Item.Index"},
+                "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+                "End": true
+            }}
+        })
+    }
+
+    #[test]
+    fn large_iteration_inputs_are_built_when_their_iteration_runs() {
+        let items: Vec<Value> = (0..40)
+            .map(|i| json!({"item": i, "pad": "x".repeat(40)}))
+            .collect();
+        let input = json!({"items": items});
+        let mut exec = execution(whole_input_map(), input.clone());
+        let t = step(&mut exec, Event::Start { time: T0 });
+        let mut history = t.events;
+        // Every iteration started; none holds its input yet.
+        let waiting: Vec<_> = exec
+            .frames
+            .iter()
+            .flatten()
+            .filter(|f| f.map_index.is_some())
+            .collect();
+        assert_eq!(waiting.len(), 40);
+        assert!(waiting
+            .iter()
+            .all(|f| f.input.is_null() && f.deferred_input.is_some()));
+        // A worker taking over from the snapshot builds the same inputs as the first one.
+        let snapshot = exec.snapshot();
+        let json = serde_json::to_string(&snapshot).expect("snapshot serializes");
+        let mut other = Execution::restore(
+            Arc::clone(&exec.machine),
+            exec.info.clone(),
+            input.clone(),
+            serde_json::from_str(&json).expect("snapshot deserializes"),
+            true,
+        );
+        let pending = other.pending_work();
+        history.extend(run(&mut exec, t.commands.into()));
+        let other_history = run(&mut other, pending.into());
+        assert_eq!(exec.status, Status::Succeeded);
+        assert_eq!(other.output, exec.output);
+        let Some(Value::Array(out)) = &exec.output else {
+            panic!("{:?}", exec.output)
+        };
+        assert_eq!(out.len(), 40);
+        for (i, o) in out.iter().enumerate() {
+            assert_eq!(o["all"], input);
+            assert_eq!(o["i"], i);
+            assert_eq!(o["id"].as_str().map(str::len), Some(36), "{o}");
+        }
+        assert_ne!(
+            out[0]["id"], out[1]["id"],
+            "each iteration draws its own UUID"
+        );
+        let after_start = history.len() - other_history.len();
+        assert_eq!(&history[after_start..], &other_history[..]);
+    }
+
+    #[test]
+    fn map_results_over_the_payload_limit_fail_the_state_as_they_arrive() {
+        // Each iteration's output is ~6 KB: the 256 KiB limit passes at the 44th result.
+        let pad = "x".repeat(6_000);
+        let items: Vec<Value> = (0..100).map(|_| json!({"pad": pad})).collect();
+        let definition = json!({
+            "StartAt": "M",
+            "States": {"M": {
+                "Type": "Map",
+                "MaxConcurrency": 0,
+                "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+                "End": true
+            }}
+        });
+        let mut exec = execution(definition, Value::Array(items));
+        let t = step(&mut exec, Event::Start { time: T0 });
+        let history = run(&mut exec, t.commands.into());
+        assert_eq!(exec.status, Status::Failed);
+        let err = exec.error.clone().expect("error");
+        assert_eq!(err.error, "States.DataLimitExceeded");
+        assert_eq!(
+            err.cause.as_deref(),
+            Some("The state/task 'M' returned a result with a size exceeding the maximum number of bytes service limit.")
+        );
+        let succeeded = history
+            .iter()
+            .filter(|e| e.event_type == "MapIterationSucceeded")
+            .count();
+        assert_eq!(succeeded, 44, "the results stop at the limit");
+        assert!(history.iter().any(|e| e.event_type == "MapStateFailed"));
+    }
+}
