@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::durable::{endpoint, new_table, report, stepfn, store_args, uuid_like};
+use crate::durable::{endpoint, history, new_table, report, stepfn, store_args, uuid_like};
 use crate::support::serve::Server;
 
 /// The peak resident memory (`VmHWM`, in KiB) of process `pid`, while it lives.
@@ -185,7 +185,8 @@ fn pages(server: &Server, arn: &str, max: u64, reverse: bool) -> Vec<Value> {
     }
 }
 
-fn history_pages_by_event_ids(server: &Server, store: &str) {
+/// Pages `arn`'s history every way and checks them against each other; returns the events.
+fn history_pages_by_event_ids(server: &Server, store: &str) -> (String, Vec<Value>) {
     let arn = long_history(server);
     let forward = pages(server, &arn, 1000, false);
     let n = forward.len();
@@ -225,6 +226,7 @@ fn history_pages_by_event_ids(server: &Server, store: &str) {
     report(&format!(
         "history: {n} events paged forward and reverse by 100 to 1,000 on the {store} store"
     ));
+    (arn, forward)
 }
 
 #[test]
@@ -240,5 +242,7 @@ fn history_pages_by_event_ids_on_dynamodb_local() {
     let args = store_args(&table, &endpoint);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let server = Server::start(stepfn(), &args);
-    history_pages_by_event_ids(&server, "DynamoDB");
+    let (arn, pages) = history_pages_by_event_ids(&server, "DynamoDB");
+    // `stepfn history` streams the whole history page by page: the same events.
+    assert_eq!(history(&table, &endpoint, &arn), pages, "stepfn history");
 }
