@@ -4,7 +4,9 @@
 //! Needs a running DynamoDB Local: `bash infra/dynamodb-local.sh install && export
 //! STEPFN_TEST_DYNAMODB_ENDPOINT=$(bash infra/dynamodb-local.sh start)`, then
 //! `cargo bench --bench durable`. Prints, per bench: transitions/s, DynamoDB requests per
-//! transition, and for the task chain the p50/p99 latency of one committed step.
+//! transition, and for the task chain the p50/p99 latency of one committed step; and the time of
+//! the last GetExecutionHistory page of a 100,000-event execution on both stores, read whole (as
+//! before) and by event ids. `cargo bench --bench durable -- history` runs only the latter.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -146,6 +148,14 @@ impl Store for Timed {
     async fn history(&self, arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
         self.inner.history(arn).await
     }
+    async fn history_range(
+        &self,
+        arn: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<HistoryEvent>, StoreError> {
+        self.inner.history_range(arn, from, to).await
+    }
     async fn acquire(
         &self,
         arn: &str,
@@ -279,8 +289,127 @@ async fn run_bench(
     );
 }
 
+/// Events of the long execution whose history pages are timed.
+const HISTORY_EVENTS: u64 = 100_000;
+/// GetExecutionHistory's largest page.
+const HISTORY_PAGE: u64 = 1_000;
+
+/// A finished execution of [`HISTORY_EVENTS`] events on `store`, committed as a durable driver
+/// commits them (up to 4,096 events a checkpoint; here 1,000).
+async fn long_history(store: &AnyStore) -> String {
+    let name = format!("long-{}", uuid::Uuid::new_v4().simple());
+    let info = stepfn::engine::ExecutionInfo {
+        arn: format!("arn:aws:states:us-east-1:111111111111:execution:long:{name}"),
+        name,
+        state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:long".into(),
+        state_machine_name: "long".into(),
+        role_arn: "arn:aws:iam::111111111111:role/r".into(),
+        start_time: 1,
+        origin: Default::default(),
+    };
+    let arn = info.arn.clone();
+    let created = store
+        .create_execution(&ExecutionRecord::new(info, json!({})))
+        .await
+        .expect("create");
+    assert_eq!(created, Created::New);
+    store
+        .acquire(&arn, "bench", 1, 3_600_000)
+        .await
+        .expect("acquire")
+        .expect("free");
+    let mut id = 1;
+    let mut version = 0;
+    while id <= HISTORY_EVENTS {
+        let last = (id + 999).min(HISTORY_EVENTS);
+        let events: Vec<HistoryEvent> = (id..=last)
+            .map(|i| {
+                let mut details = serde_json::Map::new();
+                details.insert(
+                    "passStateEnteredEventDetails".into(),
+                    json!({"name": format!("P{i}"), "input": format!("{{\"i\":{i}}}")}),
+                );
+                HistoryEvent {
+                    id: i,
+                    previous_event_id: i - 1,
+                    timestamp: 1_700_000_000_000 + i as i64,
+                    event_type: "PassStateEntered".into(),
+                    details,
+                }
+            })
+            .collect();
+        let status = if last == HISTORY_EVENTS {
+            stepfn::engine::Status::Succeeded
+        } else {
+            stepfn::engine::Status::Running
+        };
+        let snapshot = stepfn::engine::execution::Snapshot {
+            frame_count: 1,
+            frames: Vec::new(),
+            status,
+            output: (last == HISTORY_EVENTS).then(|| json!({})),
+            error: None,
+            stop_time: (last == HISTORY_EVENTS).then_some(2),
+            last_event_id: last,
+            transitions: last,
+            waits: 0,
+            redrive_count: 0,
+            redrive_time: None,
+            redrive_memo: None,
+        };
+        store
+            .commit(Commit {
+                arn: &arn,
+                expected_version: version,
+                owner: "bench",
+                events: &events,
+                snapshot: &snapshot,
+                due: None,
+                consumed_inbox: 0,
+            })
+            .await
+            .expect("commit");
+        version += 1;
+        id = last + 1;
+    }
+    arn
+}
+
+/// The time of the last page of a [`HISTORY_EVENTS`]-event history, read as GetExecutionHistory
+/// read it before (the whole history, then the page) and by event ids (`history_range`).
+async fn history_pages(store: &AnyStore, label: &str) {
+    let arn = long_history(store).await;
+    let from = HISTORY_EVENTS - HISTORY_PAGE + 1;
+    let started = Instant::now();
+    let all = store.history(&arn).await.expect("history");
+    let whole_page = all[from as usize - 1..].to_vec();
+    let whole = started.elapsed();
+    drop(all);
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let page = store
+            .history_range(&arn, from, HISTORY_EVENTS)
+            .await
+            .expect("range");
+        times.push(started.elapsed());
+        assert_eq!(page, whole_page, "the same page");
+    }
+    times.sort();
+    let ranged = percentile(&times, 0.5);
+    println!(
+        "history last page ({label}) {HISTORY_PAGE} of {HISTORY_EVENTS} events: whole history {:.1} ms, by event ids {:.2} ms ({:.0}x)",
+        whole.as_secs_f64() * 1000.0,
+        ranged.as_secs_f64() * 1000.0,
+        whole.as_secs_f64() / ranged.as_secs_f64().max(1e-9),
+    );
+}
+
 fn main() {
-    // `cargo bench` passes --bench; nothing else to parse.
+    // `cargo bench` passes --bench; any other argument picks the benches whose name it
+    // contains ("history": the history pages only).
+    let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    let picked = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
     let endpoint = std::env::var("STEPFN_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
         panic!(
             "STEPFN_TEST_DYNAMODB_ENDPOINT is not set: start DynamoDB Local with \
@@ -299,6 +428,14 @@ fn main() {
             .await
             .expect("connect");
         dynamo.init().await.expect("create table");
+        if picked("history") {
+            let memory = AnyStore::Memory(stepfn::store::memory::MemoryStore::new());
+            history_pages(&memory, "memory").await;
+            history_pages(&AnyStore::Dynamo(dynamo.clone()), "DynamoDB Local").await;
+        }
+        if !picked("throughput") {
+            return;
+        }
         // The raw baseline: single-client PutItem of a small item.
         let n = 2_000;
         let mut lat = Vec::with_capacity(n);

@@ -370,28 +370,53 @@ impl Service {
 
     pub(super) async fn get_execution_history(&self, req: &Value) -> Result<Value, ApiError> {
         let arn = field(req, "executionArn")?;
-        self.execution(arn).await?;
+        let record = self.execution(arn).await?;
         let include_data = req
             .get("includeExecutionData")
             .and_then(Value::as_bool)
             .unwrap_or(true);
-        let mut events = self.store.history(arn).await?;
-        if req.get("reverseOrder").and_then(Value::as_bool) == Some(true) {
+        let reverse = req.get("reverseOrder").and_then(Value::as_bool) == Some(true);
+        let max = max_results(req)? as u64;
+        let last = record.last_event_id;
+        // The token names the next event of the page after this one; only the page's events
+        // are read, so a page of a long history costs what the page holds.
+        let next = match page_token(req, 3096)? {
+            None => None,
+            Some(token) => Some(
+                base64::engine::general_purpose::STANDARD
+                    .decode(token)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .and_then(|s| s.strip_prefix("event:").and_then(|n| n.parse().ok()))
+                    .filter(|id: &u64| (1..=last).contains(id))
+                    .ok_or_else(|| invalid_token(token))?,
+            ),
+        };
+        let (from, to, after) = if reverse {
+            let to = next.unwrap_or(last);
+            let from = to.saturating_sub(max - 1).max(1);
+            (from, to, (from > 1).then(|| from - 1))
+        } else {
+            let from = next.unwrap_or(1);
+            let to = from.saturating_add(max - 1).min(last);
+            (from, to, (to < last).then(|| to + 1))
+        };
+        let mut events = self.store.history_range(arn, from, to).await?;
+        if reverse {
             events.reverse();
         }
-        // Only the page's events are turned into JSON.
-        let (start, max) = page(req, events.len(), 3096)?;
-        let end = (start + max).min(events.len());
         let mut out = Map::new();
         out.insert(
             "events".into(),
-            events[start..end]
-                .iter()
-                .map(|e| event_json(e, include_data))
-                .collect(),
+            events.iter().map(|e| event_json(e, include_data)).collect(),
         );
-        if let Some(t) = next_token(end, events.len()) {
-            out.insert("nextToken".into(), t);
+        if let Some(id) = after {
+            out.insert(
+                "nextToken".into(),
+                Value::String(
+                    base64::engine::general_purpose::STANDARD.encode(format!("event:{id}")),
+                ),
+            );
         }
         Ok(Value::Object(out))
     }
@@ -407,10 +432,12 @@ impl Service {
     /// As GetExecutionHistory's: `InvalidArn`, `ExecutionDoesNotExist`, a store failure.
     pub async fn history_after(&self, arn: &str, after: u64) -> Result<String, ApiError> {
         self.execution(arn).await?;
-        let history = self.store.history(arn).await?;
+        let history = self
+            .store
+            .history_range(arn, after.saturating_add(1), u64::MAX)
+            .await?;
         let events: Vec<ApiEvent<'_>> = history
             .iter()
-            .filter(|e| e.id > after)
             .map(|e| ApiEvent {
                 timestamp: e.timestamp as f64 / 1000.0,
                 event_type: &e.event_type,

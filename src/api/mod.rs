@@ -226,42 +226,54 @@ fn check_arn<'a>(text: &'a str, kind: &str) -> Result<&'a str, ApiError> {
 /// most 1000, `nextToken` 1 to `token_max` characters (1024 for state machines and activities,
 /// 3096 for executions and history events) and one this service issued.
 fn page(req: &Value, len: usize, token_max: usize) -> Result<(usize, usize), ApiError> {
-    let max = match req.get("maxResults") {
-        None | Some(Value::Null) => 100,
-        Some(v) => match v.as_u64() {
-            Some(0) => 100,
-            Some(n) if n <= 1000 => n as usize,
-            _ => {
-                return Err(err(
-                    Exception::ValidationException,
-                    format!("1 validation error detected: Value '{v}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000"),
-                ))
-            }
-        },
-    };
-    let start = match opt_field(req, "nextToken")? {
+    let max = max_results(req)?;
+    let start = match page_token(req, token_max)? {
         None => 0,
-        Some("") => {
-            return Err(err(
-                Exception::ValidationException,
-                "1 validation error detected: Value '' at 'nextToken' failed to satisfy constraint: Member must have length greater than or equal to 1",
-            ))
-        }
-        Some(token) if token.chars().count() > token_max => {
-            return Err(err(
-                Exception::ValidationException,
-                format!("1 validation error detected: Value '{token}' at 'nextToken' failed to satisfy constraint: Member must have length less than or equal to {token_max}"),
-            ))
-        }
         Some(token) => base64::engine::general_purpose::STANDARD
             .decode(token)
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
             .and_then(|s| s.strip_prefix("offset:").and_then(|n| n.parse().ok()))
             .filter(|n: &usize| *n <= len)
-            .ok_or_else(|| err(Exception::InvalidToken, format!("Invalid Token: '{token}'")))?,
+            .ok_or_else(|| invalid_token(token))?,
     };
     Ok((start, max))
+}
+
+/// A request's `maxResults` (0 or none: 100).
+fn max_results(req: &Value) -> Result<usize, ApiError> {
+    match req.get("maxResults") {
+        None | Some(Value::Null) => Ok(100),
+        Some(v) => match v.as_u64() {
+            Some(0) => Ok(100),
+            Some(n) if n <= 1000 => Ok(n as usize),
+            _ => Err(err(
+                Exception::ValidationException,
+                format!("1 validation error detected: Value '{v}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000"),
+            )),
+        },
+    }
+}
+
+/// A request's `nextToken`, checked for length (its meaning is the operation's).
+fn page_token(req: &Value, token_max: usize) -> Result<Option<&str>, ApiError> {
+    match opt_field(req, "nextToken")? {
+        None => Ok(None),
+        Some("") => Err(err(
+            Exception::ValidationException,
+            "1 validation error detected: Value '' at 'nextToken' failed to satisfy constraint: Member must have length greater than or equal to 1",
+        )),
+        Some(token) if token.chars().count() > token_max => Err(err(
+            Exception::ValidationException,
+            format!("1 validation error detected: Value '{token}' at 'nextToken' failed to satisfy constraint: Member must have length less than or equal to {token_max}"),
+        )),
+        Some(token) => Ok(Some(token)),
+    }
+}
+
+/// The error for a `nextToken` no page of ours gave.
+fn invalid_token(token: &str) -> ApiError {
+    err(Exception::InvalidToken, format!("Invalid Token: '{token}'"))
 }
 
 fn next_token(end: usize, len: usize) -> Option<Value> {

@@ -213,6 +213,29 @@ pub struct Children {
     /// the state's result text is theirs joined, as AWS joins them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub texts: Vec<Option<Arc<str>>>,
+    /// Map: bytes of JSON text of the iterations' results so far (commas included), checked
+    /// against the payload limit as each result arrives.
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub result_bytes: usize,
+    /// Map: the iteration inputs are large, so each is built when its iteration first runs
+    /// (see [`DeferredInput`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub defer_inputs: bool,
+}
+
+fn is_zero_usize(n: &usize) -> bool {
+    *n == 0
+}
+
+/// The moment a Map iteration's input was evaluated when the iteration started, so that the
+/// same input is built again when the iteration first runs: a large ItemSelector result is
+/// not kept for every iteration waiting to run (with `MaxConcurrency` 0 that is all of them).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DeferredInput {
+    /// The step's time, ms since the epoch.
+    pub time: i64,
+    /// The step's seed of randomness.
+    pub seed: u64,
 }
 
 /// What a redrive keeps of a top-level Parallel or Map state that failed: its place and the
@@ -276,6 +299,9 @@ pub struct Frame {
     /// when history is recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigned: Option<Box<serde_json::Map<String, Value>>>,
+    /// A Map iteration whose input is built when it first runs (`input` is null until then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferred_input: Option<DeferredInput>,
 }
 
 /// One execution: everything `step` reads and writes.

@@ -221,6 +221,11 @@ pub(crate) struct LazyRng {
 }
 
 impl LazyRng {
+    /// Randomness seeded by `seed` (the seed of an earlier step, to draw again as it drew).
+    pub(crate) fn from_seed(seed: u64) -> LazyRng {
+        LazyRng { seed, rng: None }
+    }
+
     fn get(&mut self) -> &mut rand::rngs::StdRng {
         let seed = self.seed;
         self.rng
@@ -521,6 +526,7 @@ impl Stepper<'_> {
             vars,
             input_text: None,
             assigned: None,
+            deferred_input: None,
         }));
         self.frames.len() - 1
     }
@@ -558,6 +564,10 @@ impl Stepper<'_> {
 
     pub(crate) fn run_frame(&mut self, id: FrameId, time: i64) {
         let machine = Arc::clone(&self.machine);
+        if let Err(e) = self.build_deferred_input(id) {
+            self.end_frame(id, Err(e), time);
+            return;
+        }
         loop {
             if self.status != Status::Running {
                 return;

@@ -148,6 +148,14 @@ impl Store for AnyStore {
     async fn history(&self, arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
         delegate!(self, s => s.history(arn).await)
     }
+    async fn history_range(
+        &self,
+        arn: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<HistoryEvent>, StoreError> {
+        delegate!(self, s => s.history_range(arn, from, to).await)
+    }
     async fn acquire(
         &self,
         arn: &str,

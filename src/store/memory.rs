@@ -403,6 +403,31 @@ impl Store for MemoryStore {
             .unwrap_or_default())
     }
 
+    async fn history_range(
+        &self,
+        arn: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<HistoryEvent>, StoreError> {
+        let inner = self.lock();
+        let last = inner
+            .executions
+            .get(arn)
+            .map(|r| r.last_event_id)
+            .ok_or_else(|| StoreError::NotFound(arn.to_string()))?;
+        let (from, to) = (from.max(1), to.min(last));
+        if from > to {
+            return Ok(Vec::new());
+        }
+        // Event `id` is at index `id - 1`.
+        Ok(inner
+            .history
+            .get(arn)
+            .and_then(|h| h.get(from as usize - 1..(to as usize).min(h.len())))
+            .map(<[HistoryEvent]>::to_vec)
+            .unwrap_or_default())
+    }
+
     async fn acquire(
         &self,
         arn: &str,

@@ -37,6 +37,8 @@ pub use any::{AnyStore, StoreConfig, StoreKind};
 #[cfg(test)]
 pub(crate) mod suite;
 #[cfg(test)]
+pub(crate) mod suite_history;
+#[cfg(test)]
 pub(crate) mod suite_map_runs;
 #[cfg(test)]
 pub(crate) mod suite_queue;
@@ -784,6 +786,20 @@ pub trait Store: Send + Sync + 'static {
     fn history(
         &self,
         arn: &str,
+    ) -> impl Future<Output = Result<Vec<HistoryEvent>, StoreError>> + Send;
+
+    /// The committed events of an execution with ids `from..=to` (event ids start at 1; the
+    /// range is clipped to the last committed event, and is empty when `from > to`), in event
+    /// order: a page of the history, read in time proportional to the page rather than to the
+    /// history (GetExecutionHistory's pages, `stepfn history`, the console).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such execution.
+    fn history_range(
+        &self,
+        arn: &str,
+        from: u64,
+        to: u64,
     ) -> impl Future<Output = Result<Vec<HistoryEvent>, StoreError>> + Send;
 
     /// Takes the lease of an execution when it is free, lapsed, or already `owner`'s, and

@@ -269,6 +269,7 @@ pub(crate) async fn run<S: Store>(store: &S) {
     inbox(store, &unique).await;
     activities(store, &unique).await;
     activity_tasks(store, &unique).await;
+    crate::store::suite_history::history_ranges(store, &unique).await;
     crate::store::suite_map_runs::map_runs(store, &unique).await;
     crate::store::suite_map_runs::resources(store, &unique).await;
 }

@@ -15,6 +15,7 @@ mod integrations;
 mod lambda;
 mod map_durable;
 mod map_errors;
+mod memory_bounds;
 mod metrics;
 mod nested;
 mod readers;

@@ -206,16 +206,44 @@ fn main() -> ExitCode {
                     "Execution Does Not Exist: '{arn}'"
                 )));
             }
-            let events: Vec<Value> = store
-                .history(&arn)
-                .await?
-                .iter()
-                .map(HistoryEvent::to_api_json)
-                .collect();
-            println!("{}", json!({ "events": events }));
+            write_history(&store, &arn).await?;
             Ok(ExitCode::SUCCESS)
         }),
     }
+}
+
+/// Events `stepfn history` reads at a time.
+const HISTORY_PAGE: u64 = 1000;
+
+/// Writes execution `arn`'s history to stdout as `{"events":[...]}` (GetExecutionHistory's
+/// events), page by page as they are read: a long history is never held whole.
+async fn write_history(store: &AnyStore, arn: &str) -> Result<(), CommandError> {
+    use std::io::Write;
+    let cannot =
+        |e: std::io::Error| CommandError::Invalid(format!("cannot write the history: {e}"));
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    out.write_all(b"{\"events\":[").map_err(cannot)?;
+    let mut from = 1;
+    let mut first = true;
+    loop {
+        let page = store
+            .history_range(arn, from, from.saturating_add(HISTORY_PAGE - 1))
+            .await?;
+        let Some(last) = page.last().map(|e| e.id) else {
+            break;
+        };
+        for event in &page {
+            if !first {
+                out.write_all(b",").map_err(cannot)?;
+            }
+            first = false;
+            serde_json::to_writer(&mut out, &HistoryEvent::to_api_json(event))
+                .map_err(|e| cannot(e.into()))?;
+        }
+        from = last + 1;
+    }
+    out.write_all(b"]}\n").map_err(cannot)?;
+    out.flush().map_err(cannot)
 }
 
 /// `stepfn test-state`: one TestState request through the API's own dispatcher, with the

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::asl::error::{self, StatesError};
 use crate::asl::model::State;
+use crate::asl::payload::{json_len, PAYLOAD_LIMIT_BYTES};
 use crate::engine::execution::{body_at, FrameId, Phase};
 use crate::engine::history::Details;
 use crate::engine::step::{to_json_string, Outcome, Stepper};
@@ -76,6 +77,9 @@ impl Stepper<'_> {
         ch.finished += 1;
         match result {
             Ok(v) => {
+                if is_map {
+                    ch.result_bytes = add_result_bytes(ch.result_bytes, &v);
+                }
                 if let Some(r) = ch.results.get_mut(slot) {
                     *r = v;
                 }
@@ -96,7 +100,9 @@ impl Stepper<'_> {
                         if let Some(c) = &err.cause {
                             o.insert("Cause".into(), Value::String(c.clone()));
                         }
-                        *r = Value::Object(o);
+                        let o = Value::Object(o);
+                        ch.result_bytes = add_result_bytes(ch.result_bytes, &o);
+                        *r = o;
                     }
                     if err.is_runtime() || (ch.failed as f64) > ch.tolerated {
                         Some(if ch.has_tolerance && !err.is_runtime() {
@@ -114,24 +120,20 @@ impl Stepper<'_> {
                     Some(err)
                 };
                 if let Some(err) = fail {
-                    self.remember_children(parent);
-                    let Some(ch) = self.frame_mut(parent).and_then(|f| f.children.as_mut()) else {
-                        return;
-                    };
-                    let live = std::mem::take(&mut ch.live);
-                    for c in live {
-                        self.cancel(c);
-                    }
-                    if let Some(f) = self.frame_mut(parent) {
-                        f.children = None;
-                        f.phase = Phase::Run;
-                    }
-                    if self.fail_state(parent, body, name, state, err, time) {
-                        self.run_frame(parent, time);
-                    }
+                    self.fail_children(parent, err, time);
                     return;
                 }
             }
+        }
+        // A Map's results are checked against the payload limit as they arrive, so a Map whose
+        // results are too large fails as soon as they are, without holding the rest.
+        if is_map && results_over_limit(ch.result_bytes) {
+            let err = StatesError::new(
+                error::DATA_LIMIT_EXCEEDED,
+                format!("The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."),
+            );
+            self.fail_children(parent, err, time);
+            return;
         }
         let done = ch.finished >= ch.results.len();
         if done {
@@ -143,6 +145,30 @@ impl Stepper<'_> {
                     self.run_frame(parent, time);
                 }
             }
+        }
+    }
+
+    /// Fails the Parallel or Map state of frame `parent` with `err`: its children that still
+    /// run are cancelled (and what the others achieved kept for a redrive).
+    fn fail_children(&mut self, parent: FrameId, err: StatesError, time: i64) {
+        let machine = Arc::clone(&self.machine);
+        self.remember_children(parent);
+        let Some(ch) = self.frame_mut(parent).and_then(|f| f.children.as_mut()) else {
+            return;
+        };
+        let live = std::mem::take(&mut ch.live);
+        for c in live {
+            self.cancel(c);
+        }
+        let Some(f) = self.frame_mut(parent) else {
+            return;
+        };
+        f.children = None;
+        f.phase = Phase::Run;
+        let body = body_at(&machine, &f.body);
+        let (name, state) = body.state(f.current);
+        if self.fail_state(parent, body, name, state, err, time) {
+            self.run_frame(parent, time);
         }
     }
 
@@ -192,4 +218,19 @@ impl Stepper<'_> {
             self.run_frame(id, time);
         }
     }
+}
+
+/// `bytes` of a Map's results so far with `result` and the comma after it added (capped just
+/// past the limit: only whether it is passed matters).
+pub(crate) fn add_result_bytes(bytes: usize, result: &Value) -> usize {
+    let limit = PAYLOAD_LIMIT_BYTES;
+    bytes
+        .saturating_add(json_len(result, limit) + 1)
+        .min(limit + 2)
+}
+
+/// Whether results of `bytes` (as [`add_result_bytes`] counts them) make an array over the
+/// payload limit: the brackets add two bytes and the last result has no comma after it.
+pub(crate) fn results_over_limit(bytes: usize) -> bool {
+    bytes + 1 > PAYLOAD_LIMIT_BYTES
 }

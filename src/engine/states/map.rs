@@ -6,13 +6,19 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::asl::error::{self, StatesError};
-use crate::asl::jsonata::{self};
-use crate::asl::model::{MapState, PathField, QueryLanguage};
+use crate::asl::jsonata::{self, Moment};
+use crate::asl::model::{MapState, PathField, QueryLanguage, State};
+use crate::asl::payload::json_len;
 use crate::asl::template::Template;
-use crate::engine::execution::{Children, FrameId, Phase};
+use crate::engine::execution::{body_at, Children, DeferredInput, FrameId, Phase};
 use crate::engine::history::Details;
+use crate::engine::states::children::add_result_bytes;
 use crate::engine::states::io::*;
-use crate::engine::step::{Command, Outcome, Stepper};
+use crate::engine::step::{Command, LazyRng, Outcome, Stepper};
+
+/// The largest iteration input (bytes of JSON text) kept from an iteration's start until it
+/// first runs; a larger one is built again then.
+const KEPT_INPUT_BYTES: usize = 1024;
 
 /// A Map state's `MaxConcurrency` (0: no limit) and tolerated failures, as given.
 pub(crate) struct MapLimits {
@@ -64,6 +70,8 @@ impl Stepper<'_> {
                 failed_slots: Vec::new(),
                 kept: Vec::new(),
                 texts: Vec::new(),
+                result_bytes: 0,
+                defer_inputs: false,
             }));
         }
         if n == 0 {
@@ -107,18 +115,13 @@ impl Stepper<'_> {
             if ch.kept.get(index).is_some_and(Option::is_some) {
                 if let Some(ch) = self.frame_mut(id).and_then(|f| f.children.as_mut()) {
                     let value = ch.kept[index].take().unwrap_or_default();
+                    ch.result_bytes = add_result_bytes(ch.result_bytes, &value);
                     ch.results[index] = value;
                     ch.finished += 1;
                     ch.next += 1;
                 }
                 continue;
             }
-            // Each item is read once, by the iteration that starts now: move it out.
-            let item = self
-                .frame_mut(id)
-                .and_then(|f| f.children.as_mut())
-                .map(|ch| std::mem::take(&mut ch.items[index]))
-                .unwrap_or_default();
             let Some(frame) = self.frame(id) else {
                 return Ok(());
             };
@@ -126,7 +129,50 @@ impl Stepper<'_> {
                 return Ok(());
             };
             let selector_input = ch.selector_input.as_ref().unwrap_or(&frame.input);
-            let input = self.iteration_input(id, name, m, index, item, selector_input)?;
+            // The first input is evaluated now (its failure fails the state now, as AWS fails
+            // it). When it is large, every input is built when its iteration first runs
+            // instead: all of them at once (with `MaxConcurrency` 0) would take memory of the
+            // square of the state's input when each is the whole input.
+            let at = DeferredInput {
+                time: self.now,
+                seed: self.seed_now(),
+            };
+            let (input, deferred) = match &m.item_selector {
+                None => (Value::Null, None),
+                Some(_) if ch.defer_inputs => (Value::Null, Some(at)),
+                Some(_) => {
+                    let item = ch.items.get(index).cloned().unwrap_or_default();
+                    let input =
+                        self.iteration_input_at(id, name, m, index, item, selector_input, at)?;
+                    if json_len(&input, KEPT_INPUT_BYTES) > KEPT_INPUT_BYTES {
+                        (Value::Null, Some(at))
+                    } else {
+                        (input, None)
+                    }
+                }
+            };
+            // Each item is read once, by the iteration that starts now (or, deferred, by its
+            // first run): move it out.
+            let input = match (&m.item_selector, deferred) {
+                (_, Some(_)) => input,
+                (None, None) => self
+                    .frame_mut(id)
+                    .and_then(|f| f.children.as_mut())
+                    .map(|ch| std::mem::take(&mut ch.items[index]))
+                    .unwrap_or_default(),
+                (Some(_), None) => {
+                    if let Some(ch) = self.frame_mut(id).and_then(|f| f.children.as_mut()) {
+                        ch.items[index] = Value::Null;
+                    }
+                    input
+                }
+            };
+            let Some(frame) = self.frame(id) else {
+                return Ok(());
+            };
+            let Some(ch) = frame.children.as_ref() else {
+                return Ok(());
+            };
             let vars = Arc::clone(&frame.vars);
             let path = match &ch.child_body {
                 Some(p) => Arc::clone(p),
@@ -152,8 +198,12 @@ impl Stepper<'_> {
                 Some(index),
                 vars,
             );
+            if let Some(f) = self.frame_mut(child) {
+                f.deferred_input = deferred;
+            }
             if let Some(ch) = self.frame_mut(id).and_then(|f| f.children.as_mut()) {
                 ch.next += 1;
+                ch.defer_inputs |= deferred.is_some();
                 ch.live.insert(child);
                 ch.child_body.get_or_insert(path);
             }
@@ -356,12 +406,32 @@ impl Stepper<'_> {
         item: Value,
         selector_input: &Value,
     ) -> Result<Value, StatesError> {
+        let at = DeferredInput {
+            time: self.now,
+            seed: self.seed_now(),
+        };
+        self.iteration_input_at(id, name, m, index, item, selector_input, at)
+    }
+
+    /// The input of Map iteration `index` as a step at `at` builds it (its time and seed).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn iteration_input_at(
+        &self,
+        id: FrameId,
+        name: &str,
+        m: &MapState,
+        index: usize,
+        item: Value,
+        selector_input: &Value,
+        at: DeferredInput,
+    ) -> Result<Value, StatesError> {
         let Some(selector) = &m.item_selector else {
             return Ok(item);
         };
         let map_item = json!({"Item": {"Index": index, "Value": item}});
         if m.common.lang == QueryLanguage::JSONata {
             let mut env = self.env(id, name, true, true);
+            env.moment = Moment::new(at.time, at.seed);
             if let Value::Object(ctx) = &mut env.context {
                 ctx.insert("Map".into(), map_item);
             }
@@ -380,8 +450,48 @@ impl Stepper<'_> {
         if let Value::Object(ctx) = &mut env.context {
             ctx.insert("Map".into(), map_item);
         }
-        let mut rng = self.rng();
+        let mut rng = LazyRng::from_seed(at.seed);
         selector.eval(&env.scope(selector_input), &mut rng)
+    }
+
+    /// Builds the input of Map iteration `child` that was deferred when it started, as it was
+    /// evaluated then. Called when the iteration first runs.
+    pub(crate) fn build_deferred_input(&mut self, child: FrameId) -> Result<(), StatesError> {
+        let Some(f) = self.frame(child) else {
+            return Ok(());
+        };
+        let (Some(at), Some((parent, _)), Some(index)) = (f.deferred_input, f.parent, f.map_index)
+        else {
+            return Ok(());
+        };
+        let machine = Arc::clone(&self.machine);
+        let Some(pf) = self.frame(parent) else {
+            return Err(StatesError::runtime("the Map state's frame is gone"));
+        };
+        let (name, state) = body_at(&machine, &pf.body).state(pf.current);
+        let State::Map(m) = state else {
+            return Err(StatesError::runtime("the Map state's frame is gone"));
+        };
+        // The item is read once, by this first run: move it out.
+        let item = self
+            .frame_mut(parent)
+            .and_then(|f| f.children.as_mut())
+            .and_then(|ch| ch.items.get_mut(index))
+            .map(std::mem::take)
+            .unwrap_or_default();
+        let Some(pf) = self.frame(parent) else {
+            return Ok(());
+        };
+        let Some(ch) = pf.children.as_ref() else {
+            return Ok(());
+        };
+        let selector_input = ch.selector_input.as_ref().unwrap_or(&pf.input);
+        let input = self.iteration_input_at(parent, name, m, index, item, selector_input, at)?;
+        if let Some(f) = self.frame_mut(child) {
+            f.input = input;
+            f.deferred_input = None;
+        }
+        Ok(())
     }
 
     /// Every item's input, as [`Self::iteration_input`] gives them one by one, with the
@@ -449,4 +559,148 @@ pub(crate) fn tolerance_from(
         set = true;
     }
     Ok((tolerated, set))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Arc;
+
+    use serde_json::{json, Value};
+
+    use crate::asl::model::StateMachine;
+    use crate::engine::execution::{Execution, ExecutionInfo, Status};
+    use crate::engine::history::HistoryEvent;
+    use crate::engine::step::{step, Command, Event};
+
+    const T0: i64 = 1_767_225_600_000;
+
+    fn execution(definition: Value, input: Value) -> Execution {
+        let info = ExecutionInfo {
+            arn: "arn:aws:states:us-east-1:123456789012:execution:m:e".into(),
+            name: "e".into(),
+            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
+            state_machine_name: "m".into(),
+            role_arn: "arn:aws:iam::123456789012:role/r".into(),
+            start_time: T0,
+            origin: Default::default(),
+        };
+        let machine = StateMachine::from_value(&definition).expect("valid definition");
+        Execution::new(Arc::new(machine), info, input, true)
+    }
+
+    /// Runs the frames `queue` names until none is left (the machines here have no tasks or
+    /// timers), one millisecond apart; returns the history written.
+    fn run(exec: &mut Execution, mut queue: VecDeque<Command>) -> Vec<HistoryEvent> {
+        let mut history = Vec::new();
+        let mut now = T0;
+        while let Some(command) = queue.pop_front() {
+            let Command::Run(frame) = command else {
+                panic!("only frames to run here: {command:?}");
+            };
+            now += 1;
+            let t = step(exec, Event::Run { frame, time: now });
+            history.extend(t.events);
+            queue.extend(t.commands);
+        }
+        history
+    }
+
+    /// A Map whose ItemSelector gives each iteration the whole input and a UUID.
+    fn whole_input_map() -> Value {
+        json!({
+            "StartAt": "M",
+            "States": {"M": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemSelector": {"all.$": "$", "id.$": "States.UUID()", "i.$": "$$.Map.Item.Index"},
+                "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+                "End": true
+            }}
+        })
+    }
+
+    #[test]
+    fn large_iteration_inputs_are_built_when_their_iteration_runs() {
+        let items: Vec<Value> = (0..40)
+            .map(|i| json!({"item": i, "pad": "x".repeat(40)}))
+            .collect();
+        let input = json!({"items": items});
+        let mut exec = execution(whole_input_map(), input.clone());
+        let t = step(&mut exec, Event::Start { time: T0 });
+        let mut history = t.events;
+        // Every iteration started; none holds its input yet.
+        let waiting: Vec<_> = exec
+            .frames
+            .iter()
+            .flatten()
+            .filter(|f| f.map_index.is_some())
+            .collect();
+        assert_eq!(waiting.len(), 40);
+        assert!(waiting
+            .iter()
+            .all(|f| f.input.is_null() && f.deferred_input.is_some()));
+        // A worker taking over from the snapshot builds the same inputs as the first one.
+        let snapshot = exec.snapshot();
+        let json = serde_json::to_string(&snapshot).expect("snapshot serializes");
+        let mut other = Execution::restore(
+            Arc::clone(&exec.machine),
+            exec.info.clone(),
+            input.clone(),
+            serde_json::from_str(&json).expect("snapshot deserializes"),
+            true,
+        );
+        let pending = other.pending_work();
+        history.extend(run(&mut exec, t.commands.into()));
+        let other_history = run(&mut other, pending.into());
+        assert_eq!(exec.status, Status::Succeeded);
+        assert_eq!(other.output, exec.output);
+        let Some(Value::Array(out)) = &exec.output else {
+            panic!("{:?}", exec.output)
+        };
+        assert_eq!(out.len(), 40);
+        for (i, o) in out.iter().enumerate() {
+            assert_eq!(o["all"], input);
+            assert_eq!(o["i"], i);
+            assert_eq!(o["id"].as_str().map(str::len), Some(36), "{o}");
+        }
+        assert_ne!(
+            out[0]["id"], out[1]["id"],
+            "each iteration draws its own UUID"
+        );
+        let after_start = history.len() - other_history.len();
+        assert_eq!(&history[after_start..], &other_history[..]);
+    }
+
+    #[test]
+    fn map_results_over_the_payload_limit_fail_the_state_as_they_arrive() {
+        // Each iteration's output is ~6 KB: the 256 KiB limit passes at the 44th result.
+        let pad = "x".repeat(6_000);
+        let items: Vec<Value> = (0..100).map(|_| json!({"pad": pad})).collect();
+        let definition = json!({
+            "StartAt": "M",
+            "States": {"M": {
+                "Type": "Map",
+                "MaxConcurrency": 0,
+                "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+                "End": true
+            }}
+        });
+        let mut exec = execution(definition, Value::Array(items));
+        let t = step(&mut exec, Event::Start { time: T0 });
+        let history = run(&mut exec, t.commands.into());
+        assert_eq!(exec.status, Status::Failed);
+        let err = exec.error.clone().expect("error");
+        assert_eq!(err.error, "States.DataLimitExceeded");
+        assert_eq!(
+            err.cause.as_deref(),
+            Some("The state/task 'M' returned a result with a size exceeding the maximum number of bytes service limit.")
+        );
+        let succeeded = history
+            .iter()
+            .filter(|e| e.event_type == "MapIterationSucceeded")
+            .count();
+        assert_eq!(succeeded, 44, "the results stop at the limit");
+        assert!(history.iter().any(|e| e.event_type == "MapStateFailed"));
+    }
 }

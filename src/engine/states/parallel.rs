@@ -78,6 +78,8 @@ impl Stepper<'_> {
                 has_tolerance: false,
                 child_body: None,
                 failed_slots: Vec::new(),
+                result_bytes: 0,
+                defer_inputs: false,
                 kept: Vec::new(),
                 texts: Vec::new(),
             }));

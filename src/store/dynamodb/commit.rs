@@ -338,10 +338,16 @@ impl DynamoStore {
         commit: &Commit<'_>,
         cid: &str,
         mut expr: Expr,
-        events: Vec<Item>,
+        mut events: Vec<Item>,
         guard_inbox: bool,
     ) -> Result<u64, StoreError> {
         let arn = commit.arn;
+        // The items carry the claim's nonce, which the final update lists in `claims`: a
+        // reader that lands on an item of a claim that never committed (a leftover inside a
+        // committed block) knows to pass it over.
+        for item in &mut events {
+            item.insert("cid".into(), s(cid));
+        }
         let what = format!("commit version {} of {arn}", commit.expected_version + 1);
         let mut claim = Expr::default();
         commit_condition(&mut claim, commit, guard_inbox);
@@ -409,6 +415,7 @@ impl DynamoStore {
 
         expr.remove("claim");
         expr.check("claim", "=", s(cid));
+        expr.append_to_list("claims", AttributeValue::L(vec![s(cid)]));
         match self.update_meta(&what, arn, &expr, None).await? {
             Ok(_) => Ok(commit.expected_version + 1),
             Err(failed) => self.commit_failed(commit, cid, failed).await,

@@ -32,6 +32,15 @@ impl Expr {
         self.set.push(format!("{pm}.{pk} = {pv}"));
     }
 
+    /// `SET name = list_append(name, value)`, the list starting empty when missing.
+    pub(super) fn append_to_list(&mut self, name: &str, value: AttributeValue) {
+        let (pn, pv) = self.name_value(name, value);
+        let empty = self.value(AttributeValue::L(Vec::new()));
+        self.set.push(format!(
+            "{pn} = list_append(if_not_exists({pn}, {empty}), {pv})"
+        ));
+    }
+
     /// `SET name = name + value`.
     pub(super) fn add(&mut self, name: &str, value: AttributeValue) {
         let (pn, pv) = self.name_value(name, value);

@@ -12,8 +12,8 @@
 //! | --- | --- | --- | --- |
 //! | state machine | `SM#<arn>` | `DEF` | the [`MachineRecord`] (tags included) as JSON |
 //! | state machine registry entry | `SMLIST` | `<arn>` | `name`, `created` |
-//! | execution | `EX#<arn>` | `META` | `version`, `last_event_id`, `status`, `lease_owner`, `lease_expires`, `due`, `gsi1pk`/`gsi1sk`, `gsi2pk`/`gsi2sk`, `info` (names, ARNs, start time), `rec` (info, input), `snap` (the snapshot), `stop_time`, `stop_req` (a [`StopRequest`]), `tail` (the latest events), `cid` |
-//! | history events | `EX#<arn>` | `EV#<id, 20 digits>` | one [`HistoryEvent`] (`ev`), or a block of consecutive ones from this id (`evz`, a JSON array deflated, and `last`; older blocks `evs`, plain JSON) |
+//! | execution | `EX#<arn>` | `META` | `version`, `last_event_id`, `status`, `lease_owner`, `lease_expires`, `due`, `gsi1pk`/`gsi1sk`, `gsi2pk`/`gsi2sk`, `info` (names, ARNs, start time), `rec` (info, input), `snap` (the snapshot), `stop_time`, `stop_req` (a [`StopRequest`]), `tail` (the latest events), `cid`, `claims` (the nonces of the claimed commits that committed) |
+//! | history events | `EX#<arn>` | `EV#<id, 20 digits>` | one [`HistoryEvent`] (`ev`), or a block of consecutive ones from this id (`evz`, a JSON array deflated, and `last`; older blocks `evs`, plain JSON); an item of a claimed commit carries its nonce (`cid`) |
 //! | activity | `ACT#<arn>` | `DEF` | the [`ActivityRecord`] (tags included) as JSON (`act`) |
 //! | activity registry entry | `ACTLIST` | `<arn>` | `name`, `created` |
 //! | queued activity task | `ACTQ#<activity arn>` | `Q#<enqueued, order-preserving>#<token>` | the [`ActivityTask`] as JSON (`task`) |
@@ -106,6 +106,9 @@
 //! from the item at that id, a block moving the walk past its last event. Items the walk does
 //! not land on, or that the tail shadows, are leftovers of failed commits: every write of an
 //! event item that was not committed yet is fenced, so none lands after the commit of its id.
+//! A range of ids (a page) is read from the item holding its first id, found by a descending
+//! Query: a leftover there could only come from a claimed commit that never committed, and its
+//! nonce is not in `claims`, so the reader passes over it.
 //!
 //! Chunks of large snapshots and events are batch-written (25 items a request, several requests
 //! at once) before any of these. A failed condition is [`StoreError::Conflict`] (or `NotFound`
@@ -304,6 +307,7 @@ mod calls;
 mod chunks;
 mod commit;
 mod expr;
+mod history;
 mod layout;
 mod map_runs;
 mod queues;

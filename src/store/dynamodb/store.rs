@@ -610,99 +610,16 @@ impl Store for DynamoStore {
     }
 
     async fn history(&self, arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
-        let pk = ex_pk(arn);
-        let what = format!("history of {arn}");
-        let out = self
-            .call(&what, || {
-                self.client()
-                    .get_item()
-                    .table_name(self.table())
-                    .set_key(Some(key(&pk, "META")))
-                    .consistent_read(true)
-                    .projection_expression("#last, #tail")
-                    .expression_attribute_names("#last", "last_event_id")
-                    .expression_attribute_names("#tail", "tail")
-                    .send()
-            })
-            .await
-            .map_err(|e| backend(&what, &e))?;
-        let Some(meta) = out.item else {
-            return Err(StoreError::NotFound(arn.to_string()));
-        };
-        let last: u64 = req_n(&meta, "last_event_id", &what)?;
-        // The tail holds the latest committed events; an event item of the same id may be the
-        // leftover of a failed commit, so the tail wins.
-        let mut tail = tail_events(&meta, &what)?;
-        let lo = (1..=last).find(|id| !tail.contains_key(id));
-        let hi = (1..=last).rev().find(|id| !tail.contains_key(id));
-        let mut items: HashMap<u64, Item> = HashMap::new();
-        if let (Some(lo), Some(hi)) = (lo, hi) {
-            for item in self
-                .query_range(&what, &pk, &ev_sk(lo), &ev_sk(hi), false)
-                .await?
-            {
-                let sk = req_s(&item, "sk", &what)?;
-                let id = sk
-                    .strip_prefix("EV#")
-                    .and_then(|id| id.parse().ok())
-                    .ok_or_else(|| corrupt(&what, format!("item {sk} is no history event")))?;
-                items.insert(id, item);
-            }
-        }
-        // Walk the ids: the tail first, then the item at the id (one event, or a block that
-        // moves the walk past its last event). Items the walk steps over are leftovers.
-        let mut events: Vec<HistoryEvent> = Vec::new();
-        let mut id = 1;
-        while id <= last {
-            let event_what = format!("history event {id} of {arn}");
-            if let Some(json) = tail.remove(&id) {
-                events.push(parse_json(&json, &event_what)?);
-            } else if let Some(item) = items.get(&id) {
-                let block = match (item.get("evz"), get_s(item, "evs", &event_what)?) {
-                    (Some(AttributeValue::B(z)), _) => Some(
-                        decompress(z.as_ref().to_vec())
-                            .ok()
-                            .and_then(|b| String::from_utf8(b).ok())
-                            .ok_or_else(|| {
-                                corrupt(&event_what, "attribute evz does not inflate")
-                            })?,
-                    ),
-                    (Some(_), _) => {
-                        return Err(corrupt(&event_what, "attribute evz is not binary"))
-                    }
-                    (None, block) => block.map(str::to_string),
-                };
-                if let Some(block) = block {
-                    let block_last: u64 = req_n(item, "last", &event_what)?;
-                    let block: Vec<HistoryEvent> = parse_json(&block, &event_what)?;
-                    if block_last < id
-                        || block_last > last
-                        || block.len() as u64 != block_last - id + 1
-                    {
-                        return Err(corrupt(&event_what, "the block does not hold its events"));
-                    }
-                    events.extend(block);
-                } else {
-                    let json = self
-                        .read_doc(item, &pk, "ev", &event_what)
-                        .await?
-                        .ok_or_else(|| corrupt(&event_what, "attribute ev is missing"))?;
-                    events.push(parse_json(&json, &event_what)?);
-                }
-            } else {
-                return Err(corrupt(&event_what, "the event is missing"));
-            }
-            for (expected, event) in (id..).zip(&events[id as usize - 1..]) {
-                if event.id != expected {
-                    return Err(corrupt(
-                        format!("history event {expected} of {arn}"),
-                        format!("holds event {}", event.id),
-                    ));
-                }
-            }
-            id = events.len() as u64 + 1;
-        }
-        Ok(events)
+        self.history_range(arn, 1, u64::MAX).await
+    }
+
+    async fn history_range(
+        &self,
+        arn: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<HistoryEvent>, StoreError> {
+        self.read_history_range(arn, from, to).await
     }
 
     async fn acquire(

@@ -666,3 +666,79 @@ async fn an_unreachable_endpoint_fails_after_the_retry_window() {
         "{err}"
     );
 }
+
+/// The event items of `arn`'s history: (first id, last id, claim nonce).
+async fn event_items_of(store: &DynamoStore, arn: &str) -> Vec<(u64, u64, Option<String>)> {
+    let items = store
+        .query_range("test", &ex_pk(arn), &ev_sk(0), &ev_sk(u64::MAX / 10), false)
+        .await
+        .expect("query");
+    items
+        .iter()
+        .map(|item| {
+            let first: u64 = item["sk"].as_s().expect("sk")[3..].parse().expect("id");
+            let last = item
+                .get("last")
+                .map_or(first, |l| l.as_n().expect("n").parse().expect("last"));
+            let cid = item.get("cid").map(|c| c.as_s().expect("s").clone());
+            (first, last, cid)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_ranges_pass_over_leftovers_of_claims_that_never_committed() {
+    let store = fresh_store().await;
+    // A transaction's blocks, then a claimed commit's (over 3.1 MB).
+    let (arn, all) = crate::store::suite_history::written(
+        &store,
+        &format!("left-{}", nonce()),
+        &[(1, 100), (400, 5_000), (1_000, 5_000), (3, 100)],
+    )
+    .await;
+    let items = event_items_of(&store, &arn).await;
+    let claimed: Vec<_> = items.iter().filter(|(_, _, cid)| cid.is_some()).collect();
+    assert!(
+        claimed.len() > 2 && items.iter().any(|(_, _, cid)| cid.is_none()),
+        "blocks of both kinds: {items:?}"
+    );
+    // A failed claim's block that starts inside a committed one, holding other events.
+    let (first, last, _) = *claimed[1];
+    let ghost_first = first + 3;
+    let ghost: Vec<HistoryEvent> = (ghost_first..=last)
+        .map(|id| {
+            let mut e = all[id as usize - 1].clone();
+            e.event_type = "Ghost".into();
+            e
+        })
+        .collect();
+    let mut item = key(&ex_pk(&arn), &ev_sk(ghost_first));
+    item.insert("last".into(), n(last));
+    item.insert(
+        "evz".into(),
+        AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(
+            super::chunks::compress(serde_json::to_string(&ghost).expect("json").as_bytes()),
+        )),
+    );
+    item.insert("cid".into(), s("a-claim-that-never-committed"));
+    store
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .send()
+        .await
+        .expect("put the leftover");
+    for (from, to) in [
+        (ghost_first, ghost_first + 2),
+        (ghost_first + 1, last + 5),
+        (1, u64::MAX),
+    ] {
+        let to_clipped = to.min(all.len() as u64);
+        crate::store::suite_history::assert_events(
+            &store.history_range(&arn, from, to).await.expect("range"),
+            &all[from as usize - 1..to_clipped as usize],
+            &format!("events {from}..={to}"),
+        );
+    }
+}
