@@ -8,6 +8,7 @@ pub mod limits;
 pub mod probe;
 mod redrive;
 pub mod retry;
+mod rng;
 mod states;
 pub mod step;
 pub mod task;

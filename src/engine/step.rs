@@ -10,7 +10,6 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
-use rand::{RngCore, SeedableRng};
 use serde_json::{Map, Value};
 
 use crate::asl::error::{self, error_matches, StatesError};
@@ -20,6 +19,7 @@ use crate::engine::execution::{body_at, BodyPath, Execution, Frame, FrameId, Pha
 use crate::engine::history::{details_key, Details, HistoryEvent};
 use crate::engine::probe::Probe;
 use crate::engine::retry::retry_delay_ms;
+use crate::engine::rng::LazyRng;
 use crate::engine::states::children::ChildEnd;
 use crate::engine::task::TaskRequest;
 
@@ -211,37 +211,6 @@ impl Event {
             | Event::Redrive { time, .. }
             | Event::Stop { time, .. } => *time,
         }
-    }
-}
-
-/// Randomness derived from a seed, created on first use.
-pub(crate) struct LazyRng {
-    seed: u64,
-    rng: Option<rand::rngs::StdRng>,
-}
-
-impl LazyRng {
-    /// Randomness seeded by `seed` (the seed of an earlier step, to draw again as it drew).
-    pub(crate) fn from_seed(seed: u64) -> LazyRng {
-        LazyRng { seed, rng: None }
-    }
-
-    fn get(&mut self) -> &mut rand::rngs::StdRng {
-        let seed = self.seed;
-        self.rng
-            .get_or_insert_with(|| rand::rngs::StdRng::seed_from_u64(seed))
-    }
-}
-
-impl RngCore for LazyRng {
-    fn next_u32(&mut self) -> u32 {
-        self.get().next_u32()
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.get().next_u64()
-    }
-    fn fill_bytes(&mut self, dst: &mut [u8]) {
-        self.get().fill_bytes(dst)
     }
 }
 
@@ -550,10 +519,7 @@ impl Stepper<'_> {
     }
 
     pub(crate) fn rng(&self) -> LazyRng {
-        LazyRng {
-            seed: self.seed_now(),
-            rng: None,
-        }
+        LazyRng::from_seed(self.seed_now())
     }
 
     /// The seed of the randomness drawn now: the execution's seed moved on by the events so

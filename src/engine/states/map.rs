@@ -12,9 +12,10 @@ use crate::asl::payload::json_len;
 use crate::asl::template::Template;
 use crate::engine::execution::{body_at, Children, DeferredInput, FrameId, Phase};
 use crate::engine::history::Details;
+use crate::engine::rng::LazyRng;
 use crate::engine::states::children::add_result_bytes;
 use crate::engine::states::io::*;
-use crate::engine::step::{Command, LazyRng, Outcome, Stepper};
+use crate::engine::step::{Command, Outcome, Stepper};
 
 /// The largest iteration input (bytes of JSON text) kept from an iteration's start until it
 /// first runs; a larger one is built again then.
