@@ -7,7 +7,9 @@
 //! functions Step Functions provides on top of JSONata (`$partition`, `$range`, `$hash`,
 //! `$random` with a seed, `$parse`) and the JSONata 2.0 built-ins `jsonata-rs` lacks that are
 //! simple to provide (`$type`, `$average`, `$spread`, `$shuffle`, `$sift`, `$formatBase`,
-//! `$encodeUrl`, `$encodeUrlComponent`, `$decodeUrl`, `$decodeUrlComponent`). `$formatNumber`,
+//! `$encodeUrl`, `$encodeUrlComponent`, `$decodeUrl`, `$decodeUrlComponent`). The regular
+//! expression built-ins run on a backtracking-free engine instead of `jsonata-rs`'s (see
+//! `patterns`), so no pattern can run past the time limit. `$formatNumber`,
 //! `$formatInteger` and `$parseInteger` are missing; `$eval` is absent, as on AWS.
 //!
 //! `jsonata-rs` recurses on the thread's stack and does not bound every recursion, so parsing
@@ -33,6 +35,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use crate::asl::error::{StatesError, QUERY_EVALUATION_ERROR};
 
 mod functions;
+mod patterns;
 pub(crate) mod syntax;
 #[cfg(test)]
 mod tests;
@@ -142,7 +145,6 @@ const HIGHER_ORDER_BUILTINS: &[(&str, usize)] = &[
     ("reduce", 3),
     ("single", 2),
     ("sort", 2),
-    ("replace", 4),
 ];
 /// Prefix of the bindings that keep the original higher-order built-ins.
 const ORIGINAL_BUILTIN_PREFIX: &str = "__stepfn_builtin_";
@@ -402,7 +404,10 @@ impl From<JsonataError> for Failure {
     fn from(error: JsonataError) -> Self {
         match error {
             // Raised by `$range`; AWS reports the memory limit without a code.
-            JsonataError::D3137Error(message) if message == MEMORY_LIMIT_MESSAGE => {
+            JsonataError::D3137Error(message)
+                if message == MEMORY_LIMIT_MESSAGE
+                    || message.starts_with(patterns::UNSUPPORTED_REGEX) =>
+            {
                 Failure::Bare(message)
             }
             error => Failure::Coded(describe(&error)),
@@ -500,6 +505,7 @@ fn evaluate_unguarded(
         JsonAta::new(&format!("({prelude}{text})"), &arena)?
     };
     register_functions(&program, &arena);
+    patterns::register(&program, &arena);
     for (name, value) in &used {
         let binding = if ENGINE_BUILTINS.contains(&name.as_str()) {
             format!("{SHADOWED_VARIABLE_PREFIX}{name}")
@@ -531,6 +537,14 @@ fn prelude<'v>(text: &str, variables: impl Iterator<Item = &'v str>) -> String {
         if text.contains(&format!("${name}")) {
             prelude.push_str(&format!(
                 "${ORIGINAL_BUILTIN_PREFIX}{name} := ${name}; ${name} := ${GUARDED_BUILTIN_PREFIX}{name}; "
+            ));
+        }
+    }
+    for (name, _) in patterns::REGEX_BUILTINS {
+        if text.contains(&format!("${name}")) {
+            prelude.push_str(&format!(
+                "${ORIGINAL_BUILTIN_PREFIX}{name} := ${name}; ${name} := ${}{name}; ",
+                patterns::REGEX_BUILTIN_PREFIX
             ));
         }
     }
