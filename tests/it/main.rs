@@ -17,6 +17,7 @@ mod map_errors;
 mod metrics;
 mod nested;
 mod readers;
+mod redos;
 mod robustness;
 mod schedules;
 mod schedules_api;

@@ -516,8 +516,18 @@ fn evaluate_unguarded(
     }
     // Bound last: `$states` is reserved and no workflow variable may hide it.
     program.assign_var("states", to_jsonata(&arena, states));
-    let result =
-        program.evaluate_timeboxed(None, Some(MAX_EVALUATION_DEPTH), Some(TIME_LIMIT_MILLIS))?;
+    let started = std::time::Instant::now();
+    let result = program
+        .evaluate_timeboxed(None, Some(MAX_EVALUATION_DEPTH), Some(TIME_LIMIT_MILLIS))
+        .map_err(|error| {
+            // Some `jsonata-rs` built-ins (`$reduce`) replace the errors of the functions they
+            // call with their own; a failure at the time limit is the time limit's.
+            if started.elapsed().as_millis() >= TIME_LIMIT_MILLIS as u128 {
+                JsonataError::U1001Timeout
+            } else {
+                error
+            }
+        })?;
     let mut budget = MAX_RESULT_VALUES;
     let Some(mut value) = from_jsonata(result, 0, &mut budget)? else {
         return Ok(None);
