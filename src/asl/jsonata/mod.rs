@@ -493,11 +493,9 @@ fn evaluate_unguarded(
     // read; copying only the mentioned ones keeps large inputs out of unrelated expressions.
     let mentions = |name: &str| text.contains(&format!("${name}"));
     let used: Vec<(&String, &Value)> = vars.iter().filter(|(name, _)| mentions(name)).collect();
-    let states = if mentions("states") {
-        states
-    } else {
-        &Value::Null
-    };
+    // Only the parts of `$states` the text names are copied: the context holds the whole
+    // execution input, and a Map iteration reading its item must not copy that each time.
+    let paths = read_paths(text, "states");
     let prelude = prelude(text, used.iter().map(|(name, _)| name.as_str()));
     let program = if prelude.is_empty() {
         parsed
@@ -515,7 +513,11 @@ fn evaluate_unguarded(
         program.assign_var(&binding, to_jsonata(&arena, value));
     }
     // Bound last: `$states` is reserved and no workflow variable may hide it.
-    program.assign_var("states", to_jsonata(&arena, states));
+    let bound = match &paths {
+        Some(paths) => to_jsonata_along(&arena, states, paths),
+        None => JValue::null(&arena),
+    };
+    program.assign_var("states", bound);
     let started = std::time::Instant::now();
     let result = program
         .evaluate_timeboxed(None, Some(MAX_EVALUATION_DEPTH), Some(TIME_LIMIT_MILLIS))
@@ -533,7 +535,11 @@ fn evaluate_unguarded(
         return Ok(None);
     };
     if contains_object(&value) {
-        KeyOrder::new(text, states, used.iter().map(|(_, value)| *value)).apply(&mut value);
+        let mut order = KeyOrder::new(text, used.iter().map(|(_, value)| *value));
+        if let Some(paths) = &paths {
+            order.learn_along(states, paths, 0);
+        }
+        order.apply(&mut value);
     }
     Ok(Some(value))
 }
@@ -710,6 +716,84 @@ fn split_position(error: &JsonataError) -> (Option<usize>, String) {
     (None, rest.to_string())
 }
 
+/// The member paths through which `text` reads variable `$name` (`$states.input.a` reads
+/// `["input", "a"]`; a bare `$states`, or any use of the parent operator `%`, reads all of it,
+/// an empty path), or `None` if the text never names it. A path stops at the first step that
+/// is not a plain field name: what lies below it is read in full.
+fn read_paths<'t>(text: &'t str, name: &str) -> Option<Vec<Vec<&'t str>>> {
+    let is_name = |c: char| c.is_alphanumeric() || c == '_';
+    let variable = format!("${name}");
+    let mut paths = Vec::new();
+    for (at, _) in text.match_indices(&variable) {
+        let mut rest = &text[at + variable.len()..];
+        if rest.starts_with(is_name) {
+            // Another variable (`$statesX`).
+            continue;
+        }
+        let mut path = Vec::new();
+        while let Some(after_dot) = rest.trim_start().strip_prefix('.') {
+            let after_dot = after_dot.trim_start();
+            let (field, tail) = if let Some(quoted) = after_dot.strip_prefix('`') {
+                match quoted.split_once('`') {
+                    Some((field, tail)) => (field, tail),
+                    None => break,
+                }
+            } else {
+                let end = after_dot
+                    .find(|c: char| !is_name(c))
+                    .unwrap_or(after_dot.len());
+                if end == 0 || after_dot.starts_with(|c: char| c.is_ascii_digit()) {
+                    break;
+                }
+                (&after_dot[..end], &after_dot[end..])
+            };
+            path.push(field);
+            rest = tail;
+        }
+        paths.push(path);
+    }
+    if paths.is_empty() {
+        return None;
+    }
+    if text.contains('%') {
+        return Some(vec![Vec::new()]);
+    }
+    Some(paths)
+}
+
+/// Copies the parts of `value` that `paths` (see [`read_paths`]) lead to into the arena:
+/// arrays on the way are kept, each member taken along the same paths, as JSONata maps a path
+/// over an array; all of `value` if a path is empty.
+fn to_jsonata_along<'a>(arena: &'a Bump, value: &Value, paths: &[Vec<&str>]) -> &'a JValue<'a> {
+    if paths.iter().any(Vec::is_empty) {
+        return to_jsonata(arena, value);
+    }
+    match value {
+        Value::Object(map) => {
+            let object = JValue::object(arena);
+            for (key, member) in map {
+                let tails: Vec<Vec<&str>> = paths
+                    .iter()
+                    .filter(|path| path[0] == key)
+                    .map(|path| path[1..].to_vec())
+                    .collect();
+                if !tails.is_empty() {
+                    object.insert(key, to_jsonata_along(arena, member, &tails));
+                }
+            }
+            object
+        }
+        Value::Array(items) => {
+            let array = JValue::array_with_capacity(arena, items.len(), ArrayFlags::empty());
+            for item in items {
+                array.push(to_jsonata_along(arena, item, paths));
+            }
+            array
+        }
+        other => to_jsonata(arena, other),
+    }
+}
+
 /// Copies a JSON value into the arena.
 fn to_jsonata<'a>(arena: &'a Bump, value: &Value) -> &'a JValue<'a> {
     match value {
@@ -832,17 +916,60 @@ struct KeyOrder<'t> {
 }
 
 impl<'t> KeyOrder<'t> {
-    fn new<'v>(text: &'t str, states: &Value, vars: impl Iterator<Item = &'v Value>) -> Self {
+    /// The order learnt from the variables the expression reads; `$states` is learnt
+    /// through [`KeyOrder::learn_along`].
+    fn new<'v>(text: &'t str, vars: impl Iterator<Item = &'v Value>) -> Self {
         let mut order = KeyOrder {
             text,
             exact: HashMap::new(),
             first_seen: HashMap::new(),
         };
-        order.learn(states, 0);
         for value in vars {
             order.learn(value, 0);
         }
         order
+    }
+
+    /// Learns the objects of `value` that `paths` (see [`read_paths`]) lead through and to:
+    /// those the expression can read; of an object on the way, its own keys only.
+    fn learn_along(&mut self, value: &Value, paths: &[Vec<&str>], depth: usize) {
+        if paths.iter().any(Vec::is_empty) {
+            return self.learn(value, depth);
+        }
+        if depth > MAX_RESULT_DEPTH {
+            return;
+        }
+        match value {
+            Value::Array(items) => items
+                .iter()
+                .for_each(|item| self.learn_along(item, paths, depth + 1)),
+            Value::Object(map) => {
+                self.learn_keys(map);
+                for (key, member) in map {
+                    let tails: Vec<Vec<&str>> = paths
+                        .iter()
+                        .filter(|path| path[0] == key)
+                        .map(|path| path[1..].to_vec())
+                        .collect();
+                    if !tails.is_empty() {
+                        self.learn_along(member, &tails, depth + 1);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Learns the key order of one object, not of its members.
+    fn learn_keys(&mut self, map: &Map<String, Value>) {
+        let keys: Vec<String> = map.keys().cloned().collect();
+        for key in &keys {
+            let next = self.first_seen.len();
+            self.first_seen.entry(key.clone()).or_insert(next);
+        }
+        let mut sorted = keys.clone();
+        sorted.sort();
+        self.exact.entry(sorted).or_insert(keys);
     }
 
     fn learn(&mut self, value: &Value, depth: usize) {
@@ -852,14 +979,7 @@ impl<'t> KeyOrder<'t> {
         match value {
             Value::Array(items) => items.iter().for_each(|item| self.learn(item, depth + 1)),
             Value::Object(map) => {
-                let keys: Vec<String> = map.keys().cloned().collect();
-                for key in &keys {
-                    let next = self.first_seen.len();
-                    self.first_seen.entry(key.clone()).or_insert(next);
-                }
-                let mut sorted = keys.clone();
-                sorted.sort();
-                self.exact.entry(sorted).or_insert(keys);
+                self.learn_keys(map);
                 map.values().for_each(|item| self.learn(item, depth + 1));
             }
             _ => {}

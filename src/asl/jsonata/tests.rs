@@ -901,3 +901,42 @@ fn backtracking_regex_features_fail_the_state_clearly() {
          evaluated without backtracking"
     );
 }
+
+#[test]
+fn only_the_named_parts_of_states_are_read() {
+    assert_eq!(
+        read_paths("$states.input.a + $states . context.`b c`[0]", "states"),
+        Some(vec![vec!["input", "a"], vec!["context", "b c"]])
+    );
+    assert_eq!(read_paths("$keys($states)", "states"), Some(vec![vec![]]));
+    assert_eq!(read_paths("$statesX.a", "states"), None);
+    assert_eq!(
+        read_paths("$states.input.a.%.b", "states"),
+        Some(vec![vec![]])
+    );
+    let states = json!({"input": {"a": [{"v": 1, "w": 2}, 3], "b": 4},
+                        "context": {"Execution": {"Input": {"big": true}}}});
+    let arena = Bump::new();
+    let copied = to_jsonata_along(&arena, &states, &[vec!["input", "a", "v"]]);
+    let mut budget = usize::MAX;
+    assert_eq!(
+        from_jsonata(copied, 0, &mut budget).ok().flatten(),
+        Some(json!({"input": {"a": [{"v": 1}, 3]}}))
+    );
+    // What the expression reads is the same as with the whole object.
+    assert_eq!(
+        run(
+            "$states.input.a.v",
+            json!({"a": [{"v": 1, "w": 2}, {"v": 3}]})
+        ),
+        json!([1, 3])
+    );
+    assert_eq!(
+        run("$states.input.a", json!({"a": {"z": 1, "b": 2}, "c": 3})),
+        json!({"z": 1, "b": 2})
+    );
+    assert_eq!(
+        run("$count($keys($states.input))", json!({"a": 1, "c": 3})),
+        json!(2)
+    );
+}
