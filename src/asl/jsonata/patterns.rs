@@ -29,9 +29,11 @@ pub(super) const UNSUPPORTED_REGEX: &str = "Unsupported regular expression";
 /// Compiled patterns kept per thread, so a pattern used in a loop is compiled once.
 const CACHE_ENTRIES: usize = 256;
 
+/// A pattern with its `i` and `m` flags, and what compiling it gave.
+type Compiled = HashMap<(String, bool, bool), Result<Regex, String>>;
+
 thread_local! {
-    static CACHE: RefCell<HashMap<(String, bool, bool), Result<Regex, String>>> =
-        RefCell::new(HashMap::new());
+    static CACHE: RefCell<Compiled> = RefCell::new(HashMap::new());
 }
 
 pub(super) fn register<'a>(program: &JsonAta<'a>, arena: &'a Bump) {
@@ -175,11 +177,9 @@ fn match_object<'a>(arena: &'a Bump, found: &Found<'_>, index: usize) -> &'a JVa
         found.captures.len().saturating_sub(1),
         ArrayFlags::empty(),
     );
-    for group in found.captures.iter().skip(1) {
-        // A group that took no part in the match is left out, as `jsonata-rs` does.
-        if let Some(group) = group {
-            groups.push(JValue::string(arena, group.as_str()));
-        }
+    // A group that took no part in the match is left out, as `jsonata-rs` does.
+    for group in found.captures.iter().skip(1).flatten() {
+        groups.push(JValue::string(arena, group.as_str()));
     }
     object.insert("groups", groups);
     object
