@@ -1,7 +1,7 @@
 //! `stepfn serve`: the API on a socket, and a worker driving the executions started through
 //! it, until SIGTERM or SIGINT.
 //!
-//! The worker and its drives run on a runtime of their own ([`EngineRuntime`]), apart from the
+//! The worker and its drives run on a runtime of their own (the engine runtime), apart from the
 //! threads that accept connections and answer requests: a state whose evaluation keeps a
 //! thread busy for seconds (a JSONata loop running to its time limit) takes an engine thread,
 //! never one the API needs. Shutdown cannot be held up by such an evaluation either: drives get
