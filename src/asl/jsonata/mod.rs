@@ -148,6 +148,8 @@ const HIGHER_ORDER_BUILTINS: &[(&str, usize)] = &[
     ("single", 2),
     ("sort", 2),
 ];
+/// Start of every binding this module makes in an expression.
+const RESERVED_PREFIX: &str = "$__stepfn_";
 /// Prefix of the bindings that keep the original higher-order built-ins.
 const ORIGINAL_BUILTIN_PREFIX: &str = "__stepfn_builtin_";
 /// Prefix of the bindings of the guards that replace them.
@@ -491,6 +493,13 @@ fn evaluate_unguarded(
     let arena = Bump::new();
     // Parse the text as written first, so syntax errors point into it.
     let parsed = JsonAta::new(text, &arena)?;
+    // The bindings this module makes (the engine's own regex built-ins among them) are not for
+    // the expression to call.
+    if text.contains(RESERVED_PREFIX) {
+        return Err(Failure::Bare(format!(
+            "Names starting with {RESERVED_PREFIX} are reserved"
+        )));
+    }
     // JSONata names variables only literally, so a variable the text does not mention cannot be
     // read; copying only the mentioned ones keeps large inputs out of unrelated expressions.
     let mentions = |name: &str| text.contains(&format!("${name}"));

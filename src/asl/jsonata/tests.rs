@@ -886,6 +886,19 @@ fn regex_builtins_follow_jsonata() {
 }
 
 #[test]
+fn the_engine_regex_builtins_cannot_be_reached_by_name() {
+    let err = eval(
+        "$contains('a', 'a') and $__stepfn_builtin_contains('aaaa!', /(a+)+$/)",
+        &states(json!({})),
+        &no_vars(),
+        &moment(),
+    )
+    .expect_err("reserved");
+    assert!(cause(err).ends_with(": Names starting with $__stepfn_ are reserved"));
+    assert_eq!(run("'abc' ~> $match(/b/)", json!({}))["index"], json!(1));
+}
+
+#[test]
 fn backtracking_regex_features_fail_the_state_clearly() {
     let err = eval(
         "$match('aa', /(a)\\1/)",
