@@ -1,10 +1,18 @@
 //! `stepfn serve`: the API on a socket, and a worker driving the executions started through
 //! it, until SIGTERM or SIGINT.
+//!
+//! The worker and its drives run on a runtime of their own (the engine runtime), apart from the
+//! threads that accept connections and answer requests: a state whose evaluation keeps a
+//! thread busy for seconds (a JSONata loop running to its time limit) takes an engine thread,
+//! never one the API needs. Shutdown cannot be held up by such an evaluation either: drives get
+//! [`DRIVE_GRACE`] to stop at their next step, then are abandoned (their executions are in the
+//! store, and a worker resumes them once their lease lapses).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -42,6 +50,45 @@ pub struct ServeOptions {
     pub scheduling: Scheduling,
     /// Timeouts, the connection limit and the hosts requests may be addressed to.
     pub http: super::http::ServerConfig,
+}
+
+/// How long drives under way get to stop at their next step after a signal.
+pub const DRIVE_GRACE: Duration = Duration::from_secs(2);
+/// How long requests under way get to be answered after a signal.
+pub const REQUEST_GRACE: Duration = Duration::from_secs(5);
+
+/// The runtime that drives executions: threads apart from the API's. Shut down without
+/// waiting when dropped (a thread still evaluating is left to finish on its own; dropping a
+/// runtime inside another would otherwise block or panic).
+struct EngineRuntime(Option<tokio::runtime::Runtime>);
+
+impl EngineRuntime {
+    /// A runtime with one thread per core (at least two).
+    fn new() -> Result<EngineRuntime, CommandError> {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("stepfn-engine")
+            .enable_all()
+            .build()
+            .map(|runtime| EngineRuntime(Some(runtime)))
+            .map_err(|e| CommandError::Invalid(format!("cannot start the engine runtime: {e}")))
+    }
+
+    fn handle(&self) -> &tokio::runtime::Handle {
+        self.0
+            .as_ref()
+            .expect("the engine runtime lives until dropped")
+            .handle()
+    }
+}
+
+impl Drop for EngineRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// Serves until a signal; `on_bound` hears the bound address before the first request.
@@ -89,7 +136,8 @@ pub async fn serve_with(
     let shutdown = Arc::new(AtomicBool::new(false));
     let clock = ScheduleClock::from_env().map_err(CommandError::Invalid)?;
     let sweeper = tokio::spawn(run_sweeper(store.clone(), clock, Arc::clone(&shutdown)));
-    let worker = tokio::spawn(run_worker_with(
+    let engine = EngineRuntime::new()?;
+    let worker = engine.handle().spawn(run_worker_with(
         store,
         service.invoker(),
         DurableOptions {
@@ -103,16 +151,33 @@ pub async fn serve_with(
         options.scheduling,
     ));
     let flag = Arc::clone(&shutdown);
+    let signalled = Arc::new(tokio::sync::Notify::new());
+    let heard = Arc::clone(&signalled);
     let extra =
         extra(Arc::clone(&service)).merge(super::scheduler_http::routes(Arc::clone(&service)));
-    super::http::serve_configured(listener, service, extra, &http, async move {
+    let server = super::http::serve_configured(listener, service, extra, &http, async move {
         wait_for_signal().await;
         flag.store(true, Ordering::Relaxed);
-    })
-    .await
-    .map_err(|e| CommandError::Invalid(format!("server failed: {e}")))?;
+        heard.notify_one();
+    });
+    let served = tokio::select! {
+        served = server => served.map_err(|e| CommandError::Invalid(format!("server failed: {e}"))),
+        () = async {
+            signalled.notified().await;
+            tokio::time::sleep(REQUEST_GRACE).await;
+        } => {
+            tracing::warn!("requests still under way {REQUEST_GRACE:?} after the signal were dropped");
+            Ok(())
+        }
+    };
     shutdown.store(true, Ordering::Relaxed);
-    let _ = worker.await;
+    if tokio::time::timeout(DRIVE_GRACE, worker).await.is_err() {
+        tracing::warn!(
+            "drives still evaluating {DRIVE_GRACE:?} after the signal were abandoned \
+             (a durable store has a worker resume them once their lease lapses)"
+        );
+    }
+    drop(engine);
     let _ = sweeper.await;
-    Ok(())
+    served
 }

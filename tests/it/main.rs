@@ -19,6 +19,7 @@ mod memory_bounds;
 mod metrics;
 mod nested;
 mod readers;
+mod redos;
 mod robustness;
 mod schedules;
 mod schedules_api;

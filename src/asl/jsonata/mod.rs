@@ -7,7 +7,9 @@
 //! functions Step Functions provides on top of JSONata (`$partition`, `$range`, `$hash`,
 //! `$random` with a seed, `$parse`) and the JSONata 2.0 built-ins `jsonata-rs` lacks that are
 //! simple to provide (`$type`, `$average`, `$spread`, `$shuffle`, `$sift`, `$formatBase`,
-//! `$encodeUrl`, `$encodeUrlComponent`, `$decodeUrl`, `$decodeUrlComponent`). `$formatNumber`,
+//! `$encodeUrl`, `$encodeUrlComponent`, `$decodeUrl`, `$decodeUrlComponent`). The regular
+//! expression built-ins run on a backtracking-free engine instead of `jsonata-rs`'s (see
+//! `patterns`), so no pattern can run past the time limit. `$formatNumber`,
 //! `$formatInteger` and `$parseInteger` are missing; `$eval` is absent, as on AWS.
 //!
 //! `jsonata-rs` recurses on the thread's stack and does not bound every recursion, so parsing
@@ -33,11 +35,14 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use crate::asl::error::{StatesError, QUERY_EVALUATION_ERROR};
 
 mod functions;
+mod key_order;
+mod patterns;
 pub(crate) mod syntax;
 #[cfg(test)]
 mod tests;
 
 use functions::*;
+use key_order::KeyOrder;
 
 /// Opens a JSONata expression field.
 const OPEN: &str = "{%";
@@ -142,8 +147,9 @@ const HIGHER_ORDER_BUILTINS: &[(&str, usize)] = &[
     ("reduce", 3),
     ("single", 2),
     ("sort", 2),
-    ("replace", 4),
 ];
+/// Start of every binding this module makes in an expression.
+const RESERVED_PREFIX: &str = "$__stepfn_";
 /// Prefix of the bindings that keep the original higher-order built-ins.
 const ORIGINAL_BUILTIN_PREFIX: &str = "__stepfn_builtin_";
 /// Prefix of the bindings of the guards that replace them.
@@ -402,7 +408,10 @@ impl From<JsonataError> for Failure {
     fn from(error: JsonataError) -> Self {
         match error {
             // Raised by `$range`; AWS reports the memory limit without a code.
-            JsonataError::D3137Error(message) if message == MEMORY_LIMIT_MESSAGE => {
+            JsonataError::D3137Error(message)
+                if message == MEMORY_LIMIT_MESSAGE
+                    || message.starts_with(patterns::UNSUPPORTED_REGEX) =>
+            {
                 Failure::Bare(message)
             }
             error => Failure::Coded(describe(&error)),
@@ -484,15 +493,20 @@ fn evaluate_unguarded(
     let arena = Bump::new();
     // Parse the text as written first, so syntax errors point into it.
     let parsed = JsonAta::new(text, &arena)?;
+    // The bindings this module makes (the engine's own regex built-ins among them) are not for
+    // the expression to call.
+    if text.contains(RESERVED_PREFIX) {
+        return Err(Failure::Bare(format!(
+            "Names starting with {RESERVED_PREFIX} are reserved"
+        )));
+    }
     // JSONata names variables only literally, so a variable the text does not mention cannot be
     // read; copying only the mentioned ones keeps large inputs out of unrelated expressions.
     let mentions = |name: &str| text.contains(&format!("${name}"));
     let used: Vec<(&String, &Value)> = vars.iter().filter(|(name, _)| mentions(name)).collect();
-    let states = if mentions("states") {
-        states
-    } else {
-        &Value::Null
-    };
+    // Only the parts of `$states` the text names are copied: the context holds the whole
+    // execution input, and a Map iteration reading its item must not copy that each time.
+    let paths = read_paths(text, "states");
     let prelude = prelude(text, used.iter().map(|(name, _)| name.as_str()));
     let program = if prelude.is_empty() {
         parsed
@@ -500,6 +514,7 @@ fn evaluate_unguarded(
         JsonAta::new(&format!("({prelude}{text})"), &arena)?
     };
     register_functions(&program, &arena);
+    patterns::register(&program, &arena);
     for (name, value) in &used {
         let binding = if ENGINE_BUILTINS.contains(&name.as_str()) {
             format!("{SHADOWED_VARIABLE_PREFIX}{name}")
@@ -509,15 +524,33 @@ fn evaluate_unguarded(
         program.assign_var(&binding, to_jsonata(&arena, value));
     }
     // Bound last: `$states` is reserved and no workflow variable may hide it.
-    program.assign_var("states", to_jsonata(&arena, states));
-    let result =
-        program.evaluate_timeboxed(None, Some(MAX_EVALUATION_DEPTH), Some(TIME_LIMIT_MILLIS))?;
+    let bound = match &paths {
+        Some(paths) => to_jsonata_along(&arena, states, paths),
+        None => JValue::null(&arena),
+    };
+    program.assign_var("states", bound);
+    let started = std::time::Instant::now();
+    let result = program
+        .evaluate_timeboxed(None, Some(MAX_EVALUATION_DEPTH), Some(TIME_LIMIT_MILLIS))
+        .map_err(|error| {
+            // Some `jsonata-rs` built-ins (`$reduce`) replace the errors of the functions they
+            // call with their own; a failure at the time limit is the time limit's.
+            if started.elapsed().as_millis() >= TIME_LIMIT_MILLIS as u128 {
+                JsonataError::U1001Timeout
+            } else {
+                error
+            }
+        })?;
     let mut budget = MAX_RESULT_VALUES;
     let Some(mut value) = from_jsonata(result, 0, &mut budget)? else {
         return Ok(None);
     };
     if contains_object(&value) {
-        KeyOrder::new(text, states, used.iter().map(|(_, value)| *value)).apply(&mut value);
+        let mut order = KeyOrder::new(text, used.iter().map(|(_, value)| *value));
+        if let Some(paths) = &paths {
+            order.learn_along(states, paths, 0);
+        }
+        order.apply(&mut value);
     }
     Ok(Some(value))
 }
@@ -531,6 +564,14 @@ fn prelude<'v>(text: &str, variables: impl Iterator<Item = &'v str>) -> String {
         if text.contains(&format!("${name}")) {
             prelude.push_str(&format!(
                 "${ORIGINAL_BUILTIN_PREFIX}{name} := ${name}; ${name} := ${GUARDED_BUILTIN_PREFIX}{name}; "
+            ));
+        }
+    }
+    for (name, _) in patterns::REGEX_BUILTINS {
+        if text.contains(&format!("${name}")) {
+            prelude.push_str(&format!(
+                "${ORIGINAL_BUILTIN_PREFIX}{name} := ${name}; ${name} := ${}{name}; ",
+                patterns::REGEX_BUILTIN_PREFIX
             ));
         }
     }
@@ -686,6 +727,84 @@ fn split_position(error: &JsonataError) -> (Option<usize>, String) {
     (None, rest.to_string())
 }
 
+/// The member paths through which `text` reads variable `$name` (`$states.input.a` reads
+/// `["input", "a"]`; a bare `$states`, or any use of the parent operator `%`, reads all of it,
+/// an empty path), or `None` if the text never names it. A path stops at the first step that
+/// is not a plain field name: what lies below it is read in full.
+fn read_paths<'t>(text: &'t str, name: &str) -> Option<Vec<Vec<&'t str>>> {
+    let is_name = |c: char| c.is_alphanumeric() || c == '_';
+    let variable = format!("${name}");
+    let mut paths = Vec::new();
+    for (at, _) in text.match_indices(&variable) {
+        let mut rest = &text[at + variable.len()..];
+        if rest.starts_with(is_name) {
+            // Another variable (`$statesX`).
+            continue;
+        }
+        let mut path = Vec::new();
+        while let Some(after_dot) = rest.trim_start().strip_prefix('.') {
+            let after_dot = after_dot.trim_start();
+            let (field, tail) = if let Some(quoted) = after_dot.strip_prefix('`') {
+                match quoted.split_once('`') {
+                    Some((field, tail)) => (field, tail),
+                    None => break,
+                }
+            } else {
+                let end = after_dot
+                    .find(|c: char| !is_name(c))
+                    .unwrap_or(after_dot.len());
+                if end == 0 || after_dot.starts_with(|c: char| c.is_ascii_digit()) {
+                    break;
+                }
+                (&after_dot[..end], &after_dot[end..])
+            };
+            path.push(field);
+            rest = tail;
+        }
+        paths.push(path);
+    }
+    if paths.is_empty() {
+        return None;
+    }
+    if text.contains('%') {
+        return Some(vec![Vec::new()]);
+    }
+    Some(paths)
+}
+
+/// Copies the parts of `value` that `paths` (see [`read_paths`]) lead to into the arena:
+/// arrays on the way are kept, each member taken along the same paths, as JSONata maps a path
+/// over an array; all of `value` if a path is empty.
+fn to_jsonata_along<'a>(arena: &'a Bump, value: &Value, paths: &[Vec<&str>]) -> &'a JValue<'a> {
+    if paths.iter().any(Vec::is_empty) {
+        return to_jsonata(arena, value);
+    }
+    match value {
+        Value::Object(map) => {
+            let object = JValue::object(arena);
+            for (key, member) in map {
+                let tails: Vec<Vec<&str>> = paths
+                    .iter()
+                    .filter(|path| path[0] == key)
+                    .map(|path| path[1..].to_vec())
+                    .collect();
+                if !tails.is_empty() {
+                    object.insert(key, to_jsonata_along(arena, member, &tails));
+                }
+            }
+            object
+        }
+        Value::Array(items) => {
+            let array = JValue::array_with_capacity(arena, items.len(), ArrayFlags::empty());
+            for item in items {
+                array.push(to_jsonata_along(arena, item, paths));
+            }
+            array
+        }
+        other => to_jsonata(arena, other),
+    }
+}
+
 /// Copies a JSON value into the arena.
 fn to_jsonata<'a>(arena: &'a Bump, value: &Value) -> &'a JValue<'a> {
     match value {
@@ -790,122 +909,4 @@ fn contains_object(value: &Value) -> bool {
         Value::Array(items) => items.iter().any(contains_object),
         _ => false,
     }
-}
-
-/// Restores a readable key order in result objects; `jsonata-rs` objects are hash maps.
-///
-/// An object with exactly the keys of an object in `$states` or the variables takes that
-/// object's order. An object with keys from the inputs that the expression does not name (a
-/// `$merge` or a transform of input data) lists those input keys first, in input order, then the
-/// others. Any other object (a constructor) follows the order in which the expression names its
-/// keys. Remaining ties are broken alphabetically.
-struct KeyOrder<'t> {
-    text: &'t str,
-    /// Sorted key set -> key order of the first input object with that key set.
-    exact: HashMap<Vec<String>, Vec<String>>,
-    /// Key -> index of its first appearance in the inputs.
-    first_seen: HashMap<String, usize>,
-}
-
-impl<'t> KeyOrder<'t> {
-    fn new<'v>(text: &'t str, states: &Value, vars: impl Iterator<Item = &'v Value>) -> Self {
-        let mut order = KeyOrder {
-            text,
-            exact: HashMap::new(),
-            first_seen: HashMap::new(),
-        };
-        order.learn(states, 0);
-        for value in vars {
-            order.learn(value, 0);
-        }
-        order
-    }
-
-    fn learn(&mut self, value: &Value, depth: usize) {
-        if depth > MAX_RESULT_DEPTH {
-            return;
-        }
-        match value {
-            Value::Array(items) => items.iter().for_each(|item| self.learn(item, depth + 1)),
-            Value::Object(map) => {
-                let keys: Vec<String> = map.keys().cloned().collect();
-                for key in &keys {
-                    let next = self.first_seen.len();
-                    self.first_seen.entry(key.clone()).or_insert(next);
-                }
-                let mut sorted = keys.clone();
-                sorted.sort();
-                self.exact.entry(sorted).or_insert(keys);
-                map.values().for_each(|item| self.learn(item, depth + 1));
-            }
-            _ => {}
-        }
-    }
-
-    fn apply(&self, value: &mut Value) {
-        match value {
-            Value::Array(items) => items.iter_mut().for_each(|item| self.apply(item)),
-            Value::Object(map) => {
-                let mut entries: Vec<(String, Value)> = std::mem::take(map).into_iter().collect();
-                entries.iter_mut().for_each(|(_, item)| self.apply(item));
-                let ranks = self.ranks(entries.iter().map(|(key, _)| key.as_str()));
-                let mut ranked: Vec<_> = ranks.into_iter().zip(entries).collect();
-                ranked.sort_by(|(a, (ka, _)), (b, (kb, _))| a.cmp(b).then_with(|| ka.cmp(kb)));
-                map.extend(ranked.into_iter().map(|(_, entry)| entry));
-            }
-            _ => {}
-        }
-    }
-
-    /// The sort rank of each key of one object, in the order given.
-    fn ranks<'k>(&self, keys: impl Iterator<Item = &'k str>) -> Vec<(usize, usize)> {
-        let keys: Vec<&str> = keys.collect();
-        let mut sorted: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-        sorted.sort();
-        if let Some(order) = self.exact.get(&sorted) {
-            return keys
-                .iter()
-                .map(|key| (order.iter().position(|k| k == key).unwrap_or(usize::MAX), 0))
-                .collect();
-        }
-        let facts: Vec<(Option<usize>, Option<usize>)> = keys
-            .iter()
-            .map(|key| {
-                (
-                    text_position(self.text, key),
-                    self.first_seen.get(*key).copied(),
-                )
-            })
-            .collect();
-        let derived = facts
-            .iter()
-            .any(|(in_text, seen)| in_text.is_none() && seen.is_some());
-        facts
-            .into_iter()
-            .map(|(in_text, seen)| match (derived, seen) {
-                (true, Some(seen)) => (0, seen),
-                (true, None) => (1, in_text.unwrap_or(usize::MAX)),
-                (false, _) => (in_text.unwrap_or(usize::MAX), seen.unwrap_or(usize::MAX)),
-            })
-            .collect()
-    }
-}
-
-/// Where `key` first appears in `text` as a quoted string or as a whole word.
-fn text_position(text: &str, key: &str) -> Option<usize> {
-    if key.is_empty() {
-        return None;
-    }
-    let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
-    text.match_indices(key)
-        .find(|(start, _)| {
-            let before = text[..*start].chars().next_back();
-            let after = text[start + key.len()..].chars().next();
-            let quoted = matches!(
-                (before, after),
-                (Some('\''), Some('\'')) | (Some('"'), Some('"'))
-            );
-            quoted || (!before.is_some_and(is_word) && !after.is_some_and(is_word))
-        })
-        .map(|(start, _)| start)
 }

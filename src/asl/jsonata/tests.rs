@@ -785,3 +785,171 @@ fn odd_inputs_do_not_panic() {
         eval("$round()", &states(json!({})), &no_vars(), &moment()).expect_err("panics inside");
     assert!(cause(err).ends_with(": The JSONata engine does not support this expression"));
 }
+
+#[test]
+fn a_catastrophic_regex_answers_in_linear_time() {
+    // `regress` backtracks for minutes on these; the linear engine answers at once.
+    let text = format!("{}!", "a".repeat(50_000));
+    let input = states(json!(text));
+    let none = eval(
+        "$match($states.input, /(a+)+$/)",
+        &input,
+        &no_vars(),
+        &moment(),
+    );
+    assert_eq!(none, Ok(None));
+    assert_eq!(
+        run("$contains($states.input, /^(a|aa)+$/)", json!(text)),
+        json!(false)
+    );
+    let found = run("$match($states.input, /(a+)+!$/)", json!(text));
+    assert_eq!(found["index"], json!(0));
+    assert_eq!(found["match"].as_str().map(str::len), Some(50_001));
+    assert_eq!(
+        run("$replace($states.input, /(a+)+!/, 'x')", json!(text)),
+        json!("x")
+    );
+    assert_eq!(
+        run("$split($states.input, /(a+)+b/)", json!(text)),
+        json!([text])
+    );
+}
+
+#[test]
+fn regex_builtins_follow_jsonata() {
+    assert_eq!(
+        run("$match('ababbabbcc', /a(b+)/)", json!({})),
+        json!([
+            {"match": "ab", "index": 0, "groups": ["b"]},
+            {"match": "abb", "index": 2, "groups": ["bb"]},
+            {"match": "abb", "index": 5, "groups": ["bb"]}
+        ])
+    );
+    assert_eq!(
+        run("$match('ababbabbcc', /a(b+)/, 1)", json!({})),
+        json!({"match": "ab", "index": 0, "groups": ["b"]})
+    );
+    assert_eq!(
+        run("$match('éa', /a/).index", json!({})),
+        json!(1),
+        "index counts UTF-16 code units"
+    );
+    assert_eq!(run("$match('ABC', /b/i).match", json!({})), json!("B"));
+    assert_eq!(
+        run(
+            "$replace('John Smith', /(\\w+)\\s(\\w+)/, '$2, $1')",
+            json!({})
+        ),
+        json!("Smith, John")
+    );
+    assert_eq!(
+        run("$replace('265USD', /([0-9]+)USD/, '$$$1')", json!({})),
+        json!("$265")
+    );
+    assert_eq!(
+        run(
+            "$replace('abcd', /[bc]/, function($m) { $uppercase($m.match) })",
+            json!({})
+        ),
+        json!("aBCd")
+    );
+    assert_eq!(
+        run("$replace('a-b-c', /-/, '+', 1)", json!({})),
+        json!("a+b-c")
+    );
+    assert_eq!(
+        run("$split('a1b22c', /[0-9]+/)", json!({})),
+        json!(["a", "b", "c"])
+    );
+    assert_eq!(run("$split('a,,b', /,/)", json!({})), json!(["a", "", "b"]));
+    assert_eq!(
+        run("$split('a1b2c', /[0-9]/, 2)", json!({})),
+        json!(["a", "b"])
+    );
+    assert_eq!(
+        run("'a1b' ~> $split(/[0-9]/)", json!({})),
+        json!(["a", "b"])
+    );
+    assert_eq!(run("$contains('abc', /B/i)", json!({})), json!(true));
+    // Strings are still plain text to these functions.
+    assert_eq!(run("$split('a.b', '.')", json!({})), json!(["a", "b"]));
+    assert_eq!(run("$replace('a.b', '.', '-')", json!({})), json!("a-b"));
+    assert_eq!(run("$contains('a.b', '.')", json!({})), json!(true));
+    let err = eval(
+        "$replace('abc', /x*/, '-')",
+        &states(json!({})),
+        &no_vars(),
+        &moment(),
+    )
+    .expect_err("zero-length matches never progress");
+    assert!(cause(err).contains("D1004"));
+}
+
+#[test]
+fn the_engine_regex_builtins_cannot_be_reached_by_name() {
+    let err = eval(
+        "$contains('a', 'a') and $__stepfn_builtin_contains('aaaa!', /(a+)+$/)",
+        &states(json!({})),
+        &no_vars(),
+        &moment(),
+    )
+    .expect_err("reserved");
+    assert!(cause(err).ends_with(": Names starting with $__stepfn_ are reserved"));
+    assert_eq!(run("'abc' ~> $match(/b/)", json!({}))["index"], json!(1));
+}
+
+#[test]
+fn backtracking_regex_features_fail_the_state_clearly() {
+    let err = eval(
+        "$match('aa', /(a)\\1/)",
+        &states(json!({})),
+        &no_vars(),
+        &moment(),
+    )
+    .expect_err("backreferences need backtracking");
+    assert_eq!(
+        cause(err),
+        "The JSONata expression '$match('aa', /(a)\\1/)' threw an error during evaluation: \
+         Unsupported regular expression: /(a)\\1/ uses a backreference, which cannot be \
+         evaluated without backtracking"
+    );
+}
+
+#[test]
+fn only_the_named_parts_of_states_are_read() {
+    assert_eq!(
+        read_paths("$states.input.a + $states . context.`b c`[0]", "states"),
+        Some(vec![vec!["input", "a"], vec!["context", "b c"]])
+    );
+    assert_eq!(read_paths("$keys($states)", "states"), Some(vec![vec![]]));
+    assert_eq!(read_paths("$statesX.a", "states"), None);
+    assert_eq!(
+        read_paths("$states.input.a.%.b", "states"),
+        Some(vec![vec![]])
+    );
+    let states = json!({"input": {"a": [{"v": 1, "w": 2}, 3], "b": 4},
+                        "context": {"Execution": {"Input": {"big": true}}}});
+    let arena = Bump::new();
+    let copied = to_jsonata_along(&arena, &states, &[vec!["input", "a", "v"]]);
+    let mut budget = usize::MAX;
+    assert_eq!(
+        from_jsonata(copied, 0, &mut budget).ok().flatten(),
+        Some(json!({"input": {"a": [{"v": 1}, 3]}}))
+    );
+    // What the expression reads is the same as with the whole object.
+    assert_eq!(
+        run(
+            "$states.input.a.v",
+            json!({"a": [{"v": 1, "w": 2}, {"v": 3}]})
+        ),
+        json!([1, 3])
+    );
+    assert_eq!(
+        run("$states.input.a", json!({"a": {"z": 1, "b": 2}, "c": 3})),
+        json!({"z": 1, "b": 2})
+    );
+    assert_eq!(
+        run("$count($keys($states.input))", json!({"a": 1, "c": 3})),
+        json!(2)
+    );
+}

@@ -308,7 +308,10 @@ fn block_on(fut: impl std::future::Future<Output = Result<ExitCode, CommandError
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(fut) {
+    let result = runtime.block_on(fut);
+    // A task still busy (a drive left evaluating at shutdown) must not hold the process.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
         Ok(code) => code,
         Err(CommandError::Invalid(msg)) => {
             eprintln!("{msg}");
