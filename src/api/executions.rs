@@ -30,7 +30,7 @@ impl Service {
             let (loaded, info, invoker) = self.prepare_express(&machine, &name, case)?;
             let answer = json!({"executionArn": info.arn, "startDate": epoch(info.start_time)});
             let logs = LogConfig::from_json(machine.config.logging.as_ref());
-            tokio::spawn(async move {
+            self.spawn_engine(async move {
                 let options = RunOptions {
                     virtual_clock: false,
                     record_history: logs.is_some(),
@@ -92,17 +92,17 @@ impl Service {
             .map(str::to_string)
             .unwrap_or_else(|| input.value.to_string());
         let logs = LogConfig::from_json(m.config.logging.as_ref());
-        let done = driver::run(
-            machine,
-            info,
-            input,
-            invoker,
-            RunOptions {
-                virtual_clock: false,
-                record_history: logs.is_some(),
-            },
-        )
-        .await;
+        let options = RunOptions {
+            virtual_clock: false,
+            record_history: logs.is_some(),
+        };
+        let run = self.spawn_engine(driver::run(machine, info, input, invoker, options));
+        let done = run.await.map_err(|e| {
+            err(
+                Exception::InternalFailure,
+                format!("the express execution did not finish: {e}"),
+            )
+        })?;
         log_express(logs.as_ref(), &done);
         let exec = done.execution;
         let mut out = Map::new();

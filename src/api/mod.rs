@@ -96,6 +96,9 @@ pub struct Service {
     /// Held while a state machine, its versions or aliases change (publishing reads, counts
     /// and writes the machine's record).
     publishing: Arc<tokio::sync::Mutex<()>>,
+    /// The runtime express executions run on (serve's engine runtime, apart from the API's);
+    /// None: the caller's.
+    engine: Option<tokio::runtime::Handle>,
 }
 
 fn now_ms() -> i64 {
@@ -325,6 +328,7 @@ impl Service {
             invokers,
             account: arn::ACCOUNT.to_string(),
             publishing: Arc::default(),
+            engine: None,
         }
     }
 
@@ -378,6 +382,25 @@ impl Service {
     pub fn with_account(mut self, account: impl Into<String>) -> Self {
         self.account = account.into();
         self
+    }
+
+    /// The same service running express executions on `engine`, so that one spinning in
+    /// evaluation cannot hold up the API's threads.
+    pub fn with_engine(mut self, engine: tokio::runtime::Handle) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// Runs `work` (an express execution) on the engine runtime, or on the caller's.
+    fn spawn_engine<F>(&self, work: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.engine {
+            Some(engine) => engine.spawn(work),
+            None => tokio::spawn(work),
+        }
     }
 
     /// Where `caller`'s new resources are made.

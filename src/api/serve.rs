@@ -69,6 +69,7 @@ impl EngineRuntime {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("stepfn-engine")
+            .thread_stack_size(crate::asl::nesting::THREAD_STACK_BYTES)
             .enable_all()
             .build()
             .map(|runtime| EngineRuntime(Some(runtime)))
@@ -121,8 +122,12 @@ pub async fn serve_with(
             options.account
         )));
     }
-    let service =
-        Arc::new(super::Service::new(store.clone(), invokers).with_account(options.account));
+    let engine = EngineRuntime::new()?;
+    let service = Arc::new(
+        super::Service::new(store.clone(), invokers)
+            .with_account(options.account)
+            .with_engine(engine.handle().clone()),
+    );
     let (host, port) = (options.host, options.port);
     let mut http = options.http;
     http.allowed_hosts.push(host.clone());
@@ -136,7 +141,6 @@ pub async fn serve_with(
     let shutdown = Arc::new(AtomicBool::new(false));
     let clock = ScheduleClock::from_env().map_err(CommandError::Invalid)?;
     let sweeper = tokio::spawn(run_sweeper(store.clone(), clock, Arc::clone(&shutdown)));
-    let engine = EngineRuntime::new()?;
     let worker = engine.handle().spawn(run_worker_with(
         store,
         service.invoker(),

@@ -236,3 +236,72 @@ fn spinning_executions_leave_the_api_answering_and_shutdown_prompt() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn endless_express_loops_time_out_and_leave_the_api_answering() {
+    let serve = Serve::start();
+    // Express executions have no history limit: only their timeout (at most AWS's five
+    // minutes; here the machine's 3 s) ends this loop, which never waits.
+    let definition = json!({"TimeoutSeconds": 3, "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Next": "B"},
+        "B": {"Type": "Choice", "Default": "A",
+              "Choices": [{"Variable": "$.never", "IsPresent": true, "Next": "Done"}]},
+        "Done": {"Type": "Succeed"}}});
+    let created = serve.api(
+        "CreateStateMachine",
+        json!({"name": "loop", "type": "EXPRESS", "roleArn": "arn:aws:iam::111111111111:role/r",
+               "definition": definition.to_string()}),
+    );
+    let machine = created["stateMachineArn"]
+        .as_str()
+        .unwrap_or_else(|| panic!("created: {created}"))
+        .to_string();
+    let endpoint = serve.endpoint.clone();
+    let sync_calls: Vec<_> = (0..2)
+        .map(|_| {
+            let (endpoint, machine) = (endpoint.clone(), machine.clone());
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                let started = Instant::now();
+                let answer = runtime
+                    .block_on(async {
+                        reqwest::Client::new()
+                            .post(&endpoint)
+                            .header("X-Amz-Target", "AWSStepFunctions.StartSyncExecution")
+                            .header("Content-Type", "application/x-amz-json-1.0")
+                            .body(json!({"stateMachineArn": machine}).to_string())
+                            .timeout(Duration::from_secs(30))
+                            .send()
+                            .await?
+                            .text()
+                            .await
+                    })
+                    .expect("StartSyncExecution answers");
+                (answer, started.elapsed())
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    for i in 0..10 {
+        let (answer, took) = serve
+            .timed("ListStateMachines", &json!({}))
+            .unwrap_or_else(|e| panic!("call {i} while express loops spin failed: {e}"));
+        assert!(
+            took <= ANSWER_WITHIN,
+            "call {i} took {took:?} while express loops spin: {answer}"
+        );
+    }
+    for call in sync_calls {
+        let (answer, took) = call.join().expect("the sync call's thread");
+        let answer: Value = serde_json::from_str(&answer).expect("JSON");
+        assert_eq!(answer["status"], "TIMED_OUT", "{answer}");
+        assert_eq!(answer["error"], "States.Timeout", "{answer}");
+        assert!(
+            took < Duration::from_secs(10),
+            "ended at its timeout: {took:?}"
+        );
+    }
+}
