@@ -15,7 +15,7 @@ use crate::store::{
 };
 use crate::store::{check_resource_size, Expect, Resource, Scheduling};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Default)]
 struct Inner {
@@ -34,6 +34,38 @@ struct Inner {
     /// and the virtual time (the service of the key taken last).
     served: HashMap<String, f64>,
     virtual_time: f64,
+    /// The running executions that are due, by due time then ARN: a look for due work reads
+    /// its head instead of every execution.
+    due_index: BTreeSet<(i64, String)>,
+}
+
+impl Inner {
+    /// Keeps [`Inner::due_index`] in step with execution `arn`, whose due time was `before`
+    /// until the change just made to it.
+    fn reindex(&mut self, arn: &str, before: Option<i64>) {
+        let now = self
+            .executions
+            .get(arn)
+            .filter(|r| r.status == Status::Running)
+            .and_then(|r| r.due);
+        if now == before {
+            return;
+        }
+        if let Some(d) = before {
+            self.due_index.remove(&(d, arn.to_string()));
+        }
+        if let Some(d) = now {
+            self.due_index.insert((d, arn.to_string()));
+        }
+    }
+
+    /// The running executions due by `now` whose lease is free, oldest due first.
+    fn due_by(&self, now: i64) -> impl Iterator<Item = (i64, &ExecutionRecord)> + '_ {
+        self.due_index
+            .range(..=(now, String::from(char::MAX)))
+            .filter_map(|(d, arn)| self.executions.get(arn).map(|r| (*d, r)))
+            .filter(move |(_, r)| r.status == Status::Running && lease_free(&r.lease, "", now))
+    }
 }
 
 /// An in-memory store; clones share the same data.
@@ -272,7 +304,8 @@ impl Store for MemoryStore {
             return Ok(false);
         }
         record.stop_request.get_or_insert_with(|| request.clone());
-        record.due = Some(request.time);
+        let before = record.due.replace(request.time);
+        inner.reindex(arn, before);
         Ok(true)
     }
 
@@ -290,6 +323,7 @@ impl Store for MemoryStore {
         if record.version != expected_version || record.status == Status::Running {
             return Ok(false);
         }
+        let before = None;
         record.status = Status::Running;
         record.version += 1;
         record.due = Some(now);
@@ -297,6 +331,7 @@ impl Store for MemoryStore {
         record.stop_time = None;
         record.lease = None;
         record.redrive = redrive.clone();
+        inner.reindex(arn, before);
         Ok(true)
     }
 
@@ -312,7 +347,8 @@ impl Store for MemoryStore {
             return Ok(false);
         }
         record.inbox.push(message.clone());
-        record.due = Some(message.time);
+        let before = record.due.replace(message.time);
+        inner.reindex(arn, before);
         Ok(true)
     }
 
@@ -324,6 +360,7 @@ impl Store for MemoryStore {
         inner
             .executions
             .insert(record.info.arn.clone(), record.clone());
+        inner.reindex(&record.info.arn, None);
         Ok(Created::New)
     }
 
@@ -365,6 +402,7 @@ impl Store for MemoryStore {
         history.truncate(committed as usize);
         history.extend(commit.events.iter().cloned());
         let record = inner.executions.get_mut(commit.arn).expect("checked above");
+        let before = record.due;
         let snap = commit.snapshot;
         record.status = snap.status;
         record.output = snap.output.clone();
@@ -386,7 +424,9 @@ impl Store for MemoryStore {
             }
         }
         record.version += 1;
-        Ok(record.version)
+        let version = record.version;
+        inner.reindex(commit.arn, before);
+        Ok(version)
     }
 
     async fn history(&self, arn: &str) -> Result<Vec<HistoryEvent>, StoreError> {
@@ -496,11 +536,7 @@ impl Store for MemoryStore {
         };
         // Within a key: higher priority first, then oldest due, then ARN.
         let mut due: Vec<(i32, i64, String, String, u32)> = inner
-            .executions
-            .values()
-            .filter(|r| r.status == Status::Running)
-            .filter_map(|r| r.due.filter(|d| *d <= now).map(|d| (d, r)))
-            .filter(|(_, r)| lease_free(&r.lease, "", now))
+            .due_by(now)
             .map(|(d, r)| {
                 let q = r.info.origin.queue.as_ref().unwrap_or(&plain);
                 (
@@ -567,16 +603,11 @@ impl Store for MemoryStore {
 
     async fn due_executions(&self, now: i64, limit: usize) -> Result<Vec<String>, StoreError> {
         let inner = self.lock();
-        let mut due: Vec<(i64, String)> = inner
-            .executions
-            .values()
-            .filter(|r| r.status == Status::Running)
-            .filter_map(|r| r.due.filter(|d| *d <= now).map(|d| (d, r)))
-            .filter(|(_, r)| lease_free(&r.lease, "", now))
-            .map(|(d, r)| (d, r.info.arn.clone()))
-            .collect();
-        due.sort();
-        Ok(due.into_iter().take(limit).map(|(_, a)| a).collect())
+        Ok(inner
+            .due_by(now)
+            .take(limit)
+            .map(|(_, r)| r.info.arn.clone())
+            .collect())
     }
 }
 
@@ -599,8 +630,26 @@ mod tests {
         crate::store::suite_queue::parked_count(&MemoryStore::new()).await;
     }
 
+    /// The due index holds exactly the running executions with a due time.
+    fn assert_index_consistent(store: &MemoryStore) {
+        let inner = store.lock();
+        let expected: BTreeSet<(i64, String)> = inner
+            .executions
+            .values()
+            .filter(|r| r.status == Status::Running)
+            .filter_map(|r| r.due.map(|d| (d, r.info.arn.clone())))
+            .collect();
+        assert!(!expected.is_empty(), "the suite leaves due executions");
+        assert_eq!(inner.due_index, expected);
+    }
+
     #[tokio::test]
     async fn memory_store_passes_the_store_suite() {
-        crate::store::suite::run(&MemoryStore::new()).await;
+        let store = MemoryStore::new();
+        crate::store::suite::run(&store).await;
+        assert_index_consistent(&store);
+        let store = MemoryStore::new();
+        crate::store::suite_queue::fair_shares(&store).await;
+        assert_index_consistent(&store);
     }
 }
