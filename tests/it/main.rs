@@ -16,6 +16,7 @@ mod map_durable;
 mod map_errors;
 mod metrics;
 mod nested;
+mod property;
 mod readers;
 mod robustness;
 mod schedules;
