@@ -6,7 +6,7 @@ plus fuzz/regressions/<target>/ (inputs that once crashed a target, kept as seed
 
 The corpus is generated, not committed: it follows the cases as they change, and libFuzzer
 grows it during a run (its new files would otherwise churn the repository). Deterministic:
-the same cases give the same files.
+the same cases give the same files; files already in the corpus (libFuzzer's) are kept.
 
 Usage: python3 fuzz/seed.py  (from anywhere; writes next to this file)
 """
@@ -151,8 +151,8 @@ def main():
         add("api", "".join(f"{op} {json.dumps(body, separators=(',', ':'))}\n" for op, body in calls))
 
     for target, files in seeds.items():
-        shutil.rmtree(os.path.join(CORPUS, target), ignore_errors=True)
-        os.makedirs(os.path.join(CORPUS, target))
+        # What libFuzzer added to the corpus stays: seeds are named by their content.
+        os.makedirs(os.path.join(CORPUS, target), exist_ok=True)
         for name, text in files.items():
             write(target, name, text)
         regressions = os.path.join(HERE, "regressions", target)

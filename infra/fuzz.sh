@@ -20,8 +20,9 @@ cd "$(dirname "$0")/.."
 CARGO_FUZZ_VERSION=0.13.2
 TARGETS=(definition expression api)
 CI_SECONDS=60
-# libFuzzer's limits: one input may take 10 s (a hang past that is a finding) and 2 GiB.
-LIBFUZZER_FLAGS=(-timeout=10 -rss_limit_mb=2048 -print_final_stats=1)
+# libFuzzer's limits: one input may take 10 s (a hang past that is a finding) and 2 GiB; the
+# dictionary (fuzz/fuzz.dict) gives mutations the tokens of the languages.
+LIBFUZZER_FLAGS=(-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -dict=fuzz.dict)
 
 die() { echo "infra/fuzz.sh: $*" >&2; exit 1; }
 
