@@ -12,8 +12,8 @@
 # Needs a nightly toolchain (`rustup toolchain install nightly`) or, failing that, uses the
 # pinned stable one with RUSTC_BOOTSTRAP=1; installs cargo-fuzz (pinned) into ~/.cargo if missing.
 # The targets are built with the dev profile (debug assertions, overflow checks) and without a
-# sanitizer: safe Rust needs no AddressSanitizer to show a panic, and the dev build takes a
-# fraction of the release build's time (see fuzz/README.md).
+# sanitizer: safe Rust needs no AddressSanitizer to show a panic, and the unoptimised build
+# of stepfn's dependencies (the AWS SDK among them) is the cheaper one (see fuzz/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
