@@ -69,13 +69,18 @@ run_target() {
   mkdir -p fuzz/target
   echo "== fuzzing $target for $seconds s" >&2
   local status=0
-  fuzz run "$target" --dev --sanitizer none "corpus/$target" -- \
+  # Each input is written here before it runs (see keep_last_input in the targets): a stack
+  # overflow leaves libFuzzer no stack to save its input, so this is the reproducer then.
+  local last="$PWD/fuzz/target/$target.last-input"
+  STEPFN_FUZZ_LAST_INPUT="$last" fuzz run "$target" --dev --sanitizer none "corpus/$target" -- \
     -max_total_time="$seconds" "${LIBFUZZER_FLAGS[@]}" >"$log" 2>&1 || status=$?
   local execs rate
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
   rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)"
   if [[ $status -ne 0 ]]; then
     tail -60 "$log" >&2
+    mkdir -p "fuzz/artifacts/$target"
+    [[ -f "$last" ]] && cp "$last" "fuzz/artifacts/$target/last-input-$(date +%s)"
     die "$target: a finding (exit $status); its input is in fuzz/artifacts/$target/ (replay: bash infra/fuzz.sh repro $target <file>)"
   fi
   echo "fuzz $target: ${execs:-?} executions in $seconds s (${rate:-?}/s), no finding"

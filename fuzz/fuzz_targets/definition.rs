@@ -12,6 +12,7 @@ use stepfn::asl::validate::{express_violations, validate_text};
 const STACK_BYTES: usize = 2 * 1024 * 1024;
 
 fuzz_target!(|data: &[u8]| {
+    keep_last_input(data);
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -28,3 +29,12 @@ fuzz_target!(|data: &[u8]| {
         .join()
         .expect("validation does not panic");
 });
+
+/// With `STEPFN_FUZZ_LAST_INPUT=<file>`, each input is written there before it runs: a stack
+/// overflow on the thread it runs on kills the process before libFuzzer can save it (its
+/// signal handler has no stack left), and this file is then the reproducer.
+fn keep_last_input(data: &[u8]) {
+    if let Some(path) = std::env::var_os("STEPFN_FUZZ_LAST_INPUT") {
+        let _ = std::fs::write(path, data);
+    }
+}

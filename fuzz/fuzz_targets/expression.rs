@@ -20,6 +20,7 @@ use stepfn::asl::path::{Path, Scope};
 const STACK_BYTES: usize = 2 * 1024 * 1024;
 
 fuzz_target!(|data: &[u8]| {
+    keep_last_input(data);
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -73,5 +74,14 @@ fn evaluate(kind: &str, expr: &str, input: Value) {
             let _ = jsonata::eval(expr, &states, &vars, &Moment::new(1_700_000_000_000, 7));
         }
         _ => {}
+    }
+}
+
+/// With `STEPFN_FUZZ_LAST_INPUT=<file>`, each input is written there before it runs: a stack
+/// overflow on the thread it runs on kills the process before libFuzzer can save it (its
+/// signal handler has no stack left), and this file is then the reproducer.
+fn keep_last_input(data: &[u8]) {
+    if let Some(path) = std::env::var_os("STEPFN_FUZZ_LAST_INPUT") {
+        let _ = std::fs::write(path, data);
     }
 }
