@@ -18,6 +18,7 @@ mod map_errors;
 mod memory_bounds;
 mod metrics;
 mod nested;
+mod property;
 mod readers;
 mod redos;
 mod robustness;

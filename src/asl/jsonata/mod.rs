@@ -663,8 +663,10 @@ fn nesting_estimate(text: &str) -> usize {
                     | '^' | '@' | '#' => 1,
                     c if c.is_alphanumeric() || c == '_' || c == '$' => {
                         let mut word = String::from(c);
+                        // A name runs to whitespace or an operator, as JSONata's lexer reads
+                        // it: a quote inside one (`J"a[[`) is part of the name, not a string.
                         while let Some(&next) = chars.peek() {
-                            if !(next.is_alphanumeric() || next == '_' || next == '$') {
+                            if next.is_whitespace() || "()[]{},;:?@#.+-*/%|=<>^&!~".contains(next) {
                                 break;
                             }
                             word.push(next);

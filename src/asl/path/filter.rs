@@ -110,8 +110,43 @@ impl Op {
     }
 }
 
+/// Deepest nesting of a filter: parentheses, `!`, and filters inside a filter's paths, all
+/// counted together. The parser recurses once per level, and a path may be as long as a
+/// definition (1 MiB), so without a bound `$[?((((...@.a))))]` overflows the thread's stack.
+pub(super) const MAX_FILTER_NESTING: usize = 100;
+
+thread_local! {
+    /// Levels of filter nesting the parser is inside on this thread (filters nest through the
+    /// paths of their operands, which compile with a parser of their own).
+    static NESTING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// One level of filter nesting, given back on drop.
+struct Level;
+
+impl Level {
+    fn enter(src: &str, pos: usize) -> Result<Level, String> {
+        let depth = NESTING.with(|n| n.get()) + 1;
+        if depth > MAX_FILTER_NESTING {
+            return Err(format!(
+                "Failed to parse filter: {src}, error on position: {pos}, \
+                 nested more than {MAX_FILTER_NESTING} levels deep"
+            ));
+        }
+        NESTING.with(|n| n.set(depth));
+        Ok(Level)
+    }
+}
+
+impl Drop for Level {
+    fn drop(&mut self) {
+        NESTING.with(|n| n.set(n.get().saturating_sub(1)));
+    }
+}
+
 /// Parses the inside of `[?( ... )]` (without the outer parentheses).
 pub(super) fn parse(src: &str) -> Result<Expr, String> {
+    let _level = Level::enter(src, 0)?;
     let mut p = Parser { src, pos: 0 };
     let expr = p.or()?;
     p.blanks();
@@ -181,6 +216,7 @@ impl<'s> Parser<'s> {
     }
 
     fn unary(&mut self) -> Result<Expr, String> {
+        let _level = Level::enter(self.src, self.pos)?;
         self.blanks();
         let rest = self.rest();
         if let Some(after) = rest.strip_prefix('!') {

@@ -398,3 +398,35 @@ fn common_forms_agree_with_rfc_9535() {
         assert_eq!(ours, theirs, "{path}");
     }
 }
+
+/// Found by the `definition` fuzz target: a filter nested thousands of levels deep (parentheses,
+/// `!`, filters inside a filter's path) overflowed the stack of the thread validating it.
+#[test]
+fn deeply_nested_filters_are_refused_not_a_stack_overflow() {
+    let n = 20_000;
+    for deep in [
+        format!("$[?({}@.a{})]", "(".repeat(n), ")".repeat(n)),
+        format!("$[?({}@.a)]", "!".repeat(n)),
+        format!("$[?({}@.a == 1{})]", "!(".repeat(n), ")".repeat(n)),
+        format!("${}.a{}", "[?(@".repeat(n), ")]".repeat(n)),
+    ] {
+        match Path::parse(&deep) {
+            Ok(_) => panic!("a filter nested {n} deep was accepted"),
+            Err(e) => assert!(
+                e.reason.contains("nested more than 100 levels deep"),
+                "{}",
+                e.reason
+            ),
+        }
+    }
+    // Nesting within the bound still parses and evaluates.
+    let n = 40;
+    let path = format!(
+        "$.data.interests[?({}@.yearBuilt > 2005{})].type",
+        "(".repeat(n),
+        ")".repeat(n)
+    );
+    assert_eq!(ok(&path, interests()), json!(["car", "business"]));
+    let path = "$.data.interests[?(!(!(@.yearBuilt > 2005)))].type";
+    assert_eq!(ok(path, interests()), json!(["car", "business"]));
+}
