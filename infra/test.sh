@@ -56,3 +56,6 @@ lambda_bin="$(bash infra/lambda-tools.sh)"
 
 echo "== cargo test"
 cargo test --locked
+
+echo "== fuzzing: each fuzz/ target for 60 s (cargo-fuzz, dev profile, no sanitizer)"
+bash infra/fuzz.sh ci

@@ -33,6 +33,10 @@ pub(super) fn register_functions<'a>(program: &JsonAta<'a>, arena: &'a Bump) {
         JValue::nativefn(arena, "millis", 0, fn_millis),
     );
     program.assign_var(UUID_BINDING, JValue::nativefn(arena, "uuid", 0, fn_uuid));
+    program.assign_var(
+        PAD_BINDING,
+        JValue::nativefn(arena, "pad", 3, fn_guarded_pad),
+    );
     for (name, arity) in HIGHER_ORDER_BUILTINS {
         program.assign_var(
             &format!("{GUARDED_BUILTIN_PREFIX}{name}"),
@@ -53,6 +57,24 @@ pub(super) fn fn_guarded_builtin<'a>(
     let original = context
         .frame
         .lookup(&format!("{ORIGINAL_BUILTIN_PREFIX}{}", context.name))
+        .ok_or(JsonataError::T1006InvokedNonFunction(context.char_index))?;
+    context.evaluate_function(original, args)
+}
+
+/// `$pad`, refusing a width past [`MAX_PAD_WIDTH`] with the memory limit before `jsonata-rs`
+/// allocates it (a width near 2^63 aborted the process).
+pub(super) fn fn_guarded_pad<'a>(
+    context: FunctionContext<'a, '_>,
+    args: &[&'a JValue<'a>],
+) -> NativeResult<'a> {
+    if let JValue::Number(width) = arg(args, 1) {
+        if !width.is_finite() || width.abs() > MAX_PAD_WIDTH {
+            return Err(JsonataError::D3137Error(MEMORY_LIMIT_MESSAGE.to_string()));
+        }
+    }
+    let original = context
+        .frame
+        .lookup(&format!("{ORIGINAL_BUILTIN_PREFIX}pad"))
         .ok_or(JsonataError::T1006InvokedNonFunction(context.char_index))?;
     context.evaluate_function(original, args)
 }

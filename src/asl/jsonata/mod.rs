@@ -77,6 +77,12 @@ const HIGHER_ORDER_RED_ZONE_BYTES: usize =
 /// Most values (array members, object members, scalars) a result or a `$range` may hold; AWS
 /// bounds expression memory at roughly this many numbers.
 const MAX_RESULT_VALUES: usize = 1_000_000;
+/// Most memory one evaluation's values may take (its arena): room for [`MAX_RESULT_VALUES`]
+/// numbers and the input they came from.
+const ARENA_LIMIT_BYTES: usize = 192 * 1024 * 1024;
+/// Widest `$pad` result: more would take more memory than an evaluation has, and `jsonata-rs`
+/// allocates the width asked for before it looks.
+const MAX_PAD_WIDTH: f64 = 1_000_000.0;
 /// AWS's message when an expression needs more memory than it allows.
 const MEMORY_LIMIT_MESSAGE: &str =
     "Expression evaluation memory limit exceeded: Check for excessive memory usage";
@@ -148,6 +154,8 @@ const HIGHER_ORDER_BUILTINS: &[(&str, usize)] = &[
     ("single", 2),
     ("sort", 2),
 ];
+/// The binding of the guarded `$pad`.
+const PAD_BINDING: &str = "__stepfn_pad";
 /// Start of every binding this module makes in an expression.
 const RESERVED_PREFIX: &str = "$__stepfn_";
 /// Prefix of the bindings that keep the original higher-order built-ins.
@@ -442,7 +450,16 @@ fn evaluate(
         let _draws = moment.draws();
         let _quiet = QuietPanics::enter();
         catch_unwind(AssertUnwindSafe(|| evaluate_unguarded(text, states, vars))).unwrap_or_else(
-            |_| {
+            |panic| {
+                // The arena's allocation limit ends an evaluation by panicking ("out of
+                // memory"): that is the memory limit, not an engine gap.
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .copied()
+                    .or_else(|| panic.downcast_ref::<String>().map(String::as_str));
+                if message.is_some_and(|m| m.contains("out of memory")) {
+                    return Err(Failure::Bare(MEMORY_LIMIT_MESSAGE.to_string()));
+                }
                 Err(Failure::Bare(
                     "The JSONata engine does not support this expression".to_string(),
                 ))
@@ -491,6 +508,9 @@ fn evaluate_unguarded(
     vars: &Map<String, Value>,
 ) -> Result<Option<Value>, Failure> {
     let arena = Bump::new();
+    // Everything an evaluation builds lives in this arena; past the limit it stops (a range
+    // like `[1..10000000]` is built in one step, where the time limit cannot look).
+    arena.set_allocation_limit(Some(ARENA_LIMIT_BYTES));
     // Parse the text as written first, so syntax errors point into it.
     let parsed = JsonAta::new(text, &arena)?;
     // The bindings this module makes (the engine's own regex built-ins among them) are not for
@@ -574,6 +594,11 @@ fn prelude<'v>(text: &str, variables: impl Iterator<Item = &'v str>) -> String {
                 patterns::REGEX_BUILTIN_PREFIX
             ));
         }
+    }
+    if text.contains("$pad") {
+        prelude.push_str(&format!(
+            "${ORIGINAL_BUILTIN_PREFIX}pad := $pad; $pad := ${PAD_BINDING}; "
+        ));
     }
     if text.contains("$random") {
         prelude.push_str(&format!("$random := ${SEEDED_RANDOM_BINDING}; "));

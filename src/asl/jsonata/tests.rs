@@ -957,3 +957,32 @@ fn only_the_named_parts_of_states_are_read() {
         json!(2)
     );
 }
+
+#[test]
+fn fuzzed_allocations_fail_at_the_memory_limit_instead_of_aborting_or_stalling() {
+    // Found by the `expression` fuzz target: jsonata-rs allocated a $pad width near 2^63 up
+    // front (the process aborted) and built a 10^7-item range in one step, past the time limit.
+    for expression in [
+        "$pad(\"x\", 9223372036854775807)",
+        "$pad(\"x\", -9223372036854775808)",
+        "$pad(\"x\", 100000000)",
+        "[1..10000000]",
+        "$count([1..10000000])",
+    ] {
+        let err = eval(expression, &states(json!({})), &no_vars(), &moment())
+            .expect_err("over the memory limit");
+        assert!(
+            cause(err).ends_with(
+                "Expression evaluation memory limit exceeded: Check for excessive memory usage"
+            ),
+            "{expression}"
+        );
+    }
+    assert_eq!(run("$pad(\"x\", 4)", json!({})), json!("x   "));
+    assert_eq!(run("$pad(\"x\", -3, \"#\")", json!({})), json!("##x"));
+    assert_eq!(
+        run("$count($range(1, 1000000, 1))", json!({})),
+        json!(1_000_000)
+    );
+    assert_eq!(run("$count([1..1000000])", json!({})), json!(1_000_000));
+}
