@@ -124,10 +124,12 @@ pub fn with_stack_for<R>(depth: usize, f: impl FnOnce() -> R) -> R {
 /// # Errors
 /// The text is not JSON of type `T`, or is nested deeper than [`MAX_JSON_NESTING`].
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, serde_json::Error> {
-    let (depth, beyond) = measure(text);
-    if depth <= SHALLOW {
-        return serde_json::from_str(text);
+    // Almost every document is shallow: parsed as serde_json parses it, with no extra pass.
+    match serde_json::from_str(text) {
+        Err(e) if e.to_string().starts_with("recursion limit exceeded") => {}
+        parsed => return parsed,
     }
+    let (depth, beyond) = measure(text);
     if beyond.is_some() {
         return Err(serde::de::Error::custom(too_deep_message()));
     }

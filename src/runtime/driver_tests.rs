@@ -6,12 +6,23 @@ use crate::tasks::NoIntegrations;
 use serde_json::json;
 
 async fn run_with(definition: Value, input: Value, mocks: Value) -> Finished {
+    let info = crate::runtime::arn::local_execution("m", "e", 0);
+    run_as(info, definition, input, mocks, true).await
+}
+
+/// Runs `definition` as execution `info`, on the virtual or the real clock, history recorded.
+async fn run_as(
+    info: ExecutionInfo,
+    definition: Value,
+    input: Value,
+    mocks: Value,
+    virtual_clock: bool,
+) -> Finished {
     let machine = Arc::new(StateMachine::from_value(&definition).expect("valid definition"));
     let case = TestCase::from_state_responses(&mocks).expect("valid mocks");
     let invoker = Arc::new(MockInvoker::new(case, Arc::new(NoIntegrations)));
-    let info = crate::runtime::arn::local_execution("m", "e", 0);
     let options = RunOptions {
-        virtual_clock: true,
+        virtual_clock,
         record_history: true,
     };
     run(machine, info, input, invoker, options).await
@@ -44,18 +55,9 @@ async fn execution_timeout_times_out_a_long_wait() {
 
 /// Runs `definition` as an express execution, on the virtual or the real clock.
 async fn run_express(definition: Value, virtual_clock: bool) -> Finished {
-    let machine = Arc::new(StateMachine::from_value(&definition).expect("valid definition"));
-    let invoker = Arc::new(MockInvoker::new(
-        TestCase::from_state_responses(&json!({})).expect("valid mocks"),
-        Arc::new(NoIntegrations),
-    ));
     let mut info = crate::runtime::arn::local_execution("m", "e", 0);
     info.arn = crate::runtime::arn::express_execution(&info.state_machine_arn, "e", "1");
-    let options = RunOptions {
-        virtual_clock,
-        record_history: true,
-    };
-    run(machine, info, json!({}), invoker, options).await
+    run_as(info, definition, json!({}), json!({}), virtual_clock).await
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use crate::store::{
     MachineRecord, StopRequest, Store, StoreError,
 };
 
-fn snapshot(last_event_id: u64, status: Status, output: Option<Value>) -> Snapshot {
+pub(super) fn snapshot(last_event_id: u64, status: Status, output: Option<Value>) -> Snapshot {
     Snapshot {
         frame_count: 1,
         frames: Vec::new(),
@@ -30,7 +30,7 @@ fn snapshot(last_event_id: u64, status: Status, output: Option<Value>) -> Snapsh
     }
 }
 
-fn event(id: u64, payload: &str) -> HistoryEvent {
+pub(super) fn event(id: u64, payload: &str) -> HistoryEvent {
     let mut details = Map::new();
     details.insert(
         "passStateEnteredEventDetails".into(),

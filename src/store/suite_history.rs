@@ -2,14 +2,13 @@
 //! history written in commits of every shape (events in META's tail, tail copies, blocks of one
 //! transaction, blocks of a claimed commit) reads as the same slice of the whole history.
 
-use serde_json::{json, Map};
+use serde_json::json;
 
 use crate::engine::execution::{Snapshot, Status};
 use crate::engine::history::HistoryEvent;
 use crate::store::{test_info, Commit, Created, ExecutionRecord, Store, StoreError};
 
 fn event(id: u64, payload_bytes: usize) -> HistoryEvent {
-    let mut details = Map::new();
     // Payloads differ by event (a block read at the wrong place would show) and do not
     // compress (DynamoDB's blocks are deflated; their size decides how a commit is written).
     let mut x = id.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
@@ -21,35 +20,11 @@ fn event(id: u64, payload_bytes: usize) -> HistoryEvent {
             char::from(b'!' + (x % 90) as u8)
         })
         .collect();
-    let payload = format!("{id}:{noise}");
-    details.insert(
-        "passStateEnteredEventDetails".into(),
-        json!({"name": "P", "input": payload}),
-    );
-    HistoryEvent {
-        id,
-        previous_event_id: id - 1,
-        timestamp: 1_700_000_000_000 + id as i64,
-        event_type: "PassStateEntered".into(),
-        details,
-    }
+    super::suite::event(id, &format!("{id}:{noise}"))
 }
 
 fn snapshot(last_event_id: u64) -> Snapshot {
-    Snapshot {
-        frame_count: 1,
-        frames: Vec::new(),
-        status: Status::Running,
-        output: None,
-        error: None,
-        stop_time: None,
-        last_event_id,
-        transitions: last_event_id,
-        waits: 0,
-        redrive_count: 0,
-        redrive_time: None,
-        redrive_memo: None,
-    }
+    super::suite::snapshot(last_event_id, Status::Running, None)
 }
 
 /// An execution whose history was committed in `commits`, each (events, payload bytes of each

@@ -2,22 +2,23 @@
 //! (a regex with catastrophic backtracking, loops running to the 5 s limit), the API answers
 //! at once, the executions end as AWS ends them, and SIGTERM still ends the server promptly.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use crate::durable::stepfn;
+use crate::support::serve::Server;
 
 /// The longest an API call may take while executions spin (the bound).
 const ANSWER_WITHIN: Duration = Duration::from_millis(100);
 /// How long serve may take to exit after SIGTERM while executions spin.
 const EXIT_WITHIN: Duration = Duration::from_millis(3_500);
 
-/// `stepfn serve` on a free port with the memory store, killed if the test leaves it running.
+/// `stepfn serve` on a free port with the memory store (killed if the test leaves it
+/// running), and a client that times its calls.
 struct Serve {
-    child: Child,
+    server: Server,
     endpoint: String,
     client: reqwest::Client,
     runtime: tokio::runtime::Runtime,
@@ -25,19 +26,8 @@ struct Serve {
 
 impl Serve {
     fn start() -> Serve {
-        let mut child = stepfn()
-            .args(["serve", "--port", "0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("stepfn serve starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("serve prints its endpoint");
-        let v: Value = serde_json::from_str(&line).expect("serve's first line is JSON");
-        let endpoint = v["endpoint"].as_str().expect("endpoint").to_string();
+        let server = Server::start(stepfn(), &[]);
+        let endpoint = server.endpoint.clone();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -48,7 +38,7 @@ impl Serve {
             .build()
             .expect("client");
         Serve {
-            child,
+            server,
             endpoint,
             client,
             runtime,
@@ -124,13 +114,6 @@ impl Serve {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -218,14 +201,15 @@ fn spinning_executions_leave_the_api_answering_and_shutdown_prompt() {
         assert_eq!(serve.describe(execution)["status"], "RUNNING");
     }
     let mut serve = serve;
+    let child = serve.server.child();
     let signalled = Instant::now();
     let killed = Command::new("kill")
-        .args(["-TERM", &serve.child.id().to_string()])
+        .args(["-TERM", &child.id().to_string()])
         .status()
         .expect("kill runs");
     assert!(killed.success());
     loop {
-        if let Some(status) = serve.child.try_wait().expect("serve's status") {
+        if let Some(status) = child.try_wait().expect("serve's status") {
             assert!(status.success(), "serve exits cleanly on SIGTERM: {status}");
             break;
         }

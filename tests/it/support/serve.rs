@@ -55,6 +55,13 @@ impl Server {
     }
 }
 
+impl Server {
+    /// The `serve` process, to signal it or see it exit.
+    pub(crate) fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
