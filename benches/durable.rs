@@ -3,8 +3,10 @@
 //!
 //! Needs a running DynamoDB Local: `bash infra/dynamodb-local.sh install && export
 //! STEPFN_TEST_DYNAMODB_ENDPOINT=$(bash infra/dynamodb-local.sh start)`, then
-//! `cargo bench --bench durable`. Prints, per bench: transitions/s, DynamoDB requests per
-//! transition, and for the task chain the p50/p99 latency of one committed step; and the time of
+//! `cargo bench --bench durable`. Prints, per bench (pass-chain, map-fanout, a chain of 50
+//! mocked tasks, a Map of 1,000 mocked tasks all at once and ten at a time): transitions/s,
+//! DynamoDB requests, read and write units per transition and the cost per million
+//! transitions, and the p50/p99 latency of one commit; and the time of
 //! the last GetExecutionHistory page of a 100,000-event execution on both stores, read whole (as
 //! before) and by event ids. `cargo bench --bench durable -- history` runs only the latter.
 
@@ -366,6 +368,7 @@ async fn long_history(store: &AnyStore) -> String {
                 snapshot: &snapshot,
                 due: None,
                 consumed_inbox: 0,
+                due_now: false,
             })
             .await
             .expect("commit");
@@ -480,6 +483,17 @@ fn main() {
         }
         let case = TestCase::from_state_responses(&Value::Object(responses)).expect("mocks");
         let mocks: Arc<dyn TaskInvoker> = Arc::new(MockInvoker::new(case, Arc::new(NoIntegrations)));
-        run_bench(&store, &dynamo, "task-chain", json!({"StartAt": "T0", "States": states}), json!({}), 5, mocks).await;
+        run_bench(&store, &dynamo, "task-chain", json!({"StartAt": "T0", "States": states}), json!({}), 5, Arc::clone(&mocks)).await;
+        // A Map of 1,000 tasks: every iteration a mocked Task, all at once (MaxConcurrency 0)
+        // and ten at a time.
+        let items: Vec<Value> = (0..1_000).map(|i| json!({"order": i, "sku": format!("SKU-{i:04}")})).collect();
+        for (name, concurrency) in [("task-map", 0), ("task-map-c10", 10)] {
+            let map = json!({"StartAt": "M", "States": {"M": {
+                "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": concurrency,
+                "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "T0", "States": {
+                    "T0": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f", "End": true}}},
+                "ResultPath": "$.results", "End": true}}});
+            run_bench(&store, &dynamo, name, map, json!({"items": items}), 1, Arc::clone(&mocks)).await;
+        }
     });
 }

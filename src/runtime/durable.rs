@@ -137,6 +137,7 @@ impl<S: Store> Persist for StorePersist<'_, S> {
             snapshot: &snapshot,
             due,
             consumed_inbox: self.consumed_inbox,
+            due_now: due.is_some_and(|d| d <= now),
         };
         match self.store.commit(commit).await {
             Ok(v) => {

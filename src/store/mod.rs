@@ -548,6 +548,10 @@ pub struct Commit<'a> {
     /// How many messages from the front of the inbox the writer read this commit applied;
     /// the commit removes exactly those (messages delivered since stay).
     pub consumed_inbox: usize,
+    /// True when `due` is no later than the time of the commit and the writer goes on
+    /// driving: should it stop, the execution is due at once, so a backend may keep an earlier
+    /// due time it stored (its lease keeps other workers away until it lapses or is let go).
+    pub due_now: bool,
 }
 
 /// What `create_execution` did.

@@ -152,6 +152,7 @@ pub(crate) async fn run<S: Store>(store: &S) {
             snapshot: &snap,
             due: Some(5_000),
             consumed_inbox: 0,
+            due_now: false,
         })
         .await
         .expect("commit");
@@ -165,6 +166,7 @@ pub(crate) async fn run<S: Store>(store: &S) {
             snapshot: &snapshot(4, Status::Running, None),
             due: None,
             consumed_inbox: 0,
+            due_now: false,
         })
         .await;
     assert!(
@@ -180,6 +182,7 @@ pub(crate) async fn run<S: Store>(store: &S) {
             snapshot: &snapshot(4, Status::Running, None),
             due: None,
             consumed_inbox: 0,
+            due_now: false,
         })
         .await;
     assert!(
@@ -219,6 +222,7 @@ pub(crate) async fn run<S: Store>(store: &S) {
             snapshot: &snapshot(4, Status::Running, None),
             due: None,
             consumed_inbox: 0,
+            due_now: false,
         })
         .await;
     assert!(matches!(lost, Err(StoreError::Conflict { .. })), "{lost:?}");
@@ -236,6 +240,7 @@ pub(crate) async fn run<S: Store>(store: &S) {
             snapshot: &big_snap,
             due: Some(1),
             consumed_inbox: 0,
+            due_now: false,
         })
         .await
         .expect("big commit");
@@ -464,6 +469,7 @@ async fn reopening<S: Store>(store: &S, unique: &str) {
             snapshot: &failed,
             due: None,
             consumed_inbox: 0,
+            due_now: false,
         })
         .await
         .expect("commit");
@@ -517,6 +523,7 @@ async fn stop_requests<S: Store>(store: &S, unique: &str) {
             snapshot: &snapshot(2, Status::Running, None),
             due: Some(50_000),
             consumed_inbox: 0,
+            due_now: false,
         })
         .await
         .expect("commit");
@@ -563,6 +570,7 @@ async fn stop_requests<S: Store>(store: &S, unique: &str) {
                 snapshot: &snapshot(3, status, None),
                 due: None,
                 consumed_inbox: 0,
+                due_now: false,
             })
             .await;
         assert!(
@@ -581,6 +589,7 @@ async fn stop_requests<S: Store>(store: &S, unique: &str) {
             snapshot: &snapshot(4, Status::Running, None),
             due: None,
             consumed_inbox: 0,
+            due_now: false,
         })
         .await;
     assert!(
@@ -606,6 +615,7 @@ async fn stop_requests<S: Store>(store: &S, unique: &str) {
             snapshot: &snap,
             due: Some(1),
             consumed_inbox: 0,
+            due_now: false,
         })
         .await
         .expect("the aborting commit");
@@ -659,6 +669,7 @@ async fn stop_requests<S: Store>(store: &S, unique: &str) {
             snapshot: &aborted(2, &request),
             due: None,
             consumed_inbox: 0,
+            due_now: false,
         })
         .await
         .expect("the aborting commit");
@@ -703,6 +714,7 @@ async fn inbox<S: Store>(store: &S, unique: &str) {
             snapshot: &snapshot(1, Status::Running, None),
             due: None,
             consumed_inbox: 0,
+            due_now: false,
         })
         .await
         .expect("commit");
@@ -768,6 +780,7 @@ async fn inbox<S: Store>(store: &S, unique: &str) {
             snapshot: &snapshot(2, Status::Running, None),
             due: None,
             consumed_inbox: 1,
+            due_now: false,
         })
         .await
         .expect("commit consuming one");
@@ -796,6 +809,7 @@ async fn inbox<S: Store>(store: &S, unique: &str) {
             snapshot: &snapshot(2, Status::Running, None),
             due: None,
             consumed_inbox: 2,
+            due_now: false,
         })
         .await
         .expect("commit consuming two");
@@ -837,6 +851,7 @@ async fn inbox<S: Store>(store: &S, unique: &str) {
             snapshot: &snapshot(3, Status::Succeeded, Some(json!(1))),
             due: None,
             consumed_inbox: crate::store::INBOX_MAX_MESSAGES,
+            due_now: false,
         })
         .await
         .expect("final commit");

@@ -1,6 +1,7 @@
 //! The store suite's checks of history ranges (see [`crate::store::suite`]): every range of a
-//! history written in commits of every shape (events in META's tail, tail copies, blocks of one
-//! transaction, blocks of a claimed commit) reads as the same slice of the whole history.
+//! history written in commits of every shape (a driving commit alone or one that updates the
+//! execution too, a few events or thousands, inline or in chunks) reads as the same slice of
+//! the whole history.
 
 use serde_json::json;
 
@@ -59,8 +60,10 @@ pub(crate) async fn written<S: Store>(
                 owner: "w",
                 events: &events,
                 snapshot: &snapshot(last),
-                due: None,
+                // Every other commit goes on driving.
+                due: (version % 2 == 1).then_some(1_000),
                 consumed_inbox: 0,
+                due_now: version % 2 == 1,
             })
             .await
             .expect("commit");

@@ -73,6 +73,39 @@ pub(super) fn place(
     }
 }
 
+/// Places bytes (deflated already) under attribute `name`: inline as a binary attribute when
+/// at most `inline_max` bytes, otherwise in chunks `pk`/`<prefix><index>`.
+pub(super) fn place_bytes(
+    name: &str,
+    bytes: Vec<u8>,
+    inline_max: usize,
+    pk: &str,
+    prefix: String,
+) -> Placed {
+    if bytes.len() <= inline_max {
+        return Placed {
+            attrs: vec![(name.to_string(), AttributeValue::B(Blob::new(bytes)))],
+            chunks: Vec::new(),
+        };
+    }
+    let chunks: Vec<Item> = bytes
+        .chunks(INLINE_MAX)
+        .enumerate()
+        .map(|(i, bytes)| {
+            let mut item = key(pk, &format!("{prefix}{i:05}"));
+            item.insert("data".into(), AttributeValue::B(Blob::new(bytes)));
+            item
+        })
+        .collect();
+    Placed {
+        attrs: vec![
+            (format!("{name}_ref"), s(prefix)),
+            (format!("{name}_chunks"), n(chunks.len())),
+        ],
+        chunks,
+    }
+}
+
 impl DynamoStore {
     /// Writes chunk items.
     pub(super) async fn put_chunks(&self, what: &str, chunks: Vec<Item>) -> Result<(), StoreError> {
@@ -136,6 +169,40 @@ impl DynamoStore {
         if let Some(inline) = get_s(item, name, what)? {
             return Ok(Some(inline.to_string()));
         }
+        let Some(bytes) = self.read_chunked(item, pk, name, what).await? else {
+            return Ok(None);
+        };
+        String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| corrupt(what, format!("{name} chunks are not UTF-8")))
+    }
+
+    /// The bytes under attribute `name` of `item` (a binary attribute, or chunks), inflated
+    /// when deflated.
+    pub(super) async fn read_bytes(
+        &self,
+        item: &Item,
+        pk: &str,
+        name: &str,
+        what: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        match item.get(name) {
+            Some(AttributeValue::B(b)) => decompress(b.as_ref().to_vec())
+                .map(Some)
+                .map_err(|e| corrupt(what, format!("{name}: {e}"))),
+            Some(_) => Err(corrupt(what, format!("attribute {name} is not binary"))),
+            None => self.read_chunked(item, pk, name, what).await,
+        }
+    }
+
+    /// The chunks named by `<name>_ref` and `<name>_chunks` of `item`, assembled and inflated.
+    async fn read_chunked(
+        &self,
+        item: &Item,
+        pk: &str,
+        name: &str,
+        what: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(prefix) = get_s(item, &format!("{name}_ref"), what)? else {
             return Ok(None);
         };
@@ -172,9 +239,8 @@ impl DynamoStore {
                 format!("{name} has {found} of its {count} chunks"),
             ));
         }
-        let bytes = decompress(bytes).map_err(|e| corrupt(what, format!("{name}: {e}")))?;
-        String::from_utf8(bytes)
+        decompress(bytes)
             .map(Some)
-            .map_err(|_| corrupt(what, format!("{name} chunks are not UTF-8")))
+            .map_err(|e| corrupt(what, format!("{name}: {e}")))
     }
 }

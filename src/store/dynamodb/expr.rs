@@ -25,28 +25,6 @@ impl Expr {
         self.set.push(format!("{pn} = if_not_exists({pn}, {pv})"));
     }
 
-    /// `SET map.key = value`.
-    pub(super) fn set_in(&mut self, map: &str, key: &str, value: AttributeValue) {
-        let (pm, pk) = (self.name(map), self.name(key));
-        let pv = self.value(value);
-        self.set.push(format!("{pm}.{pk} = {pv}"));
-    }
-
-    /// `SET name = list_append(name, value)`, the list starting empty when missing.
-    pub(super) fn append_to_list(&mut self, name: &str, value: AttributeValue) {
-        let (pn, pv) = self.name_value(name, value);
-        let empty = self.value(AttributeValue::L(Vec::new()));
-        self.set.push(format!(
-            "{pn} = list_append(if_not_exists({pn}, {empty}), {pv})"
-        ));
-    }
-
-    /// `SET name = name + value`.
-    pub(super) fn add(&mut self, name: &str, value: AttributeValue) {
-        let (pn, pv) = self.name_value(name, value);
-        self.set.push(format!("{pn} = {pn} + {pv}"));
-    }
-
     pub(super) fn remove(&mut self, name: &str) {
         let pn = self.name(name);
         self.remove.push(pn);

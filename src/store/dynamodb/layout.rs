@@ -39,10 +39,6 @@ pub(super) fn actq_token_sk(token: &str) -> String {
     format!("T#{token}")
 }
 
-pub(super) fn ev_sk(id: u64) -> String {
-    format!("EV#{id:020}")
-}
-
 pub(super) fn key(pk: &str, sk: &str) -> Item {
     HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
 }
@@ -168,18 +164,6 @@ pub(super) fn decode_stop_request(
         Some(json) => parse_json(json, what).map(Some),
         None => Ok(None),
     }
-}
-
-/// Whether META, as `item`, refuses `commit` for a pending stop request (only the commit
-/// that ends the execution as ABORTED goes through).
-pub(super) fn stop_blocks(
-    item: &Item,
-    commit: &Commit<'_>,
-    what: &str,
-) -> Result<bool, StoreError> {
-    Ok(commit.snapshot.status != Status::Aborted
-        && item.contains_key("stop_req")
-        && get_s(item, "status", what)? == Some(Status::Running.as_str()))
 }
 
 /// An execution summary from an entry of the executions index (see

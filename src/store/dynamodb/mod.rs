@@ -12,13 +12,14 @@
 //! | --- | --- | --- | --- |
 //! | state machine | `SM#<arn>` | `DEF` | the [`MachineRecord`] (tags included) as JSON |
 //! | state machine registry entry | `SMLIST` | `<arn>` | `name`, `created` |
-//! | execution | `EX#<arn>` | `META` | `version`, `last_event_id`, `status`, `lease_owner`, `lease_expires`, `due`, `gsi1pk`/`gsi1sk`, `gsi2pk`/`gsi2sk`, `info` (names, ARNs, start time), `rec` (info, input), `snap` (the snapshot), `stop_time`, `stop_req` (a [`StopRequest`]), `tail` (the latest events), `cid`, `claims` (the nonces of the claimed commits that committed) |
-//! | history events | `EX#<arn>` | `EV#<id, 20 digits>` | one [`HistoryEvent`] (`ev`), or a block of consecutive ones from this id (`evz`, a JSON array deflated, and `last`; older blocks `evs`, plain JSON); an item of a claimed commit carries its nonce (`cid`) |
+//! | execution | `EX#<arn>` | `META` | `version` and `last_event_id` (as of the last write of META), `lv` (the version whose log item came with it), `status`, `lease_owner`, `lease_expires`, `due`, `gsi1pk`/`gsi1sk`, `gsi2pk`/`gsi2sk`, `info` (names, ARNs, start time), `rec` (info, input), `snap` (a snapshot given at the creation, until the first commit), `stop_time`, `stop_req` (a [`StopRequest`]), `inbox`, `redrive`, `cid` |
+//! | log: one committed version | `EX#<arn>` | `L#<first event id>#<version>` (20 digits each) | `v`, `last` (its last event id), `body` (its events as a JSON array, then the snapshot after them, deflated; `elen` is where the snapshot starts; `body_ref`/`body_chunks` when in chunks), `owner`, `cid` |
+//! | log: a marked slot | `EX#<arn>` | the slot of the next version | `mark`: `lease` (with `owner`: held for the lease holder) or `stop` (closed by a stop request) |
 //! | activity | `ACT#<arn>` | `DEF` | the [`ActivityRecord`] (tags included) as JSON (`act`) |
 //! | activity registry entry | `ACTLIST` | `<arn>` | `name`, `created` |
 //! | queued activity task | `ACTQ#<activity arn>` | `Q#<enqueued, order-preserving>#<token>` | the [`ActivityTask`] as JSON (`task`) |
 //! | token marker | `ACTQ#<activity arn>` | `T#<token>` | `taken` once the task was taken: the token is queued or was taken |
-//! | chunk | as its owner | `REC#…`, `SNAP#<version>#…`, `EVC#<id>#…`, `DEFC#…` | 350,000 bytes of a document too large for its item, deflated (behind a mark that JSON cannot start with; unmarked chunks are plain) |
+//! | chunk | as its owner | `REC#…`, `SNAP#<version>#…`, `BODY#<version>#…`, `DEFC#…` | 350,000 bytes of a document too large for its item, deflated (behind a mark that JSON cannot start with; unmarked chunks are plain) |
 //!
 //! A JSON document (the execution's immutable part `rec`, its snapshot `snap`, an event `ev`, a
 //! definition `def`) is stored inline as a string attribute when it fits; otherwise its bytes go
@@ -69,7 +70,8 @@
 //! # Stop requests
 //!
 //! `request_stop` is one conditional UpdateItem of META (status RUNNING): it sets `stop_req`
-//! unless set and makes the execution due at its time. Every commit's condition then includes
+//! unless set and makes the execution due at its time; then it closes the log's next slot
+//! (see Commit). Every commit that updates META then requires
 //! `attribute_not_exists(stop_req) OR status <> RUNNING`, except a commit that ends the
 //! execution as ABORTED, which applies the stop.
 //!
@@ -81,38 +83,48 @@
 //! prefix and count of its chunks (`m_ref`, `m_chunks`, under `INBOX#<nonce>#`, written
 //! first), so a full inbox stays within the room META keeps for it. A commit that consumed N
 //! messages adds `REMOVE inbox[0], …, inbox[N-1]` (indexes of the list before the update).
-//! Chunks of consumed messages are left behind.
+//! Chunks of consumed messages are left behind. A commit that goes on driving does not read
+//! the inbox; the driver reads it when it waits, and a commit that parks requires it read.
 //!
 //! # Commit
 //!
-//! History events are only ever written under the fence of the META condition (`version`,
-//! `lease_owner`, `last_event_id`): a blind write of `EV#n` by a worker whose lease lapsed could
-//! otherwise overwrite an event that the new lease holder has committed in the meantime. So:
+//! A commit pays for what it adds: each version is one new item of the log, written once, so
+//! a commit costs the write units of its own events and snapshot (deflated), not those of
+//! everything before it. The slot of version `v` is the key `L#<f>#<v>`, `f` one more than
+//! the last event id of version `v - 1`: every writer that read version `v - 1` names the same
+//! key, and a put into it is conditional on the slot being free (or marked for the writer,
+//! below), so exactly one commit of each version lands and a stale writer's put meets the
+//! item that took the slot. An item in a slot is committed; nothing else is ever written
+//! there, so readers need no fencing of their own.
 //!
-//! * small events (up to 32 of them and 16 KiB of JSON) go into META itself, in the map `tail`
-//!   (`e<id>` to JSON), and the commit is one conditional `UpdateItem`. When the tail would grow
-//!   past 16 KiB, the update is refused and returns the tail; its events, committed and so the
-//!   same for whoever copies them, are batch-written to their `EV#` items, and a second update
-//!   replaces the tail with the new events;
-//! * more events go to event items, packed into blocks of up to 350,000 bytes (an event too
-//!   large for a block has its own item, chunked): up to 3.1 MB of them in one
-//!   `TransactWriteItems` with the conditional META update, atomic; beyond that the commit
-//!   claims META with its nonce (conditional `UpdateItem`), writes the items in transactions
-//!   that each check the claim and the version, then makes the META update that also requires
-//!   its claim;
-//! * a commit without events is one conditional `UpdateItem`.
+//! * **Going on driving** (the lease holder that acquired the execution through this store,
+//!   status RUNNING, due at once, no inbox message consumed: [`Commit::due_now`]): one
+//!   conditional PutItem of the log item. META is not touched: its due time may stay earlier
+//!   than the commit's, which changes nothing while the lease keeps other workers away.
+//! * **Everything else** (the execution ends, parks with a later due time, consumes inbox
+//!   messages, aborts, or the writer is not known to hold the lease here): one
+//!   `TransactWriteItems` of the log item's conditional put and META's update under META's
+//!   conditions (the lease, no pending stop request unless the commit aborts, the inbox
+//!   holding only what the writer read).
 //!
-//! Readers walk the ids from 1 to `last_event_id`: an id in the tail comes from there, else
-//! from the item at that id, a block moving the walk past its last event. Items the walk does
-//! not land on, or that the tail shadows, are leftovers of failed commits: every write of an
-//! event item that was not committed yet is fenced, so none lands after the commit of its id.
-//! A range of ids (a page) is read from the item holding its first id, found by a descending
-//! Query: a leftover there could only come from a claimed commit that never committed, and its
-//! nonce is not in `claims`, so the reader passes over it.
+//! The lease fences the log through markers. `acquire` puts a `lease` marker naming the new
+//! owner into the next slot (replacing another lease marker, never a committed version): a
+//! writer whose lease lapsed, still driving on without reading META, finds its next slot held
+//! for someone else and gets a conflict; the owner's own commit takes the marked slot.
+//! `request_stop` puts a `stop` marker there after updating META, so the driver's next commit
+//! fails, and only a commit that aborts takes a slot closed by a stop. When a commit takes
+//! the slot first, the marker goes into the slot after it. A crash between the stop's update
+//! and its marker only delays the stop to the driver's next commit that updates META.
 //!
-//! Chunks of large snapshots and events are batch-written (25 items a request, several requests
-//! at once) before any of these. A failed condition is [`StoreError::Conflict`] (or `NotFound`
-//! when the execution does not exist).
+//! The head (version, last event id, snapshot) is the newest log item (a descending Query that
+//! passes over markers), or META when its version is newer (a redrive reopens an execution
+//! with META alone). A range of history events is a Query from the newest slot whose first
+//! event id is at most the range's first, to the last slot starting within the range.
+//!
+//! A body too large for one item (350,000 bytes deflated) goes to chunk items, written
+//! (batch, unconditional, under a fresh nonce) before the item that names them; a failed
+//! commit deletes its own. A failed condition is [`StoreError::Conflict`] (or `NotFound` when
+//! the execution does not exist).
 //!
 //! # Failures
 //!
@@ -142,11 +154,11 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck,
-    CreateGlobalSecondaryIndexAction, Delete, DeleteRequest, GlobalSecondaryIndex,
-    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, KeysAndAttributes,
-    Projection, ProjectionType, Put, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    ScalarAttributeType, TableDescription, TableStatus, TransactWriteItem, Update, WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction, Delete,
+    DeleteRequest, GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement,
+    KeyType, KeysAndAttributes, Projection, ProjectionType, Put, PutRequest, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableDescription, TableStatus,
+    TransactWriteItem, Update, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
@@ -182,24 +194,12 @@ const DUE_SHARDS: u32 = 4;
 /// chunk (DynamoDB's item limit is 400 KB, names included).
 const INLINE_MAX: usize = 350_000;
 /// The largest immutable part of an execution (info and input) kept in META; larger ones are
-/// chunked, since META is rewritten, and paid for, at every commit.
-const REC_INLINE_MAX: usize = 32 * 1024;
-/// Room in META for the inline snapshot, besides the other attributes.
+/// chunked, since META is paid for whole at every write (leases, the commits that change it).
+const REC_INLINE_MAX: usize = 4 * 1024;
+/// Room in META for a snapshot stored at the creation, besides the other attributes.
 const META_MAX: usize = 380_000;
-/// The largest total of event JSON kept in META's `tail` before it is copied to event items.
-/// A bigger tail means fewer copies (requests) but a bigger META, rewritten (and paid for) at
-/// every commit.
-const TAIL_MAX: usize = 16 * 1024;
-/// The most events one commit adds to the tail (an expression has at most 4 KB).
-const TAIL_EVENTS_MAX: usize = 32;
 /// The largest inbox message (JSON) kept in META itself; larger ones go to chunks.
 const INBOX_INLINE_MAX: usize = 512;
-/// The room META keeps for a full inbox (inline messages or chunk references).
-const INBOX_RESERVE: usize = INBOX_MAX_MESSAGES * (INBOX_INLINE_MAX + 64);
-/// Items of one transaction (DynamoDB allows 100; one is META).
-const TXN_MAX_PUTS: usize = 99;
-/// Bytes of one transaction (DynamoDB allows 4 MB).
-const TXN_MAX_BYTES: usize = 3_500_000;
 /// Items of one BatchWriteItem (DynamoDB's limit).
 const BATCH_ITEMS: usize = 25;
 /// Requests of one kind in flight at once for one operation.
@@ -223,9 +223,8 @@ struct Inner {
     requests: AtomicU64,
     /// Consumed capacity, when metered.
     meter: Option<Arc<crate::store::capacity::CapacityMeter>>,
-    /// Executions whose committed snapshot this store saw in chunks: their next commit deletes
-    /// the older snapshot chunks.
-    chunked: Mutex<HashSet<String>>,
+    /// What this store knows of the executions it drives (see [`log::Known`]).
+    known: Mutex<HashMap<String, Known>>,
     /// The due queues this process knows, and its fair scheduling state.
     queues: Mutex<queues::Queues>,
 }
@@ -307,8 +306,8 @@ mod calls;
 mod chunks;
 mod commit;
 mod expr;
-mod history;
 mod layout;
+mod log;
 mod map_runs;
 mod queues;
 mod resources;
@@ -322,6 +321,7 @@ use chunks::*;
 use commit::*;
 use expr::*;
 use layout::*;
+use log::*;
 
 impl DynamoStore {
     /// Connects using the standard AWS settings (region, credentials,
@@ -404,7 +404,7 @@ impl DynamoStore {
                 client: Client::from_conf(config.build()),
                 table: table.to_string(),
                 requests: AtomicU64::new(0),
-                chunked: Mutex::new(HashSet::new()),
+                known: Mutex::default(),
                 queues: Mutex::default(),
                 meter,
             }),

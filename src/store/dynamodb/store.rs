@@ -406,11 +406,28 @@ impl Store for DynamoStore {
         expr.set_if_missing("stop_req", s(to_json(request, &what)?));
         place_due(&mut expr, arn, Status::Running, Some(request.time));
         expr.check("status", "=", s(Status::Running.as_str()));
-        match self.update_meta(&what, arn, &expr, None).await? {
-            Ok(_) => Ok(true),
-            Err(Failed::Missing) => Err(StoreError::NotFound(arn.to_string())),
-            Err(_) => Ok(false),
+        let meta = match self
+            .update_meta(&what, arn, &expr, Some(ReturnValue::AllNew))
+            .await?
+        {
+            Ok(meta) => meta.unwrap_or_default(),
+            Err(Failed::Missing) => return Err(StoreError::NotFound(arn.to_string())),
+            Err(_) => return Ok(false),
+        };
+        // Close the next slot, so the lease holder's next commit (it goes on driving without
+        // reading META) fails and it applies the stop. Should this fail, the stop still comes
+        // at its next commit that updates META.
+        let closed = match self.latest_log(arn).await {
+            Ok(latest) => self
+                .mark_next_slot(arn, &meta, latest, MARK_STOP, None)
+                .await
+                .map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = closed {
+            tracing::warn!(table = %self.table(), execution = arn, error = %e, "dynamodb: closing the next log slot for a stop failed");
         }
+        Ok(true)
     }
 
     async fn reopen(
@@ -495,8 +512,6 @@ impl Store for DynamoStore {
         item.insert("last_event_id".into(), n(record.last_event_id));
         item.insert("status".into(), s(record.status.as_str()));
         item.insert("cid".into(), s(&cid));
-        item.insert("tail".into(), AttributeValue::M(HashMap::new()));
-        item.insert("tail_bytes".into(), n(0));
         item.insert("info".into(), s(to_json(&record.info, &what)?));
         item.extend(execution_index_keys(&record.info));
         if let Some(time) = record.stop_time {
@@ -576,17 +591,15 @@ impl Store for DynamoStore {
         }
         self.delete_quietly(&format!("delete unused chunks of {what}"), chunk_keys)
             .await;
-        Ok(Created::Existing(Box::new(
-            self.decode_meta(arn, &old).await?,
-        )))
+        let existing = Box::pin(self.read_execution(arn))
+            .await?
+            .ok_or_else(|| backend_msg(&what, "the execution vanished"))?;
+        Ok(Created::Existing(Box::new(existing)))
     }
 
     async fn get_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
-        let what = format!("get execution {arn}");
-        match self.get_consistent(&what, &ex_pk(arn), "META").await? {
-            Some(item) => Ok(Some(self.decode_meta(arn, &item).await?)),
-            None => Ok(None),
-        }
+        // Boxed: the reads and the decoding make a large future.
+        Box::pin(self.read_execution(arn)).await
     }
 
     /// Commits a step. A message delivered after the writer read the inbox must keep the
@@ -643,7 +656,31 @@ impl Store for DynamoStore {
             .update_meta(&what, arn, &expr, Some(ReturnValue::AllNew))
             .await?
         {
-            Ok(Some(item)) => Ok(Some(self.decode_meta(arn, &item).await?)),
+            Ok(Some(item)) => {
+                // Hold the next slot: a writer whose lease lapsed meets the marker there. An
+                // execution never committed has no log to read.
+                let committed = get_n::<u64>(&item, "version", &what)? > Some(0)
+                    || item.contains_key("lv");
+                let latest = match committed {
+                    true => self.latest_log(arn).await?,
+                    false => None,
+                };
+                let (_, latest) = self
+                    .mark_next_slot(arn, &item, latest, MARK_LEASE, Some(owner))
+                    .await?;
+                let record = self.decode_meta(arn, &item, latest.as_ref()).await?;
+                self.set_known(
+                    arn,
+                    Some(Known {
+                        head: Head {
+                            version: record.version,
+                            last_event_id: record.last_event_id,
+                        },
+                        owner: Some(owner.to_string()),
+                    }),
+                );
+                Ok(Some(record))
+            }
             Ok(None) => Err(corrupt(arn, "acquire returned no item")),
             Err(Failed::Missing) => Err(StoreError::NotFound(arn.to_string())),
             Err(_) => Ok(None),
@@ -674,6 +711,12 @@ impl Store for DynamoStore {
         expr.remove("lease_owner");
         expr.remove("lease_expires");
         expr.check("lease_owner", "=", s(owner));
+        if self
+            .known(arn)
+            .is_some_and(|k| k.owner.as_deref() == Some(owner))
+        {
+            self.set_known(arn, None);
+        }
         // Not held (or no such execution): nothing to do.
         let _ = self.update_meta(&what, arn, &expr, None).await?;
         Ok(())
@@ -699,108 +742,116 @@ impl Store for DynamoStore {
 }
 
 impl DynamoStore {
-    /// One attempt at a commit (see [`Store::commit`]).
+    /// One attempt at a commit (see [`Store::commit`]): its log item into the slot after the
+    /// version it follows, alone when the lease holder that acquired the execution through
+    /// this store goes on driving it (status, due time and inbox unchanged), else in one
+    /// transaction with META's update.
     async fn commit_once(&self, commit: Commit<'_>, guard_inbox: bool) -> Result<u64, StoreError> {
         let arn = commit.arn;
         let version = commit.expected_version + 1;
         let what = format!("commit version {version} of {arn}");
-        let cid = nonce();
         let snap = commit.snapshot;
-
-        let mut expr = Expr::default();
-        commit_condition(&mut expr, &commit, guard_inbox);
-        expr.set("version", n(version));
-        expr.set("last_event_id", n(snap.last_event_id));
-        expr.set("status", s(snap.status.as_str()));
-        expr.set("cid", s(&cid));
-        match snap.stop_time {
-            Some(time) => expr.set("stop_time", n(time)),
-            None => expr.remove("stop_time"),
-        }
-        place_due(&mut expr, arn, snap.status, commit.due);
-        // The consumed messages are the first ones: the version condition guarantees the
-        // inbox starts with what the writer read (delivery only appends), and the indexes of
-        // one REMOVE refer to the list before the update.
-        if commit.consumed_inbox > 0 {
-            let inbox = expr.name("inbox");
-            for i in 0..commit.consumed_inbox {
-                expr.remove.push(format!("{inbox}[{i}]"));
-            }
-        }
-
-        let mut tail = Vec::new();
-        for event in commit.events {
-            tail.push((event.id, to_json(event, &what)?));
-        }
-        let tail_size: usize = tail.iter().map(|(_, json)| json.len()).sum();
-        let (events, mut chunks) = if tail.len() > TAIL_EVENTS_MAX || tail_size > TAIL_MAX {
-            event_items(arn, std::mem::take(&mut tail), &cid)
-        } else {
-            (Vec::new(), Vec::new())
+        let known = self.known(arn);
+        let head = match known
+            .as_ref()
+            .map(|k| k.head)
+            .filter(|h| h.version == commit.expected_version)
+        {
+            Some(head) => head,
+            None => match self.read_head(arn).await? {
+                Some((head, _, _)) => head,
+                None => return Err(StoreError::NotFound(arn.to_string())),
+            },
         };
-        let events_size: usize = events.iter().map(item_size).sum();
-        // META keeps `rec` (at most REC_INLINE_MAX inline) besides the snapshot.
-        // and the inbox (at most INBOX_RESERVE).
-        let room = META_MAX - REC_INLINE_MAX - TAIL_MAX - INBOX_RESERVE - 2_000;
-        chunks.extend(self.place_snapshot(&mut expr, arn, version, snap, room, &cid)?);
-        let snapshot_chunked = chunks.iter().any(|c| {
-            c.get("sk")
-                .and_then(|v| v.as_s().ok())
-                .is_some_and(|sk| sk.starts_with("SNAP#"))
-        });
-        let chunk_keys = Self::keys_of(&chunks);
-        self.put_chunks(&what, chunks).await?;
-
-        let result = if !tail.is_empty() {
-            expr.remove("claim");
-            self.commit_in_tail(&commit, &cid, expr, tail, tail_size)
-                .await
-        } else if events.is_empty() {
-            expr.remove("claim");
-            match self.update_meta(&what, arn, &expr, None).await? {
-                Ok(_) => Ok(version),
-                Err(failed) => self.commit_failed(&commit, &cid, failed).await,
+        if head.version != commit.expected_version {
+            self.set_known(arn, None);
+            return Err(StoreError::Conflict {
+                arn: arn.to_string(),
+                expected: commit.expected_version,
+            });
+        }
+        if let Some(first) = commit.events.first() {
+            if first.id != head.last_event_id + 1 {
+                return Err(corrupt(
+                    arn,
+                    format!(
+                        "events must follow event {}, got {}",
+                        head.last_event_id, first.id
+                    ),
+                ));
             }
-        } else if events.len() <= TXN_MAX_PUTS && events_size + META_MAX <= TXN_MAX_BYTES {
-            expr.remove("claim");
-            let update = Update::builder()
-                .table_name(self.table())
-                .set_key(Some(key(&ex_pk(arn), "META")))
-                .set_update_expression(expr.update_expression())
-                .set_condition_expression(expr.condition_expression())
-                .set_expression_attribute_names(expr.names())
-                .set_expression_attribute_values(expr.values())
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .build()
-                .map_err(|e| backend_msg(&what, e.to_string()))?;
-            let first = TransactWriteItem::builder().update(update).build();
-            match self.transact(&what, first, events, &cid).await? {
-                Ok(()) => Ok(version),
-                Err(failed) => self.commit_failed(&commit, &cid, failed).await,
-            }
+        }
+        let last_event_id = commit.events.last().map_or(head.last_event_id, |e| e.id);
+        let cid = nonce();
+        let log = log_item(&commit, head.next_slot(), version, last_event_id, &cid)?;
+        let chunk_keys = Self::keys_of(&log.chunks);
+        self.put_chunks(&what, log.chunks).await?;
+        let owner = known.and_then(|k| k.owner);
+        let alone = commit.due_now
+            && snap.status == Status::Running
+            && commit.consumed_inbox == 0
+            && owner.as_deref() == Some(commit.owner);
+        let result = if alone {
+            self.put_log(&what, &commit, log.item, &cid).await
         } else {
-            self.commit_claimed(&commit, &cid, expr, events, guard_inbox)
+            self.put_log_with_meta(&what, &commit, log.item, &cid, last_event_id, guard_inbox)
                 .await
         };
-
         match &result {
-            Ok(_) => {
-                // Only a snapshot in chunks leaves chunks behind when replaced (failed attempts
-                // delete their own), and only a running execution is committed again.
-                let had_chunks =
-                    self.mark_chunked(arn, snapshot_chunked && snap.status == Status::Running);
-                if had_chunks {
-                    self.delete_old_snapshots(arn, version).await;
-                }
-            }
+            Ok(_) if snap.status == Status::Running => self.set_known(
+                arn,
+                Some(Known {
+                    head: Head {
+                        version,
+                        last_event_id,
+                    },
+                    owner: owner.filter(|o| o == commit.owner),
+                }),
+            ),
+            Ok(_) => self.set_known(arn, None),
             Err(_) => {
+                self.set_known(arn, None);
                 self.delete_quietly(&format!("delete unused chunks of {what}"), chunk_keys)
                     .await;
             }
         }
         result
+    }
+
+    /// The execution as one version: META and the log head are read at once, so a commit
+    /// that updates both can land between the two reads; such a torn pair (a log head older
+    /// than META's own commit, or a finished log head beside a running META) is read again.
+    async fn read_execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        let what = format!("get execution {arn}");
+        let pk = ex_pk(arn);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (meta, latest) = tokio::join!(
+                self.get_consistent(&what, &pk, "META"),
+                self.latest_log(arn)
+            );
+            let (Some(meta), latest) = (meta?, latest?) else {
+                return Ok(None);
+            };
+            let record = Box::pin(self.decode_meta(arn, &meta, latest.as_ref())).await?;
+            let meta_version: u64 = req_n(&meta, "version", &what)?;
+            let logged: u64 = get_n(&meta, "lv", &what)?.unwrap_or(0);
+            let log_version: u64 = match &latest {
+                Some(item) => req_n(item, "v", &what)?,
+                None => 0,
+            };
+            let torn = (log_version < logged)
+                || (log_version > meta_version
+                    && record.status == Status::Running
+                    && record
+                        .snapshot
+                        .as_ref()
+                        .is_some_and(|s| s.status != Status::Running));
+            if !torn || attempt >= 5 {
+                return Ok(Some(record));
+            }
+        }
     }
 
     /// When a commit of `commit`'s writer failed, the time of the first message it did not

@@ -200,8 +200,9 @@ async fn listing_and_stop_requests_take_few_requests() {
     );
     assert_eq!(count(before), 1, "list executions: one query of the index");
 
-    // A stop request is one update; with META's tail full, the refused commit is still one
-    // request (the tail is not copied out for a commit that cannot succeed).
+    // A stop request is one update, then the log head read and the next slot closed; a
+    // refused commit is one transaction, then one read of the execution (META and the log
+    // head at once) telling an unread message from a stop.
     let arn = &arns[0];
     store.acquire(arn, "w", 2, 60_000).await.expect("acquire");
     store
@@ -209,10 +210,11 @@ async fn listing_and_stop_requests_take_few_requests() {
             arn,
             expected_version: 0,
             owner: "w",
-            events: &[event(1, &"t".repeat(TAIL_MAX - 400))],
+            events: &[event(1, &"t".repeat(10_000))],
             snapshot: &snapshot(1, Status::Running),
             due: Some(10),
             consumed_inbox: 0,
+            due_now: false,
         })
         .await
         .expect("commit");
@@ -223,7 +225,7 @@ async fn listing_and_stop_requests_take_few_requests() {
     };
     let before = store.request_count();
     assert!(store.request_stop(arn, &request).await.expect("stop"));
-    assert_eq!(count(before), 1, "request stop: one update");
+    assert_eq!(count(before), 3, "request stop: update, log head, marker");
     let before = store.request_count();
     let refused = store
         .commit(Commit {
@@ -234,6 +236,7 @@ async fn listing_and_stop_requests_take_few_requests() {
             snapshot: &snapshot(2, Status::Running),
             due: Some(10),
             consumed_inbox: 0,
+            due_now: false,
         })
         .await;
     assert!(
@@ -242,8 +245,8 @@ async fn listing_and_stop_requests_take_few_requests() {
     );
     assert_eq!(
         count(before),
-        2,
-        "a refused commit: the update, and one read telling an unread message from a stop"
+        3,
+        "a refused commit: the transaction, then META and the log head"
     );
 
     let before = store.request_count();
@@ -298,12 +301,13 @@ async fn machines_beyond_one_batch_are_all_listed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_commits_at_one_version_let_exactly_one_win() {
     let store = fresh_store().await;
-    // Even rounds race small commits (into META's tail), odd rounds large ones (in
-    // transactions).
+    // Rounds race small and large commits, that update META (in transactions) or go on
+    // driving (the log item alone).
     for round in 0..8 {
         let arn = execution(&store, &format!("race{round}"), Some(1)).await;
         store.acquire(&arn, "w", 2, 60_000).await.expect("acquire");
-        let size = if round % 2 == 0 { 1 } else { 20_000 };
+        let size = if round % 4 < 2 { 1 } else { 20_000 };
+        let driving = round % 2 == 1;
         let tasks: Vec<_> = ["a", "b"]
             .into_iter()
             .map(|letter| {
@@ -319,8 +323,9 @@ async fn concurrent_commits_at_one_version_let_exactly_one_win() {
                             owner: "w",
                             events: &events,
                             snapshot: &snap,
-                            due: None,
+                            due: driving.then_some(2),
                             consumed_inbox: 0,
+                            due_now: driving,
                         })
                         .await;
                     (result, events)
@@ -375,6 +380,7 @@ async fn due_executions_offers_only_due_unleased_executions() {
             snapshot: &snapshot(1, Status::Succeeded),
             due: Some(100),
             consumed_inbox: 0,
+            due_now: false,
         })
         .await
         .expect("commit");
@@ -407,6 +413,7 @@ async fn a_small_commit_is_one_request() {
             snapshot: &snapshot(4, Status::Running),
             due: Some(10),
             consumed_inbox: 0,
+            due_now: false,
         })
         .await
         .expect("commit");
@@ -414,22 +421,30 @@ async fn a_small_commit_is_one_request() {
     assert_eq!(store.request_count() - before, 1);
 }
 
+/// `bytes` of text that deflate does not shrink much (hex of random bytes).
+fn noise(bytes: usize) -> String {
+    let mut out = String::with_capacity(bytes + 32);
+    while out.len() < bytes {
+        out.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    }
+    out.truncate(bytes);
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn commits_beyond_one_transaction_keep_every_event() {
+async fn commits_beyond_one_item_keep_every_event() {
     let store = fresh_store().await;
     let arn = execution(&store, "large", Some(1)).await;
     store.acquire(&arn, "w", 2, 60_000).await.expect("acquire");
-    // 250 events in blocks, one of them beyond the item limit, fourteen of 300 KB (more than
-    // one transaction holds), and a chunked snapshot.
-    let big = "e".repeat(500 * 1024);
-    let large = "l".repeat(300 * 1024);
+    // 250 events, one of 500 KB, fourteen of 300 KB, and a snapshot of 800 KB: the body
+    // goes to chunks.
     let mut events: Vec<HistoryEvent> = (1..=250).map(|i| event(i, "x")).collect();
-    events[100] = event(101, &big);
+    events[100] = event(101, &noise(500 * 1024));
     for i in 237..=250 {
-        events[i as usize - 1] = event(i, &large);
+        events[i as usize - 1] = event(i, &noise(300 * 1024));
     }
     let mut snap = snapshot(250, Status::Running);
-    snap.output = Some(json!({"big": "s".repeat(800 * 1024)}));
+    snap.output = Some(json!({"big": noise(800 * 1024)}));
     let v = store
         .commit(Commit {
             arn: &arn,
@@ -439,28 +454,37 @@ async fn commits_beyond_one_transaction_keep_every_event() {
             snapshot: &snap,
             due: Some(10),
             consumed_inbox: 0,
+            due_now: true,
         })
         .await
         .expect("commit");
     assert_eq!(v, 1);
+    let chunks = store
+        .query_range("test", &ex_pk(&arn), "BODY#", "BODY#~", true)
+        .await
+        .expect("query");
+    assert!(chunks.len() > 10, "the body is in chunks: {}", chunks.len());
     assert_eq!(store.history(&arn).await.expect("history"), events);
     let record = store
         .get_execution(&arn)
         .await
         .expect("get")
         .expect("exists");
-    assert_eq!(record.snapshot, Some(snap));
+    assert_eq!(record.snapshot, Some(snap.clone()));
 
-    // A stale writer's large commit changes nothing.
+    // A stale writer's large commit changes nothing, and leaves no chunks.
     let stale = store
         .commit(Commit {
             arn: &arn,
             expected_version: 0,
             owner: "w",
-            events: &(251..=400).map(|i| event(i, "y")).collect::<Vec<_>>(),
+            events: &(251..=400)
+                .map(|i| event(i, &noise(10_000)))
+                .collect::<Vec<_>>(),
             snapshot: &snapshot(400, Status::Running),
             due: None,
             consumed_inbox: 0,
+            due_now: false,
         })
         .await;
     assert!(
@@ -468,26 +492,108 @@ async fn commits_beyond_one_transaction_keep_every_event() {
         "{stale:?}"
     );
     assert_eq!(store.history(&arn).await.expect("history"), events);
-
-    // The next commit (small snapshot) deletes the chunks of the previous snapshot.
-    let v = store
-        .commit(Commit {
-            arn: &arn,
-            expected_version: 1,
-            owner: "w",
-            events: &[event(251, "z")],
-            snapshot: &snapshot(251, Status::Running),
-            due: Some(10),
-            consumed_inbox: 0,
-        })
-        .await
-        .expect("commit");
-    assert_eq!(v, 2);
-    let left = store
-        .query_range("test", &ex_pk(&arn), "SNAP#", "SNAP#~", true)
+    let after = store
+        .query_range("test", &ex_pk(&arn), "BODY#", "BODY#~", true)
         .await
         .expect("query");
-    assert!(left.is_empty(), "old snapshot chunks are deleted: {left:?}");
+    assert_eq!(
+        after.len(),
+        chunks.len(),
+        "a refused commit writes no chunks"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driving_commit_is_one_put_of_one_write_unit_and_markers_fence_it() {
+    let store =
+        DynamoStore::connect_metered(&format!("stepfn-test-{}", nonce()), Some(&endpoint()))
+            .await
+            .expect("connect");
+    store.init().await.expect("init");
+    let arn = execution(&store, "drive", Some(1)).await;
+    store.acquire(&arn, "w1", 2, 1_000).await.expect("acquire");
+    let step = |version: u64, owner: &'static str, first: u64, status: Status| {
+        let events: Vec<HistoryEvent> = (first..first + 5)
+            .map(|i| event(i, "{\"order\":42}"))
+            .collect();
+        (version, owner, events, snapshot(first + 4, status))
+    };
+    let commit =
+        |(version, owner, events, snap): &(u64, &'static str, Vec<HistoryEvent>, Snapshot),
+         driving: bool| {
+            let store = store.clone();
+            let arn = arn.clone();
+            let (version, owner, events, snap) = (*version, *owner, events.clone(), snap.clone());
+            async move {
+                store
+                    .commit(Commit {
+                        arn: &arn,
+                        expected_version: version,
+                        owner,
+                        events: &events,
+                        snapshot: &snap,
+                        due: Some(3),
+                        consumed_inbox: 0,
+                        due_now: driving,
+                    })
+                    .await
+            }
+        };
+    // Five events of a task step and its snapshot: one PutItem, one write unit.
+    let first = step(0, "w1", 1, Status::Running);
+    let (requests, (_, writes)) = (store.request_count(), store.capacity().expect("metered"));
+    assert_eq!(commit(&first, true).await.expect("commit"), 1);
+    assert_eq!(store.request_count() - requests, 1, "one request");
+    let (_, after) = store.capacity().expect("metered");
+    assert!(after - writes <= 1.0, "{} write units", after - writes);
+
+    // The lease lapses and w2 takes over: its marker holds the next slot, so w1 (which goes
+    // on driving without reading META) cannot commit there.
+    let taken = store
+        .acquire(&arn, "w2", 5_000, 60_000)
+        .await
+        .expect("acquire");
+    assert_eq!(taken.map(|r| r.version), Some(1));
+    let lost = commit(&step(1, "w1", 6, Status::Running), true).await;
+    assert!(matches!(lost, Err(StoreError::Conflict { .. })), "{lost:?}");
+    let second = step(1, "w2", 6, Status::Running);
+    assert_eq!(commit(&second, true).await.expect("w2 commits"), 2);
+    let history = store.history(&arn).await.expect("history");
+    assert_eq!(history.len(), 10);
+    assert!(history
+        .iter()
+        .zip(first.2.iter().chain(second.2.iter()))
+        .all(|(a, b)| a == b));
+
+    // A stop request closes the next slot: the driver's next commit fails, and only the commit
+    // that aborts takes the slot.
+    let request = StopRequest {
+        error: Some("E".into()),
+        cause: None,
+        time: 6_000,
+    };
+    assert!(store.request_stop(&arn, &request).await.expect("stop"));
+    let refused = commit(&step(2, "w2", 11, Status::Running), true).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict { .. })),
+        "{refused:?}"
+    );
+    let aborted = step(2, "w2", 11, Status::Aborted);
+    assert_eq!(commit(&aborted, false).await.expect("abort"), 3);
+    let record = store
+        .get_execution(&arn)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        (record.status, record.version, record.last_event_id),
+        (Status::Aborted, 3, 15)
+    );
+    assert_eq!(store.history(&arn).await.expect("history").len(), 15);
+    assert_eq!(
+        store.history_range(&arn, 11, 15).await.expect("range"),
+        aborted.2
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -503,8 +609,7 @@ async fn many_small_commits_keep_the_whole_history() {
         let mut events: Vec<HistoryEvent> =
             (first..first + 3).map(|i| event(i, &payload)).collect();
         if v == 20 {
-            // Too big for the tail: written to its own item in a transaction.
-            events[1] = event(first + 1, &"b".repeat(20_000));
+            events[1] = event(first + 1, &noise(20_000));
         }
         all.extend(events.iter().cloned());
         let got = store
@@ -516,6 +621,7 @@ async fn many_small_commits_keep_the_whole_history() {
                 snapshot: &snapshot(all.len() as u64, Status::Running),
                 due: Some(10),
                 consumed_inbox: 0,
+                due_now: v % 2 == 0,
             })
             .await
             .expect("commit");
@@ -524,11 +630,9 @@ async fn many_small_commits_keep_the_whole_history() {
             assert_eq!(store.history(&arn).await.expect("history"), all);
         }
     }
-    let requests = store.request_count() - before - 4;
-    assert!(
-        (40..=60).contains(&requests),
-        "40 commits took {requests} requests"
-    );
+    // Four whole-history reads of two requests each (the start slot, then the range).
+    let requests = store.request_count() - before - 8;
+    assert_eq!(requests, 40, "40 commits took {requests} requests");
     assert_eq!(store.history(&arn).await.expect("history"), all);
 }
 
@@ -624,6 +728,7 @@ async fn commits_ride_out_an_endpoint_outage() {
                         snapshot: &snapshot(last, Status::Running),
                         due: Some(10),
                         consumed_inbox: 0,
+                        due_now: false,
                     })
                     .await
             })
@@ -667,78 +772,61 @@ async fn an_unreachable_endpoint_fails_after_the_retry_window() {
     );
 }
 
-/// The event items of `arn`'s history: (first id, last id, claim nonce).
-async fn event_items_of(store: &DynamoStore, arn: &str) -> Vec<(u64, u64, Option<String>)> {
-    let items = store
-        .query_range("test", &ex_pk(arn), &ev_sk(0), &ev_sk(u64::MAX / 10), false)
-        .await
-        .expect("query");
-    items
-        .iter()
-        .map(|item| {
-            let first: u64 = item["sk"].as_s().expect("sk")[3..].parse().expect("id");
-            let last = item
-                .get("last")
-                .map_or(first, |l| l.as_n().expect("n").parse().expect("last"));
-            let cid = item.get("cid").map(|c| c.as_s().expect("s").clone());
-            (first, last, cid)
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn history_ranges_pass_over_leftovers_of_claims_that_never_committed() {
+async fn history_ranges_pass_over_markers() {
     let store = fresh_store().await;
-    // A transaction's blocks, then a claimed commit's (over 3.1 MB).
     let (arn, all) = crate::store::suite_history::written(
         &store,
-        &format!("left-{}", nonce()),
-        &[(1, 100), (400, 5_000), (1_000, 5_000), (3, 100)],
+        &format!("marked-{}", nonce()),
+        &[(1, 100), (400, 5_000), (3, 100), (1_000, 500)],
     )
     .await;
-    let items = event_items_of(&store, &arn).await;
-    let claimed: Vec<_> = items.iter().filter(|(_, _, cid)| cid.is_some()).collect();
-    assert!(
-        claimed.len() > 2 && items.iter().any(|(_, _, cid)| cid.is_none()),
-        "blocks of both kinds: {items:?}"
-    );
-    // A failed claim's block that starts inside a committed one, holding other events.
-    let (first, last, _) = *claimed[1];
-    let ghost_first = first + 3;
-    let ghost: Vec<HistoryEvent> = (ghost_first..=last)
-        .map(|id| {
-            let mut e = all[id as usize - 1].clone();
-            e.event_type = "Ghost".into();
-            e
-        })
-        .collect();
-    let mut item = key(&ex_pk(&arn), &ev_sk(ghost_first));
-    item.insert("last".into(), n(last));
-    item.insert(
-        "evz".into(),
-        AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(
-            super::chunks::compress(serde_json::to_string(&ghost).expect("json").as_bytes()),
-        )),
-    );
-    item.insert("cid".into(), s("a-claim-that-never-committed"));
+    // A lease marker, then a stop marker in its place, hold the slot after the last version.
+    store.release(&arn, "w").await.expect("release");
     store
-        .client()
-        .put_item()
-        .table_name(store.table())
-        .set_item(Some(item))
-        .send()
+        .acquire(&arn, "w2", 10_000_000, 60_000)
         .await
-        .expect("put the leftover");
+        .expect("acquire")
+        .expect("free");
+    let stop = StopRequest {
+        error: None,
+        cause: None,
+        time: 10_000_001,
+    };
+    assert!(store.request_stop(&arn, &stop).await.expect("stop"));
+    let markers = store
+        .query_range("test", &ex_pk(&arn), "L#", "L#~", false)
+        .await
+        .expect("query")
+        .into_iter()
+        .filter(|i| i.contains_key("mark"))
+        .count();
+    assert_eq!(markers, 1, "one slot is marked");
+    let n = all.len() as u64;
     for (from, to) in [
-        (ghost_first, ghost_first + 2),
-        (ghost_first + 1, last + 5),
+        (1, 1),
+        (2, 401),
+        (400, 405),
+        (404, n),
+        (n, n + 10),
         (1, u64::MAX),
     ] {
-        let to_clipped = to.min(all.len() as u64);
+        let to_clipped = to.min(n);
         crate::store::suite_history::assert_events(
             &store.history_range(&arn, from, to).await.expect("range"),
             &all[from as usize - 1..to_clipped as usize],
             &format!("events {from}..={to}"),
         );
     }
+    assert!(store
+        .history_range(&arn, n + 1, n + 5)
+        .await
+        .expect("past")
+        .is_empty());
+    let record = store
+        .get_execution(&arn)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!((record.version, record.last_event_id), (4, n));
 }
