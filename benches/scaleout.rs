@@ -509,6 +509,20 @@ fn limit(r: &Round, cores: f64, per_worker: Option<usize>) -> String {
     let busy = machine / cores;
     let java = r.java.unwrap_or(0.0);
     let others = (machine - java - r.worker_cores - r.bench_cores).max(0.0);
+    // CPU milliseconds per execution: the same on a busy machine as on an idle one.
+    let per_execution = |c: f64| c * r.secs * 1000.0 / r.executions as f64;
+    let cost = match r.java {
+        Some(j) => {
+            let (j, w) = (per_execution(j), per_execution(r.worker_cores));
+            format!(
+                "; per execution DynamoDB Local spends {j:.0} ms of CPU and the workers {w:.0} \
+                 ms, so {cores} idle cores cap it near {:.0} executions/s, with any number of \
+                 workers",
+                cores * 1000.0 / (j + w).max(1e-9)
+            )
+        }
+        None => String::new(),
+    };
     if busy >= 0.85 {
         let (who, share) = [
             ("DynamoDB Local's Java process", java),
@@ -518,8 +532,7 @@ fn limit(r: &Round, cores: f64, per_worker: Option<usize>) -> String {
         .into_iter()
         .fold(("", 0.0), |a, b| if b.1 > a.1 { b } else { a });
         format!(
-            "CPU: the machine's {cores} cores are {:.0}% busy, {who} the most ({:.0}%); \
-             more workers only share the same cores",
+            "CPU: the machine's {cores} cores are {:.0}% busy, {who} the most ({:.0}%){cost}",
             busy * 100.0,
             share / cores * 100.0
         )
@@ -527,7 +540,7 @@ fn limit(r: &Round, cores: f64, per_worker: Option<usize>) -> String {
         let in_flight = per_worker.map_or("the".into(), |c| format!("{}", r.workers * c));
         format!(
             "not CPU ({:.0}% busy): {in_flight} executions in flight ({} worker(s) x the \
-             default concurrency) wait on store calls of {:.2} ms on average",
+             default concurrency) wait on store calls of {:.2} ms on average{cost}",
             busy * 100.0,
             r.workers,
             r.store_mean_ms
@@ -580,7 +593,7 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let warm = (executions / 10).clamp(1, 100);
+        let warm = (executions / 20).clamp(1, 50);
         let r = round(&exe, &dynamo, &dir, &mocks, 1, warm).await;
         println!(
             "warm-up (not counted): {warm} executions, 1 worker, {:.1} executions/s",
