@@ -462,7 +462,13 @@ fn main() {
         };
         let none: Arc<dyn TaskInvoker> = Arc::new(NoIntegrations);
         run_bench(&store, &dynamo, "pass-chain", read("pass-chain.asl.json"), read("pass-chain.input.json"), 20, Arc::clone(&none)).await;
-        run_bench(&store, &dynamo, "map-fanout", read("map-fanout.asl.json"), read("map-fanout.input.json"), 1, Arc::clone(&none)).await;
+        // map-fanout's 10,000 items make 80,000 history events, past AWS's 25,000: its first
+        // 2,000 items.
+        let mut fanout_input = read("map-fanout.input.json");
+        if let Some(items) = fanout_input.get_mut("items").and_then(Value::as_array_mut) {
+            items.truncate(2_000);
+        }
+        run_bench(&store, &dynamo, "map-fanout-2000", read("map-fanout.asl.json"), fanout_input, 1, Arc::clone(&none)).await;
         // One commit per step: a chain of 50 mocked tasks (each task is committed before it
         // is invoked, and its result after).
         let mut states = serde_json::Map::new();

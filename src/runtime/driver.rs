@@ -350,7 +350,15 @@ pub(crate) async fn drive_with<P: Persist>(
             submissions.abort_all();
             return Err(DriveStop::Deadline);
         }
-        for cmd in effects.drain(..) {
+        // Effects wait until what precedes them is durable: with events not yet committed
+        // (states still ready to run, so no checkpoint yet), they stay for the next one.
+        let committed = !durable || since_checkpoint == 0;
+        let runnable = if committed {
+            std::mem::take(&mut effects)
+        } else {
+            Vec::new()
+        };
+        for cmd in runnable {
             match cmd {
                 Command::Timer { frame, wait, due } => {
                     timers.push(Reverse((due, seq, TimerKind::Frame(frame, wait))));

@@ -9,6 +9,8 @@ pub mod commands;
 pub mod describe;
 pub mod driver;
 pub mod durable;
+#[cfg(test)]
+mod effects_tests;
 pub mod invokers;
 pub mod local;
 pub mod logs;

@@ -659,8 +659,8 @@ impl Store for DynamoStore {
             Ok(Some(item)) => {
                 // Hold the next slot: a writer whose lease lapsed meets the marker there. An
                 // execution never committed has no log to read.
-                let committed = get_n::<u64>(&item, "version", &what)? > Some(0)
-                    || item.contains_key("lv");
+                let committed =
+                    get_n::<u64>(&item, "version", &what)? > Some(0) || item.contains_key("lv");
                 let latest = match committed {
                     true => self.latest_log(arn).await?,
                     false => None,
