@@ -89,7 +89,14 @@ fn engine(c: &mut Criterion) {
             record_history: false,
         };
         let run_once = |i: u64| {
-            let info = stepfn::runtime::arn::local_execution(name, &format!("bench-{i}"), 0);
+            // Express executions: choice-loop and the map-fanouts write more than a standard
+            // execution's 25,000 history events (the peer has no such limit).
+            let mut info = stepfn::runtime::arn::local_execution(name, &format!("bench-{i}"), 0);
+            info.arn = stepfn::runtime::arn::express_execution(
+                &info.state_machine_arn,
+                &info.name,
+                "00000000-0000-0000-0000-000000000000",
+            );
             let exec = runtime
                 .block_on(driver::run(
                     Arc::clone(&machine),
