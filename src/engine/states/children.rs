@@ -52,14 +52,13 @@ impl Stepper<'_> {
         // MapIterationSucceeded.
         self.link_frame(parent, child_last);
         if is_map {
-            let map_name = name.to_string();
             let ev = if result.is_ok() {
                 "MapIterationSucceeded"
             } else {
                 "MapIterationFailed"
             };
             self.emit(Some(parent), time, ev, || Details::MapIteration {
-                name: map_name,
+                name: name.to_string(),
                 index: slot,
             });
             let all_done = self

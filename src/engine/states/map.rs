@@ -129,7 +129,7 @@ impl Stepper<'_> {
             let Some(ch) = frame.children.as_ref() else {
                 return Ok(());
             };
-            let selector_input = ch.selector_input.as_ref().unwrap_or(&frame.input);
+            let defer = ch.defer_inputs;
             // The first input is evaluated now (its failure fails the state now, as AWS fails
             // it). When it is large, every input is built when its iteration first runs
             // instead: all of them at once (with `MaxConcurrency` 0) would take memory of the
@@ -138,34 +138,42 @@ impl Stepper<'_> {
                 time: self.now,
                 seed: self.seed_now(),
             };
+            // Each item is read once, by the iteration that starts now (or, deferred, by its
+            // first run): move it out, and back when its input is deferred.
+            let item = match (&m.item_selector, defer) {
+                (Some(_), true) => Value::Null,
+                _ => self
+                    .frame_mut(id)
+                    .and_then(|f| f.children.as_mut())
+                    .and_then(|ch| ch.items.get_mut(index))
+                    .map(std::mem::take)
+                    .unwrap_or_default(),
+            };
             let (input, deferred) = match &m.item_selector {
-                None => (Value::Null, None),
-                Some(_) if ch.defer_inputs => (Value::Null, Some(at)),
+                None => (item, None),
+                Some(_) if defer => (Value::Null, Some(at)),
                 Some(_) => {
-                    let item = ch.items.get(index).cloned().unwrap_or_default();
-                    let input =
-                        self.iteration_input_at(id, name, m, index, item, selector_input, at)?;
+                    let Some(frame) = self.frame(id) else {
+                        return Ok(());
+                    };
+                    let Some(ch) = frame.children.as_ref() else {
+                        return Ok(());
+                    };
+                    let selector_input = ch.selector_input.as_ref().unwrap_or(&frame.input);
+                    let (input, item) =
+                        self.selected_input(id, name, m, index, item, selector_input, at)?;
                     if json_len(&input, KEPT_INPUT_BYTES) > KEPT_INPUT_BYTES {
+                        if let Some(slot) = self
+                            .frame_mut(id)
+                            .and_then(|f| f.children.as_mut())
+                            .and_then(|ch| ch.items.get_mut(index))
+                        {
+                            *slot = item;
+                        }
                         (Value::Null, Some(at))
                     } else {
                         (input, None)
                     }
-                }
-            };
-            // Each item is read once, by the iteration that starts now (or, deferred, by its
-            // first run): move it out.
-            let input = match (&m.item_selector, deferred) {
-                (_, Some(_)) => input,
-                (None, None) => self
-                    .frame_mut(id)
-                    .and_then(|f| f.children.as_mut())
-                    .map(|ch| std::mem::take(&mut ch.items[index]))
-                    .unwrap_or_default(),
-                (Some(_), None) => {
-                    if let Some(ch) = self.frame_mut(id).and_then(|f| f.children.as_mut()) {
-                        ch.items[index] = Value::Null;
-                    }
-                    input
                 }
             };
             let Some(frame) = self.frame(id) else {
@@ -184,10 +192,9 @@ impl Stepper<'_> {
                 }
             };
             let start = m.item_processor.start;
-            let map_name = name.to_string();
             self.emit(Some(id), time, "MapIterationStarted", || {
                 Details::MapIteration {
-                    name: map_name,
+                    name: name.to_string(),
                     index,
                 }
             });
@@ -426,33 +433,69 @@ impl Stepper<'_> {
         selector_input: &Value,
         at: DeferredInput,
     ) -> Result<Value, StatesError> {
+        self.selected_input(id, name, m, index, item, selector_input, at)
+            .map(|(input, _)| input)
+    }
+
+    /// [`Self::iteration_input_at`], giving the item back beside the input (when the state
+    /// has an ItemSelector): the caller keeps it when the input is built again later.
+    #[allow(clippy::too_many_arguments)]
+    fn selected_input(
+        &self,
+        id: FrameId,
+        name: &str,
+        m: &MapState,
+        index: usize,
+        item: Value,
+        selector_input: &Value,
+        at: DeferredInput,
+    ) -> Result<(Value, Value), StatesError> {
         let Some(selector) = &m.item_selector else {
-            return Ok(item);
+            return Ok((item, Value::Null));
         };
         let map_item = json!({"Item": {"Index": index, "Value": item}});
+        // The item, back out of the context object the selector read it from.
+        let item_back = |context: &mut Value| {
+            context
+                .pointer_mut("/Map/Item/Value")
+                .map(std::mem::take)
+                .unwrap_or_default()
+        };
         if m.common.lang == QueryLanguage::JSONata {
             let mut env = self.env(id, name, true, true);
             env.moment = Moment::new(at.time, at.seed);
             if let Value::Object(ctx) = &mut env.context {
                 ctx.insert("Map".into(), map_item);
             }
-            let states = env.states(selector_input, None);
+            let mut states = env.states(selector_input, None);
             let raw = match selector {
-                Template::Literal(v) => v.clone(),
+                Template::Literal(v) => v,
                 _ => {
                     return Err(StatesError::runtime(
                         "ItemSelector uses JSONPath in a JSONata state",
                     ))
                 }
             };
-            return jsonata::eval_template(&raw, "ItemSelector", &states, &env.vars, &env.moment);
+            let input =
+                jsonata::eval_template(raw, "ItemSelector", &states, &env.vars, &env.moment)?;
+            let item = states.get_mut("context").map(item_back).unwrap_or_default();
+            return Ok((input, item));
         }
         let mut env = self.env(id, name, selector.uses_context(), true);
+        let mut map_item = Some(map_item);
         if let Value::Object(ctx) = &mut env.context {
-            ctx.insert("Map".into(), map_item);
+            ctx.insert("Map".into(), map_item.take().unwrap_or_default());
         }
         let mut rng = LazyRng::from_seed(at.seed);
-        selector.eval(&env.scope(selector_input), &mut rng)
+        let input = selector.eval(&env.scope(selector_input), &mut rng)?;
+        let item = match map_item.as_mut() {
+            Some(map_item) => map_item
+                .pointer_mut("/Item/Value")
+                .map(std::mem::take)
+                .unwrap_or_default(),
+            None => item_back(&mut env.context),
+        };
+        Ok((input, item))
     }
 
     /// Builds the input of Map iteration `child` that was deferred when it started, as it was

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::asl::error::StatesError;
 use crate::asl::jsonata::{self};
-use crate::asl::model::{ParallelState, QueryLanguage};
+use crate::asl::model::{ParallelState, PathField, QueryLanguage};
 use crate::asl::template::Template;
 use crate::engine::execution::{Children, FrameId, Phase};
 use crate::engine::history::Details;
@@ -41,19 +41,29 @@ impl Stepper<'_> {
         let mut results = vec![Value::Null; n];
         let mut finished = 0;
         let mut live = crate::engine::execution::FrameSet::default();
+        // Each branch gets its own copy of the input; the last one to start takes the value.
+        let last = (0..n)
+            .rev()
+            .find(|i| kept.get(*i).is_none_or(Option::is_none));
+        let mut branch_input = Some(branch_input);
         for (i, branch) in p.branches.iter().enumerate() {
             if let Some(v) = kept.get_mut(i).and_then(Option::take) {
                 results[i] = v;
                 finished += 1;
                 continue;
             }
+            let input = if Some(i) == last {
+                branch_input.take().unwrap_or_default()
+            } else {
+                branch_input.clone().unwrap_or_default()
+            };
             let mut path = base.clone();
             path.push((current, i as u32));
             let child = self.new_frame(
                 Some((id, i)),
                 Arc::from(path),
                 branch.start,
-                branch_input.clone(),
+                input,
                 None,
                 Arc::clone(&vars),
             );
@@ -111,13 +121,22 @@ impl Stepper<'_> {
         let needs_ctx = common_uses_context(&p.common)
             || p.parameters.as_ref().is_some_and(Template::uses_context);
         let env = self.env(id, name, needs_ctx, true);
-        let effective = apply_path(&p.common.input_path, frame.input.clone(), &env)?;
+        // Parameters read the effective input without taking it: no copy of the state's input
+        // unless InputPath selects from it.
+        let owned;
+        let effective = match &p.common.input_path {
+            PathField::Default => &frame.input,
+            f => {
+                owned = apply_path(f, frame.input.clone(), &env)?;
+                &owned
+            }
+        };
         match &p.parameters {
             Some(t) => {
                 let mut rng = self.rng();
-                t.eval(&env.scope(&effective), &mut rng)
+                t.eval(&env.scope(effective), &mut rng)
             }
-            None => Ok(effective),
+            None => Ok(effective.clone()),
         }
     }
 }

@@ -69,10 +69,11 @@ impl Stepper<'_> {
             });
             self.emit(Some(id), time, "LambdaFunctionStarted", || Details::None);
         } else {
-            let region = self.info.region().to_string();
+            // History off: nothing to render.
+            let region = self.record_history.then(|| self.info.region().to_string());
             self.emit(Some(id), time, "TaskScheduled", || Details::TaskScheduled {
                 resource: t.resource.history_parts(),
-                region,
+                region: region.unwrap_or_default(),
                 parameters: params_str.unwrap_or_default(),
                 timeout,
                 heartbeat,
