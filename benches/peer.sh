@@ -63,8 +63,27 @@ stepfn_bin="$target_dir/release/stepfn"
 criterion_dir="$target_dir/criterion"
 # Stale estimates must not stand in for a bench that did not run.
 rm -rf "$criterion_dir/transitions"
-echo "== cargo bench --bench engine (release profile)" >&2
-cargo bench --profile release --locked --bench engine
+# One machine at a time, so that one that fails (its message goes into the table, and the
+# script exits 1 at the end) does not take the others' figures with it.
+mapfile -t machines < <("$node22" -e 'for (const b of require(process.argv[1])) console.log(b.name)' \
+    "$repo/benches/machines/bench.json")
+for name in "${machines[@]}"; do
+    if [[ -n "${STEPFN_BENCH:-}" && "$name" != *"$STEPFN_BENCH"* ]]; then
+        continue
+    fi
+    echo "== cargo bench --bench engine: $name (release profile)" >&2
+    log="$(mktemp)"
+    if ! STEPFN_BENCH="$name" cargo bench --profile release --locked --bench engine -- --exact "transitions/$name" \
+        >"$log" 2>&1; then
+        mkdir -p "$criterion_dir/transitions/$name"
+        { grep -A1 "panicked at" "$log" | tail -1; } >"$criterion_dir/transitions/$name/FAILED" || true
+        [[ -s "$criterion_dir/transitions/$name/FAILED" ]] || tail -3 "$log" >"$criterion_dir/transitions/$name/FAILED"
+        echo "   failed: $(cat "$criterion_dir/transitions/$name/FAILED")" >&2
+    else
+        grep -E "time:|thrpt:" "$log" >&2 || true
+    fi
+    rm -f "$log"
+done
 
 # 3. The peer, the comparison and the start-up figures.
 echo "== aws-local-stepfunctions ($node_version), and the start-up of both CLIs" >&2

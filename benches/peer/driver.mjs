@@ -146,12 +146,14 @@ async function peerThroughput(StateMachine, dir, bench, samples) {
 /** stepfn's transitions/s on one bench, from `cargo bench --bench engine`'s criterion estimates
  * (the median of its samples, each of `executions_per_sample` executions). */
 function stepfnThroughput(criterion, bench) {
+  const failed = join(criterion, 'transitions', bench.name, 'FAILED');
+  if (existsSync(failed)) return { failed: readFileSync(failed, 'utf8').trim() };
   const path = join(criterion, 'transitions', bench.name, 'new', 'estimates.json');
   if (!existsSync(path)) {
     throw new Error(`stepfn: no criterion estimates for ${bench.name} at ${path} (did cargo bench --bench engine run it?)`);
   }
   const nsPerIteration = readJson(path).median.point_estimate;
-  return (bench.states_entered_per_execution * bench.executions_per_sample) / (nsPerIteration / 1e9);
+  return { rate: (bench.states_entered_per_execution * bench.executions_per_sample) / (nsPerIteration / 1e9) };
 }
 
 /** Whole-process wall time of each command, run in turn (A B A B ...), after 3 warm-ups each. */
@@ -194,12 +196,18 @@ async function main() {
 
   const index = readJson(join(opts.machines, 'bench.json'));
   const rows = [['machine', `aws-local-stepfunctions ${peerPackage.version} transitions/s`, 'stepfn transitions/s', 'ratio']];
+  const failures = [];
   for (const bench of index) {
     if (opts.only && !bench.name.includes(opts.only)) continue;
     const peer = await peerThroughput(StateMachine, opts.machines, bench, opts.samples);
     const ours = stepfnThroughput(opts.criterion, bench);
-    rows.push([bench.name, fmt(peer), fmt(ours), `${(ours / peer).toFixed(1)}x`]);
-    console.error(`  ${bench.name}: peer ${fmt(peer)}/s, stepfn ${fmt(ours)}/s`);
+    if (ours.failed) {
+      failures.push(`${bench.name}: ${ours.failed}`);
+      rows.push([bench.name, fmt(peer), 'failed', '-']);
+    } else {
+      rows.push([bench.name, fmt(peer), fmt(ours.rate), `${(ours.rate / peer).toFixed(1)}x`]);
+    }
+    console.error(`  ${bench.name}: peer ${fmt(peer)}/s, stepfn ${ours.failed ? 'failed' : `${fmt(ours.rate)}/s`}`);
   }
 
   const input = '{"name": "Ada Lovelace"}';
@@ -224,6 +232,11 @@ async function main() {
     ['stepfn run', medians[1].toFixed(1), mins[1].toFixed(1)],
   ]));
   console.log(`\nstart-up ratio: local-sfn / stepfn = ${(medians[0] / medians[1]).toFixed(1)}x`);
+  if (failures.length) {
+    console.log(`\nstepfn's engine bench failed on ${failures.length} machine(s):`);
+    for (const f of failures) console.log(`  ${f}`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((e) => {
