@@ -46,7 +46,7 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Validate { files } => validate_files(&files),
-        Command::Run(args) => block_on(run(args)),
+        Command::Run(args) => block_on_one_thread(move || run(args)),
         Command::Init { store } => block_on(async move {
             store.config().open().await?.init().await?;
             println!("{}", json!({"initialized": true}));
@@ -311,6 +311,47 @@ fn block_on(fut: impl std::future::Future<Output = Result<ExitCode, CommandError
     let result = runtime.block_on(fut);
     // A task still busy (a drive left evaluating at shutdown) must not hold the process.
     runtime.shutdown_timeout(Duration::from_secs(1));
+    exit_code(result)
+}
+
+/// `block_on` for a command that drives its work itself (`stepfn run`): a current-thread
+/// runtime on one thread with the workers' stack. Starting and stopping a pool of workers
+/// costs more than such a command gains from them (about 2 ms of a 10 ms run).
+fn block_on_one_thread<F, Fut>(make: F) -> ExitCode
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<ExitCode, CommandError>>,
+{
+    let thread = std::thread::Builder::new()
+        .name("stepfn".into())
+        .stack_size(stepfn::asl::nesting::THREAD_STACK_BYTES)
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("cannot start the runtime: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            let result = runtime.block_on(make());
+            // A task still busy (a drive left evaluating at shutdown) must not hold the process.
+            runtime.shutdown_timeout(Duration::from_secs(1));
+            exit_code(result)
+        });
+    match thread.map(std::thread::JoinHandle::join) {
+        Ok(Ok(code)) => code,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn exit_code(result: Result<ExitCode, CommandError>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(CommandError::Invalid(msg)) => {
