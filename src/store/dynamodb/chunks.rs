@@ -54,23 +54,7 @@ pub(super) fn place(
         };
     }
     // Chunked documents are large and JSON: deflated, they cost a tenth of the write units.
-    let bytes = compress(json.as_bytes());
-    let chunks: Vec<Item> = bytes
-        .chunks(INLINE_MAX)
-        .enumerate()
-        .map(|(i, bytes)| {
-            let mut item = key(pk, &format!("{prefix}{i:05}"));
-            item.insert("data".into(), AttributeValue::B(Blob::new(bytes)));
-            item
-        })
-        .collect();
-    Placed {
-        attrs: vec![
-            (format!("{name}_ref"), s(prefix)),
-            (format!("{name}_chunks"), n(chunks.len())),
-        ],
-        chunks,
-    }
+    chunked(name, compress(json.as_bytes()), pk, prefix)
 }
 
 /// Places bytes (deflated already) under attribute `name`: inline as a binary attribute when
@@ -88,6 +72,11 @@ pub(super) fn place_bytes(
             chunks: Vec::new(),
         };
     }
+    chunked(name, bytes, pk, prefix)
+}
+
+/// `bytes` in chunk items `pk`/`<prefix><index>`, named by `<name>_ref` and `<name>_chunks`.
+fn chunked(name: &str, bytes: Vec<u8>, pk: &str, prefix: String) -> Placed {
     let chunks: Vec<Item> = bytes
         .chunks(INLINE_MAX)
         .enumerate()

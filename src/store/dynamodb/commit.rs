@@ -220,29 +220,9 @@ impl DynamoStore {
         cid: &str,
     ) -> Result<u64, StoreError> {
         let expr = slot_condition(commit.owner, false);
-        let result = self
-            .call(what, || {
-                self.client()
-                    .put_item()
-                    .table_name(self.table())
-                    .set_item(Some(item.clone()))
-                    .set_condition_expression(expr.condition_expression())
-                    .set_expression_attribute_names(expr.names())
-                    .set_expression_attribute_values(expr.values())
-                    .return_values_on_condition_check_failure(
-                        ReturnValuesOnConditionCheckFailure::AllOld,
-                    )
-                    .send()
-            })
-            .await;
-        match result {
-            Ok(_) => Ok(commit.expected_version + 1),
-            Err(e) => match e.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(c)) => {
-                    slot_taken(commit, cid, c.item())
-                }
-                _ => Err(backend(what, &e)),
-            },
+        match self.put_if(what, &item, &expr).await? {
+            Ok(()) => Ok(commit.expected_version + 1),
+            Err(old) => slot_taken(commit, cid, old.as_ref()),
         }
     }
 

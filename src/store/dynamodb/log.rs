@@ -234,37 +234,19 @@ impl DynamoStore {
                     "attribute_not_exists({pk}) OR attribute_exists({m})"
                 ));
             }
-            let result = self
-                .call(&what, || {
-                    self.client()
-                        .put_item()
-                        .table_name(self.table())
-                        .set_item(Some(item.clone()))
-                        .set_condition_expression(expr.condition_expression())
-                        .set_expression_attribute_names(expr.names())
-                        .set_expression_attribute_values(expr.values())
-                        .return_values_on_condition_check_failure(
-                            ReturnValuesOnConditionCheckFailure::AllOld,
-                        )
-                        .send()
-                })
-                .await;
-            match result {
-                Ok(_) => return Ok((head, latest)),
-                Err(e) => match e.as_service_error() {
-                    Some(PutItemError::ConditionalCheckFailedException(c)) => {
-                        // Closed by a stop: a lease holder's only commit there aborts.
-                        if c.item().is_some_and(|old| {
-                            old.get("mark")
-                                .and_then(|m| m.as_s().ok())
-                                .map(String::as_str)
-                                == Some(MARK_STOP)
-                        }) {
-                            return Ok((head, latest));
-                        }
-                    }
-                    _ => return Err(backend(&what, &e)),
-                },
+            match self.put_if(&what, &item, &expr).await? {
+                Ok(()) => return Ok((head, latest)),
+                // Closed by a stop: a lease holder's only commit there aborts.
+                Err(Some(old))
+                    if old
+                        .get("mark")
+                        .and_then(|m| m.as_s().ok())
+                        .map(String::as_str)
+                        == Some(MARK_STOP) =>
+                {
+                    return Ok((head, latest));
+                }
+                Err(_) => {}
             }
             // A commit took the slot: mark after it.
             latest = self.latest_log(arn).await?;
@@ -273,6 +255,40 @@ impl DynamoStore {
             &what,
             format!("commits took the next slot {MARK_ATTEMPTS} times in a row"),
         ))
+    }
+
+    /// Puts `item` on `expr`'s condition; `Ok(Err(old))` when the condition failed, with the
+    /// item found there when DynamoDB returned it.
+    pub(super) async fn put_if(
+        &self,
+        what: &str,
+        item: &Item,
+        expr: &Expr,
+    ) -> Result<Result<(), Option<Item>>, StoreError> {
+        let result = self
+            .call(what, || {
+                self.client()
+                    .put_item()
+                    .table_name(self.table())
+                    .set_item(Some(item.clone()))
+                    .set_condition_expression(expr.condition_expression())
+                    .set_expression_attribute_names(expr.names())
+                    .set_expression_attribute_values(expr.values())
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
+                    .send()
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(Ok(())),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(c)) => {
+                    Ok(Err(c.item().filter(|i| !i.is_empty()).cloned()))
+                }
+                _ => Err(backend(what, &e)),
+            },
+        }
     }
 
     /// What this store knows of `arn`.
