@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::engine::task::TaskRequest;
 use crate::engine::Status;
 use crate::store::memory::MemoryStore;
-use crate::store::{MachineRecord, Store};
+use crate::store::Store;
 use crate::tasks::{Invocation, TaskInvoker};
 
 use super::durable::{
@@ -53,23 +53,15 @@ impl TaskInvoker for Checking {
 #[tokio::test]
 async fn tasks_run_only_after_their_scheduling_is_committed() {
     let store = MemoryStore::new();
-    let machine = MachineRecord {
-        arn: "arn:aws:states:us-east-1:111111111111:stateMachine:effects".into(),
-        name: "effects".into(),
-        definition: json!({"StartAt": "M", "States": {"M": {
+    let machine = super::commands::machine_record(
+        "effects",
+        json!({"StartAt": "M", "States": {"M": {
             "Type": "Map", "MaxConcurrency": 2,
             "ItemProcessor": {"StartAt": "T", "States": {"T": {"Type": "Task",
                 "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f", "End": true}}},
             "End": true}}}),
-        kind: "STANDARD".into(),
-        role_arn: "arn:aws:iam::111111111111:role/r".into(),
-        created: 0,
-        tags: Default::default(),
-        definition_text: None,
-        config: Default::default(),
-        version: None,
-        published: Default::default(),
-    };
+        0,
+    );
     store.put_machine(&machine).await.expect("put");
     let rec = start_execution(&store, &machine, "e", json!([1, 2, 3, 4, 5, 6]), 0)
         .await

@@ -157,24 +157,8 @@ impl DynamoStore {
         let mut start: Option<Item> = None;
         loop {
             let out = self
-                .call(&what, || {
-                    self.client()
-                        .query()
-                        .table_name(self.table())
-                        .consistent_read(true)
-                        .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
-                        .expression_attribute_names("#pk", "pk")
-                        .expression_attribute_names("#sk", "sk")
-                        .expression_attribute_values(":pk", s(&pk))
-                        .expression_attribute_values(":from", s(LOG_FIRST))
-                        .expression_attribute_values(":to", s(LOG_LAST))
-                        .scan_index_forward(false)
-                        .limit(3)
-                        .set_exclusive_start_key(start.clone())
-                        .send()
-                })
-                .await
-                .map_err(|e| backend(&what, &e))?;
+                .log_descending(&what, &pk, LOG_LAST, 3, start.take(), false)
+                .await?;
             if let Some(item) = out
                 .items
                 .unwrap_or_default()
@@ -291,6 +275,41 @@ impl DynamoStore {
         }
     }
 
+    /// One page of log slots of partition `pk` up to sort key `to`, newest first.
+    async fn log_descending(
+        &self,
+        what: &str,
+        pk: &str,
+        to: &str,
+        limit: i32,
+        start: Option<Item>,
+        keys_only: bool,
+    ) -> Result<aws_sdk_dynamodb::operation::query::QueryOutput, StoreError> {
+        self.call(what, || {
+            let query = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .consistent_read(true)
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+                .expression_attribute_names("#pk", "pk")
+                .expression_attribute_names("#sk", "sk")
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":from", s(LOG_FIRST))
+                .expression_attribute_values(":to", s(to))
+                .scan_index_forward(false)
+                .limit(limit)
+                .set_exclusive_start_key(start.clone());
+            match keys_only {
+                true => query.projection_expression("#pk, #sk"),
+                false => query,
+            }
+            .send()
+        })
+        .await
+        .map_err(|e| backend(what, &e))
+    }
+
     /// What this store knows of `arn`.
     pub(super) fn known(&self, arn: &str) -> Option<Known> {
         let known = self.inner.known.lock().unwrap_or_else(|e| e.into_inner());
@@ -371,24 +390,8 @@ impl DynamoStore {
             return self.ensure_exists(arn).await.map(|()| Vec::new());
         }
         let out = self
-            .call(&what, || {
-                self.client()
-                    .query()
-                    .table_name(self.table())
-                    .consistent_read(true)
-                    .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
-                    .expression_attribute_names("#pk", "pk")
-                    .expression_attribute_names("#sk", "sk")
-                    .expression_attribute_values(":pk", s(&pk))
-                    .expression_attribute_values(":from", s(LOG_FIRST))
-                    .expression_attribute_values(":to", s(log_upto(from)))
-                    .scan_index_forward(false)
-                    .limit(1)
-                    .projection_expression("#pk, #sk")
-                    .send()
-            })
-            .await
-            .map_err(|e| backend(&what, &e))?;
+            .log_descending(&what, &pk, &log_upto(from), 1, None, true)
+            .await?;
         let start = out
             .items
             .unwrap_or_default()
