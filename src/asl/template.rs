@@ -47,6 +47,14 @@ impl Dynamic {
         }
     }
 
+    /// True when `f` holds for every path the value reads.
+    pub fn all_paths(&self, f: &dyn Fn(&Path) -> bool) -> bool {
+        match self {
+            Dynamic::Path(p) => f(p),
+            Dynamic::Intrinsic(i) => i.all_paths(f),
+        }
+    }
+
     /// Evaluates the value; `field` names the field for error causes.
     ///
     /// # Errors
@@ -112,6 +120,16 @@ impl Template {
             Template::Object(fields) => fields.iter().any(|(_, t)| t.uses_context()),
             Template::Array(items) => items.iter().any(Template::uses_context),
             Template::Dynamic { value, .. } => value.uses_context(),
+        }
+    }
+
+    /// True when `f` holds for every path in the template.
+    pub fn all_paths(&self, f: &dyn Fn(&Path) -> bool) -> bool {
+        match self {
+            Template::Literal(_) => true,
+            Template::Object(fields) => fields.iter().all(|(_, t)| t.all_paths(f)),
+            Template::Array(items) => items.iter().all(|t| t.all_paths(f)),
+            Template::Dynamic { value, .. } => value.all_paths(f),
         }
     }
 

@@ -302,6 +302,11 @@ pub struct Frame {
     /// A Map iteration whose input is built when it first runs (`input` is null until then).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deferred_input: Option<DeferredInput>,
+    /// The input was moved into the request of the task in flight (a Task state without
+    /// Parameters or Arguments, in a driver that keeps no snapshot): the driver gives it back
+    /// with [`Execution::give_back_input`] once the task is invoked. Never set in a snapshot.
+    #[serde(skip)]
+    pub input_lent: bool,
 }
 
 /// One execution: everything `step` reads and writes.
@@ -339,6 +344,10 @@ pub struct Execution {
     /// True when a durable driver persists the execution: frames then keep their task
     /// requests so that another worker can invoke them again.
     pub durable: bool,
+    /// True when the driver gives a Task state's input back after invoking its task
+    /// ([`Execution::give_back_input`]): such a state then lends its input to the request
+    /// instead of copying it (see [`Frame::input_lent`]).
+    pub lend_task_inputs: bool,
     /// True when steps return their history events with details (as GetExecutionHistory
     /// shows them); false when only event ids are counted.
     pub record_history: bool,
@@ -463,6 +472,7 @@ impl Execution {
             waits: 0,
             seed,
             durable: false,
+            lend_task_inputs: false,
             record_history,
             redrive_count: 0,
             redrive_time: None,
@@ -521,6 +531,18 @@ impl Execution {
         exec.redrive_time = snapshot.redrive_time;
         exec.redrive_memo = snapshot.redrive_memo;
         exec
+    }
+
+    /// Gives frame `frame` back the input its task's request took (see [`Frame::input_lent`]):
+    /// the driver calls it once the invoker has the request, before any result of that task is
+    /// applied. Does nothing when the frame lent nothing.
+    pub fn give_back_input(&mut self, frame: FrameId, input: Value) {
+        if let Some(f) = self.frames.get_mut(frame).and_then(Option::as_mut) {
+            if f.input_lent {
+                f.input = input;
+                f.input_lent = false;
+            }
+        }
     }
 
     /// The commands that were in flight when the snapshot was taken: run the ready frames,

@@ -496,6 +496,7 @@ impl Stepper<'_> {
             input_text: None,
             assigned: None,
             deferred_input: None,
+            input_lent: false,
         }));
         self.frames.len() - 1
     }

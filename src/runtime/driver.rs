@@ -265,6 +265,19 @@ impl Persist for InMemory {
     }
 }
 
+/// Invokes a task, then gives its frame back the input the request may have borrowed (see
+/// `Frame::input_lent`): the invoker has what it needs of the request once it answers.
+fn invoke_giving_back(
+    invoker: &dyn TaskInvoker,
+    exec: &mut Execution,
+    frame: FrameId,
+    request: &mut crate::engine::task::TaskRequest,
+) -> Invocation {
+    let invocation = crate::runtime::telemetry::invoke(invoker, request);
+    exec.give_back_input(frame, std::mem::take(&mut request.input));
+    invocation
+}
+
 /// Events a durable driver processes at most between two checkpoints.
 const MAX_EVENTS_PER_CHECKPOINT: usize = 4096;
 
@@ -297,6 +310,8 @@ pub(crate) async fn drive_with<P: Persist>(
         timers.push(Reverse((due, seq, TimerKind::Execution)));
         seq += 1;
     }
+    // This loop gives every lent task input back right after invoking the task.
+    exec.lend_task_inputs = !persist.durable();
     if exec.last_event_id == 0 {
         apply(exec, Event::Start { time: clock.now() }, &mut queue, log);
     } else {
@@ -367,8 +382,8 @@ pub(crate) async fn drive_with<P: Persist>(
                 Command::Invoke {
                     frame,
                     wait,
-                    request,
-                } => match crate::runtime::telemetry::invoke(&*invoker, &request) {
+                    mut request,
+                } => match invoke_giving_back(&*invoker, exec, frame, &mut request) {
                     Invocation::Ready(r) => ready.push_back(Ready::TaskDone(frame, wait, r)),
                     Invocation::Submitted(fut) => {
                         submissions.spawn(async move { (frame, wait, fut.await.map(Some)) });

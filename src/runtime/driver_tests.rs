@@ -322,3 +322,48 @@ async fn under_the_virtual_clock_jsonata_now_is_the_state_entered_time() {
     assert_eq!(out["millis"], json!(start + 86_400_000), "{out}");
     assert_ne!(out["now"], out["start"]);
 }
+
+/// A Task without Parameters lends its input to the request; the driver gives it back, so
+/// ResultPath, a retry and a catcher all see the input (and the task sends it each time).
+#[tokio::test]
+async fn a_task_sending_its_input_gets_it_back_for_retries_result_path_and_catch() {
+    let definition = json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+              "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+              "ResultPath": "$.r", "Next": "U"},
+        "U": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:g",
+              "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "Done"}],
+              "End": true},
+        "Done": {"Type": "Succeed"}}});
+    let mocks = json!({
+        "T": {"0": {"Throw": {"Error": "Flaky", "Cause": "once"}}, "1": {"Return": {"ok": 1}}},
+        "U": {"0": {"Throw": {"Error": "Boom", "Cause": "broke"}}}
+    });
+    let exec = run_with(definition, json!({"order": {"id": 7}}), mocks).await;
+    assert_eq!(exec.execution.status, Status::Succeeded);
+    assert_eq!(
+        exec.execution.output,
+        Some(json!({"order": {"id": 7}, "r": {"ok": 1},
+                    "caught": {"Error": "Boom", "Cause": "broke"}}))
+    );
+    // Each attempt sent the input as it was.
+    let history = exec.history.as_ref().expect("history recorded");
+    let sent: Vec<&str> = history
+        .iter()
+        .filter(|e| e.event_type == "LambdaFunctionScheduled")
+        .filter_map(|e| {
+            e.details
+                .get("lambdaFunctionScheduledEventDetails")
+                .and_then(|d| d.get("input"))
+                .and_then(Value::as_str)
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            r#"{"order":{"id":7}}"#,
+            r#"{"order":{"id":7}}"#,
+            r#"{"order":{"id":7},"r":{"ok":1}}"#
+        ]
+    );
+}

@@ -304,14 +304,14 @@ impl TaskInvoker for MockInvoker {
 /// Functions Local does, such a response is unwrapped to its `Payload`; any other value is the
 /// return value itself.
 fn function_result(resource: &Resource, value: &Value) -> Value {
-    let invoke_shaped = value
-        .as_object()
-        .is_some_and(|o| o.contains_key("StatusCode") && o.contains_key("Payload"));
-    if resource.is_lambda_function() && invoke_shaped {
-        value["Payload"].clone()
-    } else {
-        value.clone()
-    }
+    use crate::asl::path::field;
+    let payload = match value {
+        Value::Object(o) if resource.is_lambda_function() && field(o, "StatusCode").is_some() => {
+            field(o, "Payload")
+        }
+        _ => None,
+    };
+    payload.unwrap_or(value).clone()
 }
 
 #[cfg(test)]

@@ -44,10 +44,15 @@ pub(super) fn eval_arg<'a>(arg: &'a Arg, scope: &Scope<'a>, rng: &mut dyn RngCor
 
 impl Call {
     pub(super) fn uses_context(&self) -> bool {
-        self.args.iter().any(|a| match a {
-            Arg::Literal(_) => false,
-            Arg::Path(p) => p.uses_context(),
-            Arg::Call(c) => c.uses_context(),
+        !self.all_paths(&|p| !p.uses_context())
+    }
+
+    /// True when `f` holds for every argument path, nested calls' included.
+    pub(super) fn all_paths(&self, f: &dyn Fn(&Path) -> bool) -> bool {
+        self.args.iter().all(|a| match a {
+            Arg::Literal(_) => true,
+            Arg::Path(p) => f(p),
+            Arg::Call(c) => c.all_paths(f),
         })
     }
 

@@ -218,6 +218,11 @@ impl Intrinsic {
         self.call.uses_context()
     }
 
+    /// True when `f` holds for every argument path.
+    pub fn all_paths(&self, f: &dyn Fn(&Path) -> bool) -> bool {
+        self.call.all_paths(f)
+    }
+
     /// Evaluates the call. Randomness (MathRandom, UUID) comes only from `rng` so the engine stays
     /// deterministic.
     ///

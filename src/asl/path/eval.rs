@@ -278,7 +278,7 @@ impl<'v> Walk<'v, '_> {
                     return Ok(());
                 };
                 if names.len() == 1 {
-                    match map.get(&*names[0]) {
+                    match super::field(map, &names[0]) {
                         Some(v) => self.go(i + 1, v, next_up),
                         None if !leaf && loud => Err(format!(
                             "Missing property in path {}",
@@ -289,7 +289,7 @@ impl<'v> Walk<'v, '_> {
                 } else if leaf {
                     let mut merged = Map::new();
                     for n in names {
-                        if let Some(v) = map.get(&**n) {
+                        if let Some(v) = super::field(map, n) {
                             merged.insert(n.to_string(), v.clone());
                         }
                     }
@@ -297,7 +297,7 @@ impl<'v> Walk<'v, '_> {
                     Ok(())
                 } else {
                     for n in names {
-                        if let Some(v) = map.get(&**n) {
+                        if let Some(v) = super::field(map, n) {
                             self.go(i + 1, v, false)?;
                         }
                     }

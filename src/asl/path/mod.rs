@@ -36,6 +36,9 @@ pub struct Scope<'a> {
     pub context: &'a Value,
     /// The variables `$name` refers to.
     pub vars: Option<&'a Map<String, Value>>,
+    /// A Map iteration's `$$.Map.Item` when the context object does not hold it: its `Index`
+    /// and `Value`, read by the paths [`Path::reads_map_item_directly`] accepts.
+    pub map_item: Option<(&'a Value, &'a Value)>,
 }
 
 impl<'a> Scope<'a> {
@@ -45,7 +48,14 @@ impl<'a> Scope<'a> {
             input,
             context,
             vars: None,
+            map_item: None,
         }
+    }
+
+    /// The same scope with a Map iteration's item index and value as `$$.Map.Item`.
+    pub fn with_map_item(mut self, index: &'a Value, item: &'a Value) -> Self {
+        self.map_item = Some((index, item));
+        self
     }
 
     /// The same scope with `vars` as its variables.
@@ -215,6 +225,54 @@ impl Path {
         (self.root == Root::Variable).then_some(&*self.var)
     }
 
+    /// True unless the path needs `$$.Map` in the context object itself: a scope's
+    /// [`Scope::map_item`] serves `$$.Map.Item.Index` and reference paths under
+    /// `$$.Map.Item.Value`, and any path that does not read `$$.Map`.
+    pub fn reads_map_item_directly(&self) -> bool {
+        if self.root != Root::Context {
+            return true;
+        }
+        match &self.steps {
+            Some(steps) => match steps.as_slice() {
+                [Step::Field(m), rest @ ..] if &**m == "Map" => {
+                    matches!(
+                        rest,
+                        [Step::Field(i), Step::Field(v), ..] if &**i == "Item" && &**v == "Value"
+                    ) || matches!(
+                        rest,
+                        [Step::Field(i), Step::Field(x)] if &**i == "Item" && &**x == "Index"
+                    )
+                }
+                [] => false,
+                _ => true,
+            },
+            // A query on `$$` may reach `Map` through a wildcard or a scan.
+            None => false,
+        }
+    }
+
+    /// The node of a path [`Self::reads_map_item_directly`] serves from the scope's map item;
+    /// `None` when the scope has none or the path does not start at `$$.Map.Item`.
+    fn map_item_node<'v>(&self, scope: &Scope<'v>) -> Option<Option<&'v Value>> {
+        let (index, item) = scope.map_item?;
+        if self.root != Root::Context {
+            return None;
+        }
+        match self.steps.as_deref()? {
+            [Step::Field(m), Step::Field(i), Step::Field(v), rest @ ..]
+                if &**m == "Map" && &**i == "Item" && &**v == "Value" =>
+            {
+                Some(walk(item, rest))
+            }
+            [Step::Field(m), Step::Field(i), Step::Field(x)]
+                if &**m == "Map" && &**i == "Item" && &**x == "Index" =>
+            {
+                Some(Some(index))
+            }
+            _ => None,
+        }
+    }
+
     fn document<'v>(&self, scope: &Scope<'v>) -> Option<&'v Value> {
         match self.root {
             Root::Input => Some(scope.input),
@@ -229,6 +287,11 @@ impl Path {
     /// # Errors
     /// [`PathMissing`] when a definite path names nothing, with Jayway's reason.
     pub fn eval(&self, scope: &Scope<'_>) -> Result<Value, PathMissing> {
+        if let Some(node) = self.map_item_node(scope) {
+            return node
+                .cloned()
+                .ok_or_else(|| self.missing(format!("No results for path: {}", self.src)));
+        }
         let Some(doc) = self.document(scope) else {
             return Err(self.missing(format!("No results for path: ${}", self.var)));
         };
@@ -247,6 +310,9 @@ impl Path {
     /// Returns `None` when the node is missing, or when the path is not definite or builds
     /// its value (a union of names, a function).
     pub fn lookup<'v>(&self, scope: &Scope<'v>) -> Option<&'v Value> {
+        if let Some(node) = self.map_item_node(scope) {
+            return node;
+        }
         let doc = self.document(scope)?;
         if let Some(steps) = &self.steps {
             return walk(doc, steps);
@@ -333,7 +399,7 @@ fn set_in(doc: &mut Value, steps: &[Step], value: Value) -> Result<(), ()> {
             }
             match node {
                 Value::Object(map) => {
-                    if let Some(slot) = map.get_mut(&**name) {
+                    if let Some(slot) = field_mut(map, name) {
                         *slot = value;
                     } else {
                         map.insert(name.to_string(), value);
@@ -359,12 +425,36 @@ fn resolve_index(i: i64, len: usize) -> Option<usize> {
     (0..len as i64).contains(&idx).then_some(idx as usize)
 }
 
+/// Objects up to this many fields are searched by a scan: comparing a few keys costs less than
+/// hashing one (serde_json's ordered map hashes with SipHash).
+const SCAN_FIELDS: usize = 8;
+
+/// The value of field `name` of `map`.
+#[inline]
+pub(crate) fn field<'v>(map: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
+    if map.len() <= SCAN_FIELDS {
+        map.iter().find_map(|(k, v)| (k == name).then_some(v))
+    } else {
+        map.get(name)
+    }
+}
+
+/// The value of field `name` of `map`, to change.
+#[inline]
+pub(crate) fn field_mut<'v>(map: &'v mut Map<String, Value>, name: &str) -> Option<&'v mut Value> {
+    if map.len() <= SCAN_FIELDS {
+        map.iter_mut().find_map(|(k, v)| (k == name).then_some(v))
+    } else {
+        map.get_mut(name)
+    }
+}
+
 /// Walks `steps` from `doc`; `None` when a step finds nothing.
 fn walk<'v>(doc: &'v Value, steps: &[Step]) -> Option<&'v Value> {
     let mut node = doc;
     for step in steps {
         node = match (step, node) {
-            (Step::Field(name), Value::Object(map)) => map.get(&**name),
+            (Step::Field(name), Value::Object(map)) => field(map, name),
             (Step::Index(i), Value::Array(items)) => {
                 resolve_index(*i, items.len()).map(|idx| &items[idx])
             }

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::{Map, Value};
 
 use crate::asl::error::{self, StatesError};
 use crate::asl::jsonata::{self, Moment};
 use crate::asl::model::{MapState, PathField, QueryLanguage, State};
+use crate::asl::path::Path;
 use crate::asl::payload::json_len;
 use crate::asl::template::Template;
 use crate::engine::execution::{body_at, Children, DeferredInput, FrameId, Phase};
@@ -453,19 +454,11 @@ impl Stepper<'_> {
         let Some(selector) = &m.item_selector else {
             return Ok((item, Value::Null));
         };
-        let map_item = json!({"Item": {"Index": index, "Value": item}});
-        // The item, back out of the context object the selector read it from.
-        let item_back = |context: &mut Value| {
-            context
-                .pointer_mut("/Map/Item/Value")
-                .map(std::mem::take)
-                .unwrap_or_default()
-        };
         if m.common.lang == QueryLanguage::JSONata {
             let mut env = self.env(id, name, true, true);
             env.moment = Moment::new(at.time, at.seed);
             if let Value::Object(ctx) = &mut env.context {
-                ctx.insert("Map".into(), map_item);
+                ctx.insert("Map".into(), map_context(index, item));
             }
             let mut states = env.states(selector_input, None);
             let raw = match selector {
@@ -478,23 +471,40 @@ impl Stepper<'_> {
             };
             let input =
                 jsonata::eval_template(raw, "ItemSelector", &states, &env.vars, &env.moment)?;
-            let item = states.get_mut("context").map(item_back).unwrap_or_default();
+            // The item, back out of the context object the selector read it from.
+            let item = states
+                .get_mut("context")
+                .and_then(|c| c.get_mut("Map"))
+                .map(take_map_item)
+                .unwrap_or_default();
             return Ok((input, item));
         }
         let mut env = self.env(id, name, selector.uses_context(), true);
-        let mut map_item = Some(map_item);
-        if let Value::Object(ctx) = &mut env.context {
-            ctx.insert("Map".into(), map_item.take().unwrap_or_default());
-        }
         let mut rng = LazyRng::from_seed(at.seed);
-        let input = selector.eval(&env.scope(selector_input), &mut rng)?;
-        let item = match map_item.as_mut() {
-            Some(map_item) => map_item
-                .pointer_mut("/Item/Value")
-                .map(std::mem::take)
-                .unwrap_or_default(),
-            None => item_back(&mut env.context),
+        if selector.all_paths(&Path::reads_map_item_directly) {
+            // The paths read the item where it is: no `$$.Map` object to build. A failure is
+            // evaluated again below, for its cause to show the context object as AWS has it.
+            let index_value = Value::from(index);
+            let scope = env.scope(selector_input).with_map_item(&index_value, &item);
+            if let Ok(input) = selector.eval(&scope, &mut rng) {
+                return Ok((input, item));
+            }
+            rng = LazyRng::from_seed(at.seed);
+        }
+        let map_item = map_context(index, item);
+        let Value::Object(ctx) = &mut env.context else {
+            // No path reads `$$`: the selector cannot see the item.
+            let input = selector.eval(&env.scope(selector_input), &mut rng)?;
+            let mut map_item = map_item;
+            return Ok((input, take_map_item(&mut map_item)));
         };
+        ctx.insert("Map".into(), map_item);
+        let input = selector.eval(&env.scope(selector_input), &mut rng)?;
+        let item = env
+            .context
+            .get_mut("Map")
+            .map(take_map_item)
+            .unwrap_or_default();
         Ok((input, item))
     }
 
@@ -562,12 +572,25 @@ impl Stepper<'_> {
         let mut env = self.env(id, name, selector.uses_context(), true);
         let mut rng = self.rng();
         let mut out = Vec::with_capacity(items.len());
+        if selector.all_paths(&Path::reads_map_item_directly) {
+            // As `selected_input` does: the item read where it is, while no path fails.
+            let mut all = Vec::with_capacity(items.len());
+            for (index, item) in items.iter().enumerate() {
+                let index_value = Value::from(index);
+                let scope = env.scope(selector_input).with_map_item(&index_value, item);
+                match selector.eval(&scope, &mut rng) {
+                    Ok(v) => all.push(v),
+                    Err(_) => break,
+                }
+            }
+            if all.len() == items.len() {
+                return Ok(all);
+            }
+            rng = self.rng();
+        }
         for (index, item) in items.into_iter().enumerate() {
             if let Value::Object(ctx) = &mut env.context {
-                ctx.insert(
-                    "Map".into(),
-                    json!({"Item": {"Index": index, "Value": item}}),
-                );
+                ctx.insert("Map".into(), map_context(index, item));
             }
             out.push(selector.eval(&env.scope(selector_input), &mut rng)?);
         }
@@ -603,6 +626,24 @@ pub(crate) fn tolerance_from(
         set = true;
     }
     Ok((tolerated, set))
+}
+
+/// The `$$.Map` object of iteration `index`: `{"Item": {"Index": index, "Value": item}}`.
+fn map_context(index: usize, item: Value) -> Value {
+    let mut entry = Map::with_capacity(2);
+    entry.insert("Index".into(), Value::from(index));
+    entry.insert("Value".into(), item);
+    let mut map = Map::with_capacity(1);
+    map.insert("Item".into(), Value::Object(entry));
+    Value::Object(map)
+}
+
+/// The item out of a `$$.Map` object [`map_context`] built.
+fn take_map_item(map: &mut Value) -> Value {
+    map.get_mut("Item")
+        .and_then(|i| i.get_mut("Value"))
+        .map(std::mem::take)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -746,5 +787,54 @@ mod tests {
             .count();
         assert_eq!(succeeded, 44, "the results stop at the limit");
         assert!(history.iter().any(|e| e.event_type == "MapStateFailed"));
+    }
+
+    /// An ItemSelector reads `$$.Map.Item` without a `$$.Map` object built for it, and one
+    /// whose path finds nothing fails with the context object it read, `Map` and all.
+    #[test]
+    fn item_selectors_read_the_item_and_a_missing_path_shows_the_map_context() {
+        let machine = |selector: Value| {
+            json!({"StartAt": "M", "States": {"M": {
+                "Type": "Map", "ItemsPath": "$.items", "ItemSelector": selector,
+                "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+                "End": true}}})
+        };
+        let input = json!({"id": "o-1", "items": [{"sku": "a", "n": [5]}, {"sku": "b", "n": [6]}]});
+        let selector = json!({
+            "sku.$": "$$.Map.Item.Value.sku", "n.$": "$$.Map.Item.Value.n[0]",
+            "i.$": "$$.Map.Item.Index", "whole.$": "$$.Map.Item.Value",
+            "label.$": "States.Format('{}-{}', $.id, $$.Map.Item.Value.sku)"
+        });
+        let mut exec = execution(machine(selector), input.clone());
+        let t = step(&mut exec, Event::Start { time: T0 });
+        run(&mut exec, t.commands.into());
+        assert_eq!(exec.status, Status::Succeeded, "{:?}", exec.error);
+        assert_eq!(
+            exec.output,
+            Some(json!([
+                {"sku": "a", "n": 5, "i": 0, "whole": {"sku": "a", "n": [5]}, "label": "o-1-a"},
+                {"sku": "b", "n": 6, "i": 1, "whole": {"sku": "b", "n": [6]}, "label": "o-1-b"}
+            ]))
+        );
+        // `$$.Map.Item` whole is read from a context object that holds it.
+        let mut exec = execution(machine(json!({"item.$": "$$.Map.Item"})), input.clone());
+        let t = step(&mut exec, Event::Start { time: T0 });
+        run(&mut exec, t.commands.into());
+        assert_eq!(
+            exec.output,
+            Some(json!([
+                {"item": {"Index": 0, "Value": {"sku": "a", "n": [5]}}},
+                {"item": {"Index": 1, "Value": {"sku": "b", "n": [6]}}}
+            ]))
+        );
+        let mut exec = execution(machine(json!({"x.$": "$$.Map.Item.Value.nope"})), input);
+        let t = step(&mut exec, Event::Start { time: T0 });
+        run(&mut exec, t.commands.into());
+        assert_eq!(exec.status, Status::Failed);
+        let cause = exec.error.and_then(|e| e.cause).unwrap_or_default();
+        assert!(
+            cause.contains(r#"could not be found in the input '{"Map":{"Item":{"Index":0,"Value":{"sku":"a","n":[5]}}}}'"#),
+            "{cause}"
+        );
     }
 }

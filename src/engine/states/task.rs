@@ -36,13 +36,27 @@ impl Stepper<'_> {
         if let Some(v) = after_input_path {
             self.inspect(id, "afterInputPath", || v);
         }
+        let timeout = self.task_seconds(&t.timeout_seconds, &t.timeout_seconds_path, id)?;
+        let heartbeat = self.task_seconds(&t.heartbeat_seconds, &t.heartbeat_seconds_path, id)?;
+        // A task that sends its input as it is borrows it while the driver invokes it, unless a
+        // snapshot keeps the request (durable) or a probe inspects the frame.
+        let lend = self.lend_task_inputs && !self.durable && self.probe.is_none();
+        let params = match params {
+            Some(p) => p,
+            None => match self.frame_mut(id) {
+                Some(f) if lend => {
+                    f.input_lent = true;
+                    std::mem::take(&mut f.input)
+                }
+                Some(f) => f.input.clone(),
+                None => Value::Null,
+            },
+        };
         let key = match t.common.lang {
             QueryLanguage::JSONata => "afterArguments",
             QueryLanguage::JSONPath => "afterParameters",
         };
         self.inspect(id, key, || params.clone());
-        let timeout = self.task_seconds(&t.timeout_seconds, &t.timeout_seconds_path, id)?;
-        let heartbeat = self.task_seconds(&t.heartbeat_seconds, &t.heartbeat_seconds_path, id)?;
         let attempt = self.frame(id).map(|f| f.retry_count).unwrap_or_default();
         let lambda = t.resource.is_lambda_function();
         // Stamped when this attempt starts (after a retry's interval), so history never runs
@@ -134,17 +148,17 @@ impl Stepper<'_> {
         Ok(None)
     }
 
-    /// The input a Task sends to its resource (Parameters or Arguments); with a probe, also
-    /// the effective input (after InputPath).
+    /// The input a Task sends to its resource (Parameters or Arguments), `None` when that is
+    /// the frame's input as it is; with a probe, also the effective input (after InputPath).
     pub(crate) fn task_input(
         &self,
         id: FrameId,
         name: &str,
         t: &TaskState,
         token: Option<&str>,
-    ) -> Result<(Value, Option<Value>), StatesError> {
+    ) -> Result<(Option<Value>, Option<Value>), StatesError> {
         let Some(frame) = self.frames.get(id).and_then(Option::as_ref) else {
-            return Ok((Value::Null, None));
+            return Ok((Some(Value::Null), None));
         };
         let with_token = |mut env: Env| {
             if let (Some(token), Value::Object(ctx)) = (token, &mut env.context) {
@@ -159,8 +173,9 @@ impl Stepper<'_> {
             let env = with_token(self.env(id, name, true, true));
             let states = env.states(&frame.input, None);
             return match &t.arguments {
-                Some(a) => jsonata::eval_template(a, "Arguments", &states, &env.vars, &env.moment),
-                None => Ok(frame.input.clone()),
+                Some(a) => jsonata::eval_template(a, "Arguments", &states, &env.vars, &env.moment)
+                    .map(Some),
+                None => Ok(None),
             }
             .map(|v| (v, None));
         }
@@ -175,12 +190,13 @@ impl Stepper<'_> {
                 &owned
             }
         };
-        let params = match &t.parameters {
-            Some(tpl) => {
+        let params = match (&t.parameters, &t.common.input_path) {
+            (Some(tpl), _) => {
                 let mut rng = self.rng();
-                tpl.eval(&env.scope(effective), &mut rng)?
+                Some(tpl.eval(&env.scope(effective), &mut rng)?)
             }
-            None => effective.clone(),
+            (None, PathField::Default) => None,
+            (None, _) => Some(effective.clone()),
         };
         Ok((params, self.probe.is_some().then(|| effective.clone())))
     }
