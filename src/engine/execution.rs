@@ -252,6 +252,72 @@ pub struct RedriveMemo {
 /// A set of frame ids.
 pub type FrameSet = rustc_hash::FxHashSet<FrameId>;
 
+/// A frame's input: its own value, or one it shares with other frames (the branches of a
+/// Parallel state start on one input) until it changes it. Serialized as the value.
+#[derive(Debug, Clone)]
+pub enum FrameInput {
+    /// The frame's own value.
+    Owned(Value),
+    /// A value other frames may read too.
+    Shared(Arc<Value>),
+}
+
+impl Default for FrameInput {
+    fn default() -> Self {
+        FrameInput::Owned(Value::Null)
+    }
+}
+
+impl From<Value> for FrameInput {
+    fn from(v: Value) -> Self {
+        FrameInput::Owned(v)
+    }
+}
+
+impl std::ops::Deref for FrameInput {
+    type Target = Value;
+
+    fn deref(&self) -> &Value {
+        match self {
+            FrameInput::Owned(v) => v,
+            FrameInput::Shared(v) => v,
+        }
+    }
+}
+
+impl FrameInput {
+    /// The value, copied only when another frame still shares it.
+    pub fn into_value(self) -> Value {
+        match self {
+            FrameInput::Owned(v) => v,
+            FrameInput::Shared(v) => Arc::try_unwrap(v).unwrap_or_else(|v| Value::clone(&v)),
+        }
+    }
+
+    /// The value to share with another frame (this one shares it from now on).
+    pub fn share(&mut self) -> Arc<Value> {
+        if let FrameInput::Owned(v) = self {
+            *self = FrameInput::Shared(Arc::new(std::mem::take(v)));
+        }
+        match self {
+            FrameInput::Shared(v) => Arc::clone(v),
+            FrameInput::Owned(_) => unreachable!("made shared above"),
+        }
+    }
+}
+
+impl serde::Serialize for FrameInput {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Value::serialize(self, s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FrameInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Value::deserialize(d).map(FrameInput::Owned)
+    }
+}
+
 /// One thread of control: the top level, a Parallel branch or a Map iteration.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Frame {
@@ -262,7 +328,7 @@ pub struct Frame {
     /// Index of the current state in the body.
     pub current: usize,
     /// The current state's raw input (its output once it is done).
-    pub input: Value,
+    pub input: FrameInput,
     /// What the frame is doing.
     pub phase: Phase,
     /// Event id of the current state's StateEntered event.
@@ -539,7 +605,7 @@ impl Execution {
     pub fn give_back_input(&mut self, frame: FrameId, input: Value) {
         if let Some(f) = self.frames.get_mut(frame).and_then(Option::as_mut) {
             if f.input_lent {
-                f.input = input;
+                f.input = input.into();
                 f.input_lent = false;
             }
         }

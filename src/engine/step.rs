@@ -470,7 +470,7 @@ impl Stepper<'_> {
         parent: Option<(FrameId, usize)>,
         body: BodyPath,
         start: usize,
-        input: Value,
+        input: impl Into<crate::engine::execution::FrameInput>,
         map_index: Option<usize>,
         vars: Arc<Map<String, Value>>,
     ) -> FrameId {
@@ -479,7 +479,7 @@ impl Stepper<'_> {
             parent,
             body,
             current: start,
-            input,
+            input: input.into(),
             phase: Phase::Enter,
             entered_event: 0,
             entered_previous: 0,
@@ -685,6 +685,11 @@ impl Stepper<'_> {
     }
 
     pub(crate) fn take_input(&mut self, id: FrameId) -> Value {
+        self.take_frame_input(id).into_value()
+    }
+
+    /// The frame's input as it is held: shared with other frames or not.
+    pub(crate) fn take_frame_input(&mut self, id: FrameId) -> crate::engine::execution::FrameInput {
         self.frame_mut(id)
             .map(|f| std::mem::take(&mut f.input))
             .unwrap_or_default()
@@ -722,7 +727,7 @@ impl Stepper<'_> {
                 }
                 self.keep_text_if_unchanged(id, Some(&output));
                 if let Some(f) = self.frame_mut(id) {
-                    f.input = output;
+                    f.input = output.into();
                 }
                 let transition = match state {
                     State::Succeed(_) => Flow::End,
@@ -878,7 +883,7 @@ impl Stepper<'_> {
             }
         };
         if let Some(f) = self.frame_mut(id) {
-            f.input = output;
+            f.input = output.into();
             f.input_text = None;
         }
         self.exit(id, name, state, time);

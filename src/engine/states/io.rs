@@ -12,7 +12,7 @@ use crate::asl::model::{Catcher, Common, PathField, QueryLanguage, ResultFields}
 use crate::asl::path::Scope;
 use crate::asl::payload::{json_len, PAYLOAD_LIMIT_BYTES};
 use crate::asl::template::Template;
-use crate::engine::execution::FrameId;
+use crate::engine::execution::{FrameId, FrameInput};
 use crate::engine::step::{to_json_string, Stepper};
 
 /// What the expressions of the current state read besides its input: the context object
@@ -62,14 +62,15 @@ pub(crate) fn apply_path(field: &PathField, value: Value, env: &Env) -> Result<V
 /// `ResultPath`: where the result goes in the raw input.
 pub(crate) fn apply_result_path(
     field: &PathField,
-    input: Value,
+    input: impl Into<FrameInput>,
     result: Value,
 ) -> Result<Value, StatesError> {
     match field {
+        // The input is dropped unread: no copy of a shared one.
         PathField::Default => Ok(result),
-        PathField::Null => Ok(input),
+        PathField::Null => Ok(input.into().into_value()),
         PathField::Path(p) => p
-            .set(input, result)
+            .set(input.into().into_value(), result)
             .map_err(|cause| StatesError::new(error::RESULT_PATH_MATCH_FAILURE, cause)),
     }
 }
@@ -233,7 +234,7 @@ impl Stepper<'_> {
         if common.lang == QueryLanguage::JSONata {
             let env = self.env(id, name, true, true);
             self.inspect(id, "result", || result.clone());
-            let raw = self.take_input(id);
+            let raw = self.take_frame_input(id);
             let states = env.states(&raw, Some(("result", &result)));
             let assigned = self.assign_jsonata(common.assign.as_ref(), &states, &env)?;
             let output = Self::output_jsonata(common.output.as_ref(), &states, &env, result)?;
@@ -256,7 +257,7 @@ impl Stepper<'_> {
         };
         self.inspect(id, "afterResultSelector", || result.clone());
         let assigned = self.assign_jsonpath(common.assign_template.as_ref(), &result, &env)?;
-        let raw_input = self.take_input(id);
+        let raw_input = self.take_frame_input(id);
         let combined = apply_result_path(&fields.result_path, raw_input, result)?;
         self.inspect(id, "afterResultPath", || combined.clone());
         let output = apply_path(&common.output_path, combined, &env)?;
@@ -281,7 +282,7 @@ impl Stepper<'_> {
                 .as_ref()
                 .is_some_and(Template::uses_context);
         let env = self.env(id, name, needs_ctx, true);
-        let raw = self.take_input(id);
+        let raw = self.take_frame_input(id);
         if lang == QueryLanguage::JSONata {
             let states = env.states(&raw, Some(("errorOutput", &error_output)));
             let assigned = self.assign_jsonata(catcher.assign.as_ref(), &states, &env)?;
@@ -299,7 +300,7 @@ impl Stepper<'_> {
 
     pub(crate) fn frame_input(&mut self, id: FrameId, value: Value) {
         if let Some(f) = self.frames.get_mut(id).and_then(Option::as_mut) {
-            f.input = value;
+            f.input = value.into();
         }
     }
 }

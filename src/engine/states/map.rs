@@ -264,7 +264,7 @@ impl Stepper<'_> {
                     items
                 }
                 None if m.item_reader.is_some() => Value::Array(Vec::new()),
-                None => frame.input.clone(),
+                None => Value::clone(&frame.input),
             };
             let Value::Array(items) = items else {
                 return Err(StatesError::new(
@@ -280,7 +280,7 @@ impl Stepper<'_> {
         let env = self.env(id, name, common_uses_context(&m.common), true);
         let selected = match &m.common.input_path {
             PathField::Default => None,
-            f => Some(apply_path(f, frame.input.clone(), &env)?),
+            f => Some(apply_path(f, Value::clone(&frame.input), &env)?),
         };
         if m.item_reader.is_some() {
             // The items come from the reader.
@@ -339,7 +339,7 @@ impl Stepper<'_> {
         let env = self.env(id, name, common_uses_context(&m.common), true);
         let selected = match &m.common.input_path {
             PathField::Default => None,
-            f => Some(apply_path(f, frame.input.clone(), &env)?),
+            f => Some(apply_path(f, Value::clone(&frame.input), &env)?),
         };
         let effective = selected.as_ref().unwrap_or(&frame.input);
         let scope = env.scope(effective);
@@ -542,7 +542,7 @@ impl Stepper<'_> {
         let selector_input = ch.selector_input.as_ref().unwrap_or(&pf.input);
         let input = self.iteration_input_at(parent, name, m, index, item, selector_input, at)?;
         if let Some(f) = self.frame_mut(child) {
-            f.input = input;
+            f.input = input.into();
             f.deferred_input = None;
         }
         Ok(())

@@ -504,7 +504,7 @@ impl Stepper<'_> {
         field: &str,
     ) -> Result<Value, StatesError> {
         let env = self.env(id, name, true, true);
-        let input = self.frame(id).map(|f| &f.input).unwrap_or(&Value::Null);
+        let input = self.frame(id).map_or(&Value::Null, |f| &*f.input);
         let states = env.states(input, None);
         jsonata::eval_template(v, field, &states, &env.vars, &env.moment)
     }
@@ -548,7 +548,7 @@ impl Stepper<'_> {
     fn effective_input(&self, id: FrameId, m: &MapState, env: &Env) -> Result<Value, StatesError> {
         let input = self
             .frame(id)
-            .map(|f| f.input.clone())
+            .map(|f| Value::clone(&f.input))
             .unwrap_or(Value::Null);
         match &m.common.input_path {
             PathField::Default => Ok(input),

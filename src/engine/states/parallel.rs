@@ -8,7 +8,7 @@ use crate::asl::error::StatesError;
 use crate::asl::jsonata::{self};
 use crate::asl::model::{ParallelState, PathField, QueryLanguage};
 use crate::asl::template::Template;
-use crate::engine::execution::{Children, FrameId, Phase};
+use crate::engine::execution::{Children, FrameId, FrameInput, Phase};
 use crate::engine::history::Details;
 use crate::engine::states::io::*;
 use crate::engine::step::{Command, Outcome, Stepper};
@@ -25,7 +25,7 @@ impl Stepper<'_> {
         // Branches that get the state's input unchanged keep the caller's text of it.
         let text = self.frame(id).and_then(|f| {
             let text = f.input_text.as_ref()?;
-            (serde_json::from_str::<Value>(text).ok().as_ref() == Some(&branch_input))
+            (serde_json::from_str::<Value>(text).ok().as_ref() == Some(&*branch_input))
                 .then(|| Arc::clone(text))
         });
         self.emit(Some(id), time, "ParallelStateStarted", || Details::None);
@@ -100,23 +100,37 @@ impl Stepper<'_> {
         Ok(Outcome::Blocked)
     }
 
-    /// The input of each Parallel branch (Parameters or Arguments).
+    /// The input of each Parallel branch (Parameters or Arguments): the state's input itself,
+    /// shared by the branches, when there are neither (nor an InputPath).
     pub(crate) fn branch_input(
-        &self,
+        &mut self,
         id: FrameId,
         name: &str,
         p: &ParallelState,
-    ) -> Result<Value, StatesError> {
+    ) -> Result<FrameInput, StatesError> {
+        let as_is = match p.common.lang {
+            QueryLanguage::JSONata => p.arguments.is_none(),
+            QueryLanguage::JSONPath => {
+                p.parameters.is_none() && matches!(p.common.input_path, PathField::Default)
+            }
+        };
+        if as_is {
+            return Ok(self
+                .frame_mut(id)
+                .map(|f| FrameInput::Shared(f.input.share()))
+                .unwrap_or_default());
+        }
         let Some(frame) = self.frames.get(id).and_then(Option::as_ref) else {
-            return Ok(Value::Null);
+            return Ok(FrameInput::default());
         };
         if p.common.lang == QueryLanguage::JSONata {
             let env = self.env(id, name, true, true);
             let states = env.states(&frame.input, None);
             return match &p.arguments {
                 Some(a) => jsonata::eval_template(a, "Arguments", &states, &env.vars, &env.moment),
-                None => Ok(frame.input.clone()),
-            };
+                None => Ok(Value::clone(&frame.input)),
+            }
+            .map(FrameInput::from);
         }
         let needs_ctx = common_uses_context(&p.common)
             || p.parameters.as_ref().is_some_and(Template::uses_context);
@@ -127,7 +141,7 @@ impl Stepper<'_> {
         let effective = match &p.common.input_path {
             PathField::Default => &frame.input,
             f => {
-                owned = apply_path(f, frame.input.clone(), &env)?;
+                owned = apply_path(f, Value::clone(&frame.input), &env)?;
                 &owned
             }
         };
@@ -138,5 +152,6 @@ impl Stepper<'_> {
             }
             None => Ok(effective.clone()),
         }
+        .map(FrameInput::from)
     }
 }

@@ -46,9 +46,9 @@ impl Stepper<'_> {
             None => match self.frame_mut(id) {
                 Some(f) if lend => {
                     f.input_lent = true;
-                    std::mem::take(&mut f.input)
+                    std::mem::take(&mut f.input).into_value()
                 }
-                Some(f) => f.input.clone(),
+                Some(f) => Value::clone(&f.input),
                 None => Value::Null,
             },
         };
@@ -134,7 +134,7 @@ impl Stepper<'_> {
             return Ok(v.as_u64());
         }
         if let Some(p) = path {
-            let input = self.frame(id).map(|f| &f.input).unwrap_or(&Value::Null);
+            let input = self.frame(id).map_or(&Value::Null, |f| &*f.input);
             let v = p
                 .eval(&Scope::new(input, &Value::Null))
                 .map_err(|e| StatesError::runtime(e.to_string()))?;
@@ -186,7 +186,7 @@ impl Stepper<'_> {
         let effective = match &t.common.input_path {
             PathField::Default => &frame.input,
             f => {
-                owned = apply_path(f, frame.input.clone(), &env)?;
+                owned = apply_path(f, Value::clone(&frame.input), &env)?;
                 &owned
             }
         };

@@ -26,7 +26,7 @@ impl Stepper<'_> {
         }
         let wait = self.begin_wait(id);
         if let Some(f) = self.frame_mut(id) {
-            f.input = output;
+            f.input = output.into();
             f.phase = Phase::Timer { retry: false, due };
         }
         self.out.commands.push(Command::Timer {
