@@ -90,7 +90,15 @@ pub enum Template {
     /// A value with nothing dynamic in it.
     Literal(Value),
     /// An object with at least one dynamic field somewhere inside.
-    Object(Vec<(String, Template)>),
+    Object {
+        /// The fields, in order, by their output names.
+        fields: Vec<(String, Template)>,
+        /// The output object with every key in place, literal fields filled and the others
+        /// null: evaluating clones it (no key hashed) and fills the others in. `None` when two
+        /// fields share an output name (`"a"` and `"a.$"`): then the fields are inserted one by
+        /// one, the later replacing the earlier.
+        skeleton: Option<Map<String, Value>>,
+    },
     /// An array with at least one dynamic field somewhere inside.
     Array(Vec<Template>),
     /// The value of a `"key.$"` field; `field` keeps the key as written.
@@ -117,7 +125,7 @@ impl Template {
     pub fn uses_context(&self) -> bool {
         match self {
             Template::Literal(_) => false,
-            Template::Object(fields) => fields.iter().any(|(_, t)| t.uses_context()),
+            Template::Object { fields, .. } => fields.iter().any(|(_, t)| t.uses_context()),
             Template::Array(items) => items.iter().any(Template::uses_context),
             Template::Dynamic { value, .. } => value.uses_context(),
         }
@@ -127,7 +135,7 @@ impl Template {
     pub fn all_paths(&self, f: &dyn Fn(&Path) -> bool) -> bool {
         match self {
             Template::Literal(_) => true,
-            Template::Object(fields) => fields.iter().all(|(_, t)| t.all_paths(f)),
+            Template::Object { fields, .. } => fields.iter().all(|(_, t)| t.all_paths(f)),
             Template::Array(items) => items.iter().all(|t| t.all_paths(f)),
             Template::Dynamic { value, .. } => value.all_paths(f),
         }
@@ -144,7 +152,22 @@ impl Template {
     ) -> Result<Value, StatesError> {
         match self {
             Template::Literal(v) => Ok(v.clone()),
-            Template::Object(fields) => {
+            Template::Object {
+                fields,
+                skeleton: Some(skeleton),
+            } => {
+                let mut out = skeleton.clone();
+                for (slot, (_, t)) in out.values_mut().zip(fields) {
+                    if !is_static(t) {
+                        *slot = t.eval(scope, rng)?;
+                    }
+                }
+                Ok(Value::Object(out))
+            }
+            Template::Object {
+                fields,
+                skeleton: None,
+            } => {
                 let mut out = Map::with_capacity(fields.len());
                 for (key, t) in fields {
                     out.insert(key.clone(), t.eval(scope, rng)?);
@@ -187,10 +210,20 @@ fn compile(value: &Value) -> Result<Template, String> {
                 }
             }
             if fields.iter().all(|(_, t)| is_static(t)) {
-                Ok(Template::Literal(value.clone()))
-            } else {
-                Ok(Template::Object(fields))
+                return Ok(Template::Literal(value.clone()));
             }
+            let skeleton: Map<String, Value> = fields
+                .iter()
+                .map(|(k, t)| {
+                    let v = match t {
+                        Template::Literal(v) => v.clone(),
+                        _ => Value::Null,
+                    };
+                    (k.clone(), v)
+                })
+                .collect();
+            let skeleton = (skeleton.len() == fields.len()).then_some(skeleton);
+            Ok(Template::Object { fields, skeleton })
         }
         Value::Array(items) => {
             let items = items.iter().map(compile).collect::<Result<Vec<_>, _>>()?;
@@ -238,6 +271,24 @@ mod tests {
         assert_eq!(
             err.cause.as_deref(),
             Some("The JSONPath '$.no_such_jsonpath' specified for the field 'value.$' could not be found in the input '{\"int-literal\":0}'")
+        );
+    }
+
+    #[test]
+    fn fields_keep_their_order_and_a_later_field_of_the_same_name_wins() {
+        let out = run(
+            json!({"z": 1, "a.$": "$.x", "m": [1], "b.$": "$.y"}),
+            json!({"x": "X", "y": {"k": true}}),
+        )
+        .expect("evaluates");
+        assert_eq!(
+            serde_json::to_string(&out).expect("json"),
+            r#"{"z":1,"a":"X","m":[1],"b":{"k":true}}"#
+        );
+        let out = run(json!({"a": 1, "b": 2, "a.$": "$.x"}), json!({"x": "X"}));
+        assert_eq!(
+            out.map(|v| serde_json::to_string(&v).expect("json")),
+            Ok(r#"{"a":"X","b":2}"#.to_string())
         );
     }
 
