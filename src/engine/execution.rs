@@ -221,6 +221,10 @@ pub struct Children {
     /// (see [`DeferredInput`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub defer_inputs: bool,
+    /// Map: `items` holds one null per item, and each iteration reads its item where it is,
+    /// in the ItemSelector's input at ItemsPath (which does not change while the Map runs).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub items_in_input: bool,
 }
 
 fn is_zero_usize(n: &usize) -> bool {

@@ -37,6 +37,8 @@ pub(crate) struct MapSetup {
     pub(crate) max_concurrency: usize,
     pub(crate) tolerated: f64,
     pub(crate) has_tolerance: bool,
+    /// `items` are placeholders: see [`Children::items_in_input`].
+    pub(crate) items_in_input: bool,
 }
 
 impl Stepper<'_> {
@@ -74,6 +76,7 @@ impl Stepper<'_> {
                 texts: Vec::new(),
                 result_bytes: 0,
                 defer_inputs: false,
+                items_in_input: setup.items_in_input,
             }));
         }
         if n == 0 {
@@ -141,8 +144,10 @@ impl Stepper<'_> {
             };
             // Each item is read once, by the iteration that starts now (or, deferred, by its
             // first run): move it out, and back when its input is deferred.
+            let in_input = ch.items_in_input;
             let item = match (&m.item_selector, defer) {
                 (Some(_), true) => Value::Null,
+                _ if in_input => Value::Null,
                 _ => self
                     .frame_mut(id)
                     .and_then(|f| f.children.as_mut())
@@ -161,8 +166,14 @@ impl Stepper<'_> {
                         return Ok(());
                     };
                     let selector_input = ch.selector_input.as_ref().unwrap_or(&frame.input);
-                    let (input, item) =
-                        self.selected_input(id, name, m, index, item, selector_input, at)?;
+                    let (input, item) = if in_input {
+                        let item = item_at(m, selector_input, index);
+                        let input =
+                            self.input_in_place(id, name, m, index, item, selector_input, at)?;
+                        (input, Value::Null)
+                    } else {
+                        self.selected_input(id, name, m, index, item, selector_input, at)?
+                    };
                     if json_len(&input, KEPT_INPUT_BYTES) > KEPT_INPUT_BYTES {
                         if let Some(slot) = self
                             .frame_mut(id)
@@ -227,7 +238,12 @@ impl Stepper<'_> {
         name: &str,
         m: &MapState,
     ) -> Result<MapSetup, StatesError> {
-        let (items, selector_input) = self.map_items(id, name, m)?;
+        let in_place = self.items_in_place(id, m);
+        let items_in_input = in_place.is_some();
+        let (items, selector_input) = match in_place {
+            Some(n) => (vec![Value::Null; n], None),
+            None => self.map_items(id, name, m)?,
+        };
         let limits = self.map_limits(id, name, m)?;
         let (tolerated, has_tolerance) = tolerance_from(limits.count, limits.pct, items.len())?;
         Ok(MapSetup {
@@ -236,7 +252,25 @@ impl Stepper<'_> {
             max_concurrency: limits.max_concurrency,
             tolerated,
             has_tolerance,
+            items_in_input,
         })
+    }
+
+    /// The number of items, when each iteration can read its item where it is: a JSONPath
+    /// Map without InputPath or ItemReader whose ItemsPath is a reference path on `$` (or
+    /// absent) naming an array, and whose ItemSelector reads the item only in the forms a
+    /// scope serves ([`Path::reads_map_item_directly`]). The items are then not copied out.
+    fn items_in_place(&self, id: FrameId, m: &MapState) -> Option<usize> {
+        let selector = m.item_selector.as_ref()?;
+        if m.common.lang != QueryLanguage::JSONPath
+            || m.item_reader.is_some()
+            || !matches!(m.common.input_path, PathField::Default)
+            || !selector.all_paths(&Path::reads_map_item_directly)
+        {
+            return None;
+        }
+        let input = &self.frame(id)?.input;
+        item_list(m, input).map(<[Value]>::len)
     }
 
     /// A Map state's items (`Items`, `ItemsPath` or the input), and the ItemSelector's `$`
@@ -508,6 +542,33 @@ impl Stepper<'_> {
         Ok((input, item))
     }
 
+    /// The input of iteration `index` from its item read where it is (see
+    /// [`Children::items_in_input`]). A failing selector is evaluated again on a copy, for
+    /// the cause to show the context object as AWS has it.
+    #[allow(clippy::too_many_arguments)]
+    fn input_in_place(
+        &self,
+        id: FrameId,
+        name: &str,
+        m: &MapState,
+        index: usize,
+        item: &Value,
+        selector_input: &Value,
+        at: DeferredInput,
+    ) -> Result<Value, StatesError> {
+        if let Some(selector) = &m.item_selector {
+            let env = self.env(id, name, selector.uses_context(), true);
+            let mut rng = LazyRng::from_seed(at.seed);
+            let index_value = Value::from(index);
+            let scope = env.scope(selector_input).with_map_item(&index_value, item);
+            if let Ok(input) = selector.eval(&scope, &mut rng) {
+                return Ok(input);
+            }
+        }
+        self.selected_input(id, name, m, index, item.clone(), selector_input, at)
+            .map(|(input, _)| input)
+    }
+
     /// Builds the input of Map iteration `child` that was deferred when it started, as it was
     /// evaluated then. Called when the iteration first runs.
     pub(crate) fn build_deferred_input(&mut self, child: FrameId) -> Result<(), StatesError> {
@@ -526,6 +587,22 @@ impl Stepper<'_> {
         let State::Map(m) = state else {
             return Err(StatesError::runtime("the Map state's frame is gone"));
         };
+        let in_input = self
+            .frame(parent)
+            .and_then(|f| f.children.as_ref())
+            .is_some_and(|ch| ch.items_in_input);
+        if in_input {
+            let Some(pf) = self.frame(parent) else {
+                return Ok(());
+            };
+            let item = item_at(m, &pf.input, index);
+            let input = self.input_in_place(parent, name, m, index, item, &pf.input, at)?;
+            if let Some(f) = self.frame_mut(child) {
+                f.input = input.into();
+                f.deferred_input = None;
+            }
+            return Ok(());
+        }
         // The item is read once, by this first run: move it out.
         let item = self
             .frame_mut(parent)
@@ -626,6 +703,26 @@ pub(crate) fn tolerance_from(
         set = true;
     }
     Ok((tolerated, set))
+}
+
+/// The items of a Map whose items stay in its input: the array at ItemsPath (or the input).
+fn item_list<'v>(m: &MapState, input: &'v Value) -> Option<&'v [Value]> {
+    let items = match &m.items_path {
+        PathField::Path(p) if p.root() == crate::asl::path::Root::Input && p.is_reference() => {
+            p.lookup(&crate::asl::path::Scope::new(input, &Value::Null))?
+        }
+        PathField::Default => input,
+        _ => return None,
+    };
+    items.as_array().map(Vec::as_slice)
+}
+
+/// Item `index` of a Map whose items stay in its input.
+fn item_at<'v>(m: &MapState, input: &'v Value, index: usize) -> &'v Value {
+    static NULL: Value = Value::Null;
+    item_list(m, input)
+        .and_then(|items| items.get(index))
+        .unwrap_or(&NULL)
 }
 
 /// The `$$.Map` object of iteration `index`: `{"Item": {"Index": index, "Value": item}}`.

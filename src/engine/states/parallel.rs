@@ -90,6 +90,7 @@ impl Stepper<'_> {
                 failed_slots: Vec::new(),
                 result_bytes: 0,
                 defer_inputs: false,
+                items_in_input: false,
                 kept: Vec::new(),
                 texts: Vec::new(),
             }));
