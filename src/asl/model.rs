@@ -151,6 +151,9 @@ pub struct Body {
     /// Map and Parallel item processors: `ProcessorConfig`.
     #[serde(default)]
     pub processor_config: Option<Value>,
+    /// The state names, shared (task requests carry them), once resolved.
+    #[serde(skip)]
+    names: Vec<Arc<str>>,
 }
 
 /// States with their names, in definition order.
@@ -749,7 +752,21 @@ impl Body {
         (n, s)
     }
 
+    /// The name of state `index`, shared.
+    pub fn state_name(&self, index: usize) -> Arc<str> {
+        match self.names.get(index) {
+            Some(n) => Arc::clone(n),
+            None => Arc::from(self.state(index).0),
+        }
+    }
+
     fn resolve(&mut self, pointer: &str, lang: QueryLanguage, diags: &mut Vec<Diagnostic>) {
+        self.names = self
+            .states
+            .0
+            .iter()
+            .map(|(n, _)| Arc::from(n.as_str()))
+            .collect();
         let names: HashMap<String, usize> = self
             .states
             .0

@@ -3,6 +3,7 @@
 //! activity, or a Lambda function. Everything that asks what a resource is asks this type.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -52,9 +53,13 @@ pub enum Kind {
     Other,
 }
 
-/// A Task state's `Resource`: the ARN as written and what it names.
+/// A Task state's `Resource`: the ARN as written and what it names. Cloned with every task
+/// request, so shared.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resource {
+pub struct Resource(Arc<Parsed>);
+
+#[derive(Debug, PartialEq, Eq)]
+struct Parsed {
     arn: String,
     kind: Kind,
 }
@@ -69,10 +74,10 @@ fn after_partition(arn: &str) -> Option<&str> {
 impl Resource {
     /// Parses a resource ARN; a string that names nothing known is [`Kind::Other`].
     pub fn parse(arn: &str) -> Resource {
-        Resource {
+        Resource(Arc::new(Parsed {
             arn: arn.to_string(),
             kind: Self::kind_of(arn),
-        }
+        }))
     }
 
     fn kind_of(arn: &str) -> Kind {
@@ -113,17 +118,17 @@ impl Resource {
 
     /// The ARN as written in the definition.
     pub fn as_str(&self) -> &str {
-        &self.arn
+        &self.0.arn
     }
 
     /// What it names.
     pub fn kind(&self) -> &Kind {
-        &self.kind
+        &self.0.kind
     }
 
     /// The service, action and pattern of an integration.
     pub fn integration(&self) -> Option<(&str, &str, Pattern)> {
-        match &self.kind {
+        match &self.0.kind {
             Kind::Integration {
                 service,
                 action,
@@ -146,12 +151,12 @@ impl Resource {
 
     /// True for an activity ARN.
     pub fn is_activity(&self) -> bool {
-        self.kind == Kind::Activity
+        self.0.kind == Kind::Activity
     }
 
     /// True for a Lambda function ARN used as `Resource` (the legacy integration).
     pub fn is_lambda_function(&self) -> bool {
-        self.kind == Kind::LambdaFunction
+        self.0.kind == Kind::LambdaFunction
     }
 
     /// True when the task gets a task token and waits for a callback with it:
@@ -168,31 +173,31 @@ impl Resource {
 
     /// The `resourceType` and `resource` that history events show for the task.
     pub fn history_parts(&self) -> (String, String) {
-        if let Some(rest) = self.arn.strip_prefix("arn:aws:states:::") {
+        if let Some(rest) = self.0.arn.strip_prefix("arn:aws:states:::") {
             let mut it = rest.splitn(2, ':');
             let kind = it.next().unwrap_or_default().to_string();
             let name = it.next().unwrap_or_default().to_string();
             return (kind, name);
         }
-        let parts: Vec<&str> = self.arn.split(':').collect();
+        let parts: Vec<&str> = self.0.arn.split(':').collect();
         match parts.get(2) {
             Some(&"lambda") => ("lambda".into(), "invoke".into()),
-            Some(&"states") if self.is_activity() => ("activity".into(), self.arn.clone()),
-            Some(kind) => ((*kind).to_string(), self.arn.clone()),
-            None => ("unknown".into(), self.arn.clone()),
+            Some(&"states") if self.is_activity() => ("activity".into(), self.0.arn.clone()),
+            Some(kind) => ((*kind).to_string(), self.0.arn.clone()),
+            None => ("unknown".into(), self.0.arn.clone()),
         }
     }
 }
 
 impl fmt::Display for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.arn)
+        f.write_str(&self.0.arn)
     }
 }
 
 impl Serialize for Resource {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.arn)
+        serializer.serialize_str(&self.0.arn)
     }
 }
 

@@ -418,6 +418,8 @@ pub struct Execution {
     /// ([`Execution::give_back_input`]): such a state then lends its input to the request
     /// instead of copying it (see [`Frame::input_lent`]).
     pub lend_task_inputs: bool,
+    /// `info.arn`, shared by the task requests.
+    pub(crate) arn: Arc<str>,
     /// True when steps return their history events with details (as GetExecutionHistory
     /// shows them); false when only event ids are counted.
     pub record_history: bool,
@@ -521,6 +523,7 @@ impl Execution {
         record_history: bool,
     ) -> Self {
         let seed = fnv(&info.arn);
+        let arn = Arc::from(info.arn.as_str());
         let history_limit = if is_express_arn(&info.arn) {
             u64::MAX
         } else {
@@ -543,6 +546,7 @@ impl Execution {
             seed,
             durable: false,
             lend_task_inputs: false,
+            arn,
             record_history,
             redrive_count: 0,
             redrive_time: None,

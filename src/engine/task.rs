@@ -1,6 +1,8 @@
 //! The seam between the engine and the integrations: what a Task state asks the driver to
 //! invoke ([`TaskRequest`]), its idempotency key, and the task tokens of callback tasks.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::asl::resource::Resource;
@@ -10,9 +12,9 @@ use crate::engine::execution::FrameId;
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TaskRequest {
     /// The execution the task belongs to.
-    pub execution_arn: String,
+    pub execution_arn: Arc<str>,
     /// The Task state's name.
-    pub state_name: String,
+    pub state_name: Arc<str>,
     /// The `Resource` ARN.
     pub resource: Resource,
     /// The effective parameters.

@@ -185,7 +185,7 @@ impl TaskInvoker for Invokers {
                 .routes
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .get(&request.execution_arn)
+                .get(&*request.execution_arn)
                 .cloned();
             if let Some(invoker) = route {
                 return invoker.invoke(request);

@@ -189,7 +189,7 @@ impl Progress {
             None => {
                 let r = MapRunRecord {
                     arn: run.map_run_arn.clone(),
-                    execution_arn: request.execution_arn.clone(),
+                    execution_arn: request.execution_arn.to_string(),
                     state_machine_arn: run.machine_arn.clone(),
                     status: "RUNNING".into(),
                     start: real_now(),

@@ -238,7 +238,7 @@ fn state_names<'v>(v: &'v Value, out: &mut std::collections::HashSet<&'v str>) {
 }
 
 /// Invocations so far, by execution ARN and state name.
-type Counters = rustc_hash::FxHashMap<String, rustc_hash::FxHashMap<String, u32>>;
+type Counters = rustc_hash::FxHashMap<Arc<str>, rustc_hash::FxHashMap<Arc<str>, u32>>;
 
 /// A task invoker answering from a test case; states it does not mock go to `fallback`.
 pub struct MockInvoker {
@@ -260,27 +260,22 @@ impl MockInvoker {
 
 impl TaskInvoker for MockInvoker {
     fn invoke(&self, request: &TaskRequest) -> Invocation {
-        let Some(resp) = self.case.states.get(&request.state_name) else {
+        let Some(resp) = self.case.states.get(&*request.state_name) else {
             return self.fallback.invoke(request);
         };
         let n = {
             let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-            if !counters.contains_key(&request.execution_arn) {
-                counters.insert(request.execution_arn.clone(), Default::default());
-            }
-            let per_state = counters
-                .get_mut(&request.execution_arn)
-                .expect("inserted above");
-            match per_state.get_mut(&request.state_name) {
-                Some(c) => {
-                    *c += 1;
-                    *c - 1
-                }
-                None => {
-                    per_state.insert(request.state_name.clone(), 1);
-                    0
-                }
-            }
+            let per_state = match counters.get_mut(&*request.execution_arn) {
+                Some(p) => p,
+                None => counters
+                    .entry(Arc::clone(&request.execution_arn))
+                    .or_default(),
+            };
+            let count = per_state
+                .entry(Arc::clone(&request.state_name))
+                .or_insert(0);
+            *count += 1;
+            *count - 1
         };
         Invocation::Ready(match resp.step(n) {
             Some(MockStep::Return(v)) => Ok(function_result(&request.resource, v)),

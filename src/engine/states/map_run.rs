@@ -165,8 +165,8 @@ impl Stepper<'_> {
         let wait = self.begin_wait(id);
         let attempt = self.frame(id).map(|f| f.retry_count).unwrap_or_default();
         let request = TaskRequest {
-            execution_arn: self.info.arn.clone(),
-            state_name: name.to_string(),
+            execution_arn: Arc::clone(&self.arn),
+            state_name: Arc::from(name),
             resource: Resource::parse(MAP_RUN_RESOURCE),
             input,
             attempt,

@@ -98,8 +98,8 @@ impl Stepper<'_> {
         }
         let wait = self.begin_wait(id);
         let request = TaskRequest {
-            execution_arn: self.info.arn.clone(),
-            state_name: name.to_string(),
+            execution_arn: Arc::clone(&self.arn),
+            state_name: self.shared_state_name(id, name),
             resource,
             input: params,
             attempt,
@@ -122,6 +122,14 @@ impl Stepper<'_> {
             request: Box::new(request),
         });
         Ok(Outcome::Blocked)
+    }
+
+    /// The name of frame `id`'s current state, `name`, shared with the state machine.
+    fn shared_state_name(&self, id: FrameId, name: &str) -> Arc<str> {
+        match self.frame(id) {
+            Some(f) => body_at(&self.machine, &f.body).state_name(f.current),
+            None => Arc::from(name),
+        }
     }
 
     pub(crate) fn task_seconds(

@@ -95,8 +95,8 @@ impl AwsTasks {
         let params = request.input.clone();
         let timeout = request.timeout_seconds.map(Duration::from_secs);
         let context = Context {
-            execution_arn: request.execution_arn.clone(),
-            state_name: request.state_name.clone(),
+            execution_arn: request.execution_arn.to_string(),
+            state_name: request.state_name.to_string(),
         };
         let future: TaskFuture = Box::pin(async move {
             let client = cell.get_or_init(AwsClient::from_env).await;
