@@ -257,24 +257,33 @@ pub struct RedriveMemo {
 pub type FrameSet = rustc_hash::FxHashSet<FrameId>;
 
 /// A frame's input: its own value, or one it shares with other frames (the branches of a
-/// Parallel state start on one input) until it changes it. Serialized as the value.
+/// Parallel state start on one input) until it changes it; and, when known, its length as
+/// JSON text (so the payload limit is checked without walking it again). Serialized as the
+/// value.
+#[derive(Debug, Clone, Default)]
+pub struct FrameInput {
+    held: Held,
+    len: Option<usize>,
+}
+
 #[derive(Debug, Clone)]
-pub enum FrameInput {
-    /// The frame's own value.
+enum Held {
     Owned(Value),
-    /// A value other frames may read too.
     Shared(Arc<Value>),
 }
 
-impl Default for FrameInput {
+impl Default for Held {
     fn default() -> Self {
-        FrameInput::Owned(Value::Null)
+        Held::Owned(Value::Null)
     }
 }
 
 impl From<Value> for FrameInput {
     fn from(v: Value) -> Self {
-        FrameInput::Owned(v)
+        FrameInput {
+            held: Held::Owned(v),
+            len: None,
+        }
     }
 }
 
@@ -282,31 +291,41 @@ impl std::ops::Deref for FrameInput {
     type Target = Value;
 
     fn deref(&self) -> &Value {
-        match self {
-            FrameInput::Owned(v) => v,
-            FrameInput::Shared(v) => v,
+        match &self.held {
+            Held::Owned(v) => v,
+            Held::Shared(v) => v,
         }
     }
 }
 
 impl FrameInput {
-    /// The value, copied only when another frame still shares it.
-    pub fn into_value(self) -> Value {
-        match self {
-            FrameInput::Owned(v) => v,
-            FrameInput::Shared(v) => Arc::try_unwrap(v).unwrap_or_else(|v| Value::clone(&v)),
+    /// `value`, whose JSON text is `len` bytes long (as `json_len` counts).
+    pub fn sized(value: Value, len: usize) -> Self {
+        FrameInput {
+            held: Held::Owned(value),
+            len: Some(len),
         }
     }
 
-    /// The value to share with another frame (this one shares it from now on).
-    pub fn share(&mut self) -> Arc<Value> {
-        if let FrameInput::Owned(v) = self {
-            *self = FrameInput::Shared(Arc::new(std::mem::take(v)));
+    /// The length of the value's JSON text, when known.
+    pub fn known_len(&self) -> Option<usize> {
+        self.len
+    }
+
+    /// The value, copied only when another frame still shares it.
+    pub fn into_value(self) -> Value {
+        match self.held {
+            Held::Owned(v) => v,
+            Held::Shared(v) => Arc::try_unwrap(v).unwrap_or_else(|v| Value::clone(&v)),
         }
-        match self {
-            FrameInput::Shared(v) => Arc::clone(v),
-            FrameInput::Owned(_) => unreachable!("made shared above"),
+    }
+
+    /// The same input for another frame (this one shares it from now on).
+    pub fn share(&mut self) -> FrameInput {
+        if let Held::Owned(v) = &mut self.held {
+            self.held = Held::Shared(Arc::new(std::mem::take(v)));
         }
+        self.clone()
     }
 }
 
@@ -318,7 +337,7 @@ impl serde::Serialize for FrameInput {
 
 impl<'de> serde::Deserialize<'de> for FrameInput {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Value::deserialize(d).map(FrameInput::Owned)
+        Value::deserialize(d).map(FrameInput::from)
     }
 }
 

@@ -15,7 +15,9 @@ use serde_json::{Map, Value};
 use crate::asl::error::{self, error_matches, StatesError};
 use crate::asl::model::{Body, Catcher, State, Transition as Flow};
 use crate::asl::payload::{json_len, PAYLOAD_LIMIT_BYTES};
-use crate::engine::execution::{body_at, BodyPath, Execution, Frame, FrameId, Phase, Status};
+use crate::engine::execution::{
+    body_at, BodyPath, Execution, Frame, FrameId, FrameInput, Phase, Status,
+};
 use crate::engine::history::{details_key, Details, HistoryEvent};
 use crate::engine::probe::Probe;
 use crate::engine::retry::retry_delay_ms;
@@ -75,6 +77,7 @@ pub fn step_into(execution: &mut Execution, event: Event, out: &mut Transition) 
         first_event: execution.last_event_id,
         exec: execution,
         out,
+        output_len: None,
     };
     stepper.apply(event);
     if running && execution.status != Status::Running {
@@ -95,6 +98,10 @@ pub(crate) struct Stepper<'e> {
     pub(crate) now: i64,
     /// The id of the last event before this step.
     pub(crate) first_event: u64,
+    /// An upper bound on the JSON length of the output a state of this frame just produced,
+    /// when its input's length was known: [`Self::handle_outcome`] takes it instead of walking
+    /// the output for the payload limit.
+    pub(crate) output_len: Option<(FrameId, usize)>,
 }
 
 impl Deref for Stepper<'_> {
@@ -689,7 +696,7 @@ impl Stepper<'_> {
     }
 
     /// The frame's input as it is held: shared with other frames or not.
-    pub(crate) fn take_frame_input(&mut self, id: FrameId) -> crate::engine::execution::FrameInput {
+    pub(crate) fn take_frame_input(&mut self, id: FrameId) -> FrameInput {
         self.frame_mut(id)
             .map(|f| std::mem::take(&mut f.input))
             .unwrap_or_default()
@@ -705,6 +712,10 @@ impl Stepper<'_> {
         outcome: Outcome,
         time: i64,
     ) -> bool {
+        let bound = self
+            .output_len
+            .take()
+            .and_then(|(frame, len)| (frame == id).then_some(len));
         match outcome {
             Outcome::Blocked => false,
             Outcome::Next(output) => {
@@ -718,7 +729,11 @@ impl Stepper<'_> {
                     }
                     return true;
                 }
-                if json_len(&output, PAYLOAD_LIMIT_BYTES) > PAYLOAD_LIMIT_BYTES {
+                let len = match bound {
+                    Some(len) if len <= PAYLOAD_LIMIT_BYTES => len,
+                    _ => json_len(&output, PAYLOAD_LIMIT_BYTES),
+                };
+                if len > PAYLOAD_LIMIT_BYTES {
                     let err = StatesError::new(
                         error::DATA_LIMIT_EXCEEDED,
                         format!("The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."),
@@ -727,7 +742,7 @@ impl Stepper<'_> {
                 }
                 self.keep_text_if_unchanged(id, Some(&output));
                 if let Some(f) = self.frame_mut(id) {
-                    f.input = output.into();
+                    f.input = FrameInput::sized(output, len);
                 }
                 let transition = match state {
                     State::Succeed(_) => Flow::End,

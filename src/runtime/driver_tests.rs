@@ -367,3 +367,33 @@ async fn a_task_sending_its_input_gets_it_back_for_retries_result_path_and_catch
         ]
     );
 }
+
+/// Outputs whose length is bounded from the input's (a Task's ResultPath, a Choice, a Pass
+/// or Succeed passing the input on, Parallel branches sharing it) still fail at the limit.
+#[tokio::test]
+async fn outputs_bounded_from_their_input_still_fail_past_the_payload_limit() {
+    let definition = json!({"StartAt": "Grow", "States": {
+            "Grow": {"Type": "Pass", "Parameters": {"a.$": "$.a"}, "Next": "Same"},
+            "Same": {"Type": "Pass", "Next": "Pick"},
+            "Pick": {"Type": "Choice", "Choices": [
+                {"Variable": "$.a", "IsPresent": true, "Next": "Both"}], "Default": "Both"},
+            "Both": {"Type": "Parallel", "ResultPath": null, "Next": "T", "Branches": [
+                {"StartAt": "B", "States": {"B": {"Type": "Succeed"}}}]},
+            "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+                  "ResultPath": "$.deep.r", "End": true}}});
+    let input = json!({"a": "x".repeat(200 * 1024)});
+    for (result_kb, fails) in [(40, false), (60, true)] {
+        let mocks = json!({"T": {"0": {"Return": "y".repeat(result_kb * 1024)}}});
+        let exec = run_with(definition.clone(), input.clone(), mocks).await;
+        let error = exec.execution.error.as_ref().map(|e| e.error.as_str());
+        if fails {
+            assert_eq!(error, Some("States.DataLimitExceeded"), "{result_kb} KiB");
+        } else {
+            assert_eq!(
+                exec.execution.status,
+                Status::Succeeded,
+                "{result_kb} KiB: {error:?}"
+            );
+        }
+    }
+}

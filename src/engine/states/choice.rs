@@ -4,8 +4,8 @@ use serde_json::Value;
 
 use crate::asl::error::{self, StatesError};
 use crate::asl::jsonata::{self};
-use crate::asl::model::{ChoiceState, QueryLanguage};
-use crate::engine::execution::FrameId;
+use crate::asl::model::{ChoiceState, PathField, QueryLanguage};
+use crate::engine::execution::{FrameId, FrameInput};
 use crate::engine::states::io::*;
 use crate::engine::step::{Outcome, Stepper};
 
@@ -26,7 +26,12 @@ impl Stepper<'_> {
     ) -> Result<Outcome, StatesError> {
         let jsonata = c.common.lang == QueryLanguage::JSONata;
         let env = self.env(id, name, jsonata || c.uses_context, false);
-        let raw = self.take_input(id);
+        let raw = self.take_frame_input(id);
+        // The output is the input itself without InputPath and OutputPath: its length stays.
+        let kept_len = raw.known_len().filter(|_| {
+            c.common.input_path == PathField::Default && c.common.output_path == PathField::Default
+        });
+        let raw = raw.into_value();
         if jsonata {
             let states = env.states(&raw, None);
             let mut chosen = None;
@@ -84,7 +89,10 @@ impl Stepper<'_> {
         let assigned = self.assign_jsonpath(assign, &input, &env)?;
         // A Choice state's output is its effective input, through OutputPath.
         let output = apply_path(&c.common.output_path, input, &env)?;
-        self.frame_input(id, output);
+        match kept_len {
+            Some(len) => self.frame_input(id, FrameInput::sized(output, len)),
+            None => self.frame_input(id, output),
+        }
         self.apply_vars(id, assigned);
         Ok(Outcome::Next(Value::from(target as u64)))
     }

@@ -75,6 +75,28 @@ pub(crate) fn apply_result_path(
     }
 }
 
+/// An upper bound on the JSON length of `result` put into an input `input_len` long at
+/// `field` (as [`apply_result_path`] puts it); `None` when ResultPath is `$` (the output is the
+/// result: walking it is the check) or is not a reference path.
+fn result_path_bound(field: &PathField, input_len: usize, result: &Value) -> Option<usize> {
+    match field {
+        PathField::Null => Some(input_len),
+        PathField::Default => None,
+        PathField::Path(p) => {
+            let steps = p.reference_steps().filter(|s| !s.is_empty())?;
+            // Each step may add a field to an object it creates: `{"name":...}` and a comma.
+            let added: usize = steps
+                .iter()
+                .map(|s| match s {
+                    crate::asl::path::Step::Field(name) => name.len() + 6,
+                    crate::asl::path::Step::Index(_) => 0,
+                })
+                .sum();
+            Some(input_len + added + json_len(result, PAYLOAD_LIMIT_BYTES))
+        }
+    }
+}
+
 pub(crate) fn uses_context(field: &PathField) -> bool {
     matches!(field, PathField::Path(p) if p.uses_context())
 }
@@ -258,7 +280,13 @@ impl Stepper<'_> {
         self.inspect(id, "afterResultSelector", || result.clone());
         let assigned = self.assign_jsonpath(common.assign_template.as_ref(), &result, &env)?;
         let raw_input = self.take_frame_input(id);
+        // The output's length, bounded from the input's without walking the whole output.
+        let bound = match (&common.output_path, raw_input.known_len()) {
+            (PathField::Default, Some(len)) => result_path_bound(&fields.result_path, len, &result),
+            _ => None,
+        };
         let combined = apply_result_path(&fields.result_path, raw_input, result)?;
+        self.output_len = bound.map(|b| (id, b));
         self.inspect(id, "afterResultPath", || combined.clone());
         let output = apply_path(&common.output_path, combined, &env)?;
         self.apply_vars(id, assigned);
@@ -298,7 +326,7 @@ impl Stepper<'_> {
         Ok(output)
     }
 
-    pub(crate) fn frame_input(&mut self, id: FrameId, value: Value) {
+    pub(crate) fn frame_input(&mut self, id: FrameId, value: impl Into<FrameInput>) {
         if let Some(f) = self.frames.get_mut(id).and_then(Option::as_mut) {
             f.input = value.into();
         }

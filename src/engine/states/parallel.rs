@@ -118,7 +118,7 @@ impl Stepper<'_> {
         if as_is {
             return Ok(self
                 .frame_mut(id)
-                .map(|f| FrameInput::Shared(f.input.share()))
+                .map(|f| f.input.share())
                 .unwrap_or_default());
         }
         let Some(frame) = self.frames.get(id).and_then(Option::as_ref) else {

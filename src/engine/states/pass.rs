@@ -3,7 +3,7 @@
 use crate::asl::error::StatesError;
 use crate::asl::model::{Common, PassState, PathField, QueryLanguage};
 use crate::asl::template::Template;
-use crate::engine::execution::FrameId;
+use crate::engine::execution::{FrameId, FrameInput};
 use crate::engine::states::io::*;
 use crate::engine::step::{Outcome, Stepper};
 
@@ -26,7 +26,7 @@ impl Stepper<'_> {
         let needs_ctx = common_uses_context(&p.common)
             || p.parameters.as_ref().is_some_and(Template::uses_context);
         let env = self.env(id, name, needs_ctx, false);
-        let raw = self.take_input(id);
+        let raw = self.take_frame_input(id);
         if p.result.is_none()
             && p.parameters.is_none()
             && p.common.input_path == PathField::Default
@@ -34,8 +34,11 @@ impl Stepper<'_> {
             && p.common.assign_template.is_none()
             && self.probe.is_none()
         {
+            self.pass_through_len(id, &p.common, &raw);
+            let raw = raw.into_value();
             return Ok(Outcome::Next(apply_path(&p.common.output_path, raw, &env)?));
         }
+        let raw = raw.into_value();
         let result = match &p.result {
             Some(r) => {
                 self.inspect(id, "result", || r.clone());
@@ -79,7 +82,11 @@ impl Stepper<'_> {
     ) -> Result<Outcome, StatesError> {
         let jsonata = common.lang == QueryLanguage::JSONata;
         let env = self.env(id, name, jsonata || common_uses_context(common), false);
-        let raw = self.take_input(id);
+        let raw = self.take_frame_input(id);
+        if !jsonata {
+            self.pass_through_len(id, common, &raw);
+        }
+        let raw = raw.into_value();
         if jsonata {
             let states = env.states(&raw, None);
             return Ok(Outcome::Next(Self::output_jsonata(
@@ -96,5 +103,13 @@ impl Stepper<'_> {
             effective,
             &env,
         )?))
+    }
+
+    /// A JSONPath state whose output is its input (no InputPath, no OutputPath) keeps its
+    /// input's known length for the payload check.
+    fn pass_through_len(&mut self, id: FrameId, common: &Common, raw: &FrameInput) {
+        if common.input_path == PathField::Default && common.output_path == PathField::Default {
+            self.output_len = raw.known_len().map(|len| (id, len));
+        }
     }
 }
