@@ -184,6 +184,9 @@ impl Template {
     }
 }
 
+/// Fields an object template's output has room for beyond its own.
+const SPARE_FIELDS: usize = 2;
+
 fn is_static(t: &Template) -> bool {
     matches!(t, Template::Literal(_))
 }
@@ -212,16 +215,16 @@ fn compile(value: &Value) -> Result<Template, String> {
             if fields.iter().all(|(_, t)| is_static(t)) {
                 return Ok(Template::Literal(value.clone()));
             }
-            let skeleton: Map<String, Value> = fields
-                .iter()
-                .map(|(k, t)| {
-                    let v = match t {
-                        Template::Literal(v) => v.clone(),
-                        _ => Value::Null,
-                    };
-                    (k.clone(), v)
-                })
-                .collect();
+            // Room for a few more fields: a clone keeps the room, and a ResultPath that adds
+            // the task's result to this object then does not grow it.
+            let mut skeleton = Map::with_capacity(fields.len() + SPARE_FIELDS);
+            for (k, t) in &fields {
+                let v = match t {
+                    Template::Literal(v) => v.clone(),
+                    _ => Value::Null,
+                };
+                skeleton.insert(k.clone(), v);
+            }
             let skeleton = (skeleton.len() == fields.len()).then_some(skeleton);
             Ok(Template::Object { fields, skeleton })
         }
