@@ -11,7 +11,7 @@ use crate::asl::model::{MapState, PathField, QueryLanguage, State};
 use crate::asl::path::Path;
 use crate::asl::payload::json_len;
 use crate::asl::template::Template;
-use crate::engine::execution::{body_at, Children, DeferredInput, FrameId, Phase};
+use crate::engine::execution::{body_at, Children, DeferredInput, FrameId, FrameInput, Phase};
 use crate::engine::history::Details;
 use crate::engine::rng::LazyRng;
 use crate::engine::states::children::add_result_bytes;
@@ -156,8 +156,8 @@ impl Stepper<'_> {
                     .unwrap_or_default(),
             };
             let (input, deferred) = match &m.item_selector {
-                None => (item, None),
-                Some(_) if defer => (Value::Null, Some(at)),
+                None => (FrameInput::from(item), None),
+                Some(_) if defer => (FrameInput::default(), Some(at)),
                 Some(_) => {
                     let Some(frame) = self.frame(id) else {
                         return Ok(());
@@ -174,7 +174,8 @@ impl Stepper<'_> {
                     } else {
                         self.selected_input(id, name, m, index, item, selector_input, at)?
                     };
-                    if json_len(&input, KEPT_INPUT_BYTES) > KEPT_INPUT_BYTES {
+                    let len = json_len(&input, KEPT_INPUT_BYTES);
+                    if len > KEPT_INPUT_BYTES {
                         if let Some(slot) = self
                             .frame_mut(id)
                             .and_then(|f| f.children.as_mut())
@@ -182,9 +183,9 @@ impl Stepper<'_> {
                         {
                             *slot = item;
                         }
-                        (Value::Null, Some(at))
+                        (FrameInput::default(), Some(at))
                     } else {
-                        (input, None)
+                        (FrameInput::sized(input, len), None)
                     }
                 }
             };
