@@ -2,6 +2,7 @@
 //! ResultSelector, ResultPath and OutputPath for JSONPath; Arguments and Output for JSONata;
 //! variables (`Assign`); and what the expressions of a state read (its [`Env`]).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -56,6 +57,18 @@ pub(crate) fn apply_path(field: &PathField, value: Value, env: &Env) -> Result<V
         PathField::Path(p) => p
             .eval(&env.scope(&value))
             .map_err(|e| StatesError::runtime(e.to_string())),
+    }
+}
+
+/// A state's effective input: its raw input itself, or what InputPath selects from a copy.
+pub(crate) fn effective_input<'a>(
+    raw: &'a Value,
+    input_path: &PathField,
+    env: &Env,
+) -> Result<Cow<'a, Value>, StatesError> {
+    match input_path {
+        PathField::Default => Ok(Cow::Borrowed(raw)),
+        f => apply_path(f, raw.clone(), env).map(Cow::Owned),
     }
 }
 

@@ -514,33 +514,16 @@ impl Stepper<'_> {
                 .unwrap_or_default();
             return Ok((input, item));
         }
-        let mut env = self.env(id, name, selector.uses_context(), true);
-        let mut rng = LazyRng::from_seed(at.seed);
+        let env = self.env(id, name, selector.uses_context(), true);
         if selector.all_paths(&Path::reads_map_item_directly) {
-            // The paths read the item where it is: no `$$.Map` object to build. A failure is
-            // evaluated again below, for its cause to show the context object as AWS has it.
-            let index_value = Value::from(index);
-            let scope = env.scope(selector_input).with_map_item(&index_value, &item);
-            if let Ok(input) = selector.eval(&scope, &mut rng) {
+            let mut rng = LazyRng::from_seed(at.seed);
+            if let Some(input) =
+                select_from_scope(&env, selector, selector_input, index, &item, &mut rng)
+            {
                 return Ok((input, item));
             }
-            rng = LazyRng::from_seed(at.seed);
         }
-        let map_item = map_context(index, item);
-        let Value::Object(ctx) = &mut env.context else {
-            // No path reads `$$`: the selector cannot see the item.
-            let input = selector.eval(&env.scope(selector_input), &mut rng)?;
-            let mut map_item = map_item;
-            return Ok((input, take_map_item(&mut map_item)));
-        };
-        ctx.insert("Map".into(), map_item);
-        let input = selector.eval(&env.scope(selector_input), &mut rng)?;
-        let item = env
-            .context
-            .get_mut("Map")
-            .map(take_map_item)
-            .unwrap_or_default();
-        Ok((input, item))
+        select_from_context(env, selector, selector_input, index, item, at.seed)
     }
 
     /// The input of iteration `index` from its item read where it is (see
@@ -557,16 +540,17 @@ impl Stepper<'_> {
         selector_input: &Value,
         at: DeferredInput,
     ) -> Result<Value, StatesError> {
-        if let Some(selector) = &m.item_selector {
-            let env = self.env(id, name, selector.uses_context(), true);
-            let mut rng = LazyRng::from_seed(at.seed);
-            let index_value = Value::from(index);
-            let scope = env.scope(selector_input).with_map_item(&index_value, item);
-            if let Ok(input) = selector.eval(&scope, &mut rng) {
-                return Ok(input);
-            }
+        let Some(selector) = &m.item_selector else {
+            return Ok(item.clone());
+        };
+        let env = self.env(id, name, selector.uses_context(), true);
+        let mut rng = LazyRng::from_seed(at.seed);
+        if let Some(input) =
+            select_from_scope(&env, selector, selector_input, index, item, &mut rng)
+        {
+            return Ok(input);
         }
-        self.selected_input(id, name, m, index, item.clone(), selector_input, at)
+        select_from_context(env, selector, selector_input, index, item.clone(), at.seed)
             .map(|(input, _)| input)
     }
 
@@ -654,11 +638,9 @@ impl Stepper<'_> {
             // As `selected_input` does: the item read where it is, while no path fails.
             let mut all = Vec::with_capacity(items.len());
             for (index, item) in items.iter().enumerate() {
-                let index_value = Value::from(index);
-                let scope = env.scope(selector_input).with_map_item(&index_value, item);
-                match selector.eval(&scope, &mut rng) {
-                    Ok(v) => all.push(v),
-                    Err(_) => break,
+                match select_from_scope(&env, selector, selector_input, index, item, &mut rng) {
+                    Some(v) => all.push(v),
+                    None => break,
                 }
             }
             if all.len() == items.len() {
@@ -704,6 +686,49 @@ pub(crate) fn tolerance_from(
         set = true;
     }
     Ok((tolerated, set))
+}
+
+/// A JSONPath ItemSelector's output with `$$.Map.Item` read from the scope (no `$$.Map` object
+/// built); `None` when it fails, for [`select_from_context`] to fail it with the cause AWS gives
+/// (which shows the context object).
+fn select_from_scope(
+    env: &Env,
+    selector: &Template,
+    selector_input: &Value,
+    index: usize,
+    item: &Value,
+    rng: &mut LazyRng,
+) -> Option<Value> {
+    let index_value = Value::from(index);
+    let scope = env.scope(selector_input).with_map_item(&index_value, item);
+    selector.eval(&scope, rng).ok()
+}
+
+/// A JSONPath ItemSelector's output with the item in the context object's `$$.Map`, and the
+/// item back out of it.
+fn select_from_context(
+    mut env: Env,
+    selector: &Template,
+    selector_input: &Value,
+    index: usize,
+    item: Value,
+    seed: u64,
+) -> Result<(Value, Value), StatesError> {
+    let mut rng = LazyRng::from_seed(seed);
+    let mut map_item = map_context(index, item);
+    let Value::Object(ctx) = &mut env.context else {
+        // No path reads `$$`: the selector cannot see the item.
+        let input = selector.eval(&env.scope(selector_input), &mut rng)?;
+        return Ok((input, take_map_item(&mut map_item)));
+    };
+    ctx.insert("Map".into(), map_item);
+    let input = selector.eval(&env.scope(selector_input), &mut rng)?;
+    let item = env
+        .context
+        .get_mut("Map")
+        .map(take_map_item)
+        .unwrap_or_default();
+    Ok((input, item))
 }
 
 /// The items of a Map whose items stay in its input: the array at ItemsPath (or the input).

@@ -138,20 +138,13 @@ impl Stepper<'_> {
         let env = self.env(id, name, needs_ctx, true);
         // Parameters read the effective input without taking it: no copy of the state's input
         // unless InputPath selects from it.
-        let owned;
-        let effective = match &p.common.input_path {
-            PathField::Default => &frame.input,
-            f => {
-                owned = apply_path(f, Value::clone(&frame.input), &env)?;
-                &owned
-            }
-        };
+        let effective = effective_input(&frame.input, &p.common.input_path, &env)?;
         match &p.parameters {
             Some(t) => {
                 let mut rng = self.rng();
-                t.eval(&env.scope(effective), &mut rng)
+                t.eval(&env.scope(&effective), &mut rng)
             }
-            None => Ok(effective.clone()),
+            None => Ok(effective.into_owned()),
         }
         .map(FrameInput::from)
     }

@@ -190,23 +190,17 @@ impl Stepper<'_> {
         let needs_ctx = common_uses_context(&t.common)
             || t.parameters.as_ref().is_some_and(Template::uses_context);
         let env = with_token(self.env(id, name, needs_ctx, true));
-        let owned;
-        let effective = match &t.common.input_path {
-            PathField::Default => &frame.input,
-            f => {
-                owned = apply_path(f, Value::clone(&frame.input), &env)?;
-                &owned
-            }
-        };
+        let effective = effective_input(&frame.input, &t.common.input_path, &env)?;
+        let after_input_path = self.probe.is_some().then(|| effective.clone().into_owned());
         let params = match (&t.parameters, &t.common.input_path) {
             (Some(tpl), _) => {
                 let mut rng = self.rng();
-                Some(tpl.eval(&env.scope(effective), &mut rng)?)
+                Some(tpl.eval(&env.scope(&effective), &mut rng)?)
             }
             (None, PathField::Default) => None,
-            (None, _) => Some(effective.clone()),
+            (None, _) => Some(effective.into_owned()),
         };
-        Ok((params, self.probe.is_some().then(|| effective.clone())))
+        Ok((params, after_input_path))
     }
 
     /// The Task state frame `id` waits in, the first time an attempt reports it started or was
